@@ -1,0 +1,68 @@
+"""Counting conventions, stated once. Every other module takes its constants from here.
+
+FLOPs
+    One multiply-add (MAC) is 2 FLOPs (:data:`FLOPS_PER_MAC`), as in PyTorch's
+    ``torch.utils.flop_counter`` and nanoGPT; fvcore counts 1 per MAC (divide ours by 2).
+    ``matmul_flops`` count only matrix products (GEMM, batched GEMM, convolution): exactly what
+    ``FlopCounterMode`` counts. Bias additions inside ``addmm`` are not matmul FLOPs; they are
+    counted, with every other pointwise operation, in ``elementwise_flops``.
+Nonlinearities
+    An activation function costs a fixed number of FLOPs per element, a named default below
+    that every constructor lets you override (``sigmoid_flops=``, ...). These are
+    conventions, not measurements: a transcendental is a few FLOPs on a GPU special-function
+    unit and tens on a CPU vector unit.
+Memory
+    Bytes are ``elements * dtype_bytes``; ``dtype_bytes`` is the symbol ``s`` until evaluated.
+    MB in output means 10**6 bytes, MiB 2**20.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+#: One multiply-add = 2 FLOPs (a multiply and an add), PyTorch's convention.
+FLOPS_PER_MAC = 2
+
+#: FLOPs per element of each nonlinearity (forward). Defaults; override per constructor.
+#: sigmoid: exp, add, divide and negate = 4; tanh: about as costly as sigmoid, counted 4;
+#: relu: one compare/select = 1; gelu (erf form): erf plus 4 multiplies/adds, counted 8.
+NONLINEARITY_FLOPS = MappingProxyType(
+    {"sigmoid": 4, "tanh": 4, "relu": 1, "gelu": 8, "identity": 0}
+)
+
+#: FLOPs per element of the backward of each nonlinearity, from its saved output y or input x:
+#: sigmoid' = y*(1-y) then times the incoming gradient = 3; tanh' = 1-y^2 then times = 3;
+#: relu' = a select = 1; gelu' (erf form) counted 10.
+NONLINEARITY_BACKWARD_FLOPS = MappingProxyType(
+    {"sigmoid": 3, "tanh": 3, "relu": 1, "gelu": 10, "identity": 0}
+)
+
+#: LayerNorm forward FLOPs per element: mean (1 add), subtract mean (1), square (1),
+#: variance sum (1), normalise (1 multiply by rstd), affine scale and shift (2) = 7.
+LAYERNORM_FLOPS = 7
+#: LayerNorm backward FLOPs per element: two reductions and the normalised-gradient formula,
+#: counted 9 (plus 2 per element for the weight and bias gradients when affine).
+LAYERNORM_BACKWARD_FLOPS = 9
+
+#: Softmax FLOPs per element: max (1), subtract (1), exp (1 counted as 1 here, as in most
+#: attention FLOP counts), sum (1), divide (1) = 5.
+SOFTMAX_FLOPS = 5
+#: Softmax backward per element: y * (g - sum(g * y)): multiply, sum, subtract, multiply = 4.
+SOFTMAX_BACKWARD_FLOPS = 4
+
+#: Bytes per element of each dtype name accepted by ``evaluate(dtype=...)``.
+DTYPE_BYTES = MappingProxyType(
+    {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
+)
+
+#: Optimizer state tensors per parameter (same dtype as the weights).
+#: SGD keeps none; SGD with momentum one momentum buffer; Adam/AdamW the first and second moments.
+OPTIMIZER_STATES = MappingProxyType({"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2})
+
+#: Recurrent gate counts: one weight block per gate in W_ih and W_hh (PyTorch layout).
+GATES = MappingProxyType({"rnn": 1, "gru": 3, "lstm": 4})
+
+#: Bias conventions for recurrent cells: PyTorch (and cuDNN) keep two bias vectors per gate
+#: (b_ih and b_hh); the textbook cell and Keras' LSTM keep one; Keras' GRU with
+#: reset_after=True keeps two. ``bias_vectors`` is a parameter of every recurrent constructor.
+DEFAULT_BIAS_VECTORS = 2

@@ -1,0 +1,412 @@
+"""The immutable cost record every constructor returns, and how records combine.
+
+A :class:`Cost` holds sympy expressions in the runtime symbols of :mod:`costmodel.symbols`
+(``n``, ``batch``, ``s`` = bytes per element, ``k_opt`` = optimizer states per parameter,
+``n_src``) and in any size symbols the user passed. ``evaluate`` turns it into numbers,
+``vectorize`` into a numpy function, ``latex`` and ``big_o`` into text, ``breakdown`` into a
+per-part table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable, Iterable, Mapping
+
+import sympy as sp
+
+from costmodel import conventions
+from costmodel import symbols as S
+
+#: Stored fields that add up when records are put in series.
+ADDITIVE = (
+    "params",
+    "matmul_flops",
+    "elementwise_flops",
+    "matmul_flops_backward",
+    "elementwise_flops_backward",
+    "bytes",
+    "activation_bytes",
+    "state_bytes",
+)
+#: Stored expression fields that do not simply add.
+EXTRA = ("depth_forward", "depth_backward", "out_len", "saved_input_bytes", "saved_output_bytes")
+#: Every quantity a record reports, stored or derived, in output order.
+FIELDS = (
+    "params",
+    "matmul_flops",
+    "elementwise_flops",
+    "flops",
+    "matmul_flops_backward",
+    "elementwise_flops_backward",
+    "flops_backward",
+    "flops_training",
+    "bytes",
+    "activation_bytes",
+    "weight_bytes",
+    "gradient_bytes",
+    "optimizer_bytes",
+    "state_bytes",
+    "depth_forward",
+    "depth_backward",
+)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One kind of kernel on the critical path.
+
+    ``flops`` and ``bytes`` are per launch; ``count`` is how many times it runs one after
+    another on the critical path; ``concurrent`` how many independent copies run side by side
+    each time (e.g. the two directions of a bidirectional layer).
+    """
+
+    name: str
+    kind: str  # gemm, conv, attention, elementwise, reduction, gather
+    phase: str  # forward or backward
+    flops: sp.Expr
+    bytes: sp.Expr
+    count: sp.Expr = sp.Integer(1)
+    concurrent: sp.Expr = sp.Integer(1)
+
+    def xreplace(self, mapping: Mapping) -> "Kernel":
+        return dataclasses.replace(
+            self,
+            flops=_x(self.flops, mapping),
+            bytes=_x(self.bytes, mapping),
+            count=_x(self.count, mapping),
+            concurrent=_x(self.concurrent, mapping),
+        )
+
+
+def _x(expr, mapping):
+    return sp.sympify(expr).xreplace(mapping) if mapping else sp.sympify(expr)
+
+
+def _sum(values: Iterable) -> sp.Expr:
+    return sp.Add(*[sp.sympify(v) for v in values])
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Costs of one module on an input of ``batch`` sequences of length ``n``.
+
+    Stored fields are sympy expressions. Derived ones (``flops``, ``flops_backward``,
+    ``flops_training``, ``weight_bytes``, ``gradient_bytes``, ``optimizer_bytes``) are
+    properties. ``out_len`` is the output sequence length as a function of ``n`` (pooling and
+    strided convolutions shorten it); ``parts`` break the totals down.
+    """
+
+    name: str
+    params: sp.Expr = sp.Integer(0)
+    matmul_flops: sp.Expr = sp.Integer(0)
+    elementwise_flops: sp.Expr = sp.Integer(0)
+    matmul_flops_backward: sp.Expr = sp.Integer(0)
+    elementwise_flops_backward: sp.Expr = sp.Integer(0)
+    bytes: sp.Expr = sp.Integer(0)
+    activation_bytes: sp.Expr = sp.Integer(0)
+    state_bytes: sp.Expr = sp.Integer(0)
+    depth_forward: sp.Expr = sp.Integer(0)
+    depth_backward: sp.Expr = sp.Integer(0)
+    out_len: sp.Expr = S.n
+    #: The part of ``activation_bytes`` that is this module's input (output) tensor itself.
+    #: ``Sequential`` uses them to count a tensor saved by two neighbours once, as autograd
+    #: does (a ReLU saves its output, the next Linear the same tensor as its input).
+    saved_input_bytes: sp.Expr = sp.Integer(0)
+    saved_output_bytes: sp.Expr = sp.Integer(0)
+    kernels: tuple[Kernel, ...] = ()
+    parts: tuple["Cost", ...] = ()
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self):
+        for name in ADDITIVE + EXTRA:
+            object.__setattr__(self, name, sp.sympify(getattr(self, name)))
+
+    # ----- derived quantities -------------------------------------------------------------
+    @property
+    def flops(self) -> sp.Expr:
+        """Forward FLOPs: matmul + elementwise."""
+        return self.matmul_flops + self.elementwise_flops
+
+    @property
+    def flops_backward(self) -> sp.Expr:
+        return self.matmul_flops_backward + self.elementwise_flops_backward
+
+    @property
+    def flops_training(self) -> sp.Expr:
+        """One training step's FLOPs: forward plus backward (the optimizer update excluded)."""
+        return self.flops + self.flops_backward
+
+    @property
+    def weight_bytes(self) -> sp.Expr:
+        return self.params * S.dtype_bytes
+
+    @property
+    def gradient_bytes(self) -> sp.Expr:
+        """One gradient per parameter, in the weights' dtype."""
+        return self.params * S.dtype_bytes
+
+    @property
+    def optimizer_bytes(self) -> sp.Expr:
+        """``k_opt`` state tensors per parameter (see ``conventions.OPTIMIZER_STATES``)."""
+        return self.params * S.optimizer_states * S.dtype_bytes
+
+    def get(self, quantity: str) -> sp.Expr:
+        """The expression of one quantity by name; a clear error for an unknown name."""
+        if quantity not in FIELDS:
+            raise ValueError(f"quantity={quantity!r} is not one of: {', '.join(FIELDS)}")
+        return sp.sympify(getattr(self, quantity))
+
+    # ----- transformation -----------------------------------------------------------------
+    def xreplace(self, mapping: Mapping) -> "Cost":
+        """A copy with symbols replaced everywhere (fields, kernels and parts)."""
+        changes = {k: _x(getattr(self, k), mapping) for k in ADDITIVE}
+        changes.update({k: _x(getattr(self, k), mapping) for k in EXTRA})
+        changes["kernels"] = tuple(k.xreplace(mapping) for k in self.kernels)
+        changes["parts"] = tuple(p.xreplace(mapping) for p in self.parts)
+        return dataclasses.replace(self, **changes)
+
+    def renamed(self, name: str) -> "Cost":
+        return dataclasses.replace(self, name=name)
+
+    @property
+    def free_symbols(self) -> set[sp.Symbol]:
+        syms: set[sp.Symbol] = set()
+        for q in FIELDS:
+            syms |= self.get(q).free_symbols
+        return syms
+
+    # ----- numbers ------------------------------------------------------------------------
+    def evaluate(
+        self,
+        n: int | None = None,
+        batch: int = 1,
+        dtype: str | float = "fp32",
+        optimizer: str = "adam",
+        n_src: int | None = None,
+        **sizes,
+    ) -> dict[str, int | float]:
+        """Plain numbers for every quantity in :data:`FIELDS`.
+
+        ``dtype`` is a name from ``conventions.DTYPE_BYTES`` or a number of bytes per
+        element; ``optimizer`` a name from ``conventions.OPTIMIZER_STATES``; ``sizes`` binds
+        the user's own size symbols by name (``d=768``). Counts come back as exact ints.
+        """
+        mapping = runtime_mapping(self, n, batch, dtype, optimizer, n_src, sizes)
+        out: dict[str, int | float] = {}
+        for q in FIELDS:
+            value = self.get(q).xreplace(mapping)
+            if not value.is_number:
+                raise ValueError(f"{q} still depends on {sorted(map(str, value.free_symbols))}")
+            out[q] = int(value) if value.is_integer else float(value)
+        return out
+
+    @cached_property
+    def _arguments(self) -> tuple[sp.Symbol, ...]:
+        return tuple(sorted(self.free_symbols, key=lambda s: s.name))
+
+    @cached_property
+    def _compiled(self) -> Callable:
+        exprs = [_numeric_safe(self.get(q)) for q in FIELDS]
+        return sp.lambdify(self._arguments, exprs, modules="numpy", cse=True)
+
+    def vectorize(self) -> Callable[..., dict]:
+        """A numpy function of keyword arrays returning ``{quantity: array}``.
+
+        Keywords are the symbol names (``n``, ``batch``, ``d``, ...) plus ``dtype`` (name or
+        bytes) and ``optimizer``; arrays broadcast. Example::
+
+            f = LSTM("d", "d").vectorize()
+            f(n=np.arange(1, 1001), d=768, batch=8)["flops"]
+        """
+        import numpy as np
+
+        names = [s.name for s in self._arguments]
+        compiled = self._compiled
+
+        def run(dtype="fp32", optimizer="adam", **values):
+            values = dict(values)
+            values.setdefault("s", dtype_bytes_of(dtype))
+            values.setdefault("k_opt", optimizer_states_of(optimizer))
+            if "n_src" in names and "n_src" not in values:
+                values["n_src"] = values.get("n")
+            missing = [nm for nm in names if values.get(nm) is None]
+            if missing:
+                raise ValueError(f"vectorize needs values for {missing}")
+            args = [np.asarray(values[nm]) for nm in names]
+            shape = np.broadcast_shapes(*(a.shape for a in args)) if args else ()
+            results = compiled(*args)
+            return {q: np.broadcast_to(r, shape) for q, r in zip(FIELDS, results)}
+
+        return run
+
+    # ----- text ---------------------------------------------------------------------------
+    def latex(self, quantity: str) -> str:
+        return sp.latex(sp.simplify(self.get(quantity)))
+
+    def big_o(self, quantity: str) -> str:
+        """The leading term(s), coefficients dropped: ``O(batch*n*d**2 + batch*n**2*d)``."""
+        return big_o(self.get(quantity))
+
+    def breakdown(self, quantities: Iterable[str] = ("params", "flops", "flops_backward",
+                                                     "activation_bytes")) -> list[dict]:
+        """One row per part (recursively flattened one level): ``{"part": name, q: expr}``."""
+        rows = []
+        for part in self.parts or (self,):
+            rows.append({"part": part.name, **{q: part.get(q) for q in quantities}})
+        return rows
+
+
+# ----- runtime symbol values --------------------------------------------------------------
+def dtype_bytes_of(dtype) -> float | int:
+    if isinstance(dtype, str):
+        key = dtype.lower()
+        if key not in conventions.DTYPE_BYTES:
+            allowed = ", ".join(conventions.DTYPE_BYTES)
+            raise ValueError(f"dtype={dtype!r} is not one of: {allowed} (or a number of bytes)")
+        return conventions.DTYPE_BYTES[key]
+    if isinstance(dtype, bool) or not isinstance(dtype, (int, float)) or not dtype > 0 \
+            or not math.isfinite(dtype):
+        raise ValueError(f"dtype={dtype!r} must be a dtype name or a positive number of bytes")
+    return dtype
+
+
+def optimizer_states_of(optimizer: str) -> int:
+    key = str(optimizer).lower()
+    if key not in conventions.OPTIMIZER_STATES:
+        allowed = ", ".join(conventions.OPTIMIZER_STATES)
+        raise ValueError(f"optimizer={optimizer!r} is not one of: {allowed}")
+    return conventions.OPTIMIZER_STATES[key]
+
+
+def runtime_mapping(record, n, batch, dtype, optimizer, n_src, sizes) -> dict:
+    from costmodel.checks import check_size
+
+    mapping = {
+        S.batch: sp.Integer(check_size("batch", batch)),
+        S.dtype_bytes: sp.nsimplify(dtype_bytes_of(dtype)),
+        S.optimizer_states: sp.Integer(optimizer_states_of(optimizer)),
+    }
+    if n is not None:
+        mapping[S.n] = sp.Integer(check_size("n", n))
+    if n_src is not None or n is not None:
+        mapping[S.n_src] = sp.Integer(check_size("n_src", n if n_src is None else n_src))
+    by_name = {s.name: s for s in record.free_symbols}
+    for key, value in sizes.items():
+        if key not in by_name:
+            known = sorted(set(by_name) - {"s", "k_opt"})
+            raise ValueError(f"{key}= is not a symbol of this record; its symbols are {known}")
+        mapping[by_name[key]] = sp.Integer(check_size(key, value))
+    unbound = sorted(s.name for s in record.free_symbols if s not in mapping)
+    if unbound:
+        raise ValueError(f"evaluate needs values for {unbound}")
+    return mapping
+
+
+def _numeric_safe(expr: sp.Expr) -> sp.Expr:
+    """Float-friendly form for lambdify (exact integer arithmetic stays in ``evaluate``)."""
+    return sp.sympify(expr)
+
+
+def big_o(expr: sp.Expr) -> str:
+    expr = sp.expand(sp.sympify(expr).replace(sp.floor, lambda a: a).replace(
+        sp.ceiling, lambda a: a))
+    if expr.is_number:
+        return "O(1)"
+    gens = sorted(expr.free_symbols - {S.dtype_bytes, S.optimizer_states}, key=lambda s: s.name)
+    if not gens:
+        return "O(1)"
+    terms = sp.Add.make_args(sp.expand(expr.xreplace({S.dtype_bytes: 1, S.optimizer_states: 1})))
+    monomials = {}
+    for term in terms:
+        powers = term.as_powers_dict()
+        mono = sp.Mul(*[g ** powers.get(g, 0) for g in gens])
+        degree = sum(sp.degree(mono, g) for g in gens)
+        monomials[mono] = degree
+    top = max(monomials.values())
+    leading = sorted((m for m, d in monomials.items() if d == top), key=str)
+    return "O(" + " + ".join(str(m) for m in leading) + ")"
+
+
+# ----- combining records ------------------------------------------------------------------
+def combine(
+    name: str,
+    parts: Iterable[Cost],
+    *,
+    depth_forward=None,
+    depth_backward=None,
+    kernels: tuple[Kernel, ...] | None = None,
+    out_len=None,
+    notes: tuple[str, ...] = (),
+) -> Cost:
+    """A record whose additive fields are the sums of ``parts``.
+
+    Depth defaults to the parts in series (their depths add), kernels to their concatenation.
+    """
+    parts = tuple(parts)
+    sums = {k: _sum(getattr(p, k) for p in parts) for k in ADDITIVE}
+    return Cost(
+        name=name,
+        **sums,
+        depth_forward=_sum(p.depth_forward for p in parts) if depth_forward is None
+        else depth_forward,
+        depth_backward=_sum(p.depth_backward for p in parts) if depth_backward is None
+        else depth_backward,
+        out_len=(parts[-1].out_len if parts else S.n) if out_len is None else out_len,
+        kernels=tuple(k for p in parts for k in p.kernels) if kernels is None else kernels,
+        parts=parts,
+        notes=notes,
+    )
+
+
+def Sequential(*modules: Cost, name: str = "Sequential") -> Cost:
+    """Modules applied one after another, like ``torch.nn.Sequential``.
+
+    Each module's sequence length ``n`` becomes the output length of the module before it.
+    """
+    if not modules:
+        raise ValueError("Sequential needs at least one module")
+    for i, m in enumerate(modules):
+        if not isinstance(m, Cost):
+            raise ValueError(f"Sequential argument {i} is {type(m).__name__}, not a cost record")
+    placed = []
+    length = S.n
+    for m in modules:
+        shifted = m.xreplace({S.n: length}) if length != S.n else m
+        if placed and placed[-1].saved_output_bytes != 0 and shifted.saved_input_bytes != 0:
+            # The same tensor: saved once by autograd, so count it once.
+            shifted = dataclasses.replace(
+                shifted, activation_bytes=shifted.activation_bytes - shifted.saved_input_bytes)
+        placed.append(shifted)
+        length = shifted.out_len
+    return dataclasses.replace(
+        combine(name, placed, out_len=length),
+        saved_input_bytes=placed[0].saved_input_bytes,
+        saved_output_bytes=placed[-1].saved_output_bytes,
+    )
+
+
+def scale(record: Cost, factor) -> Cost:
+    """``factor`` copies of ``record`` one after another: additive fields, depths and kernel
+    counts multiplied, parts scaled alike (so a breakdown still sums to the total)."""
+    factor = sp.sympify(factor)
+    return dataclasses.replace(
+        record,
+        **{k: getattr(record, k) * factor for k in ADDITIVE},
+        depth_forward=record.depth_forward * factor,
+        depth_backward=record.depth_backward * factor,
+        kernels=tuple(dataclasses.replace(k, count=k.count * factor) for k in record.kernels),
+        parts=tuple(scale(p, factor) for p in record.parts),
+    )
+
+
+def stack(layer: Cost, num_layers, name: str) -> Cost:
+    """``num_layers`` copies of a shape-preserving layer in series (TransformerEncoder)."""
+    from costmodel.checks import check_size
+
+    num_layers = check_size("num_layers", num_layers)
+    if sp.simplify(layer.out_len - S.n) != 0:
+        raise ValueError(f"{layer.name} changes the sequence length; it cannot be stacked")
+    return scale(layer, num_layers).renamed(name)

@@ -1,0 +1,37 @@
+"""Every sympy symbol of costmodel, declared once, with its assumptions.
+
+Glossary
+--------
+n           sequence length (time steps, tokens, frames) of the input.
+n_src       length of the memory sequence a decoder cross-attends to (defaults to n).
+batch       batch size.
+dtype_bytes bytes per element of weights and activations (4 for fp32, 2 for bf16/fp16).
+optimizer_states  optimizer state tensors kept per parameter (0 SGD, 1 momentum, 2 Adam).
+
+Sizes a user passes as strings (``LSTM("d", "h")``) become positive integer symbols through
+:func:`size_symbol`, so ``LSTM("d", "d")`` gives the general formula in ``d``.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+n = sp.Symbol("n", positive=True, integer=True)
+n_src = sp.Symbol("n_src", positive=True, integer=True)
+batch = sp.Symbol("batch", positive=True, integer=True)
+dtype_bytes = sp.Symbol("s", positive=True)
+optimizer_states = sp.Symbol("k_opt", nonnegative=True, integer=True)
+
+#: The symbols every record may contain that ``evaluate`` fills in by keyword.
+RUNTIME_SYMBOLS = {
+    "n": n,
+    "n_src": n_src,
+    "batch": batch,
+    "dtype_bytes": dtype_bytes,
+    "optimizer_states": optimizer_states,
+}
+
+
+def size_symbol(name: str) -> sp.Symbol:
+    """A positive integer symbol for a size, e.g. ``size_symbol("d")``."""
+    return sp.Symbol(name, positive=True, integer=True)
