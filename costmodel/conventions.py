@@ -66,3 +66,22 @@ GATES = MappingProxyType({"rnn": 1, "gru": 3, "lstm": 4})
 #: (b_ih and b_hh); the textbook cell and Keras' LSTM keep one; Keras' GRU with
 #: reset_after=True keeps two. ``bias_vectors`` is a parameter of every recurrent constructor.
 DEFAULT_BIAS_VECTORS = 2
+
+#: Dropout in training: multiply by the kept-mask and by 1/(1-p) = 2 FLOPs per element
+#: forward, the same 2 backward; the mask is saved as one bool (1 byte) per element.
+DROPOUT_FLOPS = 2
+DROPOUT_MASK_BYTES_PER_ELEMENT = 1
+
+#: Max pooling forward: PyTorch's kernels start each window at -inf and compare every window
+#: element against the running max: 1 FLOP per window element per output.
+MAXPOOL_COMPARE_FLOPS = 1
+#: Max pooling backward: each output gradient is added into the input position its saved
+#: index names (a scatter-add): 1 FLOP per output element.
+MAXPOOL_BACKWARD_FLOPS = 1
+#: Bytes per saved integer index (max pooling's argmax indices are int64 whatever ``s`` is).
+INDEX_BYTES = 8
+
+#: Bytes per saved row statistic: LayerNorm's mean and rstd and flash attention's logsumexp
+#: are kept in the accumulation type, fp32, whatever the input dtype (PyTorch CUDA eager;
+#: CPU keeps them in the input dtype for bf16, and fp32 for fp32 inputs).
+STATISTICS_BYTES = 4

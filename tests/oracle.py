@@ -1,0 +1,51 @@
+"""torch as the oracle: FLOPs from FlopCounterMode and bytes from saved_tensors_hooks."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def _first(out):
+    while isinstance(out, (tuple, list)):
+        out = out[0]
+    return out
+
+
+def matmul_flops(module, *inputs, device="cpu"):
+    """(forward, backward) FLOPs FlopCounterMode counts for one training step on ``inputs``.
+
+    The inputs keep their own ``requires_grad``; every parameter requires grad. On the 'meta'
+    device PyTorch decomposes nn.LSTM into counted matmuls (the CPU oneDNN kernel counts 0).
+    """
+    module = module.to(device).train()
+    inputs = torch.utils._pytree.tree_map(
+        lambda t: t.to(device).detach().requires_grad_(t.requires_grad)
+        if torch.is_tensor(t) else t, inputs)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out = _first(module(*inputs))
+        forward = counter.get_total_flops()
+        out.sum().backward()
+    return forward, counter.get_total_flops() - forward
+
+
+def saved_bytes(module, *inputs):
+    """Bytes autograd saves for backward: each storage once, parameters excluded."""
+    params = {p.untyped_storage().data_ptr() for p in module.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            seen.setdefault(storage.data_ptr(), storage.nbytes())
+        return t
+
+    module.train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        module(*inputs)
+    return sum(seen.values())
+
+
+def num_params(module) -> int:
+    return sum(p.numel() for p in module.parameters())
