@@ -85,12 +85,3 @@ INDEX_BYTES = 8
 #: are kept in the accumulation type, fp32, whatever the input dtype (PyTorch CUDA eager;
 #: CPU keeps them in the input dtype for bf16, and fp32 for fp32 inputs).
 STATISTICS_BYTES = 4
-
-#: Max pooling forward: PyTorch's kernels start each window at -inf and compare every window
-#: element against the running max: 1 FLOP per window element per output.
-MAXPOOL_COMPARE_FLOPS = 1
-#: Max pooling backward: each output gradient is added into the input position its saved
-#: index names (a scatter-add): 1 FLOP per output element.
-MAXPOOL_BACKWARD_FLOPS = 1
-#: Bytes per saved integer index (max pooling's argmax indices are int64 whatever ``s`` is).
-INDEX_BYTES = 8
