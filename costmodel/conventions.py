@@ -85,3 +85,8 @@ INDEX_BYTES = 8
 #: are kept in the accumulation type, fp32, whatever the input dtype (PyTorch CUDA eager;
 #: CPU keeps them in the input dtype for bf16, and fp32 for fp32 inputs).
 STATISTICS_BYTES = 4
+
+#: Bytes per saved row statistic: LayerNorm's mean and rstd and flash attention's logsumexp
+#: are kept in the accumulation type, fp32, whatever the input dtype (PyTorch CUDA eager;
+#: CPU keeps them in the input dtype for bf16, and fp32 for fp32 inputs).
+STATISTICS_BYTES = 4
