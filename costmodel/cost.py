@@ -246,8 +246,12 @@ class Cost:
     def latex(self, quantity: str) -> str:
         return sp.latex(sp.simplify(self.get(quantity)))
 
+    def leading_terms(self, quantity: str) -> sp.Expr:
+        """The leading term(s) of a quantity, coefficients dropped (see :func:`leading_terms`)."""
+        return leading_terms(self.get(quantity))
+
     def big_o(self, quantity: str) -> str:
-        """The leading term(s), coefficients dropped: ``O(batch*n*d**2 + batch*n**2*d)``."""
+        """Readable big-O of a quantity: ``O(batch*n*d**2 + batch*n**2*d)``."""
         return big_o(self.get(quantity))
 
     def breakdown(self, quantities: Iterable[str] = ("params", "flops", "flops_backward",
@@ -310,24 +314,29 @@ def _numeric_safe(expr: sp.Expr) -> sp.Expr:
     return sp.sympify(expr)
 
 
-def big_o(expr: sp.Expr) -> str:
-    expr = sp.expand(sp.sympify(expr).replace(sp.floor, lambda a: a).replace(
-        sp.ceiling, lambda a: a))
-    if expr.is_number:
-        return "O(1)"
-    gens = sorted(expr.free_symbols - {S.dtype_bytes, S.optimizer_states}, key=lambda s: s.name)
+def leading_terms(expr: sp.Expr) -> sp.Expr:
+    """The monomials of highest total degree in the sizes, coefficients dropped.
+
+    ``8*batch*n*d**2 + 4*batch*n**2*d + 7*n*d`` -> ``batch*n*d**2 + batch*n**2*d``; floors
+    and ceilings count as their argument; ``s`` and ``k_opt`` (dtype, optimizer) are dropped.
+    """
+    expr = sp.sympify(expr).replace(sp.floor, lambda a: a).replace(sp.ceiling, lambda a: a)
+    expr = sp.expand(expr.xreplace({S.dtype_bytes: 1, S.optimizer_states: 1}))
+    gens = sorted(expr.free_symbols, key=lambda g: g.name)
     if not gens:
-        return "O(1)"
-    terms = sp.Add.make_args(sp.expand(expr.xreplace({S.dtype_bytes: 1, S.optimizer_states: 1})))
+        return sp.Integer(1)
     monomials = {}
-    for term in terms:
+    for term in sp.Add.make_args(expr):
         powers = term.as_powers_dict()
         mono = sp.Mul(*[g ** powers.get(g, 0) for g in gens])
-        degree = sum(sp.degree(mono, g) for g in gens)
-        monomials[mono] = degree
+        monomials[mono] = sum(sp.degree(mono, g) for g in gens)
     top = max(monomials.values())
-    leading = sorted((m for m, d in monomials.items() if d == top), key=str)
-    return "O(" + " + ".join(str(m) for m in leading) + ")"
+    return sp.Add(*[m for m, degree in monomials.items() if degree == top])
+
+
+def big_o(expr: sp.Expr) -> str:
+    """``O(...)`` of :func:`leading_terms`, for display."""
+    return f"O({leading_terms(expr)})"
 
 
 # ----- combining records ------------------------------------------------------------------

@@ -182,7 +182,7 @@ def test_symbolic_sizes_give_general_formula():
     d = S.size_symbol("d")
     r = cm.LSTM("d", "d")
     assert sp.expand(r.params - (8 * d ** 2 + 8 * d)) == 0
-    assert r.big_o("flops") == "O(batch*d**2*n)"
+    assert r.leading_terms("flops") == S.batch * d ** 2 * S.n
     assert r.evaluate(n=3, d=4)["params"] == cm.LSTM(4, 4).evaluate(n=3)["params"]
 
 
