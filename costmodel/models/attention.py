@@ -1,0 +1,267 @@
+"""``torch.nn.MultiheadAttention`` with a choice of attention kernel.
+
+Queries come from the ``n`` input tokens. Self-attention (no ``kdim``/``vdim``) takes keys and
+values from the same tokens; with ``kdim``/``vdim`` (or the decoder's cross-attention) they come
+from a source of ``n_src`` tokens. ``add_bias_kv`` and ``add_zero_attn`` each append one key
+(and value) row, so the key length is ``S = n_src + add_bias_kv + add_zero_attn``.
+
+Kernels (a framework difference, so a parameter: ``attention=``):
+
+* ``"math"``: scores ``Q K^T`` and probabilities are materialised, O(batch*heads*n*S) bytes
+  saved; backward is four batched products. This is what PyTorch runs when ``need_weights=True``
+  (``nn.MultiheadAttention`` called directly: bmm/baddbmm, weights averaged over heads) and in
+  ``scaled_dot_product_attention``'s math backend (the CPU's choice in training with dropout).
+* ``"flash"``: one fused kernel keeps only the output and a logsumexp per query row,
+  O(batch*heads*n) extra bytes, and recomputes the scores in backward (five products, as
+  ``FlopCounterMode`` counts for the flash/efficient backward). PyTorch's CPU picks
+  ``_scaled_dot_product_flash_attention_for_cpu`` in training when dropout is 0; its CUDA
+  flash/efficient kernels keep an RNG seed instead of a dropout mask.
+
+``causal=True``: the math kernel computes every score and masks afterwards (full dense FLOPs,
+plus one mask add per score). A causal flash kernel skips the upper triangle: we count the
+``n*(n+1)/2`` query-key pairs that survive the mask (FlashAttention-2's convention; the real
+kernel skips whole tiles, so it does a little more). ``FlopCounterMode`` ignores
+``is_causal`` and reports the dense count. Causal masking is for self-attention only here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import sympy as sp
+
+from costmodel import conventions as C
+from costmodel import symbols as S
+from costmodel.checks import check_bool, check_choice, check_probability, check_size, is_known
+from costmodel.cost import Cost, Kernel, combine
+from costmodel.models.primitives import linear_part, mm_flops, tokens_of
+
+KERNELS = ("math", "flash")
+#: Forward products of the attention core: scores Q K^T and output P V.
+FORWARD_PRODUCTS = 2
+#: Math backward: dP = dO V^T, dV = P^T dO, dQ = dS K, dK = dS^T Q.
+MATH_BACKWARD_PRODUCTS = 4
+#: Flash backward: the four above after recomputing the scores Q K^T.
+FLASH_BACKWARD_PRODUCTS = 5
+#: Keys and values each cached per source token at inference.
+KV_TENSORS = 2
+#: Averaging the weights over heads (need_weights=True): one add per probability.
+AVERAGE_FLOPS = 1
+#: Causal masking on the math path: one add of the -inf mask per score.
+MASK_FLOPS = 1
+#: Scaling q (and on the sdpa math path also k) by 1/sqrt(head_dim): one multiply per element.
+SCALE_FLOPS = 1
+
+
+@dataclass(frozen=True)
+class AttentionConfig:
+    """Everything that changes a count; ``source`` is "self" or "cross"."""
+
+    embed_dim: object
+    num_heads: object
+    dropout: float
+    bias: bool
+    add_bias_kv: bool
+    add_zero_attn: bool
+    kdim: object
+    vdim: object
+    batch_first: bool
+    attention: str
+    causal: bool
+    need_weights: bool
+    input_grad: bool
+    mask_bytes: object
+    source: str
+    memory_saved: bool = True
+
+    @property
+    def packed(self) -> bool:
+        """PyTorch's ``_qkv_same_embed_dim``: one in_proj_weight for q, k and v."""
+        return self.kdim == self.embed_dim and self.vdim == self.embed_dim
+
+    @property
+    def key_len(self):
+        source = S.n if self.source == "self" else S.n_src
+        return source + int(self.add_bias_kv) + int(self.add_zero_attn)
+
+
+def MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+                       add_zero_attn=False, kdim=None, vdim=None, batch_first=False,
+                       device=None, dtype=None, *, attention="math", causal=False,
+                       need_weights=True, input_grad=False,
+                       mask_bytes=C.DROPOUT_MASK_BYTES_PER_ELEMENT) -> Cost:
+    """``torch.nn.MultiheadAttention`` over ``n`` query tokens, in training mode.
+
+    Costmodel-only keywords: ``attention`` ("math" | "flash"), ``causal``, ``need_weights``
+    (the forward argument; True as in a direct call), ``input_grad`` (whether the query input
+    needs a gradient; the key/value source never does here) and ``mask_bytes`` (dropout mask
+    bytes per element: 1 for CUDA's bool mask, ``symbols.dtype_bytes`` for CPU eager).
+    """
+    embed_dim = check_size("embed_dim", embed_dim)
+    num_heads = check_size("num_heads", num_heads)
+    if is_known(embed_dim) and is_known(num_heads) and embed_dim % num_heads:
+        raise ValueError(f"embed_dim={embed_dim} must be divisible by num_heads={num_heads}")
+    for flag, value in (("bias", bias), ("add_bias_kv", add_bias_kv),
+                        ("add_zero_attn", add_zero_attn), ("batch_first", batch_first)):
+        check_bool(flag, value)
+    source = "self" if kdim is None and vdim is None else "cross"
+    config = AttentionConfig(
+        embed_dim, num_heads, check_probability("dropout", dropout), bias, add_bias_kv,
+        add_zero_attn, embed_dim if kdim is None else check_size("kdim", kdim),
+        embed_dim if vdim is None else check_size("vdim", vdim), batch_first,
+        attention, causal, need_weights, input_grad, mask_bytes, source)
+    return attention_block(config)
+
+
+def validate(cfg: AttentionConfig) -> None:
+    check_choice("attention", cfg.attention, KERNELS)
+    for flag in ("causal", "need_weights", "input_grad"):
+        check_bool(flag, getattr(cfg, flag))
+    if cfg.attention == "flash" and cfg.need_weights:
+        raise ValueError("attention='flash' needs need_weights=False: with need_weights=True "
+                         "PyTorch takes the bmm path and materialises the probabilities")
+    if cfg.causal and (cfg.source != "self" or cfg.add_bias_kv or cfg.add_zero_attn):
+        raise ValueError("causal=True is modelled for self-attention over the n tokens only "
+                         "(no kdim/vdim, add_bias_kv or add_zero_attn)")
+    mask = sp.sympify(cfg.mask_bytes)
+    if mask.is_number and not mask > 0:
+        raise ValueError(f"mask_bytes={cfg.mask_bytes} must be a positive number of bytes")
+
+
+def attention_block(cfg: AttentionConfig, name: str | None = None) -> Cost:
+    """The record for one configuration: projections, core, out_proj."""
+    validate(cfg)
+    E, h = cfg.embed_dim, cfg.num_heads
+    name = name or (f"MultiheadAttention(embed_dim={E}, num_heads={h}, "
+                    f"attention={cfg.attention!r})")
+    projections = _projections(cfg)
+    core = _core(cfg)
+    out_proj = linear_part("out_proj", tokens_of(), E, E, bias=cfg.bias, save_input=False)
+    parts = projections + (core, out_proj)
+    if cfg.add_bias_kv:
+        parts += (Cost(name="bias_k, bias_v", params=KV_TENSORS * E),)
+    s, src = S.dtype_bytes, cfg.key_len - int(cfg.add_bias_kv) - int(cfg.add_zero_attn)
+    record = combine(name, parts, depth_forward=1 + core.depth_forward + 1,
+                     depth_backward=1 + core.depth_backward + 1)
+    return dataclasses.replace(
+        record, state_bytes=KV_TENSORS * S.batch * src * E * s,
+        saved_input_bytes=projections[0].saved_input_bytes if not cfg.batch_first else 0)
+
+
+def _projections(cfg: AttentionConfig) -> tuple[Cost, ...]:
+    """In-projections; their saved inputs are the module's inputs (copies if batch_first)."""
+    E, b = cfg.embed_dim, S.batch
+    t, t_src = tokens_of(), b * S.n_src
+    if cfg.source == "self":
+        # x: [t, E] @ in_proj_weight^T: [E, 3E] -> qkv: [t, 3E]
+        return (linear_part("in_proj", t, E, 3 * E, bias=cfg.bias, input_grad=cfg.input_grad),)
+    q = linear_part("q_proj", t, E, E, bias=cfg.bias, input_grad=cfg.input_grad)
+    if cfg.packed:
+        # memory: [t_src, E] @ W_kv^T: [E, 2E] -> kv: [t_src, 2E]
+        return (q, linear_part("kv_proj", t_src, E, 2 * E, bias=cfg.bias, input_grad=False,
+                               save_input=cfg.memory_saved))
+    # key: [t_src, kdim] @ W_k^T -> [t_src, E]; value: [t_src, vdim] @ W_v^T -> [t_src, E]
+    # key is value (one memory tensor) when kdim == vdim: saved once unless batch_first made
+    # each projection copy its transposed input.
+    shared = cfg.kdim == cfg.vdim and not cfg.batch_first
+    return (q, linear_part("k_proj", t_src, cfg.kdim, E, bias=cfg.bias, input_grad=False),
+            linear_part("v_proj", t_src, cfg.vdim, E, bias=cfg.bias, input_grad=False,
+                        save_input=not shared))
+
+
+def _buffers(cfg: AttentionConfig) -> tuple[dict, dict]:
+    """Storages holding q, k and v, and which storage each lives in.
+
+    Autograd keeps a whole storage alive when it saves a view of it: the packed projection
+    is one [3, n, batch, E] buffer (self) or q plus a [2, n_src, batch, E] buffer (cross);
+    add_bias_kv/add_zero_attn concatenate new k and v tensors of S rows.
+    """
+    E, b = cfg.embed_dim, S.batch
+    t, t_src = tokens_of(), b * S.n_src
+    if cfg.source == "self":
+        sizes, home = {"qkv": 3 * t * E}, {"q": "qkv", "k": "qkv", "v": "qkv"}
+    elif cfg.packed:
+        sizes, home = {"q": t * E, "kv": 2 * t_src * E}, {"q": "q", "k": "kv", "v": "kv"}
+    else:
+        sizes = {"q": t * E, "k": t_src * E, "v": t_src * E}
+        home = {"q": "q", "k": "k", "v": "v"}
+    if cfg.add_bias_kv or cfg.add_zero_attn:
+        sizes.update({"k+": b * cfg.key_len * E, "v+": b * cfg.key_len * E})
+        home.update({"k": "k+", "v": "v+"})
+    return sizes, home
+
+
+def _saved_bytes(cfg: AttentionConfig, entries) -> sp.Expr:
+    """Bytes the core saves, as measured on PyTorch eager (see the module docstring)."""
+    E, b, s = cfg.embed_dim, S.batch, S.dtype_bytes
+    t = tokens_of()
+    sizes, home = _buffers(cfg)
+    dropout = cfg.dropout > 0 and cfg.attention == "math"
+    stats = 0
+    if cfg.attention == "flash":  # q, k, v, the output and a logsumexp per query row
+        views, new = ("q", "k", "v"), 0
+        stats = b * cfg.num_heads * S.n * C.STATISTICS_BYTES
+    elif cfg.need_weights:  # bmm(q * scale, k^T) then bmm(P, v)
+        views, new = ("k", "v"), t * E + entries
+    else:  # sdpa math: (q * sqrt(scale)) @ (k * sqrt(scale))^T then P @ v
+        views, new = ("v",), t * E + b * cfg.key_len * E + entries
+    kept = sum(sizes[key] for key in {home[v] for v in views})
+    masks = entries * (cfg.mask_bytes + s) if dropout else 0  # mask and dropped P
+    out = t * E  # the attention output, saved for out_proj's weight gradient
+    return (kept + new + out) * s + masks + stats
+
+
+def _core(cfg: AttentionConfig) -> Cost:
+    """Scores, softmax, (dropout), values: the math kernels or one flash kernel."""
+    E, h, b, s = cfg.embed_dim, cfg.num_heads, S.batch, S.dtype_bytes
+    t, L, head_dim = tokens_of(), cfg.key_len, sp.sympify(cfg.embed_dim) / cfg.num_heads
+    flash = cfg.attention == "flash"
+    if flash and cfg.causal:
+        pairs = S.n * (S.n + 1) / 2  # query i sees keys 0..i: 1 + 2 + ... + n
+        # q: [b*h, n, hd] @ k^T over the kept pairs only
+        product = mm_flops(b * h, head_dim, pairs)
+    else:
+        pairs = S.n * L
+        # q: [b, h, n, hd] @ k^T: [b, h, hd, L] -> scores: [b, h, n, L] (P @ v alike)
+        product = mm_flops(b * h * S.n, head_dim, L)
+    entries = b * h * pairs
+    dropout = cfg.dropout > 0 and not flash
+    scale = t * E + (b * L * E if not (flash or cfg.need_weights) else 0)
+    softmax_fwd = entries * (C.SOFTMAX_FLOPS + (MASK_FLOPS if cfg.causal and not flash else 0)
+                             + (C.DROPOUT_FLOPS if dropout else 0)
+                             + (AVERAGE_FLOPS if cfg.need_weights else 0))
+    softmax_bwd = entries * (C.SOFTMAX_BACKWARD_FLOPS + (C.DROPOUT_FLOPS if dropout else 0)
+                             + (C.SOFTMAX_FLOPS if flash else 0))  # flash recomputes exp
+    qkv_bytes = (2 * t * E + 2 * b * L * E) * s
+    if flash:
+        lse = b * h * S.n * C.STATISTICS_BYTES
+        fwd_mm, bwd_mm, depth = FORWARD_PRODUCTS * product, FLASH_BACKWARD_PRODUCTS * product, 1
+        kernels = (Kernel("flash_attention", "attention", "forward",
+                          fwd_mm + softmax_fwd, qkv_bytes + lse),
+                   Kernel("flash_attention.backward", "attention", "backward",
+                          bwd_mm + softmax_bwd, 2 * qkv_bytes + lse))
+        traffic = qkv_bytes + lse
+    else:
+        fwd_mm, bwd_mm, depth = FORWARD_PRODUCTS * product, MATH_BACKWARD_PRODUCTS * product, 2
+        p_bytes = entries * s
+        kernels = (
+            Kernel("scores", "gemm", "forward", product, (t * E + b * L * E) * s + p_bytes),
+            Kernel("softmax", "elementwise", "forward", softmax_fwd, 2 * p_bytes),
+            Kernel("av", "gemm", "forward", product, p_bytes + (b * L * E + t * E) * s),
+            Kernel("av.backward", "gemm", "backward", 2 * product, 2 * p_bytes + qkv_bytes),
+            Kernel("softmax.backward", "elementwise", "backward", softmax_bwd, 3 * p_bytes),
+            Kernel("scores.backward", "gemm", "backward", 2 * product, p_bytes + qkv_bytes))
+        traffic = qkv_bytes + 4 * p_bytes  # scores written, read, P written, read
+    return Cost(
+        name=f"{cfg.attention}_attention",
+        matmul_flops=fwd_mm,
+        elementwise_flops=scale + softmax_fwd,
+        matmul_flops_backward=bwd_mm,
+        elementwise_flops_backward=scale + softmax_bwd,
+        bytes=traffic,
+        activation_bytes=_saved_bytes(cfg, entries),
+        depth_forward=depth,
+        depth_backward=depth,
+        kernels=kernels,
+    )
