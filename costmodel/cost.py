@@ -60,7 +60,11 @@ class Kernel:
 
     ``flops`` and ``bytes`` are per launch; ``count`` is how many times it runs one after
     another on the critical path; ``concurrent`` how many independent copies run side by side
-    each time (e.g. the two directions of a bidirectional layer).
+    each time (e.g. the two directions of a bidirectional layer). Kinds: ``gemm`` (cuBLAS),
+    ``rnn_gemm`` and ``conv`` (cuDNN), ``attention``, ``elementwise``, ``reduction``,
+    ``gather``. ``shape`` is a GEMM's (m, n, k) when known: the roofline uses it for the
+    waves/occupancy term. ``resident_bytes`` are bytes re-read on every launch that can stay
+    in L2 between launches (a recurrence's weights).
     """
 
     name: str
@@ -70,6 +74,8 @@ class Kernel:
     bytes: sp.Expr
     count: sp.Expr = sp.Integer(1)
     concurrent: sp.Expr = sp.Integer(1)
+    shape: tuple | None = None
+    resident_bytes: sp.Expr = sp.Integer(0)
 
     def xreplace(self, mapping: Mapping) -> "Kernel":
         return dataclasses.replace(
@@ -78,6 +84,8 @@ class Kernel:
             bytes=_x(self.bytes, mapping),
             count=_x(self.count, mapping),
             concurrent=_x(self.concurrent, mapping),
+            shape=None if self.shape is None else tuple(_x(v, mapping) for v in self.shape),
+            resident_bytes=_x(self.resident_bytes, mapping),
         )
 
 

@@ -28,8 +28,9 @@ def linear_part(
     input_grad: bool = True,
     save_input: bool = True,
     depth: int = 1,
+    kind: str = "gemm",
 ) -> Cost:
-    """``y = x W^T + b`` on ``tokens`` rows.
+    """``y = x W^T + b`` on ``tokens`` rows (``kind="rnn_gemm"`` inside a cuDNN recurrence).
 
     Forward:  x: [tokens, in] @ W^T: [in, out] -> y: [tokens, out]  (+ b broadcast).
     Backward: dx = dy: [tokens, out] @ W: [out, in]   (only when ``input_grad``)
@@ -46,13 +47,16 @@ def linear_part(
     fwd_bytes = (tokens * in_features + weights + tokens * out_features) * s
     saved = tokens * in_features * s if save_input else 0
     kernels = (
-        Kernel(f"{name}", "gemm", "forward", fwd, fwd_bytes),
-        Kernel(f"{name}.grad_weight", "gemm", "backward", grad_w,
-               (tokens * out_features + tokens * in_features + weights) * s),
+        Kernel(f"{name}", kind, "forward", fwd, fwd_bytes,
+               shape=(tokens, out_features, in_features)),
+        Kernel(f"{name}.grad_weight", kind, "backward", grad_w,
+               (tokens * out_features + tokens * in_features + weights) * s,
+               shape=(out_features, in_features, tokens)),
     )
     if input_grad:
-        kernels += (Kernel(f"{name}.grad_input", "gemm", "backward", grad_in,
-                           (tokens * out_features + weights + tokens * in_features) * s),)
+        kernels += (Kernel(f"{name}.grad_input", kind, "backward", grad_in,
+                           (tokens * out_features + weights + tokens * in_features) * s,
+                           shape=(tokens, in_features, out_features)),)
     return Cost(
         name=name,
         params=weights,

@@ -96,11 +96,12 @@ def _direction(cfg: _Config, layer: int, direction: int) -> Cost:
     in_size = cfg.layer_input(layer)
     parts = [
         linear_part("input_projection", B * N, in_size, GH, bias=cfg.bias_vectors >= 1,
-                    input_grad=layer > 0 or cfg.input_grad, save_input=False),
+                    input_grad=layer > 0 or cfg.input_grad, save_input=False, kind="rnn_gemm"),
         _recurrent_part(cfg),
     ]
     if cfg.projected:
-        parts.append(linear_part("projection", B * N, H, P, bias=False, save_input=False))
+        parts.append(linear_part("projection", B * N, H, P, bias=False, save_input=False,
+                                 kind="rnn_gemm"))
     fwd = cfg.cell.forward(H, cfg.act, cfg.nonlinearity)
     bwd = cfg.cell.backward(H, cfg.act_backward, cfg.nonlinearity)
     if cfg.implementation == "autograd":
@@ -119,41 +120,63 @@ def _direction(cfg: _Config, layer: int, direction: int) -> Cost:
     return combine(tag, parts)
 
 
-def _kernels(cfg: _Config) -> tuple[Kernel, ...]:
-    """The critical path as launches. Layer schedule: per layer, the input projection, then n
-    steps (GEMM + pointwise); wavefront: layer 0's projection, then n + L - 1 diagonal steps
-    each running up to L cells side by side (a deeper layer's cell GEMMs [x_t, h] together)."""
+def _projection_kernels(cfg: _Config, layer: int) -> tuple[Kernel, Kernel]:
+    """A layer's hoisted input projection (forward) and its weight-gradient GEMM (backward,
+    cuDNN does dW_ih and dW_hh of all steps as one GEMM over [x_t, h_{t-1}])."""
     B, N, s = S.batch, S.n, S.dtype_bytes
-    GH, P, L, D = cfg.cell.gates * cfg.hidden, cfg.out, cfg.num_layers, cfg.directions
-    k = cfg.gemms_per_step
-    step = Kernel("step_gemm", "gemm", "forward", mm_flops(B, P, GH) * k,
-                  (GH * P + B * P + B * GH) * s, count=N, concurrent=D)
-    cell = Kernel("step_pointwise", "elementwise", "forward",
-                  B * cfg.cell.forward(cfg.hidden, cfg.act, cfg.nonlinearity),
-                  B * 3 * GH * s, count=N, concurrent=D)
-    back = (
-        Kernel("step_gemm_backward", "gemm", "backward", mm_flops(B, GH, P) * k,
-               (GH * P + B * P + B * GH) * s, count=N, concurrent=D),
+    GH, P, D, I = cfg.cell.gates * cfg.hidden, cfg.out, cfg.directions, cfg.layer_input(layer)
+    # x: [B*N, I] @ W_ih^T: [I, GH] -> [B*N, GH]
+    proj = Kernel(f"layer{layer}.input_projection", "rnn_gemm", "forward",
+                  mm_flops(B * N, I, GH), (B * N * (I + GH) + GH * I) * s,
+                  concurrent=D, shape=(B * N, GH, I))
+    # dgates^T: [GH, B*N] @ [x, h]: [B*N, I + P] -> [GH, I + P]
+    grads = Kernel(f"layer{layer}.weight_gradients", "rnn_gemm", "backward",
+                   mm_flops(GH, B * N, I + P), (GH * (I + P) + B * N * (GH + I + P)) * s,
+                   concurrent=D, shape=(GH, I + P, B * N))
+    return proj, grads
+
+
+def _step_kernels(cfg: _Config, width, count, concurrent) -> tuple[Kernel, ...]:
+    """One step's GEMM h: [B, width] @ W^T: [width, GH] (width = P, or I + P when a wavefront
+    step also does a deeper layer's input GEMM), its pointwise cell, and their backward."""
+    B, s = S.batch, S.dtype_bytes
+    GH, k = cfg.cell.gates * cfg.hidden, cfg.gemms_per_step
+    weights = GH * width * s  # re-read every step: L2-resident when it fits
+    moved = weights + (B * width + B * GH) * s
+    common = dict(count=count, concurrent=concurrent, resident_bytes=weights)
+    return (
+        Kernel("step_gemm", "rnn_gemm", "forward", mm_flops(B, width, GH) * k, moved,
+               shape=(B, GH, width), **common),
+        Kernel("step_pointwise", "elementwise", "forward",
+               B * cfg.cell.forward(cfg.hidden, cfg.act, cfg.nonlinearity),
+               3 * B * GH * s, count=count, concurrent=concurrent),  # read 2 GEMM outs, write
+        # dgates: [B, GH] @ W: [GH, width] -> [B, width]
+        Kernel("step_gemm_backward", "rnn_gemm", "backward", mm_flops(B, GH, width) * k, moved,
+               shape=(B, width, GH), **common),
         Kernel("step_pointwise_backward", "elementwise", "backward",
                B * cfg.cell.backward(cfg.hidden, cfg.act_backward, cfg.nonlinearity),
-               B * 4 * GH * s, count=N, concurrent=D),
-        Kernel("weight_gradients", "gemm", "backward",
-               mm_flops(GH, B * N, cfg.layer_input(0) + P), (GH * P + B * N * GH) * s,
-               concurrent=D),
+               4 * B * GH * s, count=count, concurrent=concurrent),  # saved gates, dh in/out
     )
-    proj = Kernel("input_projection", "gemm", "forward", mm_flops(B * N, cfg.layer_input(0), GH),
-                  (B * N * (cfg.layer_input(0) + GH) + GH * cfg.layer_input(0)) * s,
-                  concurrent=D)
-    if cfg.schedule == "wavefront" and D == 1:
+
+
+def _kernels(cfg: _Config) -> tuple[Kernel, ...]:
+    """The critical path as launches.
+
+    Layer schedule: per layer, the input projection, then n steps (GEMM + pointwise), and in
+    backward n steps then the weight-gradient GEMM. Wavefront (unidirectional, L > 1): layer
+    0's projection, then n + L - 1 diagonal steps, each running up to L cells side by side
+    (a deeper layer's cell does its input GEMM inside the step: width I + P)."""
+    L, D, N = cfg.num_layers, cfg.directions, S.n
+    if cfg.schedule == "wavefront" and D == 1 and L > 1:
+        proj, grads = _projection_kernels(cfg, 0)
         diagonal = N + L - 1
-        wide = dataclasses.replace(step, flops=mm_flops(B, cfg.layer_input(1) + P, GH) * k,
-                                   count=diagonal, concurrent=L)
-        steps_back = tuple(dataclasses.replace(b, count=diagonal, concurrent=L) for b in back[:2])
-        weights = dataclasses.replace(back[2], concurrent=L)
-        return (proj, wide, dataclasses.replace(cell, count=diagonal, concurrent=L)) \
-            + steps_back + (weights,)
-    return tuple(dataclasses.replace(kern, count=kern.count * L)
-                 for kern in (proj, step, cell) + back)
+        steps = _step_kernels(cfg, cfg.layer_input(1) + cfg.out, diagonal, L)
+        return (proj, *steps, dataclasses.replace(grads, concurrent=L))
+    kernels: list[Kernel] = []
+    for layer in range(L):
+        proj, grads = _projection_kernels(cfg, layer)
+        kernels += [proj, *_step_kernels(cfg, cfg.out, N, D), grads]
+    return tuple(kernels)
 
 
 def _depth(cfg: _Config) -> sp.Expr:
