@@ -1,0 +1,385 @@
+"""The hardware catalogue: accelerator figures as data, each figure with its provenance.
+
+One TOML file per device in ``costmodel/data/hardware/`` holds every device number; this module
+loads and checks them, resolves names, picks the peak a PyTorch matmul reaches, and renders
+``docs/hardware.md``. SI units throughout: FLOP/s (int op/s for int8), bytes, bytes/s, Hz.
+
+Schema. Top level: ``name`` (unique), ``short_names`` (lower-case names users type), ``vendor``,
+``notes`` (datasheet subtleties). One table per figure -- ``memory_bytes``, ``hbm_bytes_per_s``,
+``sm_count`` (SMs; CUs on AMD), ``l2_bytes``, ``boost_clock_hz`` and ``peak_flops_per_s.<key>``::
+
+    [peak_flops_per_s.fp16]
+    value      = 312e12        # SI, dense
+    quote      = "FP16-Performance 312 TFLOPS / 624 TFLOPS*"   # the source's own words
+    source     = "title, URL"
+    read       = 2026-11-22    # date read
+    confidence = "C"           # C, R, U or d: see CONFIDENCE
+    printed    = "dense"       # peaks only: was the quoted figure dense or (2:4) sparse?
+    derivation = "..."         # how value follows from quote; required for "d" and "sparse"
+
+A quote joins several verbatim excerpts with " … "; table rows keep their cells, " | "-separated.
+Peak keys, all dense: fp64, fp32 (vector/CUDA-core rates); tf32, fp16, bf16 (FP32 accumulate; on
+GeForce that is the half rate), fp8, int8 (tensor/matrix rates); optional fp64_matrix and
+fp32_matrix (full-precision matrix units: NVIDIA FP64 Tensor Core, AMD MFMA). Missing hardware
+support is marked explicitly, never by omission: ``supported = false`` plus a ``reason``.
+
+Shipped files must give every figure and every key of DTYPES, each with full provenance. A
+user's own file needs only ``name``, ``hbm_bytes_per_s`` and one peak; there a figure may be a
+bare number, provenance is optional, an absent figure is ``None`` and an absent dtype unsupported.
+Unknown keys, non-numbers, non-positive values and bad provenance are errors in both.
+
+Memory is the marketed GB * 1e9, a lower bound (an H100 "80 GB" shows 81,559 MiB). Cache "MB" is
+read as MiB (caches are binary; an A100 reports 41,943,040 B of L2).
+
+Names resolve case-insensitively; runs of other characters than letters, digits and "." become
+"-", and leading vendor words (NVIDIA, AMD, Tesla, GeForce, Instinct) drop, so full names and
+``torch.cuda.get_device_name()`` strings resolve too. Choices: ``a100`` is the A100 SXM4 40GB (the
+launch part the bare name and its quoted figures mean; the lower-bandwidth SXM part, so a
+memory-bound roofline errs slow, not fast); ``h100`` the H100 SXM5; ``v100`` the V100 SXM2;
+``mi250x`` one GCD (one torch device).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import functools
+import math
+import re
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
+PEAK_KEYS = ("fp64", "fp64_matrix", "fp32", "fp32_matrix", "tf32", "fp16", "bf16", "fp8", "int8")
+FIGURES = ("memory_bytes", "hbm_bytes_per_s", "sm_count", "l2_bytes", "boost_clock_hz")
+CONFIDENCE = MappingProxyType({
+    "C": "matches a vendor document (or a verbatim copy) and the arithmetic cross-check",
+    "R": "from reputable secondary pages only",
+    "U": "unconfirmed: sources conflict or are missing",
+    "d": "derived here by arithmetic (see the derivation)",
+})
+PRINTED = ("dense", "sparse")
+# PyTorch defaults: torch.backends.cuda.matmul.allow_tf32 is False (since 1.12), so cuBLAS fp32
+# matmuls run at the fp32 rate; torch.backends.cudnn.allow_tf32 is True, so cuDNN convolutions
+# and RNNs (nn.LSTM, nn.GRU) may use TF32 tensor cores. Newer torch names these fp32_precision.
+TORCH_MATMUL_ALLOW_TF32_DEFAULT = False
+TORCH_CUDNN_ALLOW_TF32_DEFAULT = True
+
+_PROVENANCE_KEYS = ("quote", "source", "read", "confidence")
+_FIGURE_KEYS = frozenset({"value", *_PROVENANCE_KEYS, "derivation", "printed"})
+_UNSUPPORTED_KEYS = frozenset({"supported", "reason"})
+_TOP_KEYS = frozenset({"name", "short_names", "vendor", "notes", *FIGURES, "peak_flops_per_s"})
+_VENDOR_WORDS = ("nvidia", "amd", "tesla", "geforce", "instinct")
+_PACKAGE_FOLDER = ("data", "hardware")
+_REGENERATE = ('python -c "from pathlib import Path; from costmodel.hardware import render_markdown; '
+               "Path('docs/hardware.md').write_text(render_markdown(), encoding='utf-8')\"")
+
+
+@dataclasses.dataclass(frozen=True)
+class Provenance:
+    """Where one figure comes from; blanks (and ``read=None``) only in user files."""
+
+    quote: str = ""
+    source: str = ""
+    read: dt.date | None = None
+    confidence: str = ""
+    derivation: str = ""
+    printed: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Hardware:
+    """One device in SI units. ``peaks``: supported keys only; ``unsupported``: key -> reason;
+    ``provenance``: keyed by figure name, peaks as ``"peak_flops_per_s.fp16"``."""
+
+    name: str
+    short_names: tuple[str, ...]
+    vendor: str
+    memory_bytes: float | None
+    hbm_bytes_per_s: float
+    sm_count: int | None
+    l2_bytes: float | None
+    boost_clock_hz: float | None
+    peaks: Mapping[str, float]
+    unsupported: Mapping[str, str]
+    provenance: Mapping[str, Provenance]
+    notes: str = ""
+    origin: str = ""
+
+    def __hash__(self) -> int:  # the mapping fields are read-only views; hash what defines a device
+        return hash((self.name, self.origin, tuple(self.peaks.items()), self.hbm_bytes_per_s))
+
+    def peak_flops_per_s(self, dtype: str) -> float:
+        """Dense peak FLOP/s (int op/s for int8) for ``dtype``; ValueError when unsupported."""
+        if dtype in self.peaks:
+            return self.peaks[dtype]
+        if dtype in self.unsupported:
+            why = f"{self.name} has no {dtype} support ({self.unsupported[dtype]})"
+        elif dtype in PEAK_KEYS:
+            why = f"{self.name} gives no {dtype} peak"
+        else:
+            why = f"unknown dtype {dtype!r} (known: {', '.join(PEAK_KEYS)})"
+        raise ValueError(f"{why}; available: {', '.join(self.peaks)}")
+
+
+def matmul_peak(hw: Hardware, dtype: str,
+                allow_tf32: bool = TORCH_MATMUL_ALLOW_TF32_DEFAULT) -> float:
+    """The peak a PyTorch matmul in ``dtype`` reaches on ``hw``.
+
+    fp32 uses TF32 tensor cores only when ``allow_tf32`` and the device has them, else the fp32
+    matrix units where they exist (AMD MFMA), else the vector rate. The default mirrors
+    ``torch.backends.cuda.matmul.allow_tf32`` (False); for cuDNN RNNs and convolutions pass
+    ``TORCH_CUDNN_ALLOW_TF32_DEFAULT`` (True). fp64 uses fp64_matrix where present.
+    """
+    if dtype == "fp32" and allow_tf32 and "tf32" in hw.peaks:
+        return hw.peaks["tf32"]
+    if dtype in ("fp32", "fp64") and f"{dtype}_matrix" in hw.peaks:
+        return hw.peaks[f"{dtype}_matrix"]
+    return hw.peak_flops_per_s(dtype)
+
+
+def normalize_name(name: str) -> str:
+    """``"NVIDIA GeForce RTX 4090"`` -> ``"rtx-4090"``; see the module docstring."""
+    key = re.sub(r"[^a-z0-9.]+", "-", name.strip().lower()).strip("-")
+    words = key.split("-")
+    while len(words) > 1 and words[0] in _VENDOR_WORDS:
+        words = words[1:]
+    return "-".join(words)
+
+
+# ---- checking one file ------------------------------------------------------------------------
+
+def _fail(origin: str, field: str, problem: str):
+    raise ValueError(f"{origin}: field '{field}': {problem}")
+
+
+def _number(origin: str, field: str, raw: Any, integer: bool = False):
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        _fail(origin, field, f"must be a number, got {type(raw).__name__} {raw!r}")
+    if not math.isfinite(raw) or raw <= 0:
+        _fail(origin, field, f"must be a positive finite number, got {raw!r}")
+    if integer and raw != int(raw):
+        _fail(origin, field, f"must be a whole number, got {raw!r}")
+    return int(raw) if integer else float(raw)
+
+
+def _text(origin: str, field: str, raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        _fail(origin, field, f"must be a non-empty string, got {raw!r}")
+    return raw
+
+
+def _provenance(origin: str, field: str, raw: dict, strict: bool, peak: bool) -> Provenance:
+    missing = [k for k in _PROVENANCE_KEYS if k not in raw]
+    if strict and missing:
+        _fail(origin, field, f"missing provenance {missing} (shipped files need all of "
+                             f"{list(_PROVENANCE_KEYS)})")
+    text = {k: _text(origin, f"{field}.{k}", raw[k])
+            for k in ("quote", "source", "confidence", "derivation", "printed") if k in raw}
+    read = raw.get("read")  # TOML parses `read = 2026-11-22` as a date
+    if read is not None and (type(read) is not dt.date):
+        _fail(origin, f"{field}.read", f"must be a TOML date such as 2026-11-22, got {read!r}")
+    for key, allowed in (("confidence", tuple(CONFIDENCE)), ("printed", PRINTED)):
+        if key in text and text[key] not in allowed:
+            _fail(origin, f"{field}.{key}", f"{text[key]!r} is not one of {', '.join(allowed)}")
+    if "printed" in text and not peak:
+        _fail(origin, f"{field}.printed", "applies only to peak_flops_per_s entries")
+    if strict and peak and "printed" not in text:
+        _fail(origin, f"{field}.printed", f"missing; say whether the quote was {PRINTED}")
+    derived = text.get("confidence") == "d" or text.get("printed") == "sparse"
+    if derived and "derivation" not in text:
+        _fail(origin, f"{field}.derivation", "required when confidence is 'd' or printed is "
+                                             "'sparse': show how the value follows")
+    return Provenance(read=read, **text)
+
+
+def _figure(origin: str, field: str, raw: Any, strict: bool, peak: bool = False):
+    """(value, Provenance | None) from a figure table, or from a bare number in a user file."""
+    integer = field == "sm_count"
+    if not isinstance(raw, dict):
+        if strict:
+            _fail(origin, field, "must be a table with value and provenance "
+                                 f"({', '.join(_PROVENANCE_KEYS)})")
+        return _number(origin, field, raw, integer), None
+    unknown = sorted(set(raw) - _FIGURE_KEYS)
+    if unknown:
+        _fail(origin, field, f"unknown key(s) {unknown}; allowed: {sorted(_FIGURE_KEYS)}")
+    if "value" not in raw:
+        _fail(origin, field, "missing 'value'")
+    value = _number(origin, f"{field}.value", raw["value"], integer)
+    return value, _provenance(origin, field, raw, strict, peak)
+
+
+def _peaks(origin: str, raw: Any, strict: bool):
+    field = "peak_flops_per_s"
+    if not isinstance(raw, dict):
+        _fail(origin, field, "must be a table of dtype entries, e.g. [peak_flops_per_s.fp16]")
+    unknown = sorted(set(raw) - set(PEAK_KEYS))
+    if unknown:
+        _fail(origin, f"{field}.{unknown[0]}", f"unknown dtype key; allowed: {', '.join(PEAK_KEYS)}")
+    missing = [k for k in DTYPES if k not in raw]
+    if strict and missing:
+        _fail(origin, field, f"missing {missing}: give a figure or `supported = false` + reason")
+    peaks, unsupported, provenance = {}, {}, {}
+    for key in PEAK_KEYS:
+        entry, name = raw.get(key), f"{field}.{key}"
+        if isinstance(entry, dict) and "supported" in entry:
+            extra = sorted(set(entry) - _UNSUPPORTED_KEYS)
+            if entry["supported"] is not False or extra:
+                _fail(origin, name, "an unsupported entry is `supported = false` with a reason"
+                                    + (f"; unexpected {extra}" if extra else ""))
+            unsupported[key] = _text(origin, f"{name}.reason", entry.get("reason"))
+        elif entry is not None:
+            peaks[key], prov = _figure(origin, name, entry, strict, peak=True)
+            if prov is not None:
+                provenance[name] = prov
+    if not peaks:
+        _fail(origin, field, "gives no supported peak")
+    return peaks, unsupported, provenance
+
+
+def _parse(text: str, origin: str, strict: bool) -> Hardware:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{origin}: not valid TOML: {err}") from None
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        _fail(origin, unknown[0], f"unknown key; allowed: {', '.join(sorted(_TOP_KEYS))}")
+    required = ("name", "short_names", "vendor", *FIGURES, "peak_flops_per_s") if strict else (
+        "name", "hbm_bytes_per_s", "peak_flops_per_s")
+    for key in required:
+        if key not in data:
+            _fail(origin, key, "missing (required)")
+    shorts = data.get("short_names", [])
+    if not isinstance(shorts, list):
+        _fail(origin, "short_names", f"must be a list of strings, got {shorts!r}")
+    for short in shorts:
+        if _text(origin, "short_names", short) != normalize_name(short):
+            _fail(origin, "short_names", f"{short!r} must be written as {normalize_name(short)!r}")
+    figures, provenance = {}, {}
+    for key in FIGURES:
+        if key in data:
+            figures[key], prov = _figure(origin, key, data[key], strict)
+            if prov is not None:
+                provenance[key] = prov
+    peaks, unsupported, peak_provenance = _peaks(origin, data["peak_flops_per_s"], strict)
+    return Hardware(
+        name=_text(origin, "name", data["name"]), short_names=tuple(shorts),
+        vendor=_text(origin, "vendor", data.get("vendor", "unknown")),
+        notes=_text(origin, "notes", data["notes"]) if "notes" in data else "",
+        memory_bytes=figures.get("memory_bytes"), hbm_bytes_per_s=figures["hbm_bytes_per_s"],
+        sm_count=figures.get("sm_count"), l2_bytes=figures.get("l2_bytes"),
+        boost_clock_hz=figures.get("boost_clock_hz"), peaks=MappingProxyType(peaks),
+        unsupported=MappingProxyType(unsupported),
+        provenance=MappingProxyType({**provenance, **peak_provenance}), origin=origin)
+
+
+# ---- the catalogue ----------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _catalogue() -> tuple[tuple[Hardware, ...], Mapping[str, Hardware]]:
+    folder = resources.files("costmodel").joinpath(_PACKAGE_FOLDER[0]).joinpath(_PACKAGE_FOLDER[1])
+    entries = sorted((e for e in folder.iterdir() if e.name.endswith(".toml")), key=lambda e: e.name)
+    devices = tuple(_parse(e.read_text(encoding="utf-8"),
+                           "costmodel/" + "/".join((*_PACKAGE_FOLDER, e.name)), strict=True)
+                    for e in entries)
+    index: dict[str, Hardware] = {}
+    for hw in devices:
+        for key in {normalize_name(hw.name), *hw.short_names}:
+            other = index.setdefault(key, hw)
+            if other is not hw:
+                raise ValueError(f"{hw.origin}: field 'short_names': {key!r} also names "
+                                 f"{other.name} ({other.origin})")
+    return devices, MappingProxyType(index)
+
+
+def list_hardware() -> list[Hardware]:
+    """Every shipped device, in file-name order."""
+    return list(_catalogue()[0])
+
+
+def load_hardware(name_or_path: str | Path) -> Hardware:
+    """A shipped device by short or full name (case-insensitive), or a user's .toml file."""
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or text.endswith(".toml") or Path(text).is_file():
+        try:
+            return _parse(Path(text).read_text(encoding="utf-8"), text, strict=False)
+        except (OSError, UnicodeDecodeError) as err:
+            raise ValueError(f"{text}: cannot read hardware file: {err}") from None
+    index = _catalogue()[1]
+    key = normalize_name(text)
+    if key in index:
+        return index[key]
+    close = difflib.get_close_matches(key, sorted(index), n=5, cutoff=0.5)
+    hint = f"closest: {', '.join(close)}" if close else (
+        "known: " + ", ".join(hw.short_names[0] for hw in list_hardware()))
+    raise ValueError(f"unknown hardware {text!r}; {hint}. A path to your own .toml also works.")
+
+
+# ---- docs/hardware.md ---------------------------------------------------------------------------
+
+_UNITS = {"memory_bytes": (1e9, "GB"), "hbm_bytes_per_s": (1e9, "GB/s"), "sm_count": (1, ""),
+          "l2_bytes": (2**20, "MiB"), "boost_clock_hz": (1e6, "MHz")}
+
+
+def _fmt(value: float | None, scale: float = 1.0) -> str:
+    return "" if value is None else f"{value / scale:.5g}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _display(field: str, value: float) -> str:
+    if field.startswith("peak_flops_per_s."):
+        return f"{_fmt(value, 1e12)} {'TOPS' if field.endswith('int8') else 'TFLOP/s'}"
+    scale, unit = _UNITS[field]
+    return f"{_fmt(value, scale)} {unit}".strip()
+
+
+def render_markdown() -> str:
+    """docs/hardware.md, generated from the shipped TOML files."""
+    devices = list_hardware()
+    out = ["# Hardware catalogue", "",
+           "<!-- Generated from costmodel/data/hardware/*.toml by "
+           "costmodel.hardware.render_markdown(); do not edit. -->",
+           f"Regenerate with `{_REGENERATE}`; the test suite fails when this file is stale.", "",
+           "Dense peaks only. Memory is the marketed GB (10^9 B); L2 is in MiB. "
+           "Schema, units and the short-name choices: the docstring of `costmodel/hardware.py`.",
+           "Flags: " + "; ".join(f"**{k}** {v}" for k, v in CONFIDENCE.items()) + ".", "",
+           "## Devices", "",
+           "| Device | Short names | Vendor | Memory (GB) | Bandwidth (GB/s) | SMs / CUs "
+           "| L2 (MiB) | Boost (MHz) |", "|---|---|---|---|---|---|---|---|"]
+    for hw in devices:
+        out.append(f"| {hw.name} | {', '.join(f'`{s}`' for s in hw.short_names)} | {hw.vendor} | "
+                   + " | ".join(_fmt(getattr(hw, f), _UNITS[f][0]) for f in FIGURES) + " |")
+    out += ["", "## Dense peaks (TFLOP/s; int8 in TOPS)", "",
+            "fp16/bf16: tensor, FP32 accumulate. `—` = no hardware support. "
+            "`matrix` = full-precision FP64/FP32 on tensor or matrix units.", "",
+            "| Device | " + " | ".join(PEAK_KEYS) + " |", "|---|" + "---|" * len(PEAK_KEYS)]
+    for hw in devices:
+        cells = [_fmt(hw.peaks[k], 1e12) if k in hw.peaks else "—" if k in hw.unsupported else ""
+                 for k in PEAK_KEYS]
+        out.append(f"| {hw.name} | " + " | ".join(cells) + " |")
+    out += ["", "## Sources, figure by figure"]
+    for hw in devices:
+        out += ["", f"### {hw.name}", "", _cell(hw.notes), "",
+                "| Figure | Value | Quote | Source | Read | Flag | Printed | Derivation |",
+                "|---|---|---|---|---|---|---|---|"]
+        for field, prov in hw.provenance.items():
+            value = hw.peaks[field.split(".")[1]] if "." in field else getattr(hw, field)
+            out.append("| " + " | ".join(_cell(c) for c in (
+                field, _display(field, value), prov.quote, prov.source, str(prov.read),
+                prov.confidence, prov.printed, prov.derivation)) + " |")
+        for key, reason in hw.unsupported.items():
+            out.append(f"| peak_flops_per_s.{key} | — | | | | | | {_cell(reason)} |")
+    return "\n".join(out) + "\n"
