@@ -86,7 +86,10 @@ INDEX_BYTES = 8
 #: CPU keeps them in the input dtype for bf16, and fp32 for fp32 inputs).
 STATISTICS_BYTES = 4
 
-#: Bytes per saved row statistic: LayerNorm's mean and rstd and flash attention's logsumexp
-#: are kept in the accumulation type, fp32, whatever the input dtype (PyTorch CUDA eager;
-#: CPU keeps them in the input dtype for bf16, and fp32 for fp32 inputs).
-STATISTICS_BYTES = 4
+#: Optimizer update, per parameter (one fused kernel, memory bound): it reads the parameter
+#: and its gradient, reads and writes each state tensor, writes the parameter:
+#: (3 + 2 * states) elements moved. FLOPs per parameter: SGD p -= lr*g = 2; momentum adds
+#: m = mu*m + g (2) = 4; Adam: two moment updates (3 + 4), bias corrections folded into the
+#: step size, sqrt, add eps, divide, scale, subtract (5) = 12; AdamW's decoupled decay +1.
+OPTIMIZER_UPDATE_FLOPS = MappingProxyType({"sgd": 2, "momentum": 4, "adam": 12, "adamw": 13})
+OPTIMIZER_BASE_TENSORS_MOVED = 3  # read parameter, read gradient, write parameter

@@ -235,11 +235,7 @@ class Cost:
         compiled = self._compiled
 
         def run(dtype="fp32", optimizer="adam", **values):
-            values = dict(values)
-            values.setdefault("s", dtype_bytes_of(dtype))
-            values.setdefault("k_opt", optimizer_states_of(optimizer))
-            if "n_src" in names and "n_src" not in values:
-                values["n_src"] = values.get("n")
+            values = _runtime_values(dtype, optimizer, values)
             missing = [nm for nm in names if values.get(nm) is None]
             if missing:
                 raise ValueError(f"vectorize needs values for {missing}")
@@ -249,6 +245,48 @@ class Cost:
             return {q: np.broadcast_to(r, shape) for q, r in zip(FIELDS, results)}
 
         return run
+
+    @cached_property
+    def _kernel_exprs(self) -> tuple[list, list[sp.Expr]]:
+        exprs, layout = [], []
+        for k in self.kernels:
+            fields = [k.flops, k.bytes, k.count, k.concurrent, k.resident_bytes]
+            fields += list(k.shape) if k.shape is not None else []
+            layout.append((k, len(fields)))
+            exprs += [sp.sympify(f) for f in fields]
+        return layout, exprs
+
+    @cached_property
+    def _kernel_compiled(self) -> Callable:
+        layout, exprs = self._kernel_exprs
+        free = set().union(*(e.free_symbols for e in exprs)) if exprs else set()
+        args = tuple(sorted(free | set(self._arguments), key=lambda s: s.name))
+        return args, sp.lambdify(args, exprs, modules="numpy", cse=True)
+
+    def kernel_values(self, dtype="fp32", optimizer="adam", **values) -> list[dict]:
+        """Every kernel with numbers (numpy arrays; keywords as for :meth:`vectorize`):
+        ``name, kind, phase, flops, bytes, count, concurrent, resident_bytes, shape``."""
+        import numpy as np
+
+        layout, _ = self._kernel_exprs
+        args, compiled = self._kernel_compiled
+        values = _runtime_values(dtype, optimizer, values)
+        missing = [a.name for a in args if values.get(a.name) is None]
+        if missing:
+            raise ValueError(f"kernel_values needs values for {missing}")
+        flat = compiled(*[np.asarray(values[a.name]) for a in args]) if args else []
+        if not args:
+            _, exprs = self._kernel_exprs
+            flat = [float(e) for e in exprs]
+        rows, i = [], 0
+        for kernel, width in layout:
+            chunk = [np.asarray(v, dtype=float) for v in flat[i:i + width]]
+            i += width
+            rows.append({"name": kernel.name, "kind": kernel.kind, "phase": kernel.phase,
+                         "flops": chunk[0], "bytes": chunk[1], "count": chunk[2],
+                         "concurrent": chunk[3], "resident_bytes": chunk[4],
+                         "shape": tuple(chunk[5:]) if width > 5 else None})
+        return rows
 
     # ----- text ---------------------------------------------------------------------------
     def latex(self, quantity: str) -> str:
@@ -272,6 +310,17 @@ class Cost:
 
 
 # ----- runtime symbol values --------------------------------------------------------------
+def _runtime_values(dtype, optimizer, values: dict) -> dict:
+    """Keyword values for compiled functions: dtype and optimizer become ``s`` and ``k_opt``,
+    ``n_src`` defaults to ``n``."""
+    values = dict(values)
+    values.setdefault("s", dtype_bytes_of(dtype))
+    values.setdefault("k_opt", optimizer_states_of(optimizer))
+    values.setdefault("n_src", values.get("n"))
+    return values
+
+
+
 def dtype_bytes_of(dtype) -> float | int:
     if isinstance(dtype, str):
         key = dtype.lower()
