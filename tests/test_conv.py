@@ -8,39 +8,13 @@ import sympy as sp
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from torch.utils.flop_counter import FlopCounterMode
+from oracle import matmul_flops, num_params, saved_bytes
 
 import costmodel as cm
 from costmodel import symbols as S
 from costmodel.models.conv import conv2d_out_size, conv_out_size, maxpool2d_out_size
 
 FP32 = 4
-
-
-# ----- torch oracles (also used by test_crnn.py) ------------------------------------------
-def torch_flops(module, x):
-    """(forward, backward) FLOPs FlopCounterMode counts for one training step."""
-    with FlopCounterMode(display=False) as counter:
-        out = module(x)
-        out = out[0] if isinstance(out, tuple) else out
-        forward = counter.get_total_flops()
-        out.sum().backward()
-    return forward, counter.get_total_flops() - forward
-
-
-def torch_saved_bytes(module, x):
-    """Bytes autograd saves for backward: each storage once, parameters skipped."""
-    params = {p.data_ptr() for p in module.parameters()}
-    storages = {}
-
-    def pack(t):
-        if t.data_ptr() not in params:
-            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = module(x)
-    return sum(storages.values()), out
 
 
 def numbers(record, **kw):
@@ -75,12 +49,12 @@ def check_conv_against_torch(record, module, x):
     """params, shapes, FLOPs and saved bytes of one record vs one torch module and input."""
     batch, n = x.shape[0], x.shape[-1]
     got = numbers(record, n=n, batch=batch)
-    assert got["params"] == sum(p.numel() for p in module.parameters())
-    forward, backward = torch_flops(module, x)
+    assert got["params"] == num_params(module)
+    forward, backward = matmul_flops(module, x)
     assert got["matmul_flops"] == forward
     assert got["matmul_flops_backward"] == backward
-    saved, out = torch_saved_bytes(module, x)
-    assert got["activation_bytes"] == saved
+    assert got["activation_bytes"] == saved_bytes(module, x)
+    out = module(x)
     assert record.out_len.subs(S.n, n) == out.shape[-1]
     return out
 
@@ -167,7 +141,7 @@ def test_maxpool2d_matches_torch(kernel, stride, dilation, ceil_mode, channels, 
     out = check_conv_against_torch(record, module, x)
     assert (out_h, out_w) == tuple(out.shape[2:])
     # Without grad on its input, pooling saves nothing.
-    assert torch_saved_bytes(module, x.detach())[0] == 0
+    assert saved_bytes(module, x.detach()) == 0
     assert numbers(cm.MaxPool2d(**args, channels=channels, input_height=height),
                    n=n, batch=batch)["activation_bytes"] == 0
 

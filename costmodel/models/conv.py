@@ -144,9 +144,10 @@ def _conv(name, in_channels, out_channels, kernel, stride, padding, dilation, gr
     in_elems = b * in_channels * sp.Mul(*sizes)
     read_elems = b * in_channels * sp.Mul(*_saved_spatial(sizes, pads, same, padding_mode))
     out_elems = b * out_channels * out_spatial
-    weights = out_channels * in_channels / groups * k_elems + (out_channels if bias else 0)
+    per_group = sp.sympify(in_channels) / groups  # input channels each filter sees
+    weights = out_channels * per_group * k_elems + (out_channels if bias else 0)
     # im2col per group: [b*out_spatial, (in/g)*k] @ [(in/g)*k, out/g] -> [b*out_spatial, out/g]
-    fwd = C.FLOPS_PER_MAC * b * out_spatial * out_channels * in_channels / groups * k_elems
+    fwd = C.FLOPS_PER_MAC * b * out_spatial * out_channels * per_group * k_elems
     # grad_input: transposed conv of dy: [b, out, *out_sp] with W -> [b, in, *sizes], as fwd.
     grad_in = fwd if input_requires_grad else 0
     # grad_weight: x^T: [in, b*out_spatial*k] @ dy: [b*out_spatial, out] -> [in, out] per
@@ -159,10 +160,15 @@ def _conv(name, in_channels, out_channels, kernel, stride, padding, dilation, gr
                                                                             "replicate")
     saved = (read_elems + (in_elems if pad_saves_input else 0)) * s
     conv_bytes = (read_elems + weights + out_elems) * s
-    kernels = (Kernel("conv", "conv", "forward", fwd, conv_bytes),
-               Kernel("conv.grad_weight", "conv", "backward", grad_w, conv_bytes))
+    # Implicit-GEMM shapes (m, n, k) for the roofline's occupancy term.
+    rows, cols = b * out_spatial, per_group * k_elems
+    kernels = (Kernel("conv", "conv", "forward", fwd, conv_bytes,
+                      shape=(rows, out_channels, cols)),
+               Kernel("conv.grad_weight", "conv", "backward", grad_w, conv_bytes,
+                      shape=(out_channels, cols, rows)))
     if input_requires_grad:
-        kernels += (Kernel("conv.grad_input", "conv", "backward", grad_in, conv_bytes),)
+        kernels += (Kernel("conv.grad_input", "conv", "backward", grad_in, conv_bytes,
+                           shape=(rows, cols, out_channels)),)
     if explicit:
         kernels = (Kernel("conv.pad", "elementwise", "forward", 0,
                           (in_elems + read_elems) * s),) + kernels
@@ -202,11 +208,14 @@ def _repr(cls, in_channels, out_channels, kernel, stride, padding, dilation, gro
 
 
 def Conv1d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-           bias=True, padding_mode="zeros", *, input_requires_grad=False) -> Cost:
+           bias=True, padding_mode="zeros", device=None, dtype=None, *,
+           input_requires_grad=False) -> Cost:
     """``torch.nn.Conv1d`` on ``(batch, in_channels, n)``; ``out_len`` is the output length.
 
     ``input_requires_grad`` (costmodel-only): whether the backward computes grad_input; False
     for a model's first layer (the training-step default), True inside a network.
+    ``device`` and ``dtype`` are accepted for torch compatibility; ``evaluate(dtype=)`` sets
+    the bytes per element.
     """
     args = (in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
             padding_mode)
@@ -214,7 +223,8 @@ def Conv1d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation
 
 
 def Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-           bias=True, padding_mode="zeros", *, input_height, input_requires_grad=False) -> Cost:
+           bias=True, padding_mode="zeros", device=None, dtype=None, *, input_height,
+           input_requires_grad=False) -> Cost:
     """``torch.nn.Conv2d`` on ``(batch, in_channels, input_height, n)``: n is the sequence axis.
 
     ``input_height`` (required, costmodel-only) is the height of the input (frequency bins);
