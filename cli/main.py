@@ -1,24 +1,37 @@
-"""The ``costmodel`` command line. Each command parses, calls one library function, renders."""
+"""The ``costmodel`` command line. Each command parses, calls one library function, renders.
+
+Errors a user can cause (a bad size, an unknown GPU, a malformed file) exit with status 2 and
+one line on stderr, never a traceback.
+"""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from costmodel import __version__
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="costmodel")
-def cli():
-    """What does a sequence model cost? Params, FLOPs, memory, depth and time, from formulas.
-
-    Example: costmodel --version
-    """
 
 
 def main(argv=None):
-    """Console-script entry point."""
-    cli.main(args=argv, prog_name="costmodel")
+    """Console-script entry point: exit 2 with one line for any usage or value error."""
+    from .commands import cli
+
+    try:
+        cli.main(args=argv, prog_name="costmodel", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        click.echo("costmodel: aborted", err=True)
+        sys.exit(1)
+    except click.UsageError as error:
+        click.echo(f"costmodel: error: {error.format_message()}", err=True)
+        sys.exit(2)
+    except (ValueError, FileNotFoundError, IsADirectoryError) as error:
+        click.echo(f"costmodel: error: {error}", err=True)
+        sys.exit(2)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,100 @@
+"""Turn library results into rows of human-readable cells (tables) for the renderers."""
+
+from __future__ import annotations
+
+from . import render
+
+NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "transformer": "Transformer"}
+
+#: (label, key, unit) of the comparison table, in order; unit None = plain number.
+LINES = (
+    ("params", "params", ""),
+    ("forward FLOPs", "flops", "FLOP"),
+    ("training FLOPs", "flops_training", "FLOP"),
+    ("activation memory", "activation_bytes", "B"),
+    ("inference memory", "inference_bytes", "B"),
+    ("sequential depth", "depth_forward", None),
+    ("forward time", "time_forward_s", "s"),
+    ("  bound by", "binding", "text"),
+    ("training step", "time_training_s", "s"),
+    ("fraction of peak", "fraction_of_peak", "%"),
+)
+
+
+def _cell(value, unit) -> str:
+    if unit == "text":
+        return str(value)
+    if unit is None:
+        return f"{value:,}"
+    if unit == "%":
+        return f"{100 * value:.2g} %"
+    return render.si(value, unit)
+
+
+def comparison_table(result, fmt: str) -> str:
+    setup, rows = result.setup, result.rows
+    header = [""] + [NAMES[r["model"]] for r in rows]
+    body = [[label] + [_cell(r[key], unit) for r in rows] for label, key, unit in LINES]
+    title = (f"n={setup.n}, d={setup.d}, batch={setup.batch}, layers={setup.layers}, "
+             f"{setup.dtype}, {result.hardware.name}, {setup.attention} attention"
+             + (", causal" if setup.causal else "") + (", bidirectional" if
+                                                       setup.bidirectional else ""))
+    ratio_header = ["ratio to Transformer"] + [NAMES[r["model"].split("/")[0]]
+                                              for r in result.ratios]
+    ratio_keys = (("params", "params"), ("forward FLOPs", "flops"),
+                  ("activation memory", "activation_bytes"), ("sequential depth",
+                                                              "depth_forward"),
+                  ("forward time", "time_forward_s"), ("training step", "time_training_s"))
+    ratio_body = [[label] + [render.ratio(r[key]) for r in result.ratios]
+                  for label, key in ratio_keys]
+    cross_header = ["crossover n (equal)", "memory", "FLOPs", "fwd time"]
+    cross_body = []
+    for model in [r["model"] for r in rows if r["model"] != "transformer"]:
+        found = {c["quantity"]: c["n"] for c in result.crossovers if c["model"] == model}
+        cross_body.append([NAMES[model]] + [_n(found.get(q)) for q in
+                                            ("activation_bytes", "flops", "time_forward_s")])
+    if fmt == "markdown":
+        parts = [render.to_markdown(header, body)]
+        if result.ratios:
+            parts += [render.to_markdown(ratio_header, ratio_body),
+                      render.to_markdown(cross_header, cross_body)]
+        return f"**{title}**\n\n" + "\n".join(parts)
+    if fmt == "latex":
+        parts = [render.to_latex(header, body)]
+        if result.ratios:
+            parts += [render.to_latex(ratio_header, ratio_body),
+                      render.to_latex(cross_header, cross_body)]
+        return f"% {title}\n" + "\n".join(parts)
+    parts = [title + "\n", render.to_table(header, body)]
+    if result.ratios:
+        parts += [render.to_table(ratio_header, ratio_body),
+                  render.to_table(cross_header, cross_body),
+                  "crossover: the n where the two are equal ('never' = no n >= 1 does);\n"
+                  "time is the roofline on the datasheet with efficiency priors.\n"]
+    return "\n".join(parts)
+
+
+def _n(value) -> str:
+    return "never" if value is None else f"{value:,.0f}"
+
+
+def gpu_rows(devices):
+    header = ["--gpu", "name", "fp32 TF", "tf32", "bf16", "GB/s", "GB", "L2 MiB"]
+    body, raw = [], []
+    for hw in devices:
+        peaks = {k: hw.peaks.get(k) for k in ("fp32", "tf32", "bf16", "fp16", "fp8", "int8",
+                                               "fp64")}
+        body.append([hw.short_names[0], hw.name]
+                    + [_tf(peaks[k]) for k in ("fp32", "tf32", "bf16")]
+                    + [f"{hw.hbm_bytes_per_s / 1e9:,.0f}",
+                       "-" if hw.memory_bytes is None else f"{hw.memory_bytes / 1e9:.0f}",
+                       "-" if hw.l2_bytes is None else f"{hw.l2_bytes / 2 ** 20:.0f}"])
+        raw.append({"name": hw.name, "short_names": list(hw.short_names),
+                    **{f"peak_{k}_flops_per_s": v for k, v in peaks.items()},
+                    "hbm_bytes_per_s": hw.hbm_bytes_per_s, "memory_bytes": hw.memory_bytes,
+                    "l2_bytes": hw.l2_bytes, "sm_count": hw.sm_count})
+    return header, body, raw
+
+
+def _tf(value) -> str:
+    return "-" if value is None else f"{value / 1e12:,.1f}"

@@ -1,0 +1,194 @@
+"""RNN, LSTM and GRU side by side with a Transformer encoder layer: costs, times, crossovers.
+
+``compare(n=512, d=768, gpu="a100")`` builds one record per model (1 layer, unidirectional,
+input = hidden = d for the recurrences; d_model = d, heads, dim_feedforward = 4d for the
+Transformer; dropout 0 everywhere so the comparison is of architectures, not of regularisers),
+evaluates them, predicts their time with the roofline, and solves for the sequence lengths
+where each recurrence and the Transformer cost the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+import costmodel as cm
+from costmodel import symbols as S
+from costmodel.checks import check_bool, check_choice, check_size
+from costmodel.cost import FIELDS, Cost
+from costmodel.hardware import Hardware, load_hardware
+from costmodel.roofline import Efficiency, predict
+
+MODELS = ("rnn", "lstm", "gru", "transformer")
+RECURRENT = ("rnn", "lstm", "gru")
+ATTENTION_KERNELS = ("math", "flash")
+#: Quantities whose crossover in n is solved (recurrence == Transformer).
+CROSSOVER_QUANTITIES = ("activation_bytes", "flops", "time_forward_s")
+#: Output keys beyond the cost record's fields, all SI (seconds, bytes, FLOP/byte).
+TIME_KEYS = ("time_forward_s", "time_forward_upper_s", "time_training_s",
+             "time_training_upper_s", "binding", "fraction_of_peak", "arithmetic_intensity")
+#: Where the time crossover is searched: n from 1 to this many steps.
+CROSSOVER_SEARCH_MAX_N = 1 << 20
+#: Every key of a row, in order: the stable JSON schema.
+ROW_KEYS = ("model", *FIELDS, "inference_bytes", *TIME_KEYS)
+
+
+@dataclass(frozen=True)
+class Setup:
+    n: int
+    d: int
+    batch: int = 1
+    layers: int = 1
+    heads: int | None = None
+    ffn: int | None = None
+    bidirectional: bool = False
+    dtype: str = "fp32"
+    attention: str = "math"
+    causal: bool = False
+    models: tuple[str, ...] = MODELS
+
+    def checked(self) -> "Setup":
+        d = check_size("d", self.d)
+        heads = self.heads if self.heads is not None else _default_heads(d)
+        heads = check_size("heads", heads)
+        if d % heads:
+            raise ValueError(f"heads={heads} must divide d={d}")
+        ffn = check_size("ffn", self.ffn if self.ffn is not None else 4 * d)
+        for name in self.models:
+            check_choice("models", name, MODELS)
+        if not self.models:
+            raise ValueError("models: choose at least one of " + ", ".join(MODELS))
+        check_choice("attention", self.attention, ATTENTION_KERNELS)
+        check_bool("bidirectional", self.bidirectional)
+        check_bool("causal", self.causal)
+        if self.causal and self.bidirectional:
+            raise ValueError("causal and bidirectional conflict: a causal model cannot read "
+                             "the future, a bidirectional recurrence does")
+        return Setup(check_size("n", self.n), d, check_size("batch", self.batch),
+                     check_size("layers", self.layers), heads, ffn, self.bidirectional,
+                     self.dtype, self.attention, self.causal, tuple(dict.fromkeys(self.models)))
+
+
+def _default_heads(d: int) -> int:
+    """64-wide heads (BERT/GPT-2 convention) when d allows it, else a single head."""
+    head_width = 64
+    return d // head_width if d % head_width == 0 else 1
+
+
+def build(setup: Setup, name: str) -> Cost:
+    """The record of one model of the comparison, with n (and batch) left symbolic."""
+    if name in RECURRENT:
+        family = {"rnn": cm.RNN, "lstm": cm.LSTM, "gru": cm.GRU}[name]
+        return family(setup.d, setup.d, num_layers=setup.layers,
+                      bidirectional=setup.bidirectional)
+    layer = cm.TransformerEncoderLayer(setup.d, setup.heads, dim_feedforward=setup.ffn,
+                                       dropout=0.0, attention=setup.attention,
+                                       causal=setup.causal)
+    return layer if setup.layers == 1 else cm.TransformerEncoder(layer, setup.layers)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    setup: Setup
+    hardware: Hardware
+    rows: tuple[dict, ...]
+    ratios: tuple[dict, ...]
+    crossovers: tuple[dict, ...]
+    records: dict = field(compare=False, repr=False, default_factory=dict)
+
+
+def compare(n: int, d: int, gpu: str | Hardware = "a100", *, eff: Efficiency | None = None,
+            **options) -> Comparison:
+    """Evaluate every model of the comparison at (n, d) on ``gpu`` (a name or a TOML path)."""
+    setup = Setup(n=n, d=d, **options).checked()
+    hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
+    records = {name: build(setup, name) for name in setup.models}
+    rows = tuple(_row(name, rec, setup, hw, eff) for name, rec in records.items())
+    ratios = _ratios(rows) if "transformer" in records else ()
+    crossovers = _crossovers(records, setup, hw, eff) if "transformer" in records else ()
+    return Comparison(setup, hw, rows, ratios, crossovers, records)
+
+
+def _row(name: str, record: Cost, setup: Setup, hw: Hardware, eff) -> dict:
+    values = record.evaluate(n=setup.n, batch=setup.batch, dtype=setup.dtype)
+    t = predict(record, hw, eff=eff, dtype=setup.dtype, n=setup.n, batch=setup.batch)
+    row = {"model": name, **values,
+           # inference holds the weights and the carried state (RNN h/c, attention KV cache)
+           "inference_bytes": values["weight_bytes"] + values["state_bytes"],
+           "time_forward_s": float(t.forward_s), "time_forward_upper_s": float(t.forward_upper_s),
+           "time_training_s": float(t.training_s),
+           "time_training_upper_s": float(t.training_upper_s), "binding": str(t.binding),
+           "fraction_of_peak": float(t.fraction_of_peak),
+           "arithmetic_intensity": float(t.arithmetic_intensity)}
+    return {key: row[key] for key in ROW_KEYS}
+
+
+RATIO_KEYS = ("params", "flops", "flops_training", "activation_bytes", "inference_bytes",
+              "depth_forward", "time_forward_s", "time_training_s")
+
+
+def _ratios(rows) -> tuple[dict, ...]:
+    base = next(r for r in rows if r["model"] == "transformer")
+    out = []
+    for row in rows:
+        if row["model"] == "transformer":
+            continue
+        out.append({"model": f"{row['model']}/transformer",
+                    **{k: row[k] / base[k] if base[k] else float("inf") for k in RATIO_KEYS}})
+    return tuple(out)
+
+
+def _crossovers(records, setup: Setup, hw: Hardware, eff) -> tuple[dict, ...]:
+    fixed = {S.batch: setup.batch, S.dtype_bytes: sp.nsimplify(_bytes(setup.dtype)),
+             S.optimizer_states: 2}
+    tf = records["transformer"]
+    out = []
+    for name in (m for m in records if m in RECURRENT):
+        for q in CROSSOVER_QUANTITIES:
+            if q == "time_forward_s":
+                n_star = _time_crossover(records[name], tf, setup, hw, eff)
+                how = "numeric (bisection on the roofline, which is piecewise)"
+            else:
+                n_star = _symbolic_crossover(records[name].get(q), tf.get(q), fixed)
+                how = "symbolic (sympy.solve)"
+            out.append({"model": name, "quantity": q, "n": n_star, "method": how})
+    return tuple(out)
+
+
+def _bytes(dtype: str):
+    from costmodel.cost import dtype_bytes_of
+    return dtype_bytes_of(dtype)
+
+
+def _symbolic_crossover(a: sp.Expr, b: sp.Expr, fixed: dict) -> float | None:
+    """The smallest real n >= 1 with a(n) == b(n), or None when they never meet."""
+    diff = sp.expand((a - b).xreplace(fixed))
+    if diff.free_symbols - {S.n}:
+        return None
+    if diff == 0:
+        return 1.0
+    roots = sp.solve(sp.Eq(diff, 0), S.n) if diff.has(S.n) else []
+    real = sorted(float(r) for r in roots if r.is_real and float(r) >= 1)
+    return real[0] if real else None
+
+
+def _time_crossover(rnn: Cost, tf: Cost, setup: Setup, hw: Hardware, eff) -> float | None:
+    def gap(n):
+        kw = dict(eff=eff, dtype=setup.dtype, batch=setup.batch)
+        return (predict(rnn, hw, n=n, **kw).forward_s - predict(tf, hw, n=n, **kw).forward_s)
+
+    grid = np.unique(np.round(np.geomspace(1, CROSSOVER_SEARCH_MAX_N, 64)))
+    values = np.asarray(gap(grid), dtype=float)
+    change = np.nonzero(np.sign(values[:-1]) != np.sign(values[1:]))[0]
+    if not len(change):
+        return None
+    lo, hi = int(grid[change[0]]), int(grid[change[0] + 1])
+    while hi - lo > 1:  # bisection on integers: sequence lengths are whole steps
+        mid = (lo + hi) // 2
+        if np.sign(float(gap(mid))) == np.sign(values[change[0]]):
+            lo = mid
+        else:
+            hi = mid
+    return float(hi)
