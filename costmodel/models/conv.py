@@ -50,7 +50,8 @@ def _out(size, kernel, stride, pad_total, dilation, ceil_mode=False) -> sp.Expr:
     if not ceil_mode:
         return sp.floor(span / stride) + 1
     out = sp.ceiling(span / stride) + 1
-    return sp.Piecewise((out - 1, (out - 1) * stride >= size + pad_total / 2), (out, True))
+    left_pad = sp.sympify(pad_total) / 2
+    return sp.Piecewise((out - 1, (out - 1) * stride >= size + left_pad), (out, True))
 
 
 def _pads(padding, kernel, stride, dilation, dims) -> tuple:
@@ -116,8 +117,9 @@ def _saved_spatial(sizes, pads, same, padding_mode) -> tuple:
     return tuple(sizes)
 
 
-def _conv(name, in_channels, out_channels, kernel, stride, padding, dilation, groups, bias,
-          padding_mode, sizes, input_requires_grad) -> Cost:
+def _checked(in_channels, out_channels, kernel, stride, padding, dilation, groups, bias,
+             padding_mode, sizes, input_requires_grad) -> dict:
+    """The arguments checked by PyTorch's rules and normalised to per-axis tuples."""
     dims = len(sizes)
     in_channels = check_size("in_channels", in_channels)
     out_channels = check_size("out_channels", out_channels)
@@ -138,40 +140,50 @@ def _conv(name, in_channels, out_channels, kernel, stride, padding, dilation, gr
     if padding_mode == "reflect" and is_known(sizes[0]) and widest_side >= sizes[0]:
         raise ValueError(f"padding={padding} must be smaller than input_height={sizes[0]} "
                          f"with padding_mode='reflect'")
+    return dict(in_channels=in_channels, out_channels=out_channels, groups=groups,
+                kernel=kernel, pads=pads, same=same, out_sizes=out_sizes)
 
+
+def _conv_kernels(fwd, grad_w, grad_in, conv_bytes, pad_bytes, rows, cols, out_channels):
+    """Forward and backward launches; implicit-GEMM shapes (m, n, k) for the roofline."""
+    kernels = (Kernel("conv", "conv", "forward", fwd, conv_bytes,
+                      shape=(rows, out_channels, cols)),
+               Kernel("conv.grad_weight", "conv", "backward", grad_w, conv_bytes,
+                      shape=(out_channels, cols, rows)))
+    if grad_in != 0:
+        kernels += (Kernel("conv.grad_input", "conv", "backward", grad_in, conv_bytes,
+                           shape=(rows, cols, out_channels)),)
+    if pad_bytes != 0:
+        kernels = (Kernel("conv.pad", "elementwise", "forward", 0, pad_bytes),) + kernels
+    return kernels
+
+
+def _conv(name, in_channels, out_channels, kernel, stride, padding, dilation, groups, bias,
+          padding_mode, sizes, input_requires_grad) -> Cost:
+    a = _checked(in_channels, out_channels, kernel, stride, padding, dilation, groups, bias,
+                 padding_mode, sizes, input_requires_grad)
+    c_in, c_out, groups = a["in_channels"], a["out_channels"], a["groups"]
     s, b = S.dtype_bytes, S.batch
-    k_elems, out_spatial = math.prod(kernel), sp.Mul(*out_sizes)
-    in_elems = b * in_channels * sp.Mul(*sizes)
-    read_elems = b * in_channels * sp.Mul(*_saved_spatial(sizes, pads, same, padding_mode))
-    out_elems = b * out_channels * out_spatial
-    per_group = sp.sympify(in_channels) / groups  # input channels each filter sees
-    weights = out_channels * per_group * k_elems + (out_channels if bias else 0)
+    k_elems, out_spatial = math.prod(a["kernel"]), sp.Mul(*a["out_sizes"])
+    in_elems = b * c_in * sp.Mul(*sizes)
+    read_elems = b * c_in * sp.Mul(*_saved_spatial(sizes, a["pads"], a["same"], padding_mode))
+    out_elems = b * c_out * out_spatial
+    per_group = sp.sympify(c_in) / groups  # input channels each filter sees
+    weights = c_out * per_group * k_elems + (c_out if bias else 0)
     # im2col per group: [b*out_spatial, (in/g)*k] @ [(in/g)*k, out/g] -> [b*out_spatial, out/g]
-    fwd = C.FLOPS_PER_MAC * b * out_spatial * out_channels * per_group * k_elems
+    fwd = C.FLOPS_PER_MAC * b * out_spatial * c_out * per_group * k_elems
     # grad_input: transposed conv of dy: [b, out, *out_sp] with W -> [b, in, *sizes], as fwd.
     grad_in = fwd if input_requires_grad else 0
     # grad_weight: x^T: [in, b*out_spatial*k] @ dy: [b*out_spatial, out] -> [in, out] per
     # group; FlopCounterMode's convolution_backward formula ignores groups: groups x fwd.
     grad_w = fwd * groups
-    # PyTorch pads a copy of the input first (even by 0 in a padding_mode other than zeros).
+    # PyTorch pads a copy of the input first (even by 0 in a padding_mode other than zeros);
+    # reflect/replicate then keep the unpadded input for their own backward if it needs grad.
     explicit = padding_mode != "zeros" or read_elems != in_elems
-    # reflect/replicate keep the unpadded input for their own backward when it needs grad.
     pad_saves_input = explicit and input_requires_grad and padding_mode in ("reflect",
                                                                             "replicate")
-    saved = (read_elems + (in_elems if pad_saves_input else 0)) * s
+    pad_bytes = (in_elems + read_elems) * s if explicit else 0
     conv_bytes = (read_elems + weights + out_elems) * s
-    # Implicit-GEMM shapes (m, n, k) for the roofline's occupancy term.
-    rows, cols = b * out_spatial, per_group * k_elems
-    kernels = (Kernel("conv", "conv", "forward", fwd, conv_bytes,
-                      shape=(rows, out_channels, cols)),
-               Kernel("conv.grad_weight", "conv", "backward", grad_w, conv_bytes,
-                      shape=(out_channels, cols, rows)))
-    if input_requires_grad:
-        kernels += (Kernel("conv.grad_input", "conv", "backward", grad_in, conv_bytes,
-                           shape=(rows, cols, out_channels)),)
-    if explicit:
-        kernels = (Kernel("conv.pad", "elementwise", "forward", 0,
-                          (in_elems + read_elems) * s),) + kernels
     return Cost(
         name=name,
         params=weights,
@@ -179,13 +191,14 @@ def _conv(name, in_channels, out_channels, kernel, stride, padding, dilation, gr
         elementwise_flops=out_elems if bias else 0,
         matmul_flops_backward=grad_in + grad_w,
         elementwise_flops_backward=out_elems if bias else 0,  # grad_bias: sum of dy
-        bytes=conv_bytes + ((in_elems + read_elems) * s if explicit else 0),
-        activation_bytes=saved,
+        bytes=conv_bytes + pad_bytes,
+        activation_bytes=(read_elems + (in_elems if pad_saves_input else 0)) * s,
         saved_input_bytes=in_elems * s if (not explicit or pad_saves_input) else 0,
         depth_forward=1,
         depth_backward=1,
-        out_len=out_sizes[-1],
-        kernels=kernels,
+        out_len=a["out_sizes"][-1],
+        kernels=_conv_kernels(fwd, grad_w, grad_in, conv_bytes, pad_bytes, b * out_spatial,
+                              per_group * k_elems, c_out),
         notes=(f"groups={groups}: grad_weight FLOPs counted groups x forward, as "
                f"FlopCounterMode does (the kernel does 1 x)",) if groups != 1 else (),
     )
@@ -237,6 +250,16 @@ def Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation
 
 
 # ----- pooling ----------------------------------------------------------------------------
+def _pool_kernel(kernel_size, padding) -> tuple:
+    """The window, checked: padding at most half of it, PyTorch's rule for max pooling."""
+    kernel = _tuple("kernel_size", kernel_size, 2)
+    for p, k in zip(_tuple("padding", padding, 2, minimum=0), kernel):
+        if is_known(p) and is_known(k) and p > k // 2:
+            raise ValueError(f"padding={padding} must be at most half of kernel_size="
+                             f"{kernel_size} (PyTorch's rule for max pooling)")
+    return kernel
+
+
 def MaxPool2d(kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
               ceil_mode=False, *, channels, input_height, input_requires_grad=False) -> Cost:
     """``torch.nn.MaxPool2d`` on ``(batch, channels, input_height, n)``.
@@ -251,11 +274,7 @@ def MaxPool2d(kernel_size, stride=None, padding=0, dilation=1, return_indices=Fa
                         ("input_requires_grad", input_requires_grad)):
         check_bool(flag, value)
     channels, height = check_size("channels", channels), check_size("input_height", input_height)
-    kernel = _tuple("kernel_size", kernel_size, 2)
-    for p, k in zip(_tuple("padding", padding, 2, minimum=0), kernel):
-        if is_known(p) and is_known(k) and p > k // 2:
-            raise ValueError(f"padding={padding} must be at most half of kernel_size="
-                             f"{kernel_size} (PyTorch's rule for max pooling)")
+    kernel = _pool_kernel(kernel_size, padding)
     out_h, out_w = maxpool2d_out_size(height, S.n, kernel_size, stride, padding, dilation,
                                       ceil_mode)
     _check_fits("input_height", height, out_h)
