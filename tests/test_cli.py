@@ -1,0 +1,107 @@
+"""The command line: formats, numbers behind the table, and bad input -> exit 2, one line."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import costmodel as cm
+from costmodel.cli.main import main
+
+
+def run(*argv) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(argv))
+            code = 0
+        except SystemExit as done:
+            code = done.code or 0
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_compare_json_rows_equal_the_library():
+    code, out, _ = run("compare", "--n", "64", "--d", "128", "--models", "lstm,gru",
+                       "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    lstm = next(r for r in data["rows"] if r["model"] == "lstm")
+    expected = cm.LSTM(128, 128).evaluate(n=64, batch=1)
+    assert {k: lstm[k] for k in expected} == expected
+    assert lstm["time_forward_s"] > 0 and lstm["binding"] in ("compute", "memory", "latency")
+
+
+def test_compare_csv_has_one_row_per_model():
+    code, out, _ = run("compare", "--n", "32", "--d", "64", "--models", "rnn,lstm",
+                       "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and [r["model"] for r in rows] == ["rnn", "lstm"]
+    assert int(rows[0]["params"]) == cm.RNN(64, 64).evaluate(n=1)["params"]
+
+
+def test_sweep_writes_every_point(tmp_path):
+    target = tmp_path / "sweep.csv"
+    code, _, err = run("sweep", "--n", "16:64:x2", "--d", "64,128", "--batch", "1,4",
+                       "--models", "rnn,gru", "-o", str(target))
+    rows = list(csv.DictReader(target.open()))
+    assert code == 0 and len(rows) == 3 * 2 * 2 * 2  # n x d x batch x models
+    first = rows[0]
+    assert int(first["params"]) == cm.RNN(64, 64).evaluate(n=1)["params"]
+
+
+def test_formula_prints_the_expression():
+    code, out, _ = run("formula", "lstm", "params")
+    assert code == 0 and "8*d" in out
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["compare", "--n", "0", "--d", "768"], "n=0"),
+    (["compare", "--n", "512", "--d", "-3"], "d=-3"),
+    (["compare", "--n", "512", "--d", "768", "--heads", "5"], "heads=5"),
+    (["compare", "--n", "512", "--d", "768", "--gpu", "a101"], "a100"),
+    (["compare", "--n", "512", "--d", "768", "--models", "lstm,mamba"], "mamba"),
+    (["compare", "--n", "x", "--d", "768"], "--n"),
+    (["compare", "--n", "512", "--d", "768", "--causal", "--bidirectional"], "causal"),
+    (["formula", "lstm", "speed"], "speed"),
+    (["sweep", "--n", "1:3:x1"], "--n"),
+])
+def test_bad_input_exits_2_with_one_line(argv, word):
+    code, out, err = run(*argv)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and word in err
+    assert "Traceback" not in err
+
+
+def test_malformed_device_file_names_the_file_and_field(tmp_path):
+    bad = tmp_path / "mine.toml"
+    bad.write_text('name = "mine"\nhbm_bytes_per_s = "fast"\n[peak_flops_per_s]\nfp32 = 1e13\n')
+    code, _, err = run("compare", "--n", "8", "--d", "8", "--models", "rnn", "--gpu", str(bad))
+    assert code == 2 and "mine.toml" in err and "hbm_bytes_per_s" in err
+
+
+SIZES = st.one_of(st.integers(-5, 300).map(str), st.sampled_from(["", "x", "1e3", "nan",
+                                                                  "12.5", "-0"]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=SIZES, d=SIZES, batch=SIZES, heads=st.one_of(st.none(), SIZES),
+       gpu=st.sampled_from(["a100", "h100", "nope", "t4"]),
+       models=st.sampled_from(["rnn", "lstm,gru", "gru,rnn"]))
+def test_generated_arguments_never_give_a_traceback(n, d, batch, heads, gpu, models):
+    argv = ["compare", "--n", n, "--d", d, "--batch", batch, "--gpu", gpu, "--models", models,
+            "--format", "json"]
+    if heads is not None:
+        argv += ["--heads", heads]
+    code, out, err = run(*argv)
+    assert code in (0, 2), err
+    assert "Traceback" not in err
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1
+    else:
+        assert json.loads(out)["rows"]
