@@ -105,3 +105,24 @@ def test_generated_arguments_never_give_a_traceback(n, d, batch, heads, gpu, mod
         assert len(err.strip().splitlines()) == 1
     else:
         assert json.loads(out)["rows"]
+
+
+def test_cli_reference_is_not_stale():
+    from pathlib import Path
+
+    from costmodel.cli.reference import render
+
+    import difflib
+
+    committed = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+    old, new = committed.read_text(encoding="utf-8"), render()
+    diff = "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), n=0))
+    assert old == new, ('docs/cli.md is stale, regenerate: python -c "from '
+                        'costmodel.cli.reference import write; write()"\n' + diff[:2000])
+
+
+def test_every_command_help_has_an_example():
+    from costmodel.cli.commands import cli
+
+    for name, command in cli.commands.items():
+        assert "Example:" in (command.help or ""), name
