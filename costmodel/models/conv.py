@@ -9,9 +9,9 @@ from :func:`conv2d_out_size` / :func:`maxpool2d_out_size` (pure functions, same 
 Counting, checked against ``FlopCounterMode`` and ``saved_tensors_hooks`` in tests/test_conv.py:
 a convolution is ``2 * batch * out_spatial * out_channels * (in_channels / groups) * kernel``
 FLOPs; its backward is grad_input (the same count, only when the input requires grad) plus
-grad_weight, which ``FlopCounterMode`` counts WITHOUT dividing by ``groups`` (its
-``convolution_backward`` formula ignores groups), so grad_weight = ``groups`` x forward here
-too. Autograd saves the convolution's input (a padded copy when PyTorch pads explicitly: odd
+grad_weight (the forward count again). ``FlopCounterMode`` counts a grouped grad_weight
+``groups`` times (its ``convolution_backward`` formula ignores groups); we count the work the
+kernel does, and the record's notes say so. Autograd saves the convolution's input (a padded copy when PyTorch pads explicitly: odd
 'same' padding, or a padding_mode other than 'zeros'); max pooling saves its input and int64
 indices of its output's shape, and nothing when its input does not require grad.
 """
@@ -175,8 +175,8 @@ def _conv(name, in_channels, out_channels, kernel, stride, padding, dilation, gr
     # grad_input: transposed conv of dy: [b, out, *out_sp] with W -> [b, in, *sizes], as fwd.
     grad_in = fwd if input_requires_grad else 0
     # grad_weight: x^T: [in, b*out_spatial*k] @ dy: [b*out_spatial, out] -> [in, out] per
-    # group; FlopCounterMode's convolution_backward formula ignores groups: groups x fwd.
-    grad_w = fwd * groups
+    # group = the forward count (FlopCounterMode ignores groups here and reports groups x).
+    grad_w = fwd
     # PyTorch pads a copy of the input first (even by 0 in a padding_mode other than zeros);
     # reflect/replicate then keep the unpadded input for their own backward if it needs grad.
     explicit = padding_mode != "zeros" or read_elems != in_elems
@@ -199,8 +199,9 @@ def _conv(name, in_channels, out_channels, kernel, stride, padding, dilation, gr
         out_len=a["out_sizes"][-1],
         kernels=_conv_kernels(fwd, grad_w, grad_in, conv_bytes, pad_bytes, b * out_spatial,
                               per_group * k_elems, c_out),
-        notes=(f"groups={groups}: grad_weight FLOPs counted groups x forward, as "
-               f"FlopCounterMode does (the kernel does 1 x)",) if groups != 1 else (),
+        notes=(f"groups={groups}: grad_weight FLOPs are the kernel's work (1 x forward); "
+               f"FlopCounterMode reports {groups} x (it ignores groups)",)
+        if groups != 1 else (),
     )
 
 
