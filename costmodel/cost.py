@@ -378,6 +378,7 @@ def leading_terms(expr: sp.Expr) -> sp.Expr:
     and ceilings count as their argument; ``s`` and ``k_opt`` (dtype, optimizer) are dropped.
     """
     expr = sp.sympify(expr).replace(sp.floor, lambda a: a).replace(sp.ceiling, lambda a: a)
+    expr = expr.replace(sp.Min, lambda *a: sp.Integer(1))  # 0/1 switches such as Min(b-1, 1)
     expr = sp.expand(expr.xreplace({S.dtype_bytes: 1, S.optimizer_states: 1}))
     gens = sorted(expr.free_symbols, key=lambda g: g.name)
     if not gens:

@@ -76,13 +76,14 @@ def test_matmul_flops_equal_flop_counter(cfg, input_grad, h0_grad):
     assert values["matmul_flops_backward"] == backward
 
 
-@settings(max_examples=30, deadline=None)
-@given(configs())
-def test_autograd_activation_bytes_equal_saved_tensors(cfg):
+@settings(max_examples=40, deadline=None)
+@given(configs(), st.booleans())
+def test_autograd_activation_bytes_equal_saved_tensors(cfg, batch_first):
     kind, kw, shape = cfg
-    kw = {**kw, "batch_first": False}
+    kw = {**kw, "batch_first": batch_first}
     record, module = build(kind, kw, implementation="autograd")
-    x = torch.randn(shape["n"], shape["batch"], kw["input_size"])
+    dims = (shape["batch"], shape["n"]) if batch_first else (shape["n"], shape["batch"])
+    x = torch.randn(*dims, kw["input_size"])
     with torch.backends.mkldnn.flags(enabled=False):  # the decomposed cell, not oneDNN's LSTM
         measured = saved_bytes(module, x)
     assert record.evaluate(**shape, dtype="fp32")["activation_bytes"] == measured

@@ -103,11 +103,15 @@ def _attention_pool(features) -> Cost:
     The GRU's batch_first output is a transposed view of its time-major output, so the
     scores Linear first makes (and saves) a contiguous copy, and the weighted sum saves the
     view's storage: h is saved twice, as PyTorch eager does for batch >= 2 (at batch 1 the
-    view is contiguous and no copy is made; tests/test_crnn.py documents the difference).
+    view is contiguous, no copy is made, and h is saved once).
     """
     b, n = S.batch, S.n
     copy = pointwise_part("pool.contiguous", b * n * features, 0, 0)
     scores = _labelled(Linear(features, 1, input_grad=True), "pool.scores")  # saves the copy
+    # at batch 1 the view is already contiguous: no copy, the same storage as the weighted
+    # sum saves, so it is counted once (Min(b - 1, 1) is 0 at b = 1, else 1)
+    scores = dataclasses.replace(scores, activation_bytes=scores.activation_bytes
+                                 * sp.Min(b - 1, 1))
     softmax = pointwise_part("pool.softmax", b * n, C.SOFTMAX_FLOPS, C.SOFTMAX_BACKWARD_FLOPS,
                              saves="output")
     # w^T: [b, 1, n] @ h: [b, n, F] -> [b, 1, F]; saves h (w is the softmax's saved output).

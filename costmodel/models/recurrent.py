@@ -106,9 +106,15 @@ def _direction(cfg: _Config, layer: int, direction: int) -> Cost:
     bwd = cfg.cell.backward(H, cfg.act_backward, cfg.nonlinearity)
     if cfg.implementation == "autograd":
         # a layer's input is saved once for both directions, except that batch_first makes
-        # each direction copy the transposed model input (exact for batch > 1 and n > 1)
-        copies = direction == 0 or (layer == 0 and cfg.batch_first)
-        saved = B * (in_size * N * int(copies) + cfg.cell.autograd_saved(N, H, P))
+        # each direction copy the transposed model input; with batch 1 or n 1 the transpose
+        # is already contiguous and no copy is made: Min(x - 1, 1) is 0 at x = 1, else 1
+        if direction == 0:
+            copies = 1
+        elif layer == 0 and cfg.batch_first:
+            copies = sp.Min(B - 1, 1) * sp.Min(N - 1, 1)
+        else:
+            copies = 0
+        saved = B * (in_size * N * copies + cfg.cell.autograd_saved(N, H, P))
     else:
         per_step = GH + cfg.cell.fused_extra * H + P + (H if cfg.projected else 0)
         first_input = in_size * N if layer == 0 and direction == 0 else 0
