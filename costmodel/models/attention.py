@@ -214,7 +214,7 @@ def _saved_bytes(cfg: AttentionConfig, entries) -> sp.Expr:
 
 def _core(cfg: AttentionConfig) -> Cost:
     """Scores, softmax, (dropout), values: the math kernels or one flash kernel."""
-    E, h, b, s = cfg.embed_dim, cfg.num_heads, S.batch, S.dtype_bytes
+    E, h, b = cfg.embed_dim, cfg.num_heads, S.batch
     t, L, head_dim = tokens_of(), cfg.key_len, sp.sympify(cfg.embed_dim) / cfg.num_heads
     flash = cfg.attention == "flash"
     if flash and cfg.causal:
@@ -233,26 +233,9 @@ def _core(cfg: AttentionConfig) -> Cost:
                              + (AVERAGE_FLOPS if cfg.need_weights else 0))
     softmax_bwd = entries * (C.SOFTMAX_BACKWARD_FLOPS + (C.DROPOUT_FLOPS if dropout else 0)
                              + (C.SOFTMAX_FLOPS if flash else 0))  # flash recomputes exp
-    qkv_bytes = (2 * t * E + 2 * b * L * E) * s
-    if flash:
-        lse = b * h * S.n * C.STATISTICS_BYTES
-        fwd_mm, bwd_mm, depth = FORWARD_PRODUCTS * product, FLASH_BACKWARD_PRODUCTS * product, 1
-        kernels = (Kernel("flash_attention", "attention", "forward",
-                          fwd_mm + softmax_fwd, qkv_bytes + lse),
-                   Kernel("flash_attention.backward", "attention", "backward",
-                          bwd_mm + softmax_bwd, 2 * qkv_bytes + lse))
-        traffic = qkv_bytes + lse
-    else:
-        fwd_mm, bwd_mm, depth = FORWARD_PRODUCTS * product, MATH_BACKWARD_PRODUCTS * product, 2
-        p_bytes = entries * s
-        kernels = (
-            Kernel("scores", "gemm", "forward", product, (t * E + b * L * E) * s + p_bytes),
-            Kernel("softmax", "elementwise", "forward", softmax_fwd, 2 * p_bytes),
-            Kernel("av", "gemm", "forward", product, p_bytes + (b * L * E + t * E) * s),
-            Kernel("av.backward", "gemm", "backward", 2 * product, 2 * p_bytes + qkv_bytes),
-            Kernel("softmax.backward", "elementwise", "backward", softmax_bwd, 3 * p_bytes),
-            Kernel("scores.backward", "gemm", "backward", 2 * product, p_bytes + qkv_bytes))
-        traffic = qkv_bytes + 4 * p_bytes  # scores written, read, P written, read
+    fwd_mm = FORWARD_PRODUCTS * product
+    bwd_mm = (FLASH_BACKWARD_PRODUCTS if flash else MATH_BACKWARD_PRODUCTS) * product
+    kernels, traffic = _kernels(cfg, product, entries, softmax_fwd, softmax_bwd)
     return Cost(
         name=f"{cfg.attention}_attention",
         matmul_flops=fwd_mm,
@@ -261,7 +244,32 @@ def _core(cfg: AttentionConfig) -> Cost:
         elementwise_flops_backward=scale + softmax_bwd,
         bytes=traffic,
         activation_bytes=_saved_bytes(cfg, entries),
-        depth_forward=depth,
-        depth_backward=depth,
+        depth_forward=1 if flash else FORWARD_PRODUCTS,  # one fused kernel, or 2 bmm
+        depth_backward=1 if flash else FORWARD_PRODUCTS,
         kernels=kernels,
     )
+
+
+def _kernels(cfg: AttentionConfig, product, entries, softmax_fwd, softmax_bwd):
+    """(kernel launches, forward bytes moved) of the core."""
+    E, b, s, L, t = cfg.embed_dim, S.batch, S.dtype_bytes, cfg.key_len, tokens_of()
+    q_bytes, kv_bytes = t * E * s, b * L * E * s
+    qkvo_bytes = 2 * q_bytes + 2 * kv_bytes  # q, k, v read and the output written
+    if cfg.attention == "flash":
+        lse = b * cfg.num_heads * S.n * C.STATISTICS_BYTES
+        return (Kernel("flash_attention", "attention", "forward",
+                       FORWARD_PRODUCTS * product + softmax_fwd, qkvo_bytes + lse),
+                Kernel("flash_attention.backward", "attention", "backward",
+                       FLASH_BACKWARD_PRODUCTS * product + softmax_bwd,
+                       2 * qkvo_bytes + lse)), qkvo_bytes + lse  # + dO in, dQ dK dV out
+    p_bytes = entries * s
+    # each backward bmm launch pair: dP and dV (av.backward), dQ and dK (scores.backward)
+    pair = MATH_BACKWARD_PRODUCTS // FORWARD_PRODUCTS
+    return (
+        Kernel("scores", "gemm", "forward", product, q_bytes + kv_bytes + p_bytes),
+        Kernel("softmax", "elementwise", "forward", softmax_fwd, 2 * p_bytes),  # read, write
+        Kernel("av", "gemm", "forward", product, p_bytes + kv_bytes + q_bytes),
+        Kernel("av.backward", "gemm", "backward", pair * product, 2 * p_bytes + qkvo_bytes),
+        Kernel("softmax.backward", "elementwise", "backward", softmax_bwd, 3 * p_bytes),
+        Kernel("scores.backward", "gemm", "backward", pair * product, p_bytes + qkvo_bytes),
+    ), qkvo_bytes + 4 * p_bytes  # scores written and read, P written and read

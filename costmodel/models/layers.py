@@ -12,6 +12,8 @@ not (``input_grad=False``: no grad-input matmul, as for the first layer of a mod
 
 from __future__ import annotations
 
+import dataclasses
+
 import sympy as sp
 
 from costmodel import conventions as C
@@ -102,7 +104,7 @@ def LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, de
                           saves="input")
     shown = tuple(shape) if len(shape) > 1 else shape[0]
     name = f"LayerNorm({shown}, eps={eps}, elementwise_affine={elementwise_affine})"
-    return Cost(**{**_fields(part), "name": name, "params": affine_vectors * width,
+    return Cost(**{**cost_fields(part), "name": name, "params": affine_vectors * width,
                    "activation_bytes": part.activation_bytes + stats,
                    "kernels": (Kernel(name, "reduction", "forward", part.elementwise_flops,
                                       part.bytes),
@@ -110,8 +112,18 @@ def LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, de
                                       part.elementwise_flops_backward, 2 * part.bytes))})
 
 
-def _fields(record: Cost) -> dict:
-    return {f: getattr(record, f) for f in record.__dataclass_fields__}
+def cost_fields(record: Cost) -> dict:
+    """The fields of ``Cost`` (not of a subclass) as keywords, to rebuild a record."""
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(Cost)}
+
+
+def with_backward_kernel(part: Cost) -> Cost:
+    """A pointwise part plus its backward launch (reads the gradient and what was saved,
+    writes the input gradient)."""
+    grad_bytes = part.bytes + part.activation_bytes
+    backward = Kernel(f"{part.name}.backward", "elementwise", "backward",
+                      part.elementwise_flops_backward, grad_bytes)
+    return dataclasses.replace(part, kernels=part.kernels + (backward,))
 
 
 def _activation(kind: str, name: str, features, saves: str, flops=None, backward=None) -> Cost:
@@ -121,7 +133,7 @@ def _activation(kind: str, name: str, features, saves: str, flops=None, backward
                           C.NONLINEARITY_FLOPS[kind] if flops is None else flops,
                           C.NONLINEARITY_BACKWARD_FLOPS[kind] if backward is None else backward,
                           saves=saves)
-    return part
+    return with_backward_kernel(part)
 
 
 def ReLU(inplace=False, *, features=FEATURES) -> Cost:
@@ -163,21 +175,32 @@ def Dropout(p=0.5, inplace=False, *, features=FEATURES,
     if p in (0.0, 1.0):
         return Cost(name=name, notes=(f"p={p}: no mask is kept",))
     part = pointwise_part(name, elements, C.DROPOUT_FLOPS, C.DROPOUT_FLOPS, saves="none")
-    return Cost(**{**_fields(part), "activation_bytes": elements * mask_bytes})
+    return with_backward_kernel(
+        dataclasses.replace(part, activation_bytes=elements * mask_bytes))
 
 
 def dropout_or_none(p, features, mask_bytes, name: str) -> tuple[Cost, ...]:
     """A named training-mode dropout, or nothing when it is the identity (p = 0)."""
     if check_probability("dropout", p) == 0:
         return ()
-    return (Dropout(p, features=features, mask_bytes=mask_bytes).renamed(name),)
+    return (named(Dropout(p, features=features, mask_bytes=mask_bytes), name),)
 
 
 def activation_part(activation: str, features, name: str) -> Cost:
     """The FFN nonlinearity by PyTorch's name ("relu" or "gelu")."""
     if activation == "relu":
-        return ReLU(features=features).renamed(name)
+        return named(ReLU(features=features), name)
     if activation == "gelu":
-        return GELU(features=features).renamed(name)
+        return named(GELU(features=features), name)
     raise ValueError(f"activation={activation!r} is not one of: relu, gelu (a callable is "
                      f"not accepted: its cost is unknown)")
+
+
+def named(record: Cost, name: str) -> Cost:
+    """``record`` renamed; its kernels named after it (so two out_proj stay apart)."""
+    def rename(kernel_name: str) -> str:
+        if kernel_name.startswith(record.name):  # a leaf's own kernels: "linear1.grad_input"
+            return name + kernel_name[len(record.name):]
+        return f"{name}.{kernel_name}"
+    kernels = tuple(dataclasses.replace(k, name=rename(k.name)) for k in record.kernels)
+    return dataclasses.replace(record, name=name, kernels=kernels)
