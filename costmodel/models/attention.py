@@ -73,7 +73,9 @@ class AttentionConfig:
     input_grad: bool
     mask_bytes: object
     source: str
-    memory_saved: bool = True
+    #: How many times the kv projection's saved memory counts (1; 0 or a copy switch when
+    #: an earlier layer already saved the same memory tensor).
+    memory_saved: object = 1
 
     @property
     def packed(self) -> bool:
@@ -159,15 +161,30 @@ def _projections(cfg: AttentionConfig) -> tuple[Cost, ...]:
     q = linear_part("q_proj", t, E, E, bias=cfg.bias, input_grad=cfg.input_grad)
     if cfg.packed:
         # memory: [t_src, E] @ W_kv^T: [E, 2E] -> kv: [t_src, 2E]
-        return (q, linear_part("kv_proj", t_src, E, 2 * E, bias=cfg.bias, input_grad=False,
-                               save_input=cfg.memory_saved))
+        kv = linear_part("kv_proj", t_src, E, 2 * E, bias=cfg.bias, input_grad=False)
+        return (q, saving(kv, cfg.memory_saved))
     # key: [t_src, kdim] @ W_k^T -> [t_src, E]; value: [t_src, vdim] @ W_v^T -> [t_src, E]
     # key is value (one memory tensor) when kdim == vdim: saved once unless batch_first made
     # each projection copy its transposed input.
-    shared = cfg.kdim == cfg.vdim and not cfg.batch_first
+    v = linear_part("v_proj", t_src, cfg.vdim, E, bias=cfg.bias, input_grad=False)
     return (q, linear_part("k_proj", t_src, cfg.kdim, E, bias=cfg.bias, input_grad=False),
-            linear_part("v_proj", t_src, cfg.vdim, E, bias=cfg.bias, input_grad=False,
-                        save_input=not shared))
+            saving(v, copy_switch(cfg.batch_first) if cfg.kdim == cfg.vdim else 1))
+
+
+def copy_switch(batch_first: bool):
+    """1 where a projection saves its own contiguous copy of a [batch, n_src, w] source.
+
+    batch_first inputs are transposed to [n_src, batch, w] and copied for the matmul, unless
+    batch == 1 or n_src == 1 makes the transpose contiguous already: Min(x - 1, 1) is 0 at
+    x = 1, else 1. Time-major inputs are never copied (0).
+    """
+    return sp.Min(S.batch - 1, 1) * sp.Min(S.n_src - 1, 1) if batch_first else sp.Integer(0)
+
+
+def saving(part: Cost, factor) -> Cost:
+    """``part`` with its saved input counted ``factor`` times (0: already saved elsewhere)."""
+    return dataclasses.replace(part, activation_bytes=part.activation_bytes * factor,
+                               saved_input_bytes=part.saved_input_bytes * factor)
 
 
 def _buffers(cfg: AttentionConfig) -> tuple[dict, dict]:

@@ -23,7 +23,8 @@ from costmodel import conventions as C
 from costmodel.checks import (check_bool, check_choice, check_probability, check_size,
                               is_known)
 from costmodel.cost import Cost, combine, scale
-from costmodel.models.attention import KERNELS, AttentionConfig, attention_block
+from costmodel.models.attention import (KERNELS, AttentionConfig, attention_block,
+                                        copy_switch)
 from costmodel.models.layers import (LayerNorm, activation_part, cost_fields,
                                      dropout_or_none, named)
 from costmodel.models.primitives import linear_part, pointwise_part, tokens_of
@@ -116,7 +117,7 @@ def _block(cfg: LayerConfig, index: int, sublayer: tuple[Cost, ...]) -> tuple[Co
     return (norm, *sublayer, residual) if cfg.norm_first else (*sublayer, residual, norm)
 
 
-def build_layer(cfg: LayerConfig, input_grad: bool = False, memory_saved: bool = True):
+def build_layer(cfg: LayerConfig, input_grad: bool = False, memory_saved=1):
     """The layer record; ``input_grad`` says whether the layer's input needs a gradient."""
     self_grad = input_grad or cfg.norm_first  # behind norm1's weights when norm_first
     blocks = [(named(_attention(cfg, "self", self_grad), "self_attn"),
@@ -171,7 +172,7 @@ def _stack(kind: str, layer, num_layers, norm, attention, causal) -> Cost:
     first = build_layer(cfg)
     # Later layers: their input needs a gradient; memory is saved again only where each
     # layer's projection copies it (batch_first transposes it first).
-    rest = scale(build_layer(cfg, input_grad=True, memory_saved=cfg.batch_first),
+    rest = scale(build_layer(cfg, input_grad=True, memory_saved=copy_switch(cfg.batch_first)),
                  num_layers - 1)
     merged = [combine(a.name, (a, b)) for a, b in zip(first.parts, rest.parts)]
     if norm is not None:
