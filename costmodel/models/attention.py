@@ -144,6 +144,7 @@ def attention_block(cfg: AttentionConfig, name: str | None = None) -> Cost:
     if cfg.add_bias_kv:
         parts += (Cost(name="bias_k, bias_v", params=KV_TENSORS * E),)
     s, src = S.dtype_bytes, cfg.key_len - int(cfg.add_bias_kv) - int(cfg.add_zero_attn)
+    # depth: the q/k/v projections side by side (1), the core, out_proj (1)
     record = combine(name, parts, depth_forward=1 + core.depth_forward + 1,
                      depth_backward=1 + core.depth_backward + 1)
     return dataclasses.replace(
