@@ -27,6 +27,10 @@ Shipped files must give every figure and every key of DTYPES, each with full pro
 user's own file needs only ``name``, ``hbm_bytes_per_s`` and one peak; there a figure may be a
 bare number, provenance is optional, an absent figure is ``None`` and an absent dtype unsupported.
 Unknown keys, non-numbers, non-positive values and bad provenance are errors in both.
+A user file may also be a device profile written by ``costmodel calibrate``: its
+``[calibration]`` table (device, versions, threads, date, benchmarks: kept as read) and its
+``[efficiency]`` table (read by ``costmodel.roofline.Efficiency.from_table``, which the roofline
+then uses for this device). Shipped files never carry them: they hold datasheet figures only.
 
 Memory is the marketed GB * 1e9, a lower bound (an H100 "80 GB" shows 81,559 MiB). Cache "MB" is
 read as MiB (caches are binary; an A100 reports 41,943,040 B of L2).
@@ -77,6 +81,7 @@ _PROVENANCE_KEYS = ("quote", "source", "read", "confidence")
 _FIGURE_KEYS = frozenset({"value", *_PROVENANCE_KEYS, "derivation", "printed"})
 _UNSUPPORTED_KEYS = frozenset({"supported", "reason"})
 _TOP_KEYS = frozenset({"name", "short_names", "vendor", "notes", *FIGURES, "peak_flops_per_s"})
+_PROFILE_KEYS = ("efficiency", "calibration")  # user files only: a calibrated device profile
 _VENDOR_WORDS = ("nvidia", "amd", "tesla", "geforce", "instinct")
 _PACKAGE_FOLDER = ("data", "hardware")
 _REGENERATE = ('python -c "from pathlib import Path; from costmodel.hardware import render_markdown; '
@@ -113,6 +118,8 @@ class Hardware:
     provenance: Mapping[str, Provenance]
     notes: str = ""
     origin: str = ""
+    efficiency: Mapping[str, Any] | None = None  # a calibrated profile's [efficiency] table
+    calibration: Mapping[str, Any] | None = None  # ... and its [calibration] metadata
 
     def __hash__(self) -> int:  # the mapping fields are read-only views; hash what defines a device
         return hash((self.name, self.origin, tuple(self.peaks.items()), self.hbm_bytes_per_s))
@@ -251,7 +258,7 @@ def _parse(text: str, origin: str, strict: bool) -> Hardware:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{origin}: not valid TOML: {err}") from None
-    unknown = sorted(set(data) - _TOP_KEYS)
+    unknown = sorted(set(data) - _TOP_KEYS - (set() if strict else set(_PROFILE_KEYS)))
     if unknown:
         _fail(origin, unknown[0], f"unknown key; allowed: {', '.join(sorted(_TOP_KEYS))}")
     required = ("name", "short_names", "vendor", *FIGURES, "peak_flops_per_s") if strict else (
@@ -272,6 +279,9 @@ def _parse(text: str, origin: str, strict: bool) -> Hardware:
             if prov is not None:
                 provenance[key] = prov
     peaks, unsupported, peak_provenance = _peaks(origin, data["peak_flops_per_s"], strict)
+    for key in _PROFILE_KEYS:
+        if key in data and not isinstance(data[key], dict):
+            _fail(origin, key, f"must be a table, e.g. [{key}]")
     return Hardware(
         name=_text(origin, "name", data["name"]), short_names=tuple(shorts),
         vendor=_text(origin, "vendor", data.get("vendor", "unknown")),
@@ -280,7 +290,9 @@ def _parse(text: str, origin: str, strict: bool) -> Hardware:
         sm_count=figures.get("sm_count"), l2_bytes=figures.get("l2_bytes"),
         boost_clock_hz=figures.get("boost_clock_hz"), peaks=MappingProxyType(peaks),
         unsupported=MappingProxyType(unsupported),
-        provenance=MappingProxyType({**provenance, **peak_provenance}), origin=origin)
+        provenance=MappingProxyType({**provenance, **peak_provenance}), origin=origin,
+        efficiency=MappingProxyType(data["efficiency"]) if "efficiency" in data else None,
+        calibration=MappingProxyType(data["calibration"]) if "calibration" in data else None)
 
 
 # ---- the catalogue ----------------------------------------------------------------------------

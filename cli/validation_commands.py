@@ -1,0 +1,163 @@
+"""Click commands ``calibrate`` and ``validate`` (registered by cli/commands.py).
+
+Both need torch, an optional extra: without it they say which to install and exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _open(device: str, threads: int | None):
+    """Open the device, or exit 2 saying which extra to install."""
+    from costmodel.validation import MissingTorch
+
+    try:
+        from costmodel.validation.timing import open_device
+
+        dev = open_device(device, threads)
+    except MissingTorch as err:
+        click.echo(f"costmodel: error: {err}", err=True)
+        sys.exit(2)
+    if dev.note:
+        _progress(dev.note)
+    _progress(f"device: {dev.name} ({dev.kind}, {dev.threads} thread(s))")
+    return dev
+
+
+def _catalogue_guard(path: Path) -> None:
+    catalogue = Path(__file__).resolve().parent.parent / "costmodel" / "data"
+    if catalogue in path.resolve().parents:
+        raise click.BadParameter("a profile never goes into the shipped catalogue "
+                                 "(costmodel/data); write it elsewhere", param_hint="-o")
+
+
+@click.command("calibrate")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+              help="auto: CUDA when available, else the CPU.")
+@click.option("--quick", is_flag=True, help="A few seconds of small benchmarks (tests, CI).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads (torch.set_num_threads) [default: torch's].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Profile TOML to write (atomically); raw timings go to <stem>-benchmarks.json.")
+def calibrate(device, quick, threads, output):
+    """Measure this machine and write a device profile that every command accepts as --gpu.
+
+    Fits matmul peak, copy bandwidth, op latency, efficiency curves per kernel kind and
+    per-family step and call latencies (RNN, LSTM, GRU, Transformer layer).
+
+    Example: costmodel calibrate --device cpu --threads 1 -o cpu-profile.toml
+    """
+    _catalogue_guard(output)
+    dev = _open(device, threads)
+    from costmodel.validation.calibrate import calibrate as run
+    from costmodel.validation.report import to_json, to_toml, write_atomic
+
+    profile, rows = run(dev, quick=quick, progress=_progress)
+    header = ("# Device profile written by `costmodel calibrate`; use it as --gpu "
+              f"{output.name}.\n# Measured figures only; see [calibration] for how.\n")
+    write_atomic(output, header + to_toml(profile))
+    write_atomic(output.with_name(output.stem + "-benchmarks.json"), to_json(rows))
+    _progress(f"wrote {output}")
+
+
+@click.command("validate")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--gpu", "profile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Calibrated profile [default: calibrate first].")
+@click.option("--baseline", default=None,
+              help="Datasheet device (name or TOML) for the uncalibrated roofline [default: "
+                   "the catalogue entry of this GPU; on a CPU the profile's measured peaks].")
+@click.option("--quick", is_flag=True, help="A tiny grid (and quick calibration).")
+@click.option("--families", default="rnn,lstm,gru,transformer", show_default=True)
+@click.option("--modes", default="forward,training", show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads [default: the profile's].")
+@click.option("--max-config-s", type=float, default=1.0, show_default=True,
+              help="Skip (and record) configurations predicted slower than this per call.")
+@click.option("--budget-s", type=float, default=0.5, show_default=True,
+              help="Timing budget per configuration (at least 3 repeats).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Output stem: writes STEM.json, STEM.csv and STEM.png.")
+def validate(device, profile, baseline, quick, families, modes, threads, max_config_s,
+             budget_s, output):
+    """Predicted vs measured on a held-out grid (n 16..4096, d 64..2048, batch 1..64).
+
+    Reports median, p90 and worst |error| for the datasheet roofline and the calibrated model.
+
+    Example: costmodel validate --device cpu --gpu cpu-profile.toml -o results/cpu
+    """
+    from costmodel.hardware import load_hardware
+
+    from costmodel.validation.modules import FAMILIES, MODES
+
+    fams = _choices("--families", families, FAMILIES)
+    mds = _choices("--modes", modes, MODES)
+    if profile is not None:
+        hw = load_hardware(str(profile))
+        if threads is None and hw.calibration:
+            threads = int(hw.calibration.get("threads", 0)) or None
+    dev = _open(device, threads)
+    if profile is None:
+        profile = output.with_name(output.name + "-profile.toml")
+        click.get_current_context().invoke(calibrate, device=dev.kind, quick=quick,
+                                           threads=dev.threads, output=profile)
+    hw = load_hardware(str(profile))
+    base = _baseline(baseline, dev, hw)
+    from costmodel.validation.validate import grid, validate as run
+
+    meta = _meta(dev, profile, hw, base, quick, max_config_s)
+    report = run(dev, grid("quick" if quick else "full", fams, mds), base, hw, output, meta,
+                 max_config_s, budget_s, _progress)
+    s = report["summary"]
+    for name in ("baseline", "calibrated"):
+        st = s[name]
+        if st["count"]:
+            click.echo(f"{name:10s} median {st['median_pct']:.1f} %  p90 {st['p90_pct']:.1f} %  "
+                       f"worst {st['worst_pct']:.1f} %  ({st['count']} configurations)")
+    click.echo(f"measured {s['measured']}, skipped {s['skipped']}, out of memory {s['oom']}; "
+               f"wrote {output}.json/.csv/.png")
+
+
+def _choices(option, text, allowed):
+    chosen = tuple(v.strip() for v in text.split(",") if v.strip())
+    bad = [v for v in chosen if v not in allowed]
+    if bad or not chosen:
+        raise click.BadParameter(f"{','.join(bad) or text!r}: choose from {','.join(allowed)}",
+                                 param_hint=option)
+    return chosen
+
+
+def _baseline(name, dev, hw):
+    from costmodel.hardware import load_hardware
+
+    if name:
+        return load_hardware(name)
+    if dev.kind == "cuda":
+        try:
+            return load_hardware(dev.name)
+        except ValueError:
+            _progress(f"{dev.name} is not in the catalogue: baseline at the profile's peaks")
+    return hw
+
+
+def _meta(dev, profile, hw, base, quick, max_config_s) -> dict:
+    from datetime import date
+
+    import torch
+
+    return {"device": dev.name, "kind": dev.kind, "threads": dev.threads,
+            "torch": torch.__version__, "date": date.today().isoformat(),
+            "profile": profile.name, "baseline_hardware": base.name,
+            "grid": "quick" if quick else "full", "max_config_s": max_config_s,
+            "command": "costmodel " + " ".join(sys.argv[1:]) if sys.argv[0].endswith(
+                "costmodel") else None, "note": dev.note or None}

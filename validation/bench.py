@@ -1,0 +1,95 @@
+"""Micro-benchmarks: achievable matmul peak per dtype, copy bandwidth, near-empty op latency,
+matmul efficiency over sizes (square and the skinny batch x h by h x gates*h step GEMMs) and
+pointwise throughput over sizes. Each returns plain dicts (SI units) for calibration."""
+
+from __future__ import annotations
+
+from . import require_torch
+from .timing import Device, measure, random_inputs
+
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+FLOPS_PER_MAC = 2  # as costmodel.conventions: one multiply-add = 2 FLOPs
+
+
+def torch_dtype(dtype: str):
+    return getattr(require_torch(), DTYPES[dtype])
+
+
+def _randn(device: Device, dtype: str, *shape):
+    torch = require_torch()
+    return lambda: torch.randn(*shape, device=device.torch_device, dtype=torch_dtype(dtype))
+
+
+def matmul(device: Device, dtype: str, m: int, n: int, k: int, budget_s: float = 0.3,
+           fixed_weights: bool = False) -> dict:
+    """One GEMM ``a: [m, k] @ b: [k, n] -> [m, n]`` with rotated random operands; with
+    ``fixed_weights`` only ``a`` rotates, as a recurrence re-reads the same W_hh every step."""
+    torch = require_torch()
+    weights = _randn(device, dtype, k, n)()
+    b = (lambda: weights) if fixed_weights else _randn(device, dtype, k, n)
+    pairs = random_inputs(lambda: (_randn(device, dtype, m, k)(), b()))
+    out = torch.empty(m, n, device=device.torch_device, dtype=torch_dtype(dtype))
+    t = measure(lambda ab: torch.mm(ab[0], ab[1], out=out), pairs, device, budget_s=budget_s)
+    s = DTYPE_BYTES[dtype]
+    return {"bench": "matmul", "dtype": dtype, "m": m, "n": n, "k": k,
+            "flops": FLOPS_PER_MAC * m * n * k, "bytes": (m * k + k * n + m * n) * s,
+            "fixed_weights": fixed_weights, "time_s": t.median_s,
+            "spread_s": t.p90_s - t.p10_s}
+
+
+def copy(device: Device, nbytes: int, budget_s: float = 0.3) -> dict:
+    """``dst.copy_(src)`` of ``nbytes``: reads and writes it, so 2 * nbytes move."""
+    torch = require_torch()
+    elements = max(1, nbytes // 4)
+    sources = random_inputs(_randn(device, "fp32", elements), count=2)
+    dst = torch.empty(elements, device=device.torch_device)
+    t = measure(lambda src: dst.copy_(src), sources, device, budget_s=budget_s)
+    return {"bench": "copy", "bytes": 2 * elements * 4, "time_s": t.median_s,
+            "spread_s": t.p90_s - t.p10_s}
+
+
+def pointwise(device: Device, dtype: str, elements: int, op: str = "tanh",
+              budget_s: float = 0.2) -> dict:
+    """``torch.tanh(x, out=y)`` or ``torch.mul(x, 2, out=y)``: one read, one write per element
+    (a cell's gate arithmetic: transcendental and plain)."""
+    torch = require_torch()
+    xs = random_inputs(_randn(device, dtype, elements), count=2)
+    out = torch.empty(elements, device=device.torch_device, dtype=torch_dtype(dtype))
+    run = {"tanh": lambda x: torch.tanh(x, out=out),
+           "mul": lambda x: torch.mul(x, 2.0, out=out)}[op]
+    t = measure(run, xs, device, budget_s=budget_s)
+    return {"bench": "pointwise", "dtype": dtype, "elements": elements, "op": op,
+            "bytes": 2 * elements * DTYPE_BYTES[dtype], "time_s": t.median_s}
+
+
+def op_latency(device: Device) -> dict:
+    """A near-empty op (an in-place add on one element): dispatch plus launch cost."""
+    torch = require_torch()
+    xs = random_inputs(_randn(device, "fp32", 1), count=2)
+    t = measure(lambda x: x.add_(1.0), xs, device, budget_s=0.2, max_repeats=2000)
+    return {"bench": "op_latency", "time_s": t.median_s}
+
+
+def adam_update(device: Device, params: int, budget_s: float = 0.3) -> dict:
+    """One ``torch.optim.Adam`` step over ``params`` parameters (in a few tensors, gradients
+    set): the optimizer pass of a training step."""
+    torch = require_torch()
+    pieces = [params // 2, params // 4, params - params // 2 - params // 4]
+    tensors = [torch.nn.Parameter(torch.randn(max(1, p), device=device.torch_device))
+               for p in pieces]
+    for t in tensors:
+        t.grad = torch.randn_like(t)
+    optimizer = torch.optim.Adam(tensors)
+    optimizer.step()  # creates the moment buffers
+    t = measure(lambda _: optimizer.step(), [None], device, budget_s=budget_s)
+    return {"bench": "adam", "params": params, "time_s": t.median_s}
+
+
+def step_shapes(hidden: list[int], batches: list[int], gates=(1, 3, 4)) -> list[tuple]:
+    """Skinny recurrent step GEMMs ``h: [batch, H] @ W_hh^T: [H, gates*H]`` as (m, n, k)."""
+    return [(b, g * h, h) for h in hidden for b in batches for g in gates]
+
+
+def square_shapes(sizes: list[int]) -> list[tuple]:
+    return [(s, s, s) for s in sizes]

@@ -1,0 +1,205 @@
+"""``costmodel calibrate``: run the micro-benchmarks, fit efficiency curves and latency floors,
+then fit per-family step and call latencies on whole modules, and write a device profile.
+
+Fitted, in order: the achievable matmul peak per dtype and copy bandwidth (the profile's
+``peak_flops_per_s`` and ``hbm_bytes_per_s``); the near-empty op latency
+(``kernel_latency_s``); compute-efficiency curves in log(FLOPs) for ``gemm`` (square and
+Linear shapes) and ``rnn_gemm`` (the hoisted input projection and the skinny step GEMMs, whose
+W_hh stays fixed so cache residency shows up in the curve); memory-efficiency curves in
+log(bytes) for ``rnn_gemm``/``gemm`` (memory-bound step GEMMs), ``elementwise``/``reduction``
+(a pointwise op) and ``optimizer`` (an Adam step); then per family (rnn, lstm, gru, Transformer
+layer) and phase the linear model ``measured = work_scale * roofline work + steps *
+step_latency_s + call_latency_s`` by non-negative least squares in relative error, on module
+sizes that the validation grid does not contain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import bench, require_torch
+from .modules import Config, cost_record, time_config
+from .report import to_toml
+from .timing import Device
+
+# sizes per plan; module sizes avoid the validation grid's values (n 16..4096 by x4, d 64,
+# 256, 1024, 2048, batch 1, 8, 64) so the validation is held out
+PLANS = {
+    "full": dict(peak=2048, copy_bytes=256 << 20, square=[32, 64, 128, 256, 512, 1024],
+                 linear=[(48, 96), (768, 384), (3072, 768), (384, 1536)],
+                 hidden=[48, 96, 192, 384, 768, 1536], batches=[1, 4, 32],
+                 pointwise=[1 << e for e in range(10, 27, 2)],
+                 adam=[10 ** e for e in range(3, 8)],
+                 modules=[(24, 48, 2), (96, 48, 2), (384, 48, 2), (96, 192, 2), (24, 192, 24),
+                          (96, 384, 24), (24, 768, 2), (96, 768, 24), (24, 1536, 2),
+                          (384, 384, 4)],
+                 budget_s=0.15, max_config_s=2.0),
+    "quick": dict(peak=384, copy_bytes=16 << 20, square=[32, 128, 384],
+                  linear=[(48, 96)], hidden=[48, 192], batches=[1, 32],
+                  pointwise=[1 << 10, 1 << 16, 1 << 20], adam=[10 ** 3, 10 ** 5],
+                  modules=[(24, 48, 2), (96, 48, 2), (24, 96, 8)],
+                  budget_s=0.02, max_config_s=0.05),
+}
+FAMILIES_FITTED = ("rnn", "lstm", "gru", "transformer")
+EFF_RANGE = (1e-3, 8.0)  # efficiencies clipped here (cache-resident data beats DRAM copy)
+BIN_FACTOR = 4.0  # points within a factor of 4 in size share one knot of a curve
+
+
+def micro_benchmarks(device: Device, plan: dict, progress) -> list[dict]:
+    """Every micro-benchmark of the plan, as rows (see :mod:`.bench`)."""
+    rows, budget = [], plan["budget_s"]
+    dtypes = ["fp32", "bf16"] if device.kind == "cpu" else ["fp32", "fp16", "bf16"]
+    for dtype in dtypes:
+        progress(f"peak matmul {dtype} {plan['peak']}^3")
+        rows.append({**bench.matmul(device, dtype, *(plan["peak"],) * 3, budget_s=budget * 4),
+                     "bench": "peak"})
+    progress("copy bandwidth, op latency")
+    rows.append(bench.copy(device, plan["copy_bytes"], budget_s=budget * 2))
+    rows.append(bench.op_latency(device))
+    shapes = [(s, s, s, False) for s in plan["square"]]
+    shapes += [(t, 4 * d, d, False) for t, d in plan["linear"]]
+    steps = bench.step_shapes(plan["hidden"], plan["batches"])
+    progress(f"{len(shapes)} GEMMs, {len(steps)} step GEMMs")
+    rows += [{**bench.matmul(device, "fp32", m, n, k, budget, fixed), "kind": "gemm"}
+             for m, n, k, fixed in shapes]
+    rows += [{**bench.matmul(device, "fp32", m, n, k, budget, True), "kind": "rnn_gemm"}
+             for m, n, k in steps]
+    progress("pointwise and Adam")
+    rows += [bench.pointwise(device, "fp32", e, op, budget) for e in plan["pointwise"]
+             for op in ("tanh", "mul")]
+    rows += [bench.adam_update(device, p, budget) for p in plan["adam"]]
+    return rows
+
+
+def _curve(points: list[tuple[float, float]]) -> dict | None:
+    """Knots of an efficiency curve: median size and efficiency per factor-4 size bin."""
+    points = [(x, min(max(e, EFF_RANGE[0]), EFF_RANGE[1])) for x, e in points if x > 0 and e > 0]
+    if not points:
+        return None
+    bins: dict[int, list] = {}
+    for x, e in points:
+        bins.setdefault(int(np.floor(np.log(x) / np.log(BIN_FACTOR))), []).append((x, e))
+    knots = [(float(np.median([p[0] for p in b])), float(np.median([p[1] for p in b])))
+             for _, b in sorted(bins.items())]
+    return {"x": [k[0] for k in knots], "efficiency": [k[1] for k in knots]}
+
+
+def fit_micro(rows: list[dict], device: Device) -> tuple[dict, float, dict]:
+    """(peaks by dtype, bandwidth, the [efficiency] table without family terms)."""
+    peaks = {r["dtype"]: r["flops"] / r["time_s"] for r in rows if r["bench"] == "peak"}
+    copy = next(r for r in rows if r["bench"] == "copy")
+    bandwidth = copy["bytes"] / copy["time_s"]
+    latency = next(r for r in rows if r["bench"] == "op_latency")["time_s"]
+    ridge = peaks["fp32"] / bandwidth  # FLOPs per byte where compute and memory time meet
+    busy = lambda r: max(r["time_s"] - latency, latency * 0.1)
+    curves = {}
+    for kind in ("gemm", "rnn_gemm"):
+        mm = [r for r in rows if r["bench"] == "matmul" and r.get("kind") == kind]
+        if kind == "rnn_gemm":  # the input projection is a Linear-shaped rnn_gemm
+            mm += [r for r in rows if r["bench"] == "matmul" and r.get("kind") == "gemm"]
+        compute = [(r["flops"], r["flops"] / (peaks["fp32"] * busy(r)))
+                   for r in mm if r["flops"] / r["bytes"] >= ridge]
+        memory = [(r["bytes"], r["bytes"] / (bandwidth * busy(r)))
+                  for r in mm if r["flops"] / r["bytes"] < ridge]
+        for term, points in (("compute", compute), ("memory", memory)):
+            if _curve(points):
+                curves[f"{term}.{kind}"] = _curve(points)
+    if "memory.gemm" not in curves and "memory.rnn_gemm" in curves:
+        curves["memory.gemm"] = curves["memory.rnn_gemm"]
+    pointwise = _curve([(r["bytes"], r["bytes"] / (bandwidth * busy(r)))
+                        for r in rows if r["bench"] == "pointwise"])
+    curves["memory.elementwise"] = curves["memory.reduction"] = pointwise
+    curves["memory.optimizer"] = _curve([(adam_bytes(r["params"]),
+                                          adam_bytes(r["params"]) / (bandwidth * busy(r)))
+                                         for r in rows if r["bench"] == "adam"])
+    table = {"latency_mode": "add" if device.kind == "cpu" else "max",
+             "kernel_latency_s": latency, "tile_m": 0, "tile_n": 0,
+             "l2_usable_fraction": 0.0, "l2_bandwidth_ratio": 1.0,
+             "compute_flops": curves["compute.gemm"]["x"],
+             "compute_efficiency": curves["compute.gemm"]["efficiency"],
+             "memory_bytes": pointwise["x"], "memory_efficiency": pointwise["efficiency"],
+             "curves": {k: v for k, v in curves.items() if v}}
+    return peaks, bandwidth, table
+
+
+def adam_bytes(params: int, dtype_bytes: int = 4) -> float:
+    """Bytes the roofline's optimizer kernel moves for Adam (see costmodel.roofline)."""
+    from costmodel import conventions as C
+
+    return params * (C.OPTIMIZER_BASE_TENSORS_MOVED + 2 * C.OPTIMIZER_STATES["adam"]) * dtype_bytes
+
+
+def module_configs(plan: dict, dtype: str = "fp32") -> list[Config]:
+    return [Config(family, n, d, batch, mode, dtype) for family in FAMILIES_FITTED
+            for (n, d, batch) in plan["modules"] for mode in ("forward", "training")]
+
+
+def measure_modules(device: Device, configs, hw, eff, plan, progress) -> list[dict]:
+    """Time each module configuration; skip those the roofline says exceed the budget."""
+    from costmodel.roofline import predict
+
+    rows = []
+    for i, cfg in enumerate(configs, 1):
+        t = predict(cost_record(cfg), hw, eff=eff, dtype=cfg.dtype, n=cfg.n, batch=cfg.batch)
+        guess = float(t.forward_s if cfg.mode == "forward" else t.training_s)
+        if guess > plan["max_config_s"]:
+            progress(f"[{i}/{len(configs)}] {cfg.key}: skipped (about {guess:.2g} s a call)")
+            continue
+        m = time_config(cfg, device, budget_s=plan["budget_s"] * 4)
+        progress(f"[{i}/{len(configs)}] {cfg.key}: {m.median_s * 1e3:.3g} ms")
+        rows.append({**cfg.as_dict(), "bench": "module", "measured_s": m.median_s})
+    return rows
+
+
+def metadata(device: Device, plan_name: str, rows: list[dict]) -> dict:
+    torch = require_torch()
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["bench"]] = counts.get(r["bench"], 0) + 1
+    meta = {"device": device.name, "kind": device.kind, "threads": device.threads,
+            "torch": torch.__version__, "python": platform.python_version(),
+            "date": dt.date.today().isoformat(), "plan": plan_name,
+            "benchmarks": [f"{k}: {v}" for k, v in counts.items()],
+            "baseline": "Efficiency.ideal() at this profile's measured peaks" if
+            device.kind == "cpu" else "the catalogue's datasheet entry for this GPU"}
+    if device.kind == "cuda":
+        meta["cuda"] = str(torch.version.cuda)
+        meta["cudnn"] = str(torch.backends.cudnn.version())
+        meta["allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
+        meta["cudnn_allow_tf32"] = bool(torch.backends.cudnn.allow_tf32)
+    if device.note:
+        meta["note"] = device.note
+    return meta
+
+
+def calibrate(device: Device, quick: bool = False, progress=lambda msg: None):
+    """(profile dict, raw benchmark rows). The profile is a user hardware TOML document."""
+    from costmodel.roofline import Efficiency
+
+    from .fit import fit_families, hardware_from_profile
+
+    plan_name = "quick" if quick else "full"
+    plan = PLANS[plan_name]
+    rows = micro_benchmarks(device, plan, progress)
+    peaks, bandwidth, table = fit_micro(rows, device)
+    label = f"{device.name} ({device.kind}, {device.threads} thread"
+    profile = {"name": label + ("s)" if device.threads > 1 else ")"),
+               "vendor": device.name.split()[0] if device.name else "unknown",
+               "notes": "Calibrated profile written by `costmodel calibrate`; peaks and "
+                        "bandwidth are measured, not datasheet figures.",
+               "hbm_bytes_per_s": bandwidth,
+               "peak_flops_per_s": {k: float(v) for k, v in peaks.items()},
+               "efficiency": table}
+    hw = hardware_from_profile(profile)
+    modules = measure_modules(device, module_configs(plan), hw, Efficiency.from_table(table),
+                              plan, progress)
+    table.update(fit_families(modules, hw, table))
+    table["source"] = f"costmodel calibrate ({plan_name}) on {device.name}"
+    profile["calibration"] = metadata(device, plan_name, rows + modules)
+    return profile, rows + modules

@@ -1,0 +1,145 @@
+"""Whole torch modules next to their cost records: ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``, a
+Python-loop ``nn.LSTMCell`` recurrence, ``nn.TransformerEncoderLayer``, its FFN and scaled
+dot-product attention with the math and the efficient kernels. Forward runs in training mode
+under ``no_grad`` (no saved tensors; a Transformer layer stays off its inference fast path, as
+the cost record assumes); a training step is forward, ``sum().backward()`` and one Adam update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from . import require_torch
+from .bench import torch_dtype
+from .timing import Device, measure, random_inputs
+
+FAMILIES = ("rnn", "lstm", "gru", "transformer")
+MODES = ("forward", "training")
+HEAD_DIM = 64  # nhead = d / 64 as in costmodel compare (at least one head)
+FFN_RATIO = 4  # dim_feedforward = 4 d
+DROPOUT = 0.1  # torch.nn.TransformerEncoderLayer's default
+
+
+@dataclass(frozen=True)
+class Config:
+    family: str
+    n: int
+    d: int
+    batch: int
+    mode: str
+    dtype: str = "fp32"
+
+    @property
+    def key(self) -> str:
+        return f"{self.family} n={self.n} d={self.d} batch={self.batch} {self.mode} {self.dtype}"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def heads(d: int) -> int:
+    return max(1, d // HEAD_DIM)
+
+
+def cost_record(cfg: Config):
+    """The costmodel record for the torch module :func:`torch_module` builds."""
+    import costmodel as cm
+
+    if cfg.family == "transformer":
+        return cm.TransformerEncoderLayer(cfg.d, heads(cfg.d), FFN_RATIO * cfg.d, DROPOUT)
+    return getattr(cm, cfg.family.upper())(cfg.d, cfg.d)
+
+
+def torch_module(cfg: Config, device: Device):
+    torch = require_torch()
+    nn = torch.nn
+    if cfg.family == "transformer":
+        module = nn.TransformerEncoderLayer(cfg.d, heads(cfg.d), FFN_RATIO * cfg.d, DROPOUT)
+    else:
+        module = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cfg.family](cfg.d, cfg.d)
+    return module.to(device=device.torch_device, dtype=torch_dtype(cfg.dtype)).train()
+
+
+def _output(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+def step_function(cfg: Config, module):
+    """``fn(x)`` running one forward (no grad) or one training step of ``module``."""
+    torch = require_torch()
+    if cfg.mode == "forward":
+        def forward(x):
+            with torch.no_grad():
+                return module(x)
+        return forward
+    optimizer = torch.optim.Adam(module.parameters())
+
+    def train(x):
+        _output(module(x)).sum().backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return train
+
+
+def make_inputs(cfg: Config, device: Device, count: int | None = None) -> list:
+    torch = require_torch()
+    shape = (cfg.n, cfg.batch, cfg.d)  # (seq, batch, features): torch's default layout
+    make = lambda: torch.randn(*shape, device=device.torch_device, dtype=torch_dtype(cfg.dtype))
+    return random_inputs(make) if count is None else random_inputs(make, count)
+
+
+def time_config(cfg: Config, device: Device, budget_s: float = 1.0):
+    """Measurement of one configuration (module built once, inputs rotated)."""
+    module = torch_module(cfg, device)
+    return measure(step_function(cfg, module), make_inputs(cfg, device), device,
+                   budget_s=budget_s)
+
+
+def saved_bytes(cfg: Config, device: Device) -> int:
+    """Bytes autograd saves for backward (each storage once, parameters excluded)."""
+    torch = require_torch()
+    module = torch_module(cfg, device)
+    params = {p.untyped_storage().data_ptr() for p in module.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    x = make_inputs(cfg, device, count=1)[0]
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = _output(module(x))
+    del out
+    return sum(seen.values())
+
+
+def peak_allocated_bytes(cfg: Config, device: Device) -> int:
+    """CUDA only: peak bytes allocated during one training step beyond the resident ones."""
+    torch = require_torch()
+    module = torch_module(cfg, device)
+    step = step_function(cfg, module)
+    x = make_inputs(cfg, device, count=1)[0]
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    step(x)
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - base
+
+
+def lstm_cell_loop(device: Device, n: int, d: int, batch: int, budget_s: float = 1.0):
+    """A Python loop over ``nn.LSTMCell`` (no hoisted input projection, one call per step)."""
+    torch = require_torch()
+    cell = torch.nn.LSTMCell(d, d).to(device.torch_device)
+    h0 = torch.randn(batch, d, device=device.torch_device)
+
+    def run(x):
+        with torch.no_grad():
+            h, c = h0, h0
+            for t in range(x.shape[0]):
+                h, c = cell(x[t], (h, c))
+        return h
+    cfg = Config("lstm", n, d, batch, "forward")
+    return measure(run, make_inputs(cfg, device), device, budget_s=budget_s)

@@ -1,0 +1,151 @@
+"""Timing one callable properly: warm-up, median of repeats, rotated random inputs, the timer's
+own cost subtracted; CUDA events on a GPU, a host clock with a stated thread count on the CPU.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Sequence
+
+from . import require_torch
+
+WARMUP_CALLS = 2  # first call pays allocation and kernel selection; the second fills caches
+MIN_REPEATS = 3  # a median needs at least three samples
+MAX_REPEATS = 50
+OVERHEAD_SAMPLES = 200  # empty timed calls whose median is the timer's own cost
+ROTATE = 3  # distinct random inputs cycled so repeats do not all hit warm caches
+NO_CUDA_NOTE = "No CUDA: the CPU path (torch CPU kernels, host clock)."
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Seconds per call after subtracting ``overhead_s``; ``p10_s``/``p90_s`` show the spread."""
+
+    median_s: float
+    p10_s: float
+    p90_s: float
+    min_s: float
+    repeats: int
+    overhead_s: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where benchmarks run: ``kind`` is "cpu" or "cuda"; ``threads`` is the CPU thread count."""
+
+    kind: str
+    threads: int
+    name: str
+    note: str = ""
+
+    def sync(self):
+        if self.kind == "cuda":
+            require_torch().cuda.synchronize()
+
+    @property
+    def torch_device(self):
+        return require_torch().device(self.kind)
+
+
+def open_device(kind: str = "auto", threads: int | None = None) -> Device:
+    """Pin the CPU thread count (``torch.set_num_threads``) and pick the device. ``auto``
+    takes CUDA when available, else the CPU with :data:`NO_CUDA_NOTE`."""
+    torch = require_torch()
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads={threads} must be at least 1")
+        torch.set_num_threads(threads)
+    note = ""
+    if kind in ("auto", "cuda") and not torch.cuda.is_available():
+        if kind == "cuda":
+            raise ValueError("--device cuda: torch sees no CUDA device; use --device cpu")
+        kind, note = "cpu", NO_CUDA_NOTE
+    elif kind == "auto":
+        kind = "cuda"
+    if kind == "cuda":
+        name = torch.cuda.get_device_name()
+    else:
+        name = cpu_name()
+    return Device(kind, torch.get_num_threads(), name, note)
+
+
+def cpu_name() -> str:
+    """The CPU model name as ``lscpu`` shows it (from /proc/cpuinfo), else the platform's."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def random_inputs(make: Callable[[], object], count: int = ROTATE) -> list:
+    """``count`` independent random inputs (``make`` draws from torch.randn; never zeros)."""
+    return [make() for _ in range(count)]
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _host_samples(fn, inputs, repeats: int) -> list[float]:
+    samples = []
+    for i in range(repeats):
+        x = inputs[i % len(inputs)]
+        start = time.perf_counter()
+        fn(x)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def _cuda_samples(fn, inputs, repeats: int) -> list[float]:
+    torch = require_torch()
+    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+              for _ in range(repeats)]
+    torch.cuda.synchronize()
+    for i, (start, end) in enumerate(events):
+        start.record()
+        fn(inputs[i % len(inputs)])
+        end.record()
+    torch.cuda.synchronize()
+    return [start.elapsed_time(end) * 1e-3 for start, end in events]  # ms -> s
+
+
+_OVERHEAD: dict[str, float] = {}
+
+
+def timer_overhead_s(device: Device) -> float:
+    """The median cost of timing an empty call (a host-clock pair or an event pair)."""
+    if device.kind not in _OVERHEAD:
+        sample = _cuda_samples if device.kind == "cuda" else _host_samples
+        _OVERHEAD[device.kind] = statistics.median(
+            sample(lambda x: None, [None], OVERHEAD_SAMPLES))
+    return _OVERHEAD[device.kind]
+
+
+def measure(fn: Callable[[object], object], inputs: Sequence, device: Device, *,
+            budget_s: float = 0.5, warmup: int = WARMUP_CALLS,
+            max_repeats: int = MAX_REPEATS) -> Measurement:
+    """Time ``fn(x)`` over ``inputs`` in rotation: ``warmup`` calls, then as many repeats as fit
+    in ``budget_s`` (at least :data:`MIN_REPEATS`); the median minus the timer's cost."""
+    inputs = list(inputs) or [None]
+    sample = _cuda_samples if device.kind == "cuda" else _host_samples
+    start = time.perf_counter()
+    for i in range(max(1, warmup)):
+        fn(inputs[i % len(inputs)])
+    device.sync()
+    per_call = (time.perf_counter() - start) / max(1, warmup)
+    repeats = int(min(max_repeats, max(MIN_REPEATS, budget_s / max(per_call, 1e-9))))
+    overhead = timer_overhead_s(device)
+    samples = [max(0.0, s - overhead) for s in sample(fn, inputs, repeats)]
+    return Measurement(statistics.median(samples), _percentile(samples, 0.1),
+                       _percentile(samples, 0.9), min(samples), repeats, overhead)

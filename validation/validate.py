@@ -1,0 +1,132 @@
+"""``costmodel validate``: time a held-out grid of RNN, LSTM, GRU and Transformer layers and
+report predicted vs measured per configuration, with median / p90 / worst absolute percentage
+error for the datasheet-only roofline and for the calibrated model.
+
+The grid never contains the sizes calibration used (see ``calibrate.PLANS``). A configuration
+the calibrated model predicts above ``max_config_s`` is skipped and recorded; one that runs out
+of memory is recorded and the run goes on; after every configuration the JSON and CSV are
+rewritten atomically, so an interrupted run keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from costmodel.roofline import Efficiency, predict
+
+from . import require_torch
+from .modules import FAMILIES, MODES, Config, cost_record, peak_allocated_bytes, saved_bytes
+from .modules import time_config
+from .report import abs_pct_error, error_stats, plot, to_csv, to_json, write_atomic
+from .timing import Device
+
+GRIDS = {  # (n values, d values, batch values)
+    "full": ([16, 64, 256, 1024, 4096], [64, 256, 1024, 2048], [1, 8, 64]),
+    "quick": ([16, 64], [64], [1]),
+}
+SAVED_BYTES_LIMIT = 2 ** 28  # measure saved tensors only where one forward stays this small
+
+
+def grid(name: str, families=FAMILIES, modes=MODES, dtype: str = "fp32") -> list[Config]:
+    ns, ds, batches = GRIDS[name]
+    return [Config(f, n, d, b, m, dtype)
+            for f, d, n, b, m in itertools.product(families, ds, ns, batches, modes)]
+
+
+def _predicted(timing, mode: str) -> float:
+    return float(timing.forward_s if mode == "forward" else timing.training_s)
+
+
+def _memory(cfg: Config, device: Device, record) -> dict:
+    numbers = record.evaluate(n=cfg.n, batch=cfg.batch, dtype=cfg.dtype)
+    out = {"predicted_saved_bytes": int(numbers["activation_bytes"])}
+    if cfg.mode != "training":
+        return {}
+    if device.kind == "cuda":
+        out["measured_peak_bytes"] = peak_allocated_bytes(cfg, device)
+    elif numbers["activation_bytes"] <= SAVED_BYTES_LIMIT:
+        out["measured_saved_bytes"] = saved_bytes(cfg, device)
+    return out
+
+
+def run_one(cfg: Config, device: Device, baseline_hw, calibrated_hw, max_config_s: float,
+            budget_s: float) -> dict:
+    """One grid point: predictions, then (unless skipped) the measurement and errors."""
+    record = cost_record(cfg)
+    base = _predicted(predict(record, baseline_hw, eff=Efficiency.ideal(), dtype=cfg.dtype,
+                              n=cfg.n, batch=cfg.batch), cfg.mode)
+    calibrated = _predicted(predict(record, calibrated_hw, dtype=cfg.dtype, n=cfg.n,
+                                    batch=cfg.batch), cfg.mode)
+    row = {**cfg.as_dict(), "baseline_s": base, "calibrated_s": calibrated}
+    if calibrated > max_config_s:
+        return {**row, "status": "skipped",
+                "reason": f"predicted {calibrated:.3g} s a call > --max-config-s {max_config_s}"}
+    torch = require_torch()
+    try:
+        m = time_config(cfg, device, budget_s=budget_s)
+        row.update(_memory(cfg, device, record))
+    except (torch.OutOfMemoryError, MemoryError) as err:
+        if device.kind == "cuda":
+            torch.cuda.empty_cache()
+        return {**row, "status": "oom", "reason": f"out of memory: {str(err)[:120]}"}
+    return {**row, "status": "ok", "measured_s": m.median_s, "spread_s": m.p90_s - m.p10_s,
+            "repeats": m.repeats, "baseline_err_pct": abs_pct_error(base, m.median_s),
+            "calibrated_err_pct": abs_pct_error(calibrated, m.median_s)}
+
+
+def summary(rows: list[dict]) -> dict:
+    """Error statistics over the measured rows, overall and per family and mode."""
+    done = [r for r in rows if r.get("status") == "ok"]
+    out = {"measured": len(done),
+           "skipped": sum(r.get("status") == "skipped" for r in rows),
+           "oom": sum(r.get("status") == "oom" for r in rows),
+           "baseline": error_stats([r["baseline_err_pct"] for r in done]),
+           "calibrated": error_stats([r["calibrated_err_pct"] for r in done]), "groups": {}}
+    for family, mode in itertools.product(FAMILIES, MODES):
+        chosen = [r for r in done if r["family"] == family and r["mode"] == mode]
+        if chosen:
+            out["groups"][f"{family}.{mode}"] = {
+                "baseline": error_stats([r["baseline_err_pct"] for r in chosen]),
+                "calibrated": error_stats([r["calibrated_err_pct"] for r in chosen])}
+    return out
+
+
+def write_results(rows: list[dict], meta: dict, stem: Path, final: bool) -> dict:
+    report = {"meta": meta, "summary": summary(rows), "complete": final, "rows": rows}
+    write_atomic(stem.with_suffix(".json"), to_json(report))
+    write_atomic(stem.with_suffix(".csv"), to_csv(rows))
+    if final:
+        s = report["summary"]
+        title = (f"{meta['device']} ({meta['threads']} threads), torch {meta['torch']}: "
+                 f"median |error| datasheet {_pct(s['baseline'])}, calibrated "
+                 f"{_pct(s['calibrated'])}")
+        plot(rows, stem.with_suffix(".png"), title)
+    return report
+
+
+def _pct(stats: dict) -> str:
+    return "-" if stats["median_pct"] is None else f"{stats['median_pct']:.1f} %"
+
+
+def validate(device: Device, configs: list[Config], baseline_hw, calibrated_hw, stem: Path,
+             meta: dict, max_config_s: float, budget_s: float, progress) -> dict:
+    rows: list[dict] = []
+    try:
+        for i, cfg in enumerate(configs, 1):
+            row = run_one(cfg, device, baseline_hw, calibrated_hw, max_config_s, budget_s)
+            rows.append(row)
+            progress(_line(i, len(configs), row))
+            write_results(rows, meta, stem, final=False)
+    except KeyboardInterrupt:
+        progress(f"interrupted after {len(rows)} of {len(configs)} configurations; kept")
+        meta = {**meta, "interrupted": True}
+    return write_results(rows, meta, stem, final=True)
+
+
+def _line(i: int, total: int, row: dict) -> str:
+    head = f"[{i}/{total}] {Config(**{k: row[k] for k in Config.__dataclass_fields__}).key}"
+    if row["status"] != "ok":
+        return f"{head}: {row['status']} ({row['reason']})"
+    return (f"{head}: measured {row['measured_s'] * 1e3:.3g} ms, datasheet "
+            f"{row['baseline_err_pct']:.0f} % off, calibrated {row['calibrated_err_pct']:.0f} % off")
