@@ -56,7 +56,7 @@ def params_of(module) -> int:
 @settings(max_examples=25, deadline=None)
 @given(i=dims, o=dims, bias=st.booleans(), n=lengths, b=batches, grad=st.booleans())
 def test_linear_matches_torch(i, o, bias, n, b, grad):
-    rec = cm.Linear(i, o, bias=bias, input_grad=grad).evaluate(n=n, batch=b)
+    rec = cm.Linear(i, o, bias=bias, input_requires_grad=grad).evaluate(n=n, batch=b)
     layer = nn.Linear(i, o, bias=bias)
     x = torch.randn(b, n, i, requires_grad=grad)
     assert rec["params"] == params_of(layer)
@@ -68,7 +68,7 @@ def test_linear_golden():
     # forward 2 * (2*3 tokens) * 4 * 5 = 240; backward dW only: 2 * 5 * 6 * 4 = 240
     r = cm.Linear(4, 5).evaluate(n=3, batch=2)
     assert (r["matmul_flops"], r["matmul_flops_backward"]) == (240, 240)
-    assert cm.Linear(4, 5, input_grad=True).evaluate(n=3, batch=2)["matmul_flops_backward"] \
+    assert cm.Linear(4, 5, input_requires_grad=True).evaluate(n=3, batch=2)["matmul_flops_backward"] \
         == 2 * 240
     assert r["params"] == 4 * 5 + 5
 

@@ -91,12 +91,12 @@ class AttentionConfig:
 def MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
                        add_zero_attn=False, kdim=None, vdim=None, batch_first=False,
                        device=None, dtype=None, *, attention="math", causal=False,
-                       need_weights=True, input_grad=False,
+                       need_weights=True, input_requires_grad=False,
                        mask_bytes=C.DROPOUT_MASK_BYTES_PER_ELEMENT) -> Cost:
     """``torch.nn.MultiheadAttention`` over ``n`` query tokens, in training mode.
 
     Costmodel-only keywords: ``attention`` ("math" | "flash"), ``causal``, ``need_weights``
-    (the forward argument; True as in a direct call), ``input_grad`` (whether the query input
+    (the forward argument; True as in a direct call), ``input_requires_grad`` (whether the query input
     needs a gradient; the key/value source never does here) and ``mask_bytes`` (dropout mask
     bytes per element: 1 for CUDA's bool mask, ``symbols.dtype_bytes`` for CPU eager).
     """
@@ -112,14 +112,15 @@ def MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv
         embed_dim, num_heads, check_probability("dropout", dropout), bias, add_bias_kv,
         add_zero_attn, embed_dim if kdim is None else check_size("kdim", kdim),
         embed_dim if vdim is None else check_size("vdim", vdim), batch_first,
-        attention, causal, need_weights, input_grad, mask_bytes, source)
+        attention, causal, need_weights, input_requires_grad, mask_bytes, source)
     return attention_block(config)
 
 
 def validate(cfg: AttentionConfig) -> None:
     check_choice("attention", cfg.attention, KERNELS)
-    for flag in ("causal", "need_weights", "input_grad"):
-        check_bool(flag, getattr(cfg, flag))
+    for flag, field in (("causal", "causal"), ("need_weights", "need_weights"),
+                        ("input_requires_grad", "input_grad")):
+        check_bool(flag, getattr(cfg, field))
     if cfg.attention == "flash" and cfg.need_weights:
         raise ValueError("attention='flash' needs need_weights=False: with need_weights=True "
                          "PyTorch takes the bmm path and materialises the probabilities")

@@ -107,7 +107,7 @@ def _attention_pool(features) -> Cost:
     """
     b, n = S.batch, S.n
     copy = pointwise_part("pool.contiguous", b * n * features, 0, 0)
-    scores = _labelled(Linear(features, 1, input_grad=True), "pool.scores")  # saves the copy
+    scores = _labelled(Linear(features, 1, input_requires_grad=True), "pool.scores")  # saves the copy
     # at batch 1 the view is already contiguous: no copy, the same storage as the weighted
     # sum saves, so it is counted once (Min(b - 1, 1) is 0 at b = 1, else 1)
     scores = dataclasses.replace(scores, activation_bytes=scores.activation_bytes
@@ -151,7 +151,7 @@ def CRNN(n_mels=128, channels=(32, 64, 128), kernel_size=3, padding=1, pool=2,
         pooled = _mean("pool", S.batch * S.n * features, S.batch * features, 1)
     else:
         pooled = _attention_pool(features)
-    fc = _labelled(Linear(features, out_features, input_grad=True), "fc")
+    fc = _labelled(Linear(features, out_features, input_requires_grad=True), "fc")
     name = (f"CRNN(n_mels={n_mels}, channels={channels}, hidden_size={hidden_size}, "
             f"num_layers={num_layers}, bidirectional={bidirectional}, "
             f"freq_reduction={freq_reduction!r}, pooling={pooling!r})")

@@ -6,8 +6,8 @@ feature width (ReLU, GELU, Tanh, Dropout) take a costmodel-only keyword ``featur
 the symbol ``features``).
 
 Training defaults follow a normal step: every parameter requires grad; a module's input does
-not (``input_grad=False``: no grad-input matmul, as for the first layer of a model). Pass
-``input_grad=True`` for a module that sits behind another trainable module.
+not (``input_requires_grad=False``: no grad-input matmul, as for the first layer of a model). Pass
+``input_requires_grad=True`` for a module that sits behind another trainable module.
 """
 
 from __future__ import annotations
@@ -32,15 +32,15 @@ GELU_APPROXIMATIONS = ("none", "tanh")
 
 
 def Linear(in_features, out_features, bias=True, device=None, dtype=None, *,
-           input_grad=False) -> Cost:
+           input_requires_grad=False) -> Cost:
     """``torch.nn.Linear``: ``y = x W^T + b`` on every token (see ``primitives.linear_part``)."""
     in_features = check_size("in_features", in_features)
     out_features = check_size("out_features", out_features)
     check_bool("bias", bias)
-    check_bool("input_grad", input_grad)
+    check_bool("input_requires_grad", input_requires_grad)
     name = f"Linear(in_features={in_features}, out_features={out_features}, bias={bias})"
     return linear_part(name, tokens_of(), in_features, out_features, bias=bias,
-                       input_grad=input_grad)
+                       input_grad=input_requires_grad)
 
 
 def Embedding(num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
