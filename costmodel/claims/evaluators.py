@@ -65,11 +65,15 @@ def need(params: Mapping, *keys: str) -> list:
     return [params[k] for k in keys]
 
 
+#: Integer-valued floats from here up print in exponent form (1e+12, not 1,000,000,000,000).
+LARGE = 1e9
+
+
 def fmt(x) -> str:
     """A number for detail texts: integers exact with separators, floats to 4 digits."""
     if isinstance(x, tuple):
         return f"{fmt(x[0])} to {fmt(x[1])}"
-    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15):
+    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < LARGE):
         return f"{int(x):,}"
     return f"{x:.4g}"
 

@@ -206,7 +206,46 @@ def big_o(params: Mapping) -> Outcome:
         field = "+".join(params["kernels"]) + " FLOPs"
     if params.get("per_step"):
         expr = sp.expand(expr / S.n)
+    alternatives = ()
+    if "alt_kernels" in params:  # the same field restricted to some kernels' FLOPs
+        alt = sum(k.flops * k.count for k in record.kernels
+                  if k.phase == "forward" and k.name in params["alt_kernels"])
+        alternatives = ((f"{' and '.join(params['alt_kernels'])} products only",
+                         leading_terms(_keep(alt, params))),)
+    expr = _keep(expr, params)
+    return Outcome(value=leading_terms(expr), detail=f"{record.name}.{field} = {expr}",
+                   alternatives=alternatives)
+
+
+def _keep(expr, params: Mapping):
+    """``expr`` with every symbol not in ``params["keep"]`` set to 1 (batch, s, ...)."""
     keep = params.get("keep")
-    if keep is not None:
-        expr = expr.subs({s: 1 for s in expr.free_symbols if s.name not in keep})
-    return Outcome(value=leading_terms(expr), detail=f"{record.name}.{field} = {expr}")
+    if keep is None:
+        return expr
+    return sp.sympify(expr).subs({s: 1 for s in sp.sympify(expr).free_symbols
+                                  if s.name not in keep})
+
+
+def ast_params(params: Mapping) -> tuple[int, str]:
+    """The Audio Spectrogram Transformer (Gong et al. 2021, ViT/DeiT-base): a 16x16 patch
+    Conv2d (stride 10), ``patches`` + 2 positional embeddings and the two class/distillation
+    tokens, ``layers`` encoder layers, a final LayerNorm and a Linear head."""
+    d, h, ff, layers, patches, out = need(params, "d_model", "nhead", "dim_feedforward",
+                                          "layers", "patches", "out_features")
+    patch = cm.Conv2d(1, d, params.get("patch", 16), stride=params.get("stride", 10),
+                      input_height=params.get("n_mels", 128))
+    layer, how = encoder_layer(d, h, ff)
+    tokens = (patches + 2) * d + 2 * d  # positional embeddings, then the 2 token vectors
+    total = sum(int(sp.sympify(r.params)) for r in (patch, cm.LayerNorm(d), cm.Linear(d, out)))
+    return total + tokens + layers * int(sp.sympify(layer.params)), how
+
+
+@evaluator("ast_over_crnn_params")
+def ast_over_crnn_params(params: Mapping) -> Outcome:
+    """AST parameters over the CRNN's (the CRNN with its mel axis flattened or averaged)."""
+    ast, how = ast_params(params)
+    crnns = [int(sp.sympify(cm.CRNN(freq_reduction=r).params)) for r in ("flatten", "mean")]
+    lo, hi = ast / max(crnns), ast / min(crnns)
+    return Outcome(value=(lo, hi), detail=f"AST {fmt(ast)} params ({how}) / CRNN "
+                   f"{fmt(crnns[0])} (flattened mel axis) to {fmt(crnns[1])} (averaged) = "
+                   f"{lo:.3g} to {hi:.3g}")
