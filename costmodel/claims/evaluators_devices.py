@@ -75,8 +75,9 @@ def peak_time(params: Mapping) -> Outcome:
     e_lo, e_hi = eff if isinstance(eff, list) else (eff, eff)
     lo, hi = f_lo / (e_hi * peak), f_hi / (e_lo * peak)
     value = lo if lo == hi else (lo, hi)
-    return Outcome(value=value, span=lo != hi, detail=f"{fmt(flops) if not isinstance(flops, list) else flops} "
-                   f"FLOPs / ({eff} x {fmt(peak)} FLOP/s, {device} {dtype}) = {lo:.4g} to {hi:.4g} s")
+    shown = flops if isinstance(flops, list) else fmt(flops)
+    return Outcome(value=value, span=lo != hi, detail=f"{shown} FLOPs / ({eff} x {fmt(peak)} "
+                   f"FLOP/s, {device} {dtype}) = {lo:.4g} to {hi:.4g} s")
 
 
 @evaluator("step_utilization")

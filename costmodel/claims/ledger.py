@@ -183,7 +183,8 @@ def check(claims: tuple[Claim, ...]) -> None:
         if c.evaluator not in REGISTRY:
             raise ValueError(f"{c.id}: evaluator {c.evaluator!r} is not in the registry")
         if set(c.contradicts) - known or c.id in c.contradicts:
-            raise ValueError(f"{c.id}: contradicts unknown ids {sorted(set(c.contradicts) - known)}")
+            unknown = sorted(set(c.contradicts) - known)
+            raise ValueError(f"{c.id}: contradicts unknown ids {unknown} (or itself)")
         if c.evaluator == "needs_measurement" and not c.measure:
             raise ValueError(f"{c.id}: a claim waiting for a benchmark names it in 'measure'")
 

@@ -58,7 +58,7 @@ def _cell(text) -> str:
 
 
 def _markdown_rows(results: list[Verdict]) -> str:
-    head = "| id | line | quote | claimed | computed | verdict | reason |\n|---|---|---|---|---|---|---|"
+    head = "| id | line | quote | claimed | computed | verdict | reason |\n" + "|---" * 7 + "|"
     body = []
     for v in results:
         r = row(v)
@@ -66,7 +66,7 @@ def _markdown_rows(results: list[Verdict]) -> str:
             (f", factor {r['factor']}" if r["factor"] is not None else "")
         body.append("| " + " | ".join(_cell(x) for x in (
             r["id"], r["line"], r["quote"], r["claimed"], r["computed"], verdict,
-            r["reason"] + (f" Contradicts {', '.join(r['contradicts'])}." if r["contradicts"]
+            r["reason"] + (f"; contradicts {', '.join(r['contradicts'])}" if r["contradicts"]
                            else ""))) + " |")
     return "\n".join([head, *body]) + "\n"
 

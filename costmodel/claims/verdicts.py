@@ -35,6 +35,8 @@ LABELS = {"holds": "holds", "convention": "holds under a convention", "off": "of
 #: A factor this close to 1 is reported as a rounding-level difference.
 ROUNDING_LEVEL = 0.02
 APPROX = 0.10  # the tolerance of approx / about
+#: Claimed values below this print in exponent form (1e-15, not 0).
+SMALL = 1e-3
 #: Trailing zeros of an integer from here up are read as not significant ("37,000" is
 #: 37 thousand to two digits); below it ("100 us", "50 steps") every digit counts.
 THOUSANDS = 1000
@@ -206,4 +208,5 @@ def show_claimed(claim: Claim) -> str:
         return f"{about}{fmt(c[0])} to {fmt(c[1])}{suffix}"
     if claim.written == "big_o":
         return c
-    return f"{PREFIX[claim.written]}{fmt(c) if not isinstance(c, float) or c >= 1e-3 else f'{c:.3g}'}{suffix}"
+    shown = f"{c:.3g}" if isinstance(c, float) and c < SMALL else fmt(c)
+    return f"{PREFIX[claim.written]}{shown}{suffix}"
