@@ -144,12 +144,14 @@ def _crossovers(records, setup: Setup, hw: Hardware, eff) -> tuple[dict, ...]:
     fixed = {S.batch: setup.batch, S.dtype_bytes: sp.nsimplify(_bytes(setup.dtype)),
              S.optimizer_states: 2}
     tf = records["transformer"]
+    recurrent = [m for m in records if m in RECURRENT]
+    times = _time_crossovers({m: records[m] for m in recurrent}, tf, setup, hw, eff)
     out = []
-    for name in (m for m in records if m in RECURRENT):
+    for name in recurrent:
         for q in CROSSOVER_QUANTITIES:
             if q == "time_forward_s":
-                n_star = _time_crossover(records[name], tf, setup, hw, eff)
-                how = "numeric (bisection on the roofline, which is piecewise)"
+                n_star = times[name]
+                how = "numeric (sign change on the roofline, which is piecewise)"
             else:
                 n_star = _symbolic_crossover(records[name].get(q), tf.get(q), fixed)
                 how = "symbolic (sympy.solve)"
@@ -174,21 +176,25 @@ def _symbolic_crossover(a: sp.Expr, b: sp.Expr, fixed: dict) -> float | None:
     return real[0] if real else None
 
 
-def _time_crossover(rnn: Cost, tf: Cost, setup: Setup, hw: Hardware, eff) -> float | None:
-    def gap(n):
-        kw = dict(eff=eff, dtype=setup.dtype, batch=setup.batch)
-        return (predict(rnn, hw, n=n, **kw).forward_s - predict(tf, hw, n=n, **kw).forward_s)
+def _time_crossovers(recurrent: dict, tf: Cost, setup: Setup, hw: Hardware,
+                     eff) -> dict:
+    """For each recurrence, the smallest whole n where its forward time reaches the
+    Transformer's (or None): a coarse geometric grid, then every n in the bracketing interval,
+    each one vectorised call of the roofline."""
+    def forward(record, n):
+        return np.asarray(predict(record, hw, eff=eff, dtype=setup.dtype, batch=setup.batch,
+                                  n=n).forward_s, dtype=float)
 
-    grid = np.unique(np.round(np.geomspace(1, CROSSOVER_SEARCH_MAX_N, 64)))
-    values = np.asarray(gap(grid), dtype=float)
-    change = np.nonzero(np.sign(values[:-1]) != np.sign(values[1:]))[0]
-    if not len(change):
-        return None
-    lo, hi = int(grid[change[0]]), int(grid[change[0] + 1])
-    while hi - lo > 1:  # bisection on integers: sequence lengths are whole steps
-        mid = (lo + hi) // 2
-        if np.sign(float(gap(mid))) == np.sign(values[change[0]]):
-            lo = mid
-        else:
-            hi = mid
-    return float(hi)
+    grid = np.unique(np.round(np.geomspace(1, CROSSOVER_SEARCH_MAX_N, 64)).astype(np.int64))
+    tf_grid = forward(tf, grid)
+    found = {}
+    for name, record in recurrent.items():
+        sign = np.sign(forward(record, grid) - tf_grid)
+        change = np.nonzero(sign[:-1] != sign[1:])[0]
+        if not len(change):
+            found[name] = None
+            continue
+        fine = np.arange(grid[change[0]], grid[change[0] + 1] + 1)
+        fine_sign = np.sign(forward(record, fine) - forward(tf, fine))
+        found[name] = float(fine[np.argmax(fine_sign != fine_sign[0])])
+    return found

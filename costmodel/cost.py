@@ -216,23 +216,27 @@ class Cost:
         return tuple(sorted(self.free_symbols, key=lambda s: s.name))
 
     @cached_property
-    def _compiled(self) -> Callable:
-        exprs = [_numeric_safe(self.get(q)) for q in FIELDS]
-        return sp.lambdify(self._arguments, exprs, modules="numpy", cse=True)
+    def _compiled(self) -> dict:
+        return {}  # quantities tuple -> compiled numpy function, filled by vectorize
 
-    def vectorize(self) -> Callable[..., dict]:
+    def vectorize(self, quantities: Iterable[str] = FIELDS) -> Callable[..., dict]:
         """A numpy function of keyword arrays returning ``{quantity: array}``.
 
         Keywords are the symbol names (``n``, ``batch``, ``d``, ...) plus ``dtype`` (name or
-        bytes) and ``optimizer``; arrays broadcast. Example::
+        bytes) and ``optimizer``; arrays broadcast. ``quantities`` picks fields (all by
+        default; fewer compile faster). Example::
 
             f = LSTM("d", "d").vectorize()
             f(n=np.arange(1, 1001), d=768, batch=8)["flops"]
         """
         import numpy as np
 
+        quantities = tuple(quantities)
         names = [s.name for s in self._arguments]
-        compiled = self._compiled
+        if quantities not in self._compiled:
+            exprs = [self.get(q) for q in quantities]
+            self._compiled[quantities] = compile_numpy(self._arguments, exprs)
+        compiled = self._compiled[quantities]
 
         def run(dtype="fp32", optimizer="adam", **values):
             values = _runtime_values(dtype, optimizer, values)
@@ -242,7 +246,7 @@ class Cost:
             args = [np.asarray(values[nm]) for nm in names]
             shape = np.broadcast_shapes(*(a.shape for a in args)) if args else ()
             results = compiled(*args)
-            return {q: np.broadcast_to(r, shape) for q, r in zip(FIELDS, results)}
+            return {q: np.broadcast_to(r, shape) for q, r in zip(quantities, results)}
 
         return run
 
@@ -261,7 +265,7 @@ class Cost:
         layout, exprs = self._kernel_exprs
         free = set().union(*(e.free_symbols for e in exprs)) if exprs else set()
         args = tuple(sorted(free | set(self._arguments), key=lambda s: s.name))
-        return args, sp.lambdify(args, exprs, modules="numpy", cse=True)
+        return args, compile_numpy(args, exprs)
 
     def kernel_values(self, dtype="fp32", optimizer="adam", **values) -> list[dict]:
         """Every kernel with numbers (numpy arrays; keywords as for :meth:`vectorize`):
@@ -307,6 +311,20 @@ class Cost:
         for part in self.parts or (self,):
             rows.append({"part": part.name, **{q: part.get(q) for q in quantities}})
         return rows
+
+
+# ----- compiling to numpy -----------------------------------------------------------------
+def compile_numpy(args, exprs) -> Callable:
+    """``lambdify`` to numpy with a minimal namespace: sympy's default one imports and scans
+    all of numpy on first use (0.13 s, most of a cold `costmodel compare`). No CSE: these
+    expressions share little, and CSE made both compiling and evaluating slower here."""
+    import functools
+
+    import numpy as np
+    from sympy.printing.numpy import NumPyPrinter
+
+    namespace = {"numpy": np, "functools": functools}
+    return sp.lambdify(args, exprs, modules=[namespace], printer=NumPyPrinter, cse=False)
 
 
 # ----- runtime symbol values --------------------------------------------------------------
@@ -364,11 +382,6 @@ def runtime_mapping(record, n, batch, dtype, optimizer, n_src, sizes) -> dict:
     if unbound:
         raise ValueError(f"evaluate needs values for {unbound}")
     return mapping
-
-
-def _numeric_safe(expr: sp.Expr) -> sp.Expr:
-    """Float-friendly form for lambdify (exact integer arithmetic stays in ``evaluate``)."""
-    return sp.sympify(expr)
 
 
 def leading_terms(expr: sp.Expr) -> sp.Expr:

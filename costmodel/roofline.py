@@ -10,8 +10,9 @@ For every kernel on the critical path (``Cost.kernels``)::
 
 and the module's time is the sum over kernels of ``count * lower`` (or ``upper``). A kernel's
 ``concurrent`` copies run together: their work adds, their latency does not. ``occupancy`` is
-the waves term: a GEMM with T output tiles on S SMs keeps T / (ceil(T/S) * S) of them busy, so
-a skinny recurrent step at small batch cannot use the whole GPU.
+the waves term: a GEMM with T work units on S SMs keeps T / (ceil(T/S) * S) of them busy, so
+a skinny recurrent step at small batch cannot use the whole GPU. Units are output tiles,
+times the split-K factor a BLAS library uses when there are too few tiles.
 
 Which peak applies follows PyTorch's math modes: cuBLAS matmuls (``gemm``, ``attention``) use
 TF32 for fp32 only when ``allow_tf32`` (torch default False); cuDNN kernels (``rnn_gemm``,
@@ -62,6 +63,7 @@ class Efficiency:
     kernel_latency_s: float = 0.0
     tile_m: int = 0  # 0: no occupancy term
     tile_n: int = 0
+    split_k_min_depth: int = 0  # 0: no split-K; else each split handles >= this much of k
     hbm_saturation_sm_fraction: float = 0.0
     l2_usable_fraction: float = 0.0
     l2_bandwidth_ratio: float = 1.0
@@ -72,6 +74,7 @@ class Efficiency:
     work_scale: Mapping[str, float] = field(default_factory=dict, hash=False)
     step_latency_s: Mapping[str, float] = field(default_factory=dict, hash=False)
     call_latency_s: Mapping[str, float] = field(default_factory=dict, hash=False)
+    step_weight_passes: Mapping[str, float] = field(default_factory=dict, hash=False)
 
     @classmethod
     def ideal(cls) -> "Efficiency":
@@ -104,8 +107,11 @@ class Efficiency:
         ``compute_flops/compute_efficiency`` and ``memory_bytes/memory_efficiency`` curves,
         ``[efficiency.curves."compute.<kind>[.<dtype>]"]`` / ``"memory.<kind>[.<dtype>]"``
         tables with ``x`` and ``efficiency`` lists, and ``work_scale``, ``step_latency_s``,
-        ``call_latency_s`` tables keyed ``"<family>.<phase>"`` (family: rnn, lstm, gru,
-        transformerencoderlayer, ...; phase: forward, backward)."""
+        ``call_latency_s`` and ``step_weight_passes`` tables keyed ``"<family>.<phase>"``
+        (family: rnn, lstm, gru, transformerencoderlayer, ...; phase: forward, backward).
+        ``step_weight_passes``: extra passes over a step's weights from main memory per step
+        (an implementation that does not keep W_hh in cache, or, like PyTorch's autograd
+        cell graph, writes a dW_hh per step), at ``hbm_bytes_per_s``, added to the step."""
         return _efficiency_from_table(cls, raw, origin)
 
     def compute(self, flops, kind: str = "", dtype: str = ""):
@@ -141,6 +147,7 @@ def _priors() -> Efficiency:
         kernel_latency_s=raw["latency"]["kernel_latency_s"],
         tile_m=raw["occupancy"]["tile_m"],
         tile_n=raw["occupancy"]["tile_n"],
+        split_k_min_depth=raw["occupancy"]["split_k_min_depth"],
         hbm_saturation_sm_fraction=raw["occupancy"]["hbm_saturation_sm_fraction"],
         l2_usable_fraction=raw["cache"]["l2_usable_fraction"],
         l2_bandwidth_ratio=raw["cache"]["l2_bandwidth_ratio"],
@@ -148,9 +155,10 @@ def _priors() -> Efficiency:
     )
 
 
-_SCALARS = ("kernel_latency_s", "tile_m", "tile_n", "hbm_saturation_sm_fraction",
+_SCALARS = ("kernel_latency_s", "tile_m", "tile_n", "split_k_min_depth",
+            "hbm_saturation_sm_fraction",
             "l2_usable_fraction", "l2_bandwidth_ratio", "latency_mode", "source")
-_TABLES = ("work_scale", "step_latency_s", "call_latency_s")
+_TABLES = ("work_scale", "step_latency_s", "call_latency_s", "step_weight_passes")
 _LATENCY_MODES = ("max", "add")
 
 
@@ -223,8 +231,14 @@ def _peak(kind: str, hw: Hardware, dtype: str, allow_tf32: bool, cudnn_allow_tf3
 def _occupancy(shape, concurrent, hw: Hardware, eff: Efficiency):
     if shape is None or not eff.tile_m or not hw.sm_count:
         return 1.0
-    m, n = (np.asarray(v, dtype=float) for v in shape[:2])
+    m, n, k = (np.asarray(v, dtype=float) for v in shape[:3])
     tiles = np.ceil(m / eff.tile_m) * np.ceil(n / eff.tile_n) * concurrent
+    if eff.split_k_min_depth:
+        # too few output tiles: BLAS libraries split k across blocks (split-K), as far as
+        # each split keeps split_k_min_depth of the reduction
+        splits = np.maximum(1.0, np.minimum(np.floor(k / eff.split_k_min_depth),
+                                            np.ceil(hw.sm_count / tiles)))
+        tiles = tiles * splits
     waves = np.ceil(tiles / hw.sm_count)
     return tiles / (waves * hw.sm_count)
 
@@ -247,6 +261,9 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
     cached = np.where(fits, resident, 0.0)
     memory_s = (nbytes - cached) / rate + cached / (rate * eff.l2_bandwidth_ratio)
     latency_s = np.full_like(compute_s, _latency(k["name"], eff, family, k["phase"]))
+    passes = (eff.step_weight_passes.get(f"{family}.{k['phase']}", 0.0)
+              if k["name"].startswith("step_gemm") else 0.0)
+    memory_s = memory_s + passes * resident / hw.hbm_bytes_per_s
     terms = np.stack(np.broadcast_arrays(compute_s, memory_s, latency_s))
     lower = (np.maximum(compute_s, memory_s) + latency_s if eff.latency_mode == "add"
              else terms.max(axis=0))
@@ -293,7 +310,8 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
                        for r in rows if r["phase"] == "forward"), np.zeros(())) for t in TERMS}
     stacked = np.stack(np.broadcast_arrays(*(by_term[t] for t in TERMS)))
     binding = np.asarray(TERMS)[stacked.argmax(axis=0)]
-    numbers = record.vectorize()(dtype=dtype, optimizer=optimizer, **values)
+    numbers = record.vectorize(("params", "flops", "bytes"))(dtype=dtype, optimizer=optimizer,
+                                                             **values)
     update = _optimizer_update(numbers["params"], optimizer, dtype, hw, eff)
     flops, nbytes = numbers["flops"], numbers["bytes"]
     at_peak = sum((r["count"] * r["ideal_s"] for r in rows if r["phase"] == "forward"),
