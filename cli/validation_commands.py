@@ -35,7 +35,9 @@ def _open(device: str, threads: int | None):
 
 
 def _catalogue_guard(path: Path) -> None:
-    catalogue = Path(__file__).resolve().parent.parent / "costmodel" / "data"
+    import costmodel
+
+    catalogue = Path(costmodel.__file__).resolve().parent / "data"
     if catalogue in path.resolve().parents:
         raise click.BadParameter("a profile never goes into the shipped catalogue "
                                  "(costmodel/data); write it elsewhere", param_hint="-o")

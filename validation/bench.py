@@ -93,3 +93,41 @@ def step_shapes(hidden: list[int], batches: list[int], gates=(1, 3, 4)) -> list[
 
 def square_shapes(sizes: list[int]) -> list[tuple]:
     return [(s, s, s) for s in sizes]
+
+
+def sdpa(device: Device, backend: str, batch: int, heads: int, n: int, head_dim: int,
+         budget_s: float = 0.2) -> dict:
+    """``scaled_dot_product_attention`` forced to the ``math`` or the fused kernel
+    (``flash`` on the CPU and for fp16/bf16 on CUDA, ``efficient`` otherwise)."""
+    torch = require_torch()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    chosen = {"math": SDPBackend.MATH, "flash": SDPBackend.FLASH_ATTENTION,
+              "efficient": SDPBackend.EFFICIENT_ATTENTION}[backend]
+    qkv = random_inputs(lambda: tuple(_randn(device, "fp32", batch, heads, n, head_dim)()
+                                      for _ in range(3)))
+
+    def run(x):
+        with torch.no_grad(), sdpa_kernel([chosen]):
+            return torch.nn.functional.scaled_dot_product_attention(*x)
+    t = measure(run, qkv, device, budget_s=budget_s)
+    # q: [b, h, n, e] @ k^T: [b, h, e, n] -> [b, h, n, n]; then @ v: [b, h, n, e]
+    flops = 2 * FLOPS_PER_MAC * batch * heads * n * n * head_dim
+    return {"bench": f"sdpa_{backend}", "batch": batch, "heads": heads, "n": n,
+            "head_dim": head_dim, "flops": flops, "time_s": t.median_s}
+
+
+def ffn(device: Device, tokens: int, d: int, budget_s: float = 0.2) -> dict:
+    """The Transformer FFN ``Linear(d, 4d) -> ReLU -> Linear(4d, d)`` forward."""
+    torch = require_torch()
+    ratio = 4  # dim_feedforward = 4 d, as validation.modules.FFN_RATIO
+    net = torch.nn.Sequential(torch.nn.Linear(d, ratio * d), torch.nn.ReLU(),
+                              torch.nn.Linear(ratio * d, d)).to(device.torch_device)
+    xs = random_inputs(_randn(device, "fp32", tokens, d))
+
+    def run(x):
+        with torch.no_grad():
+            return net(x)
+    t = measure(run, xs, device, budget_s=budget_s)
+    return {"bench": "ffn", "tokens": tokens, "d": d,
+            "flops": 2 * FLOPS_PER_MAC * tokens * d * ratio * d, "time_s": t.median_s}

@@ -74,7 +74,23 @@ def micro_benchmarks(device: Device, plan: dict, progress) -> list[dict]:
     rows += [bench.pointwise(device, "fp32", e, op, budget) for e in plan["pointwise"]
              for op in ("tanh", "mul")]
     rows += [bench.adam_update(device, p, budget) for p in plan["adam"]]
-    return rows
+    return rows + informational(device, plan)
+
+
+def informational(device: Device, plan: dict) -> list[dict]:
+    """Recorded for comparison, not fitted: a Python LSTMCell loop against nn.LSTM's
+    per-step time, SDPA math vs the fused kernel, the FFN."""
+    from .modules import lstm_cell_loop
+
+    n, d, batch = plan["modules"][1]
+    budget = plan["budget_s"]
+    loop = lstm_cell_loop(device, n, d, batch, budget_s=budget)
+    fused = "flash" if device.kind == "cpu" else "efficient"
+    return [{"bench": "lstm_cell_loop", "n": n, "d": d, "batch": batch,
+             "time_s": loop.median_s, "per_step_s": loop.median_s / n},
+            bench.sdpa(device, "math", batch, 1, 4 * n, d, budget),
+            bench.sdpa(device, fused, batch, 1, 4 * n, d, budget),
+            bench.ffn(device, batch * n, d, budget)]
 
 
 def _curve(points: list[tuple[float, float]]) -> dict | None:

@@ -3,8 +3,9 @@
 For one module and phase the calibrated roofline (without family terms) gives ``work`` (the
 sum over kernels of count * max(compute, memory)), ``fixed`` (count * kernel latency) and
 ``steps`` (dependent recurrent steps: kernels named ``step_gemm*``). The fit is
-``measured - fixed = work_scale * work + step_latency_s * steps + call_latency_s``, the three
-non-negative, least squares in relative error. The backward phase is fitted on a training
+``measured - fixed = work_scale * work + step_latency_s * steps + call_latency_s +
+step_weight_passes * weight_s`` (weight_s: the steps' weight bytes at main-memory bandwidth),
+all four non-negative, least squares in relative error. The backward phase is fitted on a training
 step minus the calibrated forward and optimizer update.
 """
 
@@ -39,6 +40,8 @@ def decompose(cfg: Config, hw, eff: Efficiency) -> dict:
     record = cost_record(cfg)
     timing = predict(record, hw, eff=eff, dtype=cfg.dtype, n=cfg.n, batch=cfg.batch)
     out = {"update_s": float(timing.optimizer_s), "family": family_of(record)}
+    values = record.kernel_values(dtype=cfg.dtype, n=cfg.n, batch=cfg.batch)
+    kernels = {ph: [k for k in values if k["phase"] == ph] for ph in ("forward", "backward")}
     for phase in ("forward", "backward"):
         rows = [r for r in timing.kernels if r["phase"] == phase]
         out[phase] = {
@@ -48,21 +51,25 @@ def decompose(cfg: Config, hw, eff: Efficiency) -> dict:
             "fixed": sum(float(r["count"] * r["latency_s"]) for r in rows
                          if not r["name"].startswith("step_")),
             "steps": sum(float(r["count"]) for r in rows if r["name"].startswith("step_gemm")),
+            "weight": sum(float(r["count"]) * float(k["resident_bytes"] * k["concurrent"])
+                          for r, k in zip(rows, kernels[phase])
+                          if r["name"].startswith("step_gemm")) / hw.hbm_bytes_per_s,
         }
     return out
 
 
-def nonneg_relative_fit(work, steps, targets, measured) -> tuple[float, float, float]:
-    """(scale, step_s, call_s) >= 0 minimising sum(((fit - target) / measured)^2)."""
-    X = np.column_stack([work, steps, np.ones_like(work)]) / measured[:, None]
+def nonneg_relative_fit(work, steps, targets, measured, weight=None) -> tuple:
+    """(scale, step_s, call_s, passes) >= 0 minimising sum(((fit - target) / measured)^2)."""
+    weight = np.zeros_like(work) if weight is None else weight
+    X = np.column_stack([work, steps, np.ones_like(work), weight]) / measured[:, None]
     y = np.asarray(targets) / measured
-    best, best_cost = (1.0, 0.0, 0.0), np.inf
-    for keep in itertools.product((True, False), repeat=2):
+    best, best_cost = (1.0, 0.0, 0.0, 0.0), np.inf
+    for keep in itertools.product((True, False), repeat=3):
         cols = [0] + [i + 1 for i, k in enumerate(keep) if k]
         coef, *_ = np.linalg.lstsq(X[:, cols], y, rcond=None)
         if coef[0] < MIN_WORK_SCALE or (coef[1:] < 0).any():
             continue
-        full = np.zeros(3)
+        full = np.zeros(4)
         full[cols] = coef
         cost = float(((X @ full - y) ** 2).sum())
         if cost < best_cost:
@@ -74,7 +81,8 @@ def fit_families(measurements: list[dict], hw, table: dict) -> dict:
     """``work_scale``, ``step_latency_s`` and ``call_latency_s`` tables from module timings
     (``measurements``: Config fields + ``measured_s``)."""
     eff = Efficiency.from_table(table)
-    terms = {"work_scale": {}, "step_latency_s": {}, "call_latency_s": {}}
+    terms = {"work_scale": {}, "step_latency_s": {}, "call_latency_s": {},
+             "step_weight_passes": {}}
     parts = {}
     for m in measurements:
         cfg = Config(**{k: m[k] for k in ("family", "n", "d", "batch", "mode", "dtype")})
@@ -94,13 +102,15 @@ def fit_families(measurements: list[dict], hw, table: dict) -> dict:
                 target -= dec["update_s"]
             groups.setdefault(dec["family"], []).append((dec[phase], target, measured))
         for family, rows in groups.items():
-            work, steps, target, measured = (np.asarray(v, dtype=float) for v in zip(
-                *[(r["work"], r["steps"], t, m) for r, t, m in rows]))
-            scale, step_s, call_s = nonneg_relative_fit(work, steps, target, measured)
+            work, steps, weight, target, measured = (np.asarray(v, dtype=float) for v in zip(
+                *[(r["work"], r["steps"], r["weight"], t, m) for r, t, m in rows]))
+            scale, step_s, call_s, passes = nonneg_relative_fit(work, steps, target, measured,
+                                                                weight)
             key = f"{family}.{phase}"
             terms["work_scale"][key] = scale
             terms["step_latency_s"][key] = step_s
             terms["call_latency_s"][key] = call_s
+            terms["step_weight_passes"][key] = passes
     return terms
 
 
@@ -112,4 +122,5 @@ def _calibrated(part: dict, terms: dict, family: str, phase: str) -> float:
     key = f"{family}.{phase}"
     return (part["fixed"] + terms["work_scale"].get(key, 1.0) * part["work"]
             + terms["step_latency_s"].get(key, 0.0) * part["steps"]
-            + terms["call_latency_s"].get(key, 0.0))
+            + terms["call_latency_s"].get(key, 0.0)
+            + terms["step_weight_passes"].get(key, 0.0) * part["weight"])

@@ -132,7 +132,8 @@ def plot(rows: list[dict], path, title: str) -> None:
     ax.set_xlabel("measured time (s)")
     ax.set_ylabel("predicted time (s)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)

@@ -1,0 +1,207 @@
+"""Validation: a small time-bounded calibration and validation on the CPU; the report's
+structure and statistics (never wall-clock figures); robustness (skips, out of memory,
+interruption, no torch); the profile format and the fits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import costmodel as cm
+from costmodel.cli.validation_commands import calibrate, validate
+from costmodel.hardware import load_hardware
+from costmodel.roofline import Efficiency, predict
+from costmodel.validation import report
+from costmodel.validation import validate as vmod
+from costmodel.validation.fit import nonneg_relative_fit
+
+pytest.importorskip("torch")
+
+QUICK = ["--device", "cpu", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory):
+    path = tmp_path_factory.mktemp("profile") / "cpu.toml"
+    result = CliRunner().invoke(calibrate, [*QUICK, "--quick", "-o", str(path)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+@pytest.fixture(scope="module")
+def validated(profile, tmp_path_factory):
+    stem = tmp_path_factory.mktemp("results") / "cpu"
+    args = [*QUICK, "--quick", "--gpu", str(profile), "--families", "lstm,gru,transformer",
+            "--budget-s", "0.01", "-o", str(stem)]
+    result = CliRunner().invoke(validate, args)
+    assert result.exit_code == 0, result.output
+    return stem, json.loads(stem.with_suffix(".json").read_text())
+
+
+def test_profile_is_a_hardware_file_with_efficiency_and_metadata(profile):
+    hw = load_hardware(str(profile))
+    meta = hw.calibration
+    assert meta["kind"] == "cpu" and meta["threads"] == 1 and meta["torch"] and meta["date"]
+    assert any(b.startswith("module") for b in meta["benchmarks"])
+    assert hw.peak_flops_per_s("fp32") > 0 and hw.hbm_bytes_per_s > 0
+    eff = Efficiency.from_profile(profile)
+    assert eff.latency_mode == "add" and "compute.gemm" in eff.curves
+    assert set(eff.step_latency_s) >= {"rnn.forward", "lstm.forward", "gru.backward"}
+    # the profile given as hardware brings its efficiency: predict uses it by default
+    lstm = cm.LSTM(64, 64)
+    assert float(predict(lstm, hw, n=32, batch=1).forward_s) == float(
+        predict(lstm, hw, eff=eff, n=32, batch=1).forward_s)
+
+
+def test_raw_benchmarks_are_kept_next_to_the_profile(profile):
+    rows = json.loads(profile.with_name(profile.stem + "-benchmarks.json").read_text())
+    kinds = {r["bench"] for r in rows}
+    assert {"peak", "copy", "op_latency", "matmul", "pointwise", "adam", "module"} <= kinds
+    assert all(r["time_s" if r["bench"] != "module" else "measured_s"] >= 0 for r in rows)
+
+
+def test_validation_report_structure_and_statistics(validated):
+    stem, data = validated
+    assert data["complete"] and data["meta"]["threads"] == 1
+    rows, summary = data["rows"], data["summary"]
+    assert {r["family"] for r in rows} == {"lstm", "gru", "transformer"}
+    assert summary["measured"] + summary["skipped"] + summary["oom"] == len(rows)
+    done = [r for r in rows if r["status"] == "ok"]
+    for model in ("baseline", "calibrated"):
+        stats = summary[model]
+        errors = [r[f"{model}_err_pct"] for r in done]
+        assert stats["count"] == len(done)
+        assert stats["median_pct"] == pytest.approx(float(np.median(errors)))
+        assert stats["median_pct"] <= stats["p90_pct"] <= stats["worst_pct"] == max(errors)
+    for r in done:
+        assert r["calibrated_err_pct"] == pytest.approx(
+            abs(r["calibrated_s"] - r["measured_s"]) / r["measured_s"] * 100)
+    training = [r for r in done if r["mode"] == "training"]
+    assert all(r["measured_saved_bytes"] > 0 and r["predicted_saved_bytes"] > 0
+               for r in training)
+    header = stem.with_suffix(".csv").read_text().splitlines()[0].split(",")
+    assert header == list(report.CSV_COLUMNS)
+    assert stem.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_slow_configurations_are_skipped_and_recorded(profile, tmp_path):
+    stem = tmp_path / "skip"
+    args = [*QUICK, "--quick", "--gpu", str(profile), "--families", "lstm", "--modes",
+            "forward", "--max-config-s", "1e-9", "-o", str(stem)]
+    assert CliRunner().invoke(validate, args).exit_code == 0
+    data = json.loads(stem.with_suffix(".json").read_text())
+    assert data["summary"]["skipped"] == len(data["rows"]) > 0
+    assert all("predicted" in r["reason"] for r in data["rows"])
+    assert data["summary"]["calibrated"]["median_pct"] is None
+
+
+def test_out_of_memory_is_recorded_and_the_run_goes_on(profile, tmp_path, monkeypatch):
+    calls = []
+
+    def oom_once(cfg, device, budget_s):
+        calls.append(cfg)
+        if len(calls) == 1:
+            raise MemoryError("simulated")
+        return real(cfg, device, budget_s=0.01)
+
+    real = vmod.time_config
+    monkeypatch.setattr(vmod, "time_config", oom_once)
+    stem = tmp_path / "oom"
+    args = [*QUICK, "--quick", "--gpu", str(profile), "--families", "rnn", "--modes",
+            "forward", "-o", str(stem)]
+    assert CliRunner().invoke(validate, args).exit_code == 0
+    statuses = [r["status"] for r in json.loads(stem.with_suffix(".json").read_text())["rows"]]
+    assert statuses[0] == "oom" and statuses[1:] and set(statuses[1:]) == {"ok"}
+
+
+def test_an_interrupted_run_keeps_what_it_measured(profile, tmp_path, monkeypatch):
+    real, calls = vmod.run_one, []
+
+    def interrupt_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(vmod, "run_one", interrupt_second)
+    stem = tmp_path / "stop"
+    args = [*QUICK, "--quick", "--gpu", str(profile), "--families", "lstm", "--budget-s",
+            "0.01", "-o", str(stem)]
+    assert CliRunner().invoke(validate, args).exit_code == 0
+    data = json.loads(stem.with_suffix(".json").read_text())
+    assert len(data["rows"]) == 1 and data["meta"]["interrupted"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_without_torch_the_commands_name_the_extra(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    for command in (calibrate, validate):
+        result = CliRunner().invoke(command, ["--device", "cpu", "-o", str(tmp_path / "x")])
+        assert result.exit_code == 2
+        assert "pip install 'costmodel[validation]'" in result.output
+
+
+def test_a_profile_never_goes_into_the_catalogue():
+    target = Path(cm.__file__).parent / "data" / "hardware" / "mine.toml"
+    result = CliRunner().invoke(calibrate, ["--quick", "-o", str(target)])
+    assert result.exit_code == 2 and "catalogue" in result.output
+
+
+def test_error_statistics_golden():
+    # |errors| 1..10 %: median (5 + 6) / 2 = 5.5; p90 by linear interpolation 9.1; worst 10
+    stats = report.error_stats([float(e) for e in range(1, 11)])
+    assert stats == {"count": 10, "median_pct": 5.5, "p90_pct": pytest.approx(9.1),
+                     "worst_pct": 10.0}
+    assert report.abs_pct_error(90.0, 100.0) == pytest.approx(10.0)
+
+
+def test_nonnegative_fit_recovers_scale_latencies_and_weight_passes():
+    work = np.array([1e-4, 1e-3, 1e-2, 3e-3, 5e-4, 2e-3])
+    steps = np.array([16.0, 64.0, 256.0, 16.0, 1024.0, 32.0])
+    weight = np.array([1e-5, 4e-3, 1e-4, 2e-3, 1e-3, 5e-5])
+    # scale 1.5, 2 us a step, 30 us a call, 0.5 extra weight passes
+    measured = 1.5 * work + 2e-6 * steps + 3e-5 + 0.5 * weight
+    fit = nonneg_relative_fit(work, steps, measured, measured, weight)
+    assert fit == pytest.approx((1.5, 2e-6, 3e-5, 0.5), rel=1e-6)
+    # a negative term is never returned: data that wants one gets 0 instead
+    _, step_s, call_s, passes = nonneg_relative_fit(work, steps, 1.5 * work - 1e-7 * steps,
+                                                    measured, weight)
+    assert step_s >= 0 and call_s >= 0 and passes >= 0
+
+
+def test_toml_writer_round_trips():
+    data = {"name": "x", "hbm_bytes_per_s": 1e12, "flag": True,
+            "efficiency": {"latency_mode": "add", "curves": {"compute.gemm": {
+                "x": [1.0, 2.0], "efficiency": [0.5, 0.9]}}, "step_latency_s": {"lstm.forward": 1e-6}}}
+    assert tomllib.loads(report.to_toml(data)) == data
+
+
+@pytest.mark.parametrize("table, field", [
+    ({"latency_mode": "sometimes"}, "efficiency.latency_mode"),
+    ({"curves": {"compute.gemm": {"x": [2.0, 1.0], "efficiency": [1.0, 1.0]}}},
+     "efficiency.curves.compute.gemm"),
+    ({"step_latency_s": {"lstm.forward": -1.0}}, "efficiency.step_latency_s.lstm.forward"),
+    ({"warp_factor": 9}, "efficiency.warp_factor"),
+])
+def test_bad_efficiency_tables_name_the_field(table, field):
+    with pytest.raises(ValueError, match=rf"mine\.toml: field '{field}'"):
+        Efficiency.from_table(table, "mine.toml")
+
+
+def test_shipped_files_may_not_carry_a_profile():
+    from costmodel.hardware import _parse
+
+    text = 'name = "X"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e12\n[efficiency]\n'
+    assert _parse(text, "user.toml", strict=False).efficiency == {}
+    with pytest.raises(ValueError, match="field 'efficiency': unknown key"):
+        _parse(text, "shipped.toml", strict=True)
