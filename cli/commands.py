@@ -189,12 +189,19 @@ def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attenti
 
 
 def _columns_csv(columns, names) -> str:
-    import io
+    """CSV of equal-length columns: ints exact, floats as repr (shortest round-trip)."""
+    cells = [list(map(str, columns[c].tolist())) for c in names]
+    return "\n".join([",".join(names), *map(",".join, zip(*cells))]) + "\n"
 
-    import numpy as np
 
-    buffer = io.StringIO()
-    buffer.write(",".join(names) + "\n")
-    table = np.column_stack([np.asarray(columns[c]).astype(str) for c in names])
-    np.savetxt(buffer, table, fmt="%s", delimiter=",")
-    return buffer.getvalue()
+def _register_optional_commands():
+    """Commands that live in their own modules (claims; calibrate and validate need torch only
+    when they run, so their modules import without it)."""
+    from .claims import claims
+    from .validation_commands import calibrate, validate
+
+    for command in (claims, calibrate, validate):
+        cli.add_command(command)
+
+
+_register_optional_commands()

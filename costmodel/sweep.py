@@ -13,6 +13,8 @@ from costmodel.roofline import Efficiency, predict
 #: Columns of a sweep, SI units.
 COLUMNS = ("model", "n", "d", "batch", "params", "flops", "flops_training", "activation_bytes",
            "inference_bytes", "depth_forward", "time_forward_s", "time_training_s", "binding")
+INTEGER_COLUMNS = ("params", "flops", "flops_training", "activation_bytes", "inference_bytes",
+                   "depth_forward")
 HEAD_WIDTH = 64  # the default head width of the comparison (d/64 heads)
 
 
@@ -68,4 +70,7 @@ def sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=MODELS, heads=Non
                  "binding": np.broadcast_to(t.binding, N.shape)}
         for c in COLUMNS:
             columns[c].append(np.asarray(block[c]))
-    return {c: np.concatenate(v) for c, v in columns.items()}
+    out = {c: np.concatenate(v) for c, v in columns.items()}
+    for c in INTEGER_COLUMNS:  # exact counts (float64 is exact below 2**53, far above these)
+        out[c] = np.rint(out[c]).astype(np.int64)
+    return out
