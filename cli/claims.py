@@ -10,7 +10,7 @@ from costmodel.claims.report import FORMATS, render
 from costmodel.claims.verdicts import STATUSES, check_claims
 
 
-@click.command("claims")
+@click.command("claims", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--doc", default=None, metavar="FILE",
               help="One document: its file name, stem or number (e.g. 002).")
 @click.option("--verdict", "verdicts", multiple=True, metavar="VERDICT",

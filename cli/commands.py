@@ -202,6 +202,9 @@ def _register_optional_commands():
 
     for command in (claims, calibrate, validate):
         cli.add_command(command)
+    for command in cli.commands.values():
+        # the same help flags whether a command runs under the group or on its own
+        command.context_settings.setdefault("help_option_names", ["-h", "--help"])
 
 
 _register_optional_commands()
