@@ -12,25 +12,27 @@ def _first(out):
     return out
 
 
-def matmul_flops(module, *inputs, device="cpu"):
+def matmul_flops(module, *inputs, device="cpu", custom_mapping=None, **kwargs):
     """(forward, backward) FLOPs FlopCounterMode counts for one training step on ``inputs``.
 
-    The inputs keep their own ``requires_grad``; every parameter requires grad. On the 'meta'
-    device PyTorch decomposes nn.LSTM into counted matmuls (the CPU oneDNN kernel counts 0).
+    The inputs keep their own ``requires_grad``; every parameter requires grad; ``kwargs`` go
+    to the module's forward. On the 'meta' device PyTorch decomposes nn.LSTM into counted
+    matmuls (the CPU oneDNN kernel counts 0). ``custom_mapping`` adds FLOP formulas for ops
+    the counter does not know (see test_attention's CPU flash-attention ops).
     """
     module = module.to(device).train()
     inputs = torch.utils._pytree.tree_map(
         lambda t: t.to(device).detach().requires_grad_(t.requires_grad)
         if torch.is_tensor(t) else t, inputs)
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=custom_mapping)
     with counter:
-        out = _first(module(*inputs))
+        out = _first(module(*inputs, **kwargs))
         forward = counter.get_total_flops()
         out.sum().backward()
     return forward, counter.get_total_flops() - forward
 
 
-def saved_bytes(module, *inputs):
+def saved_bytes(module, *inputs, **kwargs):
     """Bytes autograd saves for backward: each storage once, parameters excluded."""
     params = {p.untyped_storage().data_ptr() for p in module.parameters()}
     seen: dict[int, int] = {}
@@ -43,7 +45,7 @@ def saved_bytes(module, *inputs):
 
     module.train()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        module(*inputs)
+        module(*inputs, **kwargs)
     return sum(seen.values())
 
 

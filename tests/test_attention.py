@@ -22,12 +22,14 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import (FlopCounterMode, sdpa_backward_flop_count,
+from torch.utils.flop_counter import (sdpa_backward_flop_count,
                                       sdpa_flop_count)
 
 import costmodel as cm
 from costmodel import symbols as S
-from test_layers import params_of, torch_saved
+from oracle import matmul_flops
+from oracle import num_params as params_of
+from oracle import saved_bytes as torch_saved
 
 aten = torch.ops.aten
 #: torch's flash-attention formulas applied to the CPU flash ops it leaves uncounted.
@@ -41,15 +43,8 @@ CPU_FLASH_FORMULAS = {
 
 def torch_flops(module, *inputs, flash_formulas=False, **kwargs):
     """(forward, backward) FlopCounterMode totals; inputs do not require grad."""
-    module.train()
-    counter = FlopCounterMode(display=False,
-                              custom_mapping=CPU_FLASH_FORMULAS if flash_formulas else None)
-    with counter:
-        out = module(*inputs, **kwargs)
-        out = out[0] if isinstance(out, tuple) else out
-        forward = counter.get_total_flops()
-        out.sum().backward()
-    return forward, counter.get_total_flops() - forward
+    return matmul_flops(module, *inputs,
+                        custom_mapping=CPU_FLASH_FORMULAS if flash_formulas else None, **kwargs)
 
 
 class OpLog(TorchDispatchMode):

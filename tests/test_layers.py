@@ -11,46 +11,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 import costmodel as cm
 from costmodel import symbols as S
+from oracle import matmul_flops as torch_flops
+from oracle import num_params as params_of
+from oracle import saved_bytes as torch_saved
 
 dims = st.integers(1, 24)
 lengths = st.integers(1, 12)
 batches = st.integers(1, 4)
-
-
-def torch_flops(module, *inputs, **kwargs):
-    """(forward, backward) matmul FLOPs FlopCounterMode counts for one step."""
-    module.train()
-    with FlopCounterMode(display=False) as counter:
-        out = module(*inputs, **kwargs)
-        out = out[0] if isinstance(out, tuple) else out
-        forward = counter.get_total_flops()
-        out.float().sum().backward()
-    return forward, counter.get_total_flops() - forward
-
-
-def torch_saved(module, *inputs, **kwargs):
-    """Bytes autograd saves: each storage once, parameters excluded."""
-    params = {p.untyped_storage().data_ptr() for p in module.parameters()}
-    seen: dict[int, int] = {}
-
-    def pack(t):
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in params:
-            seen.setdefault(storage.data_ptr(), storage.nbytes())
-        return t
-
-    module.train()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        module(*inputs, **kwargs)
-    return sum(seen.values())
-
-
-def params_of(module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 @settings(max_examples=25, deadline=None)

@@ -22,7 +22,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 import costmodel as cm
 from costmodel import symbols as S
 from test_attention import torch_flops
-from test_layers import params_of, torch_saved
+from oracle import num_params as params_of
+from oracle import saved_bytes as torch_saved
 
 configs = st.fixed_dictionaries({
     "heads": st.integers(1, 3), "head_dim": st.integers(1, 4), "ff": st.integers(1, 24),

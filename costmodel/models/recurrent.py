@@ -91,7 +91,7 @@ def _recurrent_part(cfg: _Config) -> Cost:
 
 
 def _direction(cfg: _Config, layer: int, direction: int) -> Cost:
-    B, N, s = S.batch, S.n, S.dtype_bytes
+    B, N = S.batch, S.n
     H, P, GH = cfg.hidden, cfg.out, cfg.cell.gates * cfg.hidden
     in_size = cfg.layer_input(layer)
     parts = [
