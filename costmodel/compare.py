@@ -160,7 +160,7 @@ def _crossovers(records, setup: Setup, hw: Hardware, eff) -> tuple[dict, ...]:
 
 
 def _bytes(dtype: str):
-    from costmodel.cost import dtype_bytes_of
+    from costmodel.numeric import dtype_bytes_of
     return dtype_bytes_of(dtype)
 
 

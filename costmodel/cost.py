@@ -10,15 +10,15 @@ per-part table.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, Iterable, Mapping
 
 import sympy as sp
 
-from costmodel import conventions
 from costmodel import symbols as S
+from costmodel.bigo import big_o, leading_terms
+from costmodel.numeric import _runtime_values, compile_numpy, runtime_mapping
 
 #: Stored fields that add up when records are put in series.
 ADDITIVE = (
@@ -311,103 +311,6 @@ class Cost:
         for part in self.parts or (self,):
             rows.append({"part": part.name, **{q: part.get(q) for q in quantities}})
         return rows
-
-
-# ----- compiling to numpy -----------------------------------------------------------------
-def compile_numpy(args, exprs) -> Callable:
-    """``lambdify`` to numpy with a minimal namespace: sympy's default one imports and scans
-    all of numpy on first use (0.13 s, most of a cold `costmodel compare`). No CSE: these
-    expressions share little, and CSE made both compiling and evaluating slower here."""
-    import functools
-
-    import numpy as np
-    from sympy.printing.numpy import NumPyPrinter
-
-    namespace = {"numpy": np, "functools": functools}
-    return sp.lambdify(args, exprs, modules=[namespace], printer=NumPyPrinter, cse=False)
-
-
-# ----- runtime symbol values --------------------------------------------------------------
-def _runtime_values(dtype, optimizer, values: dict) -> dict:
-    """Keyword values for compiled functions: dtype and optimizer become ``s`` and ``k_opt``,
-    ``n_src`` defaults to ``n``."""
-    values = dict(values)
-    values.setdefault("s", dtype_bytes_of(dtype))
-    values.setdefault("k_opt", optimizer_states_of(optimizer))
-    values.setdefault("n_src", values.get("n"))
-    return values
-
-
-
-def dtype_bytes_of(dtype) -> float | int:
-    if isinstance(dtype, str):
-        key = dtype.lower()
-        if key not in conventions.DTYPE_BYTES:
-            allowed = ", ".join(conventions.DTYPE_BYTES)
-            raise ValueError(f"dtype={dtype!r} is not one of: {allowed} (or a number of bytes)")
-        return conventions.DTYPE_BYTES[key]
-    if isinstance(dtype, bool) or not isinstance(dtype, (int, float)) or not dtype > 0 \
-            or not math.isfinite(dtype):
-        raise ValueError(f"dtype={dtype!r} must be a dtype name or a positive number of bytes")
-    return dtype
-
-
-def optimizer_states_of(optimizer: str) -> int:
-    key = str(optimizer).lower()
-    if key not in conventions.OPTIMIZER_STATES:
-        allowed = ", ".join(conventions.OPTIMIZER_STATES)
-        raise ValueError(f"optimizer={optimizer!r} is not one of: {allowed}")
-    return conventions.OPTIMIZER_STATES[key]
-
-
-def runtime_mapping(record, n, batch, dtype, optimizer, n_src, sizes) -> dict:
-    from costmodel.checks import check_size
-
-    mapping = {
-        S.batch: sp.Integer(check_size("batch", batch)),
-        S.dtype_bytes: sp.nsimplify(dtype_bytes_of(dtype)),
-        S.optimizer_states: sp.Integer(optimizer_states_of(optimizer)),
-    }
-    if n is not None:
-        mapping[S.n] = sp.Integer(check_size("n", n))
-    if n_src is not None or n is not None:
-        mapping[S.n_src] = sp.Integer(check_size("n_src", n if n_src is None else n_src))
-    by_name = {s.name: s for s in record.free_symbols}
-    for key, value in sizes.items():
-        if key not in by_name:
-            known = sorted(set(by_name) - {"s", "k_opt"})
-            raise ValueError(f"{key}= is not a symbol of this record; its symbols are {known}")
-        mapping[by_name[key]] = sp.Integer(check_size(key, value))
-    unbound = sorted(s.name for s in record.free_symbols if s not in mapping)
-    if unbound:
-        raise ValueError(f"evaluate needs values for {unbound}")
-    return mapping
-
-
-def leading_terms(expr: sp.Expr) -> sp.Expr:
-    """The monomials of highest total degree in the sizes, coefficients dropped.
-
-    ``8*batch*n*d**2 + 4*batch*n**2*d + 7*n*d`` -> ``batch*n*d**2 + batch*n**2*d``; floors
-    and ceilings count as their argument; ``s`` and ``k_opt`` (dtype, optimizer) are dropped.
-    """
-    expr = sp.sympify(expr).replace(sp.floor, lambda a: a).replace(sp.ceiling, lambda a: a)
-    expr = expr.replace(sp.Min, lambda *a: sp.Integer(1))  # 0/1 switches such as Min(b-1, 1)
-    expr = sp.expand(expr.xreplace({S.dtype_bytes: 1, S.optimizer_states: 1}))
-    gens = sorted(expr.free_symbols, key=lambda g: g.name)
-    if not gens:
-        return sp.Integer(1)
-    monomials = {}
-    for term in sp.Add.make_args(expr):
-        powers = term.as_powers_dict()
-        mono = sp.Mul(*[g ** powers.get(g, 0) for g in gens])
-        monomials[mono] = sum(sp.degree(mono, g) for g in gens)
-    top = max(monomials.values())
-    return sp.Add(*[m for m, degree in monomials.items() if degree == top])
-
-
-def big_o(expr: sp.Expr) -> str:
-    """``O(...)`` of :func:`leading_terms`, for display."""
-    return f"O({leading_terms(expr)})"
 
 
 # ----- combining records ------------------------------------------------------------------

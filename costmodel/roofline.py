@@ -332,7 +332,7 @@ def family_of(record: Cost) -> str:
 
 
 def _optimizer_update(params, optimizer: str, dtype: str, hw: Hardware, eff: Efficiency):
-    from costmodel.cost import dtype_bytes_of, optimizer_states_of
+    from costmodel.numeric import dtype_bytes_of, optimizer_states_of
 
     states = optimizer_states_of(optimizer)
     moved = (C.OPTIMIZER_BASE_TENSORS_MOVED + 2 * states) * dtype_bytes_of(dtype)

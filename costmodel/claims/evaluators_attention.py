@@ -18,8 +18,9 @@ from costmodel import symbols as S
 from costmodel.claims.evaluators import Outcome, evaluator, fmt, need
 from costmodel.claims.evaluators_models import (MAC_CONVENTION, recurrent, run,
                                                 sequential_steps)
-from costmodel.cost import Cost, Sequential, dtype_bytes_of
-from costmodel.cost import big_o as leading_terms
+from costmodel.cost import Cost, Sequential
+from costmodel.numeric import dtype_bytes_of
+from costmodel.bigo import big_o as leading_terms
 
 #: Constructors a big-O claim may name (looked up, never evaluated).
 MODELS = {"RNN": "RNN", "LSTM": "LSTM", "GRU": "GRU", "Linear": "Linear",
