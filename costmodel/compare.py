@@ -135,8 +135,10 @@ def _ratios(rows) -> tuple[dict, ...]:
     for row in rows:
         if row["model"] == "transformer":
             continue
+        # ratios are unitless: a time ratio drops the seconds suffix
         out.append({"model": f"{row['model']}/transformer",
-                    **{k: row[k] / base[k] if base[k] else float("inf") for k in RATIO_KEYS}})
+                    **{k.removesuffix("_s"): row[k] / base[k] if base[k] else float("inf")
+                       for k in RATIO_KEYS}})
     return tuple(out)
 
 

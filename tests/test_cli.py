@@ -126,3 +126,28 @@ def test_every_command_help_has_an_example():
 
     for name, command in cli.commands.items():
         assert "Example:" in (command.help or ""), name
+
+
+def test_json_schema_is_stable_and_documented():
+    from pathlib import Path
+
+    from costmodel.compare import ROW_KEYS
+
+    code, out, _ = run("compare", "--n", "16", "--d", "64", "--format", "json")
+    data = json.loads(out)
+    assert set(data) == {"rows", "ratios", "crossovers", "setup"}
+    assert all(tuple(row) == ROW_KEYS for row in data["rows"])
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "compare.md").read_text()
+    assert all(f"`{key}`" in doc for key in ROW_KEYS)
+    assert all(f"`{key}`" in doc for key in data["ratios"][0])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(1, 100000), d=st.sampled_from([64, 256, 768, 4096]),
+       batch=st.integers(1, 512), layers=st.integers(1, 4), attention=st.sampled_from(
+           ["math", "flash"]))
+def test_table_fits_80_columns(n, d, batch, layers, attention):
+    code, out, err = run("compare", "--n", str(n), "--d", str(d), "--batch", str(batch),
+                         "--layers", str(layers), "--attention", attention)
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines()) <= 80
