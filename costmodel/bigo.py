@@ -8,10 +8,13 @@ from costmodel import symbols as S
 
 
 def leading_terms(expr: sp.Expr) -> sp.Expr:
-    """The monomials of highest total degree in the sizes, coefficients dropped.
+    """The terms no other term outgrows, coefficients dropped: the multivariate big-O.
 
-    ``8*batch*n*d**2 + 4*batch*n**2*d + 7*n*d`` -> ``batch*n*d**2 + batch*n**2*d``; floors
-    and ceilings count as their argument; ``s`` and ``k_opt`` (dtype, optimizer) are dropped.
+    A monomial is dropped when another has at least its power of every size (``n*d`` goes
+    when ``batch*n*d**2`` is there); what is left cannot be ordered without knowing how the
+    sizes compare: ``8*batch*n*d**2 + 4*batch*n**2*d + 7*n*d`` -> ``batch*n*d**2 +
+    batch*n**2*d``. Floors and ceilings count as their argument, ``Min`` switches as 1;
+    ``s`` and ``k_opt`` (dtype, optimizer) are dropped.
     """
     expr = sp.sympify(expr).replace(sp.floor, lambda a: a).replace(sp.ceiling, lambda a: a)
     expr = expr.replace(sp.Min, lambda *a: sp.Integer(1))  # 0/1 switches such as Min(b-1, 1)
@@ -19,13 +22,16 @@ def leading_terms(expr: sp.Expr) -> sp.Expr:
     gens = sorted(expr.free_symbols, key=lambda g: g.name)
     if not gens:
         return sp.Integer(1)
-    monomials = {}
+    powers = set()
     for term in sp.Add.make_args(expr):
-        powers = term.as_powers_dict()
-        mono = sp.Mul(*[g ** powers.get(g, 0) for g in gens])
-        monomials[mono] = sum(sp.degree(mono, g) for g in gens)
-    top = max(monomials.values())
-    return sp.Add(*[m for m, degree in monomials.items() if degree == top])
+        exps = term.as_powers_dict()
+        powers.add(tuple(exps.get(g, 0) for g in gens))
+
+    def outgrown(p):
+        return any(q != p and all(a <= b for a, b in zip(p, q)) for q in powers)
+
+    kept = [p for p in powers if not outgrown(p)]
+    return sp.Add(*[sp.Mul(*[g ** e for g, e in zip(gens, p)]) for p in kept])
 
 
 def big_o(expr: sp.Expr) -> str:

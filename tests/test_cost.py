@@ -81,12 +81,15 @@ def test_evaluate_errors_name_the_argument(kwargs, word):
         linear_part("lin", S.batch * S.n, d, d).evaluate(**kwargs)
 
 
-def test_leading_terms_keep_every_term_of_top_degree():
+def test_leading_terms_keep_every_term_no_other_outgrows():
     n, b = S.n, S.batch
     lead = leading_terms(8 * b * n * d ** 2 + 4 * b * n ** 2 * d + 7 * n * d)
     assert sp.expand(lead - (b * n * d ** 2 + b * n ** 2 * d)) == 0
     assert leading_terms(sp.Integer(5)) == 1
     assert leading_terms(sp.floor(n / 2) * d * S.dtype_bytes) == n * d
+    # d*n and h*n**2 cannot be ordered without knowing d vs h*n: both stay
+    h = S.size_symbol("h")
+    assert sp.expand(leading_terms(b * n * (10 * d + h * n + 16)) - (b * n * d + b * h * n ** 2)) == 0
 
 
 def test_unknown_quantity_is_a_clear_error():
