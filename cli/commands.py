@@ -46,11 +46,14 @@ def _models(ctx, param, value):
 @click.option("--attention", type=click.Choice(["math", "flash"]), default="math",
               show_default=True, help="Attention kernel: scores in memory, or fused.")
 @click.option("--causal", is_flag=True, help="Causal (masked) self-attention.")
+@click.option("--allow-tf32", is_flag=True,
+              help="fp32 cuBLAS matmuls on TF32 tensor cores (PyTorch's default is off; "
+                   "cuDNN RNNs use TF32 either way).")
 @click.option("--models", default="rnn,lstm,gru,transformer", show_default=True,
               callback=_models, help="Comma-separated rows to show.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attention, causal,
-            models, fmt):
+            allow_tf32, models, fmt):
     """RNN, LSTM and GRU against a Transformer encoder layer at one (n, d) on one GPU.
 
     Prints params, forward and training FLOPs, activation and inference memory, sequential
@@ -63,7 +66,7 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
 
     result = run(n, d, gpu, batch=batch, layers=layers, heads=heads, ffn=ffn,
                  bidirectional=bidirectional, dtype=dtype, attention=attention, causal=causal,
-                 models=models)
+                 allow_tf32=allow_tf32, models=models)
     if fmt == "json":
         click.echo(render.to_json({"rows": list(result.rows), "ratios": list(result.ratios),
                                    "crossovers": list(result.crossovers),

@@ -9,6 +9,7 @@ where each recurrence and the Transformer cost the same.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +48,9 @@ class Setup:
     dtype: str = "fp32"
     attention: str = "math"
     causal: bool = False
+    #: cuBLAS matmuls in fp32 on TF32 tensor cores (torch.backends.cuda.matmul.allow_tf32,
+    #: default False); cuDNN's RNNs and convolutions use TF32 by default either way.
+    allow_tf32: bool = False
     models: tuple[str, ...] = MODELS
 
     def checked(self) -> "Setup":
@@ -63,12 +67,14 @@ class Setup:
         check_choice("attention", self.attention, ATTENTION_KERNELS)
         check_bool("bidirectional", self.bidirectional)
         check_bool("causal", self.causal)
+        check_bool("allow_tf32", self.allow_tf32)
         if self.causal and self.bidirectional:
             raise ValueError("causal and bidirectional conflict: a causal model cannot read "
                              "the future, a bidirectional recurrence does")
-        return Setup(check_size("n", self.n), d, check_size("batch", self.batch),
-                     check_size("layers", self.layers), heads, ffn, self.bidirectional,
-                     self.dtype, self.attention, self.causal, tuple(dict.fromkeys(self.models)))
+        return dataclasses.replace(
+            self, n=check_size("n", self.n), d=d, batch=check_size("batch", self.batch),
+            layers=check_size("layers", self.layers), heads=heads, ffn=ffn,
+            models=tuple(dict.fromkeys(self.models)))
 
 
 def _default_heads(d: int) -> int:
@@ -113,7 +119,8 @@ def compare(n: int, d: int, gpu: str | Hardware = "a100", *, eff: Efficiency | N
 
 def _row(name: str, record: Cost, setup: Setup, hw: Hardware, eff) -> dict:
     values = record.evaluate(n=setup.n, batch=setup.batch, dtype=setup.dtype)
-    t = predict(record, hw, eff=eff, dtype=setup.dtype, n=setup.n, batch=setup.batch)
+    t = predict(record, hw, eff=eff, dtype=setup.dtype, n=setup.n, batch=setup.batch,
+                allow_tf32=setup.allow_tf32)
     row = {"model": name, **values,
            # inference holds the weights and the carried state (RNN h/c, attention KV cache)
            "inference_bytes": values["weight_bytes"] + values["state_bytes"],
@@ -185,6 +192,7 @@ def _time_crossovers(recurrent: dict, tf: Cost, setup: Setup, hw: Hardware,
     each one vectorised call of the roofline."""
     def forward(record, n):
         return np.asarray(predict(record, hw, eff=eff, dtype=setup.dtype, batch=setup.batch,
+                                  allow_tf32=setup.allow_tf32,
                                   n=n).forward_s, dtype=float)
 
     grid = np.unique(np.round(np.geomspace(1, CROSSOVER_SEARCH_MAX_N, 64)).astype(np.int64))

@@ -60,7 +60,8 @@ def sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=MODELS, heads=Non
     for name in models:
         record = _symbolic(name, setup, heads)
         values = record.vectorize()(n=N, d=D, batch=B, dtype=setup.dtype)
-        t = predict(record, hw, eff=eff, dtype=setup.dtype, n=N, d=D, batch=B)
+        t = predict(record, hw, eff=eff, dtype=setup.dtype, n=N, d=D, batch=B,
+                    allow_tf32=setup.allow_tf32)
         block = {"model": np.full(N.shape, name), "n": N, "d": D, "batch": B,
                  **{k: values[k] for k in ("params", "flops", "flops_training",
                                            "activation_bytes", "depth_forward")},

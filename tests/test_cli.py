@@ -151,3 +151,13 @@ def test_table_fits_80_columns(n, d, batch, layers, attention):
                          "--layers", str(layers), "--attention", attention)
     assert code == 0, err
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_allow_tf32_speeds_up_cublas_matmuls_only():
+    def times(*extra):
+        _, out, _ = run("compare", "--n", "512", "--d", "768", "--format", "json", *extra)
+        return {r["model"]: r["time_forward_s"] for r in json.loads(out)["rows"]}
+
+    plain, tf32 = times(), times("--allow-tf32")
+    assert tf32["transformer"] < plain["transformer"]  # cuBLAS: FP32 -> TF32 peak
+    assert tf32["lstm"] == plain["lstm"]  # cuDNN RNNs use TF32 by default already
