@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 PERCENTILE = 90
+FILE_MODE = 0o644  # results are shared files (mkstemp creates them 0600)
 
 
 def write_atomic(path, text: str) -> None:
@@ -24,6 +25,7 @@ def write_atomic(path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -35,6 +37,7 @@ def write_atomic_bytes(path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
+    os.chmod(tmp, FILE_MODE)
     os.replace(tmp, path)
 
 

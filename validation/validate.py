@@ -98,9 +98,9 @@ def write_results(rows: list[dict], meta: dict, stem: Path, final: bool) -> dict
     write_atomic(stem.with_suffix(".csv"), to_csv(rows))
     if final:
         s = report["summary"]
-        title = (f"{meta['device']} ({meta['threads']} threads), torch {meta['torch']}: "
-                 f"median |error| datasheet {_pct(s['baseline'])}, calibrated "
-                 f"{_pct(s['calibrated'])}")
+        title = (f"{meta['device']} ({meta['kind']}, threads={meta['threads']}), "
+                 f"torch {meta['torch']}: median |error| datasheet {_pct(s['baseline'])}, "
+                 f"calibrated {_pct(s['calibrated'])}")
         plot(rows, stem.with_suffix(".png"), title)
     return report
 
