@@ -22,6 +22,7 @@ from typing import Callable, Mapping
 #: step from "1-5 % of peak"). ``alternatives`` are the values under other named conventions
 #: (MAC vs FLOP, one bias vector, a GPU variant); ``value=None`` with alternatives means only
 #: the named conventions apply. ``computable=False`` carries the ``reason`` (and any bound).
+#: ``measured`` makes the verdict "measured" (see ``verdicts.judge``).
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class Outcome:
     span: bool = False
     computable: bool = True
     reason: str = ""
+    #: A measured value (``evaluators_measured``): what ran where and when. ``predicted``:
+    #: (label, value) roofline predictions for the GPU a claim names, never measurements.
+    measured: str = ""
+    predicted: tuple[tuple[str, object], ...] = ()
 
 
 class MissingConstructor(RuntimeError):
@@ -105,5 +110,5 @@ def hypothetical(params: Mapping) -> Outcome:
 
 
 for _module in ("evaluators_arithmetic", "evaluators_models", "evaluators_attention",
-                "evaluators_devices"):
+                "evaluators_devices", "evaluators_measured"):
     importlib.import_module(f"costmodel.claims.{_module}")

@@ -7,6 +7,7 @@ import io
 import json
 from collections import Counter
 
+from costmodel.claims.evaluators_measured import describe
 from costmodel.claims.verdicts import LABELS, STATUSES, Verdict, check_claims, show, show_claimed
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -102,16 +103,22 @@ def render_report() -> str:
            "Every quantitative claim of the five seed documents, recomputed with costmodel "
            "(ledger: `costmodel/data/claims/*.toml`; evaluators: `costmodel/claims/`). "
            "Verdicts: *holds*; *holds under a convention* (named); *off* (with the factor "
-           "claimed / computed and the likely cause); *measured*; *not computable* (with the "
-           "reason: literature results, judgements, and times, utilizations and speedups that "
-           "wait for the validation benchmarks of issue 4, each naming its benchmark).", "",
+           "claimed / computed and the likely cause); *measured* (times, utilizations, "
+           "speedups and memory savings checked against the recorded benchmark runs listed "
+           "under Measurements: whether the claim holds on what was measured, and for a claim "
+           "about a GPU costmodel's roofline prediction for it, a prediction, not a "
+           "measurement); *not computable* (with the reason: literature results, judgements, "
+           "and measurements not recorded yet, each naming its benchmark).", "",
            "Tolerances by how the document wrote a number: exact = to the digits written; "
            "≈ / about = 10 %; a power of ten = the nearest power (a factor √10); a range = "
            "inside it. An arithmetic claim is checked on the document's own stated inputs; "
            "each input is checked against the model where it is stated. MB means 10^6 bytes "
            "unless a verdict names MiB.", "", "## Summary", "", *_summary(results), "",
            "## Contradictions", "", "Claims that cannot all stand, within a document or "
-           "between documents.", "", *_contradictions(results), ""]
+           "between documents.", "", *_contradictions(results), "",
+           "## Measurements", "", ("The benchmark runs the *measured* verdicts read "
+           "(`costmodel/data/claims/measurements.json`, written by `costmodel measure-claims`; "
+           "peak = the machine's measured best large-matmul FLOP/s)."), "", *describe(), ""]
     for doc in sorted({v.claim.doc for v in results}):
         mine = [v for v in results if v.claim.doc == doc]
         out += [f"## {doc}", "", _markdown_rows(mine)]

@@ -7,8 +7,11 @@ convention       it does only under a named convention (MAC vs FLOP, one bias ve
                  MiB vs MB, a GPU variant, ...): the convention is named;
 off              it does not: the computed value, the factor claimed / computed and the most
                  likely cause (the ledger's notes) are given;
-measured         checked against a recorded run of the validation benchmarks (none yet:
-                 claims that need runs are "not computable yet" with the benchmark named);
+measured         checked against a recorded run of the benchmarks (data/claims/measurements.json,
+                 ``costmodel measure-claims``): the measured value, whether the claim holds
+                 on what was measured (the factor when not), the device and date, and for a
+                 claim about a GPU the roofline prediction for it, labelled as such; claims
+                 whose run is not recorded are "not computable yet" with the benchmark named;
 not_computable   literature results, judgements, and measurements not yet run, with the reason.
 
 Tolerance by written form, on the claimed value in its own unit: exact = half a unit of the
@@ -22,7 +25,7 @@ interval; a computed span (all of "1-3 us") must lie inside it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
@@ -137,6 +140,8 @@ def judge(claim: Claim, outcome: Outcome) -> Verdict:
     """The verdict on ``claim`` given its evaluator's ``outcome``."""
     if not outcome.computable:
         return _not_computable(claim, outcome)
+    if outcome.measured:
+        return _measured(claim, outcome)
     if claim.written == "big_o":
         return _big_o(claim, outcome)
     scale, unit_alternatives = UNITS[claim.unit]
@@ -159,6 +164,25 @@ def judge(claim: Claim, outcome: Outcome) -> Verdict:
     return Verdict(claim, "off", computed, "", factor,
                    _join(f"computed {show(computed, claim.unit)}, claimed/computed = "
                          f"{factor:.3g}", level, claim.notes, outcome.detail))
+
+
+def _measured(claim: Claim, outcome: Outcome) -> Verdict:
+    """Judge the measured value as any computed one, then say so: "measured", whether it
+    holds on what was measured, the GPU predictions judged the same way, and the run."""
+    inner = judge(claim, replace(outcome, measured="", predicted=(), detail=""))
+    holds = inner.status in ("holds", "convention")
+    said = ("holds on what was measured" + (f" ({inner.convention})" if inner.convention
+                                            else "") if holds else
+            f"off on what was measured: measured {show(inner.computed, claim.unit)}, "
+            f"claimed/measured = {inner.factor:.3g}")
+    predictions = []
+    for label, value in outcome.predicted:
+        fits = judge(claim, Outcome(value=value)).status in ("holds", "convention")
+        predictions.append(f"{label}: {show(value, claim.unit)}, where the claim "
+                           f"{'would hold' if fits else 'would not hold'}")
+    return Verdict(claim, "measured", inner.computed, inner.convention,
+                   None if holds else inner.factor,
+                   _join(said, outcome.detail, *predictions, outcome.measured, claim.notes))
 
 
 def evaluate(claim: Claim) -> Verdict:
