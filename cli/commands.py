@@ -201,9 +201,10 @@ def _register_optional_commands():
     """Commands that live in their own modules (claims; calibrate and validate need torch only
     when they run, so their modules import without it)."""
     from .claims import claims
+    from .measure_claims import measure_claims
     from .validation_commands import calibrate, validate
 
-    for command in (claims, calibrate, validate):
+    for command in (claims, measure_claims, calibrate, validate):
         cli.add_command(command)
     for command in cli.commands.values():
         # the same help flags whether a command runs under the group or on its own
