@@ -43,7 +43,7 @@ def _catalogue_guard(path: Path) -> None:
                                  "(costmodel/data); write it elsewhere", param_hint="-o")
 
 
-@click.command("calibrate")
+@click.command("calibrate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="auto: CUDA when available, else the CPU.")
 @click.option("--quick", is_flag=True, help="A few seconds of small benchmarks (tests, CI).")
@@ -72,7 +72,7 @@ def calibrate(device, quick, threads, output):
     _progress(f"wrote {output}")
 
 
-@click.command("validate")
+@click.command("validate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--gpu", "profile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Calibrated profile [default: calibrate first].")
@@ -88,10 +88,16 @@ def calibrate(device, quick, threads, output):
               help="Skip (and record) configurations predicted slower than this per call.")
 @click.option("--budget-s", type=float, default=0.5, show_default=True,
               help="Timing budget per configuration (at least 3 repeats).")
+@click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Time every configuration this many times (alternating order); keep the "
+                   "lowest round median.")
+@click.option("--quiet-s", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Before each timing wait up to this long for other processes to go quiet; "
+                   "retake a timing they disturbed (shared machines).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Output stem: writes STEM.json, STEM.csv and STEM.png.")
 def validate(device, profile, baseline, quick, families, modes, threads, max_config_s,
-             budget_s, output):
+             budget_s, rounds, quiet_s, output):
     """Predicted vs measured on a held-out grid (n 16..4096, d 64..2048, batch 1..64).
 
     Reports median, p90 and worst |error| for the datasheet roofline and the calibrated model.
@@ -117,9 +123,10 @@ def validate(device, profile, baseline, quick, families, modes, threads, max_con
     base = _baseline(baseline, dev, hw)
     from costmodel.validation.validate import grid, validate as run
 
-    meta = _meta(dev, profile, hw, base, quick, max_config_s)
+    meta = {**_meta(dev, profile, hw, base, quick, max_config_s), "rounds": rounds,
+            "quiet_s": quiet_s, "budget_s": budget_s}
     report = run(dev, grid("quick" if quick else "full", fams, mds), base, hw, output, meta,
-                 max_config_s, budget_s, _progress)
+                 max_config_s, budget_s, _progress, rounds=rounds, quiet_s=quiet_s)
     s = report["summary"]
     for name in ("baseline", "calibrated"):
         st = s[name]

@@ -50,6 +50,9 @@ except ModuleNotFoundError:  # Python 3.10
 MATMUL_KINDS = ("gemm", "attention", "rnn_gemm", "conv")
 CUDNN_KINDS = ("rnn_gemm", "conv")
 TERMS = ("compute", "memory", "latency")
+STEP_KIND = "rnn_step"  # curve kind of a recurrence's step GEMMs (else their kernel's kind)
+_FALLBACK = {STEP_KIND: "rnn_gemm"}  # a profile without rnn_step curves uses rnn_gemm's
+WEIGHT_PASS_MOVES = 2  # one extra pass over the weights reads and writes them (dW += ...)
 
 
 @dataclass(frozen=True)
@@ -109,9 +112,14 @@ class Efficiency:
         tables with ``x`` and ``efficiency`` lists, and ``work_scale``, ``step_latency_s``,
         ``call_latency_s`` and ``step_weight_passes`` tables keyed ``"<family>.<phase>"``
         (family: rnn, lstm, gru, transformerencoderlayer, ...; phase: forward, backward).
-        ``step_weight_passes``: extra passes over a step's weights from main memory per step
-        (an implementation that does not keep W_hh in cache, or, like PyTorch's autograd
-        cell graph, writes a dW_hh per step), at ``hbm_bytes_per_s``, added to the step."""
+        ``step_weight_passes``: extra passes over a step's weights per step (PyTorch's
+        autograd cell graph writes and accumulates a dW_hh every step; an implementation may
+        re-stream W_hh), one pass = read + write of the weights at the rate the
+        ``memory.elementwise`` curve gives that many bytes, so the pass is cheap while the
+        weights sit in a cache and costs main-memory bandwidth above the last-level cache.
+        Curves named ``compute.rnn_step`` / ``memory.rnn_step`` (the skinny step GEMMs
+        ``h: [batch, H] @ W_hh^T`` with W_hh re-read every step) take precedence over the
+        ``rnn_gemm`` curves for kernels named ``step_gemm*``."""
         return _efficiency_from_table(cls, raw, origin)
 
     def compute(self, flops, kind: str = "", dtype: str = ""):
@@ -123,7 +131,7 @@ class Efficiency:
         return _interp_log(nbytes, xs, ys)
 
     def _curve(self, term, kind, dtype, xs, ys):
-        for key in (f"{term}.{kind}.{dtype}", f"{term}.{kind}"):
+        for key in (f"{term}.{kind}.{dtype}", f"{term}.{kind}", f"{term}.{_FALLBACK.get(kind)}"):
             if key in self.curves:
                 return self.curves[key]
         return xs, ys
@@ -252,18 +260,19 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
     occupancy = _occupancy(k["shape"], k["concurrent"], hw, eff)
     peak = _peak(k["kind"], hw, dtype, allow_tf32, cudnn_allow_tf32)
     scale = eff.family_terms(family, k["phase"])[0]
-    compute_s = scale * flops / (peak * eff.compute(flops, k["kind"], dtype) * occupancy)
+    step = k["name"].startswith("step_gemm")
+    curve_kind = STEP_KIND if step else k["kind"]
+    compute_s = scale * flops / (peak * eff.compute(flops, curve_kind, dtype) * occupancy)
     saturation = (np.minimum(1.0, occupancy / eff.hbm_saturation_sm_fraction)
                   if eff.hbm_saturation_sm_fraction else 1.0)
-    rate = hw.hbm_bytes_per_s * eff.memory(nbytes, k["kind"], dtype) * saturation / scale
+    rate = hw.hbm_bytes_per_s * eff.memory(nbytes, curve_kind, dtype) * saturation / scale
     resident = np.asarray(k["resident_bytes"], dtype=float) * k["concurrent"]
     fits = (resident > 0) & (resident <= (hw.l2_bytes or 0) * eff.l2_usable_fraction)
     cached = np.where(fits, resident, 0.0)
     memory_s = (nbytes - cached) / rate + cached / (rate * eff.l2_bandwidth_ratio)
     latency_s = np.full_like(compute_s, _latency(k["name"], eff, family, k["phase"]))
-    passes = (eff.step_weight_passes.get(f"{family}.{k['phase']}", 0.0)
-              if k["name"].startswith("step_gemm") else 0.0)
-    memory_s = memory_s + passes * resident / hw.hbm_bytes_per_s
+    passes = eff.step_weight_passes.get(f"{family}.{k['phase']}", 0.0) if step else 0.0
+    memory_s = memory_s + passes * weight_pass_s(resident, hw, eff, dtype)
     terms = np.stack(np.broadcast_arrays(compute_s, memory_s, latency_s))
     lower = (np.maximum(compute_s, memory_s) + latency_s if eff.latency_mode == "add"
              else terms.max(axis=0))
@@ -273,6 +282,13 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
             "compute_s": compute_s, "memory_s": memory_s, "latency_s": latency_s,
             "lower_s": lower, "upper_s": terms.sum(axis=0),
             "binding": np.asarray(TERMS)[terms.argmax(axis=0)]}
+
+
+def weight_pass_s(resident, hw: Hardware, eff: Efficiency, dtype: str = "fp32"):
+    """One pass over ``resident`` weight bytes (read + write) at the rate a pointwise op of
+    that size reaches (``memory.elementwise``: cache-resident sizes run faster than DRAM)."""
+    moved = WEIGHT_PASS_MOVES * np.asarray(resident, dtype=float)
+    return moved / (hw.hbm_bytes_per_s * eff.memory(moved, "elementwise", dtype))
 
 
 def _latency(name: str, eff: Efficiency, family: str, phase: str) -> float:

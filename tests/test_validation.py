@@ -108,7 +108,7 @@ def test_slow_configurations_are_skipped_and_recorded(profile, tmp_path):
 def test_out_of_memory_is_recorded_and_the_run_goes_on(profile, tmp_path, monkeypatch):
     calls = []
 
-    def oom_once(cfg, device, budget_s):
+    def oom_once(cfg, device, budget_s, quiet_s=0.0):
         calls.append(cfg)
         if len(calls) == 1:
             raise MemoryError("simulated")

@@ -63,6 +63,39 @@ def pointwise(device: Device, dtype: str, elements: int, op: str = "tanh",
             "bytes": 2 * elements * DTYPE_BYTES[dtype], "time_s": t.median_s}
 
 
+def _flops_per_element() -> dict:
+    """FLOPs the cost records count per element for each pointwise benchmark (forward),
+    from costmodel.conventions, so a fitted efficiency converts record FLOPs to time."""
+    from costmodel import conventions as C
+
+    act = C.NONLINEARITY_FLOPS
+    return {"tanh": act["tanh"], "sigmoid": act["sigmoid"], "relu": act["relu"],
+            "dropout": C.DROPOUT_FLOPS, "softmax_dropout": C.SOFTMAX_FLOPS + C.DROPOUT_FLOPS,
+            "layer_norm": C.LAYERNORM_FLOPS}
+
+
+def elementwise(device: Device, op: str, elements: int, budget_s: float = 0.2,
+                row: int = 256) -> dict:
+    """A pointwise op as the records' kernels run it on ``elements`` fp32 values: an
+    activation (``tanh``, ``sigmoid``, ``relu``), training-mode ``dropout`` (a fresh random
+    mask per call), ``softmax_dropout`` (softmax over rows of ``row``, then dropout: the math
+    attention path's probabilities) or ``layer_norm`` over rows of ``row``. ``flops`` is what
+    the records count, so ``flops / time`` is the rate a record's pointwise FLOP runs at."""
+    torch = require_torch()
+    F = torch.nn.functional
+    rows = max(1, elements // row)
+    xs = random_inputs(_randn(device, "fp32", rows, row), count=2)
+    p = 0.1  # torch.nn.TransformerEncoderLayer's default dropout
+    run = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu,
+           "dropout": lambda x: F.dropout(x, p, training=True),
+           "softmax_dropout": lambda x: F.dropout(torch.softmax(x, -1), p, training=True),
+           "layer_norm": lambda x: F.layer_norm(x, (row,))}[op]
+    t = measure(run, xs, device, budget_s=budget_s)
+    n = rows * row
+    return {"bench": "elementwise", "op": op, "elements": n,
+            "flops": n * _flops_per_element()[op], "bytes": 2 * n * 4, "time_s": t.median_s}
+
+
 def op_latency(device: Device) -> dict:
     """A near-empty op (an in-place add on one element): dispatch plus launch cost."""
     torch = require_torch()
@@ -84,6 +117,22 @@ def adam_update(device: Device, params: int, budget_s: float = 0.3) -> dict:
     optimizer.step()  # creates the moment buffers
     t = measure(lambda _: optimizer.step(), [None], device, budget_s=budget_s)
     return {"bench": "adam", "params": params, "time_s": t.median_s}
+
+
+def cache_bytes() -> int:
+    """The last-level cache of this CPU in bytes (sysfs), 0 when unknown."""
+    import glob
+
+    best = (0, 0)
+    for folder in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"):
+        try:
+            with open(f"{folder}/level") as level, open(f"{folder}/size") as size:
+                text = size.read().strip().upper()
+                scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+                best = max(best, (int(level.read()), int(text.rstrip("KMG")) * scale))
+        except (OSError, ValueError):
+            continue
+    return best[1]
 
 
 def step_shapes(hidden: list[int], batches: list[int], gates=(1, 3, 4)) -> list[tuple]:

@@ -16,36 +16,43 @@ sizes that the validation grid does not contain.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import platform
-import tempfile
-from pathlib import Path
+import random
 
 import numpy as np
 
 from . import bench, require_torch
 from .modules import Config, cost_record, time_config
-from .report import to_toml
-from .timing import Device
+from .timing import Device, wait_quiet
+
+SHUFFLE_SEED = 0  # module timings run in a fixed shuffled order: families interleaved
 
 # sizes per plan; module sizes avoid the validation grid's values (n 16..4096 by x4, d 64,
 # 256, 1024, 2048, batch 1, 8, 64) so the validation is held out
 PLANS = {
     "full": dict(peak=2048, copy_bytes=256 << 20, square=[32, 64, 128, 256, 512, 1024],
-                 linear=[(48, 96), (768, 384), (3072, 768), (384, 1536)],
-                 hidden=[48, 96, 192, 384, 768, 1536], batches=[1, 4, 32],
+                 linear=[(48, 96), (768, 384), (3072, 768), (384, 1536), (6144, 128)],
+                 hidden=[48, 96, 192, 384, 768, 1536, 2560], batches=[1, 4, 16, 48],
                  pointwise=[1 << e for e in range(10, 27, 2)],
+                 elementwise=[1 << e for e in range(10, 25, 2)],
                  adam=[10 ** e for e in range(3, 8)],
-                 modules=[(24, 48, 2), (96, 48, 2), (384, 48, 2), (96, 192, 2), (24, 192, 24),
-                          (96, 384, 24), (24, 768, 2), (96, 768, 24), (24, 1536, 2),
-                          (384, 384, 4)],
-                 budget_s=0.15, max_config_s=2.0),
+                 # (n, d, batch) spanning the validation range (n to 1536, d to 1536, batch
+                 # to 48) without any of its points
+                 modules=[(24, 48, 2), (96, 48, 2), (384, 48, 2), (1536, 48, 2),
+                          (384, 48, 24), (96, 48, 48), (96, 128, 4), (384, 128, 24),
+                          (24, 128, 48), (96, 384, 2), (24, 384, 24), (384, 384, 4),
+                          (24, 768, 2), (96, 768, 24), (24, 1536, 2), (96, 1536, 4)],
+                 budget_s=0.1, module_budget_s=0.3, max_config_s=1.5, rounds=2),
     "quick": dict(peak=384, copy_bytes=16 << 20, square=[32, 128, 384],
                   linear=[(48, 96)], hidden=[48, 192], batches=[1, 32],
-                  pointwise=[1 << 10, 1 << 16, 1 << 20], adam=[10 ** 3, 10 ** 5],
+                  pointwise=[1 << 10, 1 << 16, 1 << 20], elementwise=[1 << 10, 1 << 16],
+                  adam=[10 ** 3, 10 ** 5],
                   modules=[(24, 48, 2), (96, 48, 2), (24, 96, 8)],
-                  budget_s=0.02, max_config_s=0.05),
+                  budget_s=0.02, module_budget_s=0.05, max_config_s=0.05, rounds=1),
 }
+ELEMENTWISE_OPS = ("tanh", "sigmoid", "relu", "dropout", "softmax_dropout")  # elementwise kind
+REDUCTION_OPS = ("layer_norm",)  # the records' "reduction" kernels (norms)
+QUIET_WAIT_S = 5.0  # wait at most this long for other processes before timing a module
 FAMILIES_FITTED = ("rnn", "lstm", "gru", "transformer")
 EFF_RANGE = (1e-3, 8.0)  # efficiencies clipped here (cache-resident data beats DRAM copy)
 BIN_FACTOR = 4.0  # points within a factor of 4 in size share one knot of a curve
@@ -54,25 +61,31 @@ BIN_FACTOR = 4.0  # points within a factor of 4 in size share one knot of a curv
 def micro_benchmarks(device: Device, plan: dict, progress) -> list[dict]:
     """Every micro-benchmark of the plan, as rows (see :mod:`.bench`)."""
     rows, budget = [], plan["budget_s"]
+    quiet = (lambda: wait_quiet(QUIET_WAIT_S)) if plan["rounds"] > 1 else (lambda: None)
     dtypes = ["fp32", "bf16"] if device.kind == "cpu" else ["fp32", "fp16", "bf16"]
     for dtype in dtypes:
+        quiet()
         progress(f"peak matmul {dtype} {plan['peak']}^3")
         rows.append({**bench.matmul(device, dtype, *(plan["peak"],) * 3, budget_s=budget * 4),
                      "bench": "peak"})
+    quiet()
     progress("copy bandwidth, op latency")
     rows.append(bench.copy(device, plan["copy_bytes"], budget_s=budget * 2))
     rows.append(bench.op_latency(device))
     shapes = [(s, s, s, False) for s in plan["square"]]
     shapes += [(t, 4 * d, d, False) for t, d in plan["linear"]]
     steps = bench.step_shapes(plan["hidden"], plan["batches"])
+    quiet()
     progress(f"{len(shapes)} GEMMs, {len(steps)} step GEMMs")
     rows += [{**bench.matmul(device, "fp32", m, n, k, budget, fixed), "kind": "gemm"}
              for m, n, k, fixed in shapes]
-    rows += [{**bench.matmul(device, "fp32", m, n, k, budget, True), "kind": "rnn_gemm"}
+    rows += [{**bench.matmul(device, "fp32", m, n, k, budget, True), "kind": "rnn_step"}
              for m, n, k in steps]
+    quiet()
     progress("pointwise and Adam")
-    rows += [bench.pointwise(device, "fp32", e, op, budget) for e in plan["pointwise"]
-             for op in ("tanh", "mul")]
+    rows += [bench.pointwise(device, "fp32", e, "mul", budget) for e in plan["pointwise"]]
+    rows += [bench.elementwise(device, op, e, budget) for e in plan["elementwise"]
+             for op in ELEMENTWISE_OPS + REDUCTION_OPS]
     rows += [bench.adam_update(device, p, budget) for p in plan["adam"]]
     return rows + informational(device, plan)
 
@@ -106,41 +119,55 @@ def _curve(points: list[tuple[float, float]]) -> dict | None:
     return {"x": [k[0] for k in knots], "efficiency": [k[1] for k in knots]}
 
 
+def _split(mm: list[dict], peak: float, ridge: float, busy) -> dict:
+    """Compute-efficiency points of GEMMs above the ridge, memory-efficiency points below."""
+    bandwidth = peak / ridge
+    return {"compute": [(r["flops"], r["flops"] / (peak * busy(r)))
+                        for r in mm if r["flops"] / r["bytes"] >= ridge],
+            "memory": [(r["bytes"], r["bytes"] / (bandwidth * busy(r)))
+                       for r in mm if r["flops"] / r["bytes"] < ridge]}
+
+
 def fit_micro(rows: list[dict], device: Device) -> tuple[dict, float, dict]:
-    """(peaks by dtype, bandwidth, the [efficiency] table without family terms)."""
+    """(peaks by dtype, bandwidth, the [efficiency] table without family terms).
+
+    Curves: ``gemm`` (square and Linear shapes), ``rnn_gemm`` (the hoisted input projection:
+    Linear shapes), ``rnn_step`` (the skinny step GEMMs with a fixed W_hh, so that L2, L3 or
+    main-memory residency of the weights shows in the curve), ``compute.elementwise`` (record
+    FLOPs per second of activations, dropout with its random mask, softmax + dropout),
+    ``memory.elementwise`` (a streaming ``mul``), ``reduction`` (layer norm), ``optimizer``."""
     peaks = {r["dtype"]: r["flops"] / r["time_s"] for r in rows if r["bench"] == "peak"}
     copy = next(r for r in rows if r["bench"] == "copy")
     bandwidth = copy["bytes"] / copy["time_s"]
     latency = next(r for r in rows if r["bench"] == "op_latency")["time_s"]
     ridge = peaks["fp32"] / bandwidth  # FLOPs per byte where compute and memory time meet
     busy = lambda r: max(r["time_s"] - latency, latency * 0.1)
-    curves = {}
-    for kind in ("gemm", "rnn_gemm"):
-        mm = [r for r in rows if r["bench"] == "matmul" and r.get("kind") == kind]
-        if kind == "rnn_gemm":  # the input projection is a Linear-shaped rnn_gemm
-            mm += [r for r in rows if r["bench"] == "matmul" and r.get("kind") == "gemm"]
-        compute = [(r["flops"], r["flops"] / (peaks["fp32"] * busy(r)))
-                   for r in mm if r["flops"] / r["bytes"] >= ridge]
-        memory = [(r["bytes"], r["bytes"] / (bandwidth * busy(r)))
-                  for r in mm if r["flops"] / r["bytes"] < ridge]
-        for term, points in (("compute", compute), ("memory", memory)):
-            if _curve(points):
-                curves[f"{term}.{kind}"] = _curve(points)
-    if "memory.gemm" not in curves and "memory.rnn_gemm" in curves:
-        curves["memory.gemm"] = curves["memory.rnn_gemm"]
-    pointwise = _curve([(r["bytes"], r["bytes"] / (bandwidth * busy(r)))
-                        for r in rows if r["bench"] == "pointwise"])
-    curves["memory.elementwise"] = curves["memory.reduction"] = pointwise
-    curves["memory.optimizer"] = _curve([(adam_bytes(r["params"]),
-                                          adam_bytes(r["params"]) / (bandwidth * busy(r)))
-                                         for r in rows if r["bench"] == "adam"])
+    matmuls = [r for r in rows if r["bench"] == "matmul"]
+    gemm = _split([r for r in matmuls if r.get("kind") == "gemm"], peaks["fp32"], ridge, busy)
+    step = _split([r for r in matmuls if r.get("kind") == "rnn_step"], peaks["fp32"], ridge,
+                  busy)
+    points = {"compute.gemm": gemm["compute"], "memory.gemm": gemm["memory"] or step["memory"],
+              "compute.rnn_gemm": gemm["compute"], "memory.rnn_gemm": step["memory"],
+              "compute.rnn_step": step["compute"], "memory.rnn_step": step["memory"]}
+    stream = [(r["bytes"], r["bytes"] / (bandwidth * busy(r)))
+              for r in rows if r["bench"] == "pointwise"]
+    ops = lambda names: [(r["flops"], r["flops"] / (peaks["fp32"] * busy(r)))
+                         for r in rows if r["bench"] == "elementwise" and r["op"] in names]
+    points.update({"memory.elementwise": stream, "memory.reduction": stream,
+                   "compute.elementwise": ops(ELEMENTWISE_OPS),
+                   "compute.reduction": ops(REDUCTION_OPS),
+                   "memory.optimizer": [(adam_bytes(r["params"]),
+                                         adam_bytes(r["params"]) / (bandwidth * busy(r)))
+                                        for r in rows if r["bench"] == "adam"]})
+    curves = {k: c for k, c in ((k, _curve(v)) for k, v in points.items()) if c}
     table = {"latency_mode": "add" if device.kind == "cpu" else "max",
              "kernel_latency_s": latency, "tile_m": 0, "tile_n": 0,
              "l2_usable_fraction": 0.0, "l2_bandwidth_ratio": 1.0,
              "compute_flops": curves["compute.gemm"]["x"],
              "compute_efficiency": curves["compute.gemm"]["efficiency"],
-             "memory_bytes": pointwise["x"], "memory_efficiency": pointwise["efficiency"],
-             "curves": {k: v for k, v in curves.items() if v}}
+             "memory_bytes": curves["memory.elementwise"]["x"],
+             "memory_efficiency": curves["memory.elementwise"]["efficiency"],
+             "curves": curves}
     return peaks, bandwidth, table
 
 
@@ -152,25 +179,36 @@ def adam_bytes(params: int, dtype_bytes: int = 4) -> float:
 
 
 def module_configs(plan: dict, dtype: str = "fp32") -> list[Config]:
-    return [Config(family, n, d, batch, mode, dtype) for family in FAMILIES_FITTED
-            for (n, d, batch) in plan["modules"] for mode in ("forward", "training")]
+    configs = [Config(family, n, d, batch, mode, dtype) for family in FAMILIES_FITTED
+               for (n, d, batch) in plan["modules"] for mode in ("forward", "training")]
+    random.Random(SHUFFLE_SEED).shuffle(configs)
+    return configs
 
 
 def measure_modules(device: Device, configs, hw, eff, plan, progress) -> list[dict]:
-    """Time each module configuration; skip those the roofline says exceed the budget."""
+    """Time each module configuration, ``plan["rounds"]`` times in alternating order (a slow
+    drift of the machine spreads over all configurations), keeping the lowest round median
+    (other jobs only ever add time); skip those the roofline says exceed the budget."""
     from costmodel.roofline import predict
 
-    rows = []
-    for i, cfg in enumerate(configs, 1):
+    kept = []
+    for cfg in configs:
         t = predict(cost_record(cfg), hw, eff=eff, dtype=cfg.dtype, n=cfg.n, batch=cfg.batch)
         guess = float(t.forward_s if cfg.mode == "forward" else t.training_s)
         if guess > plan["max_config_s"]:
-            progress(f"[{i}/{len(configs)}] {cfg.key}: skipped (about {guess:.2g} s a call)")
-            continue
-        m = time_config(cfg, device, budget_s=plan["budget_s"] * 4)
-        progress(f"[{i}/{len(configs)}] {cfg.key}: {m.median_s * 1e3:.3g} ms")
-        rows.append({**cfg.as_dict(), "bench": "module", "measured_s": m.median_s})
-    return rows
+            progress(f"{cfg.key}: skipped (about {guess:.2g} s a call)")
+        else:
+            kept.append(cfg)
+    best: dict[str, float] = {}
+    quiet = QUIET_WAIT_S if plan["rounds"] > 1 else 0.0
+    for round_ in range(plan["rounds"]):
+        order = kept if round_ % 2 == 0 else kept[::-1]
+        for i, cfg in enumerate(order, 1):
+            m = time_config(cfg, device, budget_s=plan["module_budget_s"], quiet_s=quiet)
+            best[cfg.key] = min(best.get(cfg.key, np.inf), m.median_s)
+            progress(f"[round {round_ + 1}, {i}/{len(order)}] {cfg.key}: "
+                     f"{m.median_s * 1e3:.3g} ms")
+    return [{**cfg.as_dict(), "bench": "module", "measured_s": best[cfg.key]} for cfg in kept]
 
 
 def metadata(device: Device, plan_name: str, rows: list[dict]) -> dict:
@@ -210,6 +248,8 @@ def calibrate(device: Device, quick: bool = False, progress=lambda msg: None):
                "notes": "Calibrated profile written by `costmodel calibrate`; peaks and "
                         "bandwidth are measured, not datasheet figures.",
                "hbm_bytes_per_s": bandwidth,
+               **({"l2_bytes": bench.cache_bytes()} if device.kind == "cpu" and
+                  bench.cache_bytes() else {}),  # the CPU's last-level cache (informational)
                "peak_flops_per_s": {k: float(v) for k, v in peaks.items()},
                "efficiency": table}
     hw = hardware_from_profile(profile)

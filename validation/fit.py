@@ -4,7 +4,8 @@ For one module and phase the calibrated roofline (without family terms) gives ``
 sum over kernels of count * max(compute, memory)), ``fixed`` (count * kernel latency) and
 ``steps`` (dependent recurrent steps: kernels named ``step_gemm*``). The fit is
 ``measured - fixed = work_scale * work + step_latency_s * steps + call_latency_s +
-step_weight_passes * weight_s`` (weight_s: the steps' weight bytes at main-memory bandwidth),
+step_weight_passes * weight_s`` (weight_s: one read + write of the steps' weights at the
+measured pointwise rate for that many bytes, i.e. cache-resident or main memory by size),
 all four non-negative, least squares in relative error. The backward phase is fitted on a training
 step minus the calibrated forward and optimizer update.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from costmodel.hardware import load_hardware
-from costmodel.roofline import Efficiency, family_of, predict
+from costmodel.roofline import Efficiency, family_of, predict, weight_pass_s
 
 from .modules import Config, cost_record
 from .report import to_toml
@@ -51,9 +52,9 @@ def decompose(cfg: Config, hw, eff: Efficiency) -> dict:
             "fixed": sum(float(r["count"] * r["latency_s"]) for r in rows
                          if not r["name"].startswith("step_")),
             "steps": sum(float(r["count"]) for r in rows if r["name"].startswith("step_gemm")),
-            "weight": sum(float(r["count"]) * float(k["resident_bytes"] * k["concurrent"])
-                          for r, k in zip(rows, kernels[phase])
-                          if r["name"].startswith("step_gemm")) / hw.hbm_bytes_per_s,
+            "weight": sum(float(r["count"]) * float(weight_pass_s(
+                k["resident_bytes"] * k["concurrent"], hw, eff, cfg.dtype))
+                for r, k in zip(rows, kernels[phase]) if r["name"].startswith("step_gemm")),
         }
     return out
 
@@ -104,6 +105,8 @@ def fit_families(measurements: list[dict], hw, table: dict) -> dict:
         for family, rows in groups.items():
             work, steps, weight, target, measured = (np.asarray(v, dtype=float) for v in zip(
                 *[(r["work"], r["steps"], r["weight"], t, m) for r, t, m in rows]))
+            if phase == "forward":  # a forward step writes no dW_hh: its one read of W_hh
+                weight = np.zeros_like(weight)  # is already the step GEMM's own traffic
             scale, step_s, call_s, passes = nonneg_relative_fit(work, steps, target, measured,
                                                                 weight)
             key = f"{family}.{phase}"

@@ -4,6 +4,7 @@ own cost subtracted; CUDA events on a GPU, a host clock with a stated thread cou
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -18,6 +19,8 @@ MAX_REPEATS = 50
 OVERHEAD_SAMPLES = 200  # empty timed calls whose median is the timer's own cost
 ROTATE = 3  # distinct random inputs cycled so repeats do not all hit warm caches
 NO_CUDA_NOTE = "No CUDA: the CPU path (torch CPU kernels, host clock)."
+QUIET_CORES = 0.3  # other processes using more than this many cores: the machine is busy
+QUIET_POLL_S = 0.1  # the window over which other processes' CPU use is sampled
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Measurement:
     min_s: float
     repeats: int
     overhead_s: float
+    busy_cores: float = 0.0  # CPU used by other processes while this was timed (cores)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -85,6 +89,40 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "cpu"
+
+
+def _cpu_jiffies() -> tuple[float, float] | None:
+    """(busy jiffies of the whole machine, jiffies of this process), or None off Linux."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [float(v) for v in stat.readline().split()[1:]]
+        with open("/proc/self/stat", encoding="ascii") as own:
+            mine = own.read().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields[:8]) - idle, float(mine[11]) + float(mine[12])  # utime + stime
+
+
+def other_cores(since: tuple[float, float] | None, wall_s: float) -> float:
+    """Cores other processes used since ``since`` (a :func:`_cpu_jiffies` reading)."""
+    now = _cpu_jiffies()
+    if since is None or now is None or wall_s <= 0:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return max(0.0, ((now[0] - since[0]) - (now[1] - since[1])) / tick / wall_s)
+
+
+def wait_quiet(max_wait_s: float, poll_s: float = QUIET_POLL_S) -> float:
+    """Sleep until other processes use less than :data:`QUIET_CORES` (sampled over
+    ``poll_s``), at most ``max_wait_s``; the seconds waited."""
+    waited = 0.0
+    while True:
+        before = _cpu_jiffies()
+        time.sleep(poll_s)
+        waited += poll_s
+        if other_cores(before, poll_s) < QUIET_CORES or waited >= max_wait_s:
+            return waited
 
 
 def random_inputs(make: Callable[[], object], count: int = ROTATE) -> list:
@@ -146,6 +184,8 @@ def measure(fn: Callable[[object], object], inputs: Sequence, device: Device, *,
     per_call = (time.perf_counter() - start) / max(1, warmup)
     repeats = int(min(max_repeats, max(MIN_REPEATS, budget_s / max(per_call, 1e-9))))
     overhead = timer_overhead_s(device)
+    before, start = _cpu_jiffies(), time.perf_counter()
     samples = [max(0.0, s - overhead) for s in sample(fn, inputs, repeats)]
+    busy = other_cores(before, time.perf_counter() - start)
     return Measurement(statistics.median(samples), _percentile(samples, 0.1),
-                       _percentile(samples, 0.9), min(samples), repeats, overhead)
+                       _percentile(samples, 0.9), min(samples), repeats, overhead, busy)
