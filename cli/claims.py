@@ -6,8 +6,7 @@ import sys
 
 import click
 
-from costmodel.claims.report import FORMATS, render
-from costmodel.claims.verdicts import STATUSES, check_claims
+from costmodel.claims.vocabulary import FORMATS, STATUSES
 
 
 @click.command("claims", context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +24,9 @@ def claims(doc, verdicts, fmt):
     try:
         if fmt not in FORMATS:
             raise ValueError(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
+        from costmodel.claims.report import render
+        from costmodel.claims.verdicts import check_claims
+
         text = render(check_claims(doc, verdicts), fmt)
     except ValueError as error:
         click.echo(f"costmodel: error: {error}", err=True)

@@ -5,7 +5,17 @@ named evaluators that recompute each one with costmodel, and verdicts.
 >>> results = check_claims(doc="002")
 """
 
-from costmodel.claims.ledger import Claim, load
-from costmodel.claims.verdicts import STATUSES, Verdict, check_claims
+import importlib
+
+from costmodel.claims.vocabulary import STATUSES
 
 __all__ = ["Claim", "STATUSES", "Verdict", "check_claims", "load"]
+_LAZY = {"Claim": "costmodel.claims.ledger", "load": "costmodel.claims.ledger",
+         "Verdict": "costmodel.claims.verdicts", "check_claims": "costmodel.claims.verdicts"}
+
+
+def __getattr__(name: str):
+    """Heavy parts (sympy, the evaluators) load on first use, so the CLI starts fast."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'costmodel.claims' has no attribute {name!r}")

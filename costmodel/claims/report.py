@@ -9,8 +9,8 @@ from collections import Counter
 
 from costmodel.claims.evaluators_measured import describe
 from costmodel.claims.verdicts import LABELS, STATUSES, Verdict, check_claims, show, show_claimed
+from costmodel.claims.vocabulary import FORMATS
 
-FORMATS = ("table", "json", "csv", "markdown")
 COLUMNS = ("id", "doc", "line", "quantity", "quote", "claimed", "computed", "verdict",
            "convention", "factor", "reason", "contradicts", "measure", "evaluator")
 _REGENERATE = ('python -c "from pathlib import Path; from costmodel.claims.report import '

@@ -31,8 +31,8 @@ import sympy as sp
 
 from costmodel.claims.evaluators import REGISTRY, MissingConstructor, Outcome, fmt
 from costmodel.claims.ledger import UNITS, Claim, load
+from costmodel.claims.vocabulary import STATUSES
 
-STATUSES = ("holds", "convention", "off", "measured", "not_computable")
 LABELS = {"holds": "holds", "convention": "holds under a convention", "off": "off",
           "measured": "measured", "not_computable": "not computable"}
 #: A factor this close to 1 is reported as a rounding-level difference.
