@@ -53,25 +53,25 @@ def comparison_table(result, fmt: str) -> str:
         found = {c["quantity"]: c["n"] for c in result.crossovers if c["model"] == model}
         cross_body.append([NAMES[model]] + [_n(found.get(q)) for q in
                                             ("activation_bytes", "flops", "time_forward_s")])
+    tables = [(header, body)]
+    if result.ratios:
+        tables += [(ratio_header, ratio_body), (cross_header, cross_body)]
+    draw = {"markdown": render.to_markdown, "latex": render.to_latex}.get(fmt, render.to_table)
+    parts = [draw(h, b) for h, b in tables]
     if fmt == "markdown":
-        parts = [render.to_markdown(header, body)]
-        if result.ratios:
-            parts += [render.to_markdown(ratio_header, ratio_body),
-                      render.to_markdown(cross_header, cross_body)]
         return f"**{title}**\n\n" + "\n".join(parts)
     if fmt == "latex":
-        parts = [render.to_latex(header, body)]
-        if result.ratios:
-            parts += [render.to_latex(ratio_header, ratio_body),
-                      render.to_latex(cross_header, cross_body)]
         return f"% {title}\n" + "\n".join(parts)
-    parts = [title + "\n", render.to_table(header, body)]
-    if result.ratios:
-        parts += [render.to_table(ratio_header, ratio_body),
-                  render.to_table(cross_header, cross_body),
-                  "crossover: the n where the two are equal ('never' = no n >= 1 does);\n"
-                  "time is the roofline on the datasheet with efficiency priors.\n"]
-    return "\n".join(parts)
+    return "\n".join([title + "\n", *parts, _note(result)])
+
+
+def _note(result) -> str:
+    calibrated = bool(getattr(result.hardware, "efficiency", None))
+    source = ("a calibrated profile's efficiencies" if calibrated
+              else "the datasheet with efficiency priors")
+    crossover = ("crossover: the n where the two are equal ('never' = no n >= 1 does);\n"
+                 if result.ratios else "")
+    return f"{crossover}time: the roofline on {source}.\n"
 
 
 def _n(value) -> str:
