@@ -32,26 +32,28 @@ hardware (``load_hardware("profile.toml")``) brings its efficiency with it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Mapping
 
 import numpy as np
 
 from costmodel import conventions as C
 from costmodel.cost import Cost
+from costmodel.efficiency import efficiency_from_table, priors
 from costmodel.hardware import Hardware, matmul_peak
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+from costmodel.numeric import dtype_bytes_of
 
 MATMUL_KINDS = ("gemm", "attention", "rnn_gemm", "conv")
 CUDNN_KINDS = ("rnn_gemm", "conv")
 TERMS = ("compute", "memory", "latency")
 STEP_KIND = "rnn_step"  # curve kind of a recurrence's step GEMMs (else their kernel's kind)
-_FALLBACK = {STEP_KIND: "rnn_gemm"}  # a profile without rnn_step curves uses rnn_gemm's
+# a profile without a kind's own curve uses another's: rnn_step -> rnn_gemm; the pointwise
+# kinds the records name (activation, dropout, softmax) -> the generic elementwise curve
+_FALLBACK = {STEP_KIND: "rnn_gemm", "activation": "elementwise", "dropout": "elementwise",
+             "softmax": "elementwise"}
+# a GEMM of these kinds with no more rows than the largest measured step batch is a skinny
+# GEMM like a recurrent step (a Linear on a few tokens): the per-row-count step curves apply
+SKINNY_KINDS = ("gemm", "rnn_gemm")
+FIRST_TOUCH_KIND = "first_touch"  # curve of writing freshly allocated memory (page faults)
 WEIGHT_PASS_MOVES = 2  # one extra pass over the weights reads and writes them (dW += ...)
 
 
@@ -78,6 +80,8 @@ class Efficiency:
     step_latency_s: Mapping[str, float] = field(default_factory=dict, hash=False)
     call_latency_s: Mapping[str, float] = field(default_factory=dict, hash=False)
     step_weight_passes: Mapping[str, float] = field(default_factory=dict, hash=False)
+    pointwise_scale: Mapping[str, float] = field(default_factory=dict, hash=False)
+    call_weight_passes: Mapping[str, float] = field(default_factory=dict, hash=False)
 
     @classmethod
     def ideal(cls) -> "Efficiency":
@@ -86,7 +90,7 @@ class Efficiency:
 
     @classmethod
     def priors(cls) -> "Efficiency":
-        return _priors()
+        return priors(cls)
 
     @classmethod
     def for_hardware(cls, hw: Hardware) -> "Efficiency":
@@ -119,8 +123,13 @@ class Efficiency:
         weights sit in a cache and costs main-memory bandwidth above the last-level cache.
         Curves named ``compute.rnn_step`` / ``memory.rnn_step`` (the skinny step GEMMs
         ``h: [batch, H] @ W_hh^T`` with W_hh re-read every step) take precedence over the
-        ``rnn_gemm`` curves for kernels named ``step_gemm*``."""
-        return _efficiency_from_table(cls, raw, origin)
+        ``rnn_gemm`` curves for kernels named ``step_gemm*``. ``pointwise_scale`` (same keys)
+        replaces ``work_scale`` for the non-matmul kernels (a fused cell's gate arithmetic runs
+        at another rate than PyTorch's per-op kernels). ``call_weight_passes``: buffers of the
+        size of all parameters freshly allocated and written per call (oneDNN's re-laid-out
+        weights; a training step's new gradients), each at the ``memory.first_touch`` rate
+        (page faults of fresh memory; fallback ``memory.elementwise``)."""
+        return efficiency_from_table(cls, raw, origin)
 
     def compute(self, flops, kind: str = "", dtype: str = ""):
         xs, ys = self._curve("compute", kind, dtype, self.compute_flops, self.compute_efficiency)
@@ -136,76 +145,39 @@ class Efficiency:
                 return self.curves[key]
         return xs, ys
 
+    def scale_of(self, family: str, phase: str, kind: str) -> float:
+        """The calibrated work scale of one kernel kind: ``work_scale`` for matmul kinds,
+        ``pointwise_scale`` (falling back to ``work_scale``) for the rest."""
+        key = f"{family}.{phase}"
+        if kind not in MATMUL_KINDS and key in self.pointwise_scale:
+            return self.pointwise_scale[key]
+        return self.work_scale.get(key, 1.0)
+
+    def step_batches(self) -> list[int]:
+        """The batch sizes (GEMM rows) m of the profile's ``memory.rnn_step.m<m>`` curves."""
+        prefix = f"memory.{STEP_KIND}.m"
+        return sorted(int(k[len(prefix):]) for k in self.curves
+                      if k.startswith(prefix) and k[len(prefix):].isdigit())
+
+    def step_memory(self, nbytes, batch, dtype: str = ""):
+        """Memory efficiency of a step GEMM with ``batch`` rows from the per-batch curves
+        ``memory.rnn_step.m<m>`` (linear in log m between measured batch sizes; above the
+        largest, compute-bound: time grows with m), or None where the profile has none."""
+        ms = self.step_batches()
+        if not ms:
+            return None
+        batch = np.asarray(batch, dtype=float)
+        position = np.interp(np.log(np.clip(batch, ms[0], ms[-1])), np.log(ms),
+                             np.arange(len(ms)))  # fractional index among the curves
+        out = sum(np.maximum(0.0, 1.0 - np.abs(position - i))  # linear between neighbours
+                  * self.memory(nbytes, f"{STEP_KIND}.m{m}", dtype) for i, m in enumerate(ms))
+        return out * ms[-1] / np.maximum(batch, ms[-1])
+
     def family_terms(self, family: str, phase: str) -> tuple[float, float, float]:
         """(work_scale, step_latency_s, call_latency_s) of one implementation and phase."""
         key = f"{family}.{phase}"
         return (self.work_scale.get(key, 1.0), self.step_latency_s.get(key, 0.0),
                 self.call_latency_s.get(key, 0.0))
-
-
-@lru_cache(maxsize=1)
-def _priors() -> Efficiency:
-    text = resources.files("costmodel").joinpath("data", "priors.toml").read_text()
-    raw = tomllib.loads(text)
-    return Efficiency(
-        compute_flops=tuple(raw["compute_efficiency"]["flops"]),
-        compute_efficiency=tuple(raw["compute_efficiency"]["efficiency"]),
-        memory_bytes=tuple(raw["memory_efficiency"]["bytes"]),
-        memory_efficiency=tuple(raw["memory_efficiency"]["efficiency"]),
-        kernel_latency_s=raw["latency"]["kernel_latency_s"],
-        tile_m=raw["occupancy"]["tile_m"],
-        tile_n=raw["occupancy"]["tile_n"],
-        split_k_min_depth=raw["occupancy"]["split_k_min_depth"],
-        hbm_saturation_sm_fraction=raw["occupancy"]["hbm_saturation_sm_fraction"],
-        l2_usable_fraction=raw["cache"]["l2_usable_fraction"],
-        l2_bandwidth_ratio=raw["cache"]["l2_bandwidth_ratio"],
-        source="priors (costmodel/data/priors.toml)",
-    )
-
-
-_SCALARS = ("kernel_latency_s", "tile_m", "tile_n", "split_k_min_depth",
-            "hbm_saturation_sm_fraction",
-            "l2_usable_fraction", "l2_bandwidth_ratio", "latency_mode", "source")
-_TABLES = ("work_scale", "step_latency_s", "call_latency_s", "step_weight_passes")
-_LATENCY_MODES = ("max", "add")
-
-
-def _efficiency_from_table(cls, raw: Mapping, origin: str) -> Efficiency:
-    def fail(field_name, problem):
-        raise ValueError(f"{origin}: field 'efficiency.{field_name}': {problem}")
-
-    known = {*_SCALARS, *_TABLES, "curves", "compute_flops", "compute_efficiency",
-             "memory_bytes", "memory_efficiency"}
-    for key in sorted(set(raw) - known):
-        fail(key, f"unknown key; allowed: {', '.join(sorted(known))}")
-    values = {k: raw[k] for k in _SCALARS if k in raw}
-    if values.get("latency_mode", "max") not in _LATENCY_MODES:
-        fail("latency_mode", f"{values['latency_mode']!r} is not one of {_LATENCY_MODES}")
-    for xs, ys in (("compute_flops", "compute_efficiency"), ("memory_bytes", "memory_efficiency")):
-        if xs in raw or ys in raw:
-            values[xs], values[ys] = _checked_curve(raw.get(xs), raw.get(ys), xs, fail)
-    curves = {}
-    for key, table in dict(raw.get("curves", {})).items():
-        if not isinstance(table, Mapping) or key.split(".")[0] not in ("compute", "memory"):
-            fail(f"curves.{key}", "must be a table named compute.<kind> or memory.<kind>")
-        curves[key] = _checked_curve(table.get("x"), table.get("efficiency"), f"curves.{key}", fail)
-    tables = {}
-    for name in _TABLES:
-        table = dict(raw.get(name, {}))
-        for key, value in table.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                fail(f"{name}.{key}", f"must be a non-negative number, got {value!r}")
-        tables[name] = {k: float(v) for k, v in table.items()}
-    values.setdefault("source", f"calibrated profile ({origin})")
-    return cls(**values, curves=curves, **tables)
-
-
-def _checked_curve(xs, ys, name, fail):
-    if (not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys) or not xs
-            or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0
-                   for v in xs + ys) or sorted(xs) != xs):
-        fail(name, "needs two equally long lists of positive numbers, sizes ascending")
-    return tuple(float(v) for v in xs), tuple(float(v) for v in ys)
 
 
 def _interp_log(x, xs, ys):
@@ -259,13 +231,20 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
     nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
     occupancy = _occupancy(k["shape"], k["concurrent"], hw, eff)
     peak = _peak(k["kind"], hw, dtype, allow_tf32, cudnn_allow_tf32)
-    scale = eff.family_terms(family, k["phase"])[0]
+    scale = eff.scale_of(family, k["phase"], k["kind"])
     step = k["name"].startswith("step_gemm")
-    curve_kind = STEP_KIND if step else k["kind"]
-    compute_s = scale * flops / (peak * eff.compute(flops, curve_kind, dtype) * occupancy)
+    compute_eff, memory_eff = (eff.compute(flops, STEP_KIND if step else k["kind"], dtype),
+                               eff.memory(nbytes, STEP_KIND if step else k["kind"], dtype))
+    rows_m = k["shape"][0] if k["shape"] and (step or k["kind"] in SKINNY_KINDS) else None
+    by_rows = None if rows_m is None else eff.step_memory(nbytes, rows_m, dtype)
+    if by_rows is not None:  # measured per row count: the rate already includes compute
+        use = True if step else np.asarray(rows_m) <= max(eff.step_batches())
+        compute_eff = np.where(use, np.inf, compute_eff)
+        memory_eff = np.where(use, by_rows, memory_eff)
+    compute_s = scale * flops / (peak * compute_eff * occupancy)
     saturation = (np.minimum(1.0, occupancy / eff.hbm_saturation_sm_fraction)
                   if eff.hbm_saturation_sm_fraction else 1.0)
-    rate = hw.hbm_bytes_per_s * eff.memory(nbytes, curve_kind, dtype) * saturation / scale
+    rate = hw.hbm_bytes_per_s * memory_eff * saturation / scale
     resident = np.asarray(k["resident_bytes"], dtype=float) * k["concurrent"]
     fits = (resident > 0) & (resident <= (hw.l2_bytes or 0) * eff.l2_usable_fraction)
     cached = np.where(fits, resident, 0.0)
@@ -289,6 +268,14 @@ def weight_pass_s(resident, hw: Hardware, eff: Efficiency, dtype: str = "fp32"):
     that size reaches (``memory.elementwise``: cache-resident sizes run faster than DRAM)."""
     moved = WEIGHT_PASS_MOVES * np.asarray(resident, dtype=float)
     return moved / (hw.hbm_bytes_per_s * eff.memory(moved, "elementwise", dtype))
+
+
+def first_touch_s(nbytes, hw: Hardware, eff: Efficiency, dtype: str = "fp32"):
+    """Writing ``nbytes`` of freshly allocated memory (page faults included) at the
+    ``memory.first_touch`` curve's rate (``memory.elementwise`` where a profile has none)."""
+    nbytes = np.asarray(nbytes, dtype=float)
+    kind = FIRST_TOUCH_KIND if f"memory.{FIRST_TOUCH_KIND}" in eff.curves else "elementwise"
+    return nbytes / (hw.hbm_bytes_per_s * eff.memory(nbytes, kind, dtype))
 
 
 def _latency(name: str, eff: Efficiency, family: str, phase: str) -> float:
@@ -315,10 +302,15 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
     kernels = record.kernel_values(dtype=dtype, optimizer=optimizer, **values)
     rows = [kernel_time(k, hw, eff, dtype, allow_tf32, cudnn_allow_tf32, family)
             for k in kernels]
+    numbers = record.vectorize(("params", "flops", "bytes"))(dtype=dtype, optimizer=optimizer,
+                                                             **values)
+    weight_bytes = np.asarray(numbers["params"], dtype=float) * dtype_bytes_of(dtype)
     totals = {}
     for phase in ("forward", "backward"):
         chosen = [r for r in rows if r["phase"] == phase]
-        call_s = eff.family_terms(family, phase)[2]
+        passes = eff.call_weight_passes.get(f"{family}.{phase}", 0.0)
+        call_s = eff.family_terms(family, phase)[2] + (
+            passes * first_touch_s(weight_bytes, hw, eff, dtype) if passes else 0.0)
         totals[phase] = sum((r["count"] * r["lower_s"] for r in chosen), np.asarray(call_s))
         totals[phase + "_upper"] = sum((r["count"] * r["upper_s"] for r in chosen),
                                        np.asarray(call_s))
@@ -326,8 +318,6 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
                        for r in rows if r["phase"] == "forward"), np.zeros(())) for t in TERMS}
     stacked = np.stack(np.broadcast_arrays(*(by_term[t] for t in TERMS)))
     binding = np.asarray(TERMS)[stacked.argmax(axis=0)]
-    numbers = record.vectorize(("params", "flops", "bytes"))(dtype=dtype, optimizer=optimizer,
-                                                             **values)
     update = _optimizer_update(numbers["params"], optimizer, dtype, hw, eff)
     flops, nbytes = numbers["flops"], numbers["bytes"]
     at_peak = sum((r["count"] * r["ideal_s"] for r in rows if r["phase"] == "forward"),
@@ -348,7 +338,7 @@ def family_of(record: Cost) -> str:
 
 
 def _optimizer_update(params, optimizer: str, dtype: str, hw: Hardware, eff: Efficiency):
-    from costmodel.numeric import dtype_bytes_of, optimizer_states_of
+    from costmodel.numeric import optimizer_states_of
 
     states = optimizer_states_of(optimizer)
     moved = (C.OPTIMIZER_BASE_TENSORS_MOVED + 2 * states) * dtype_bytes_of(dtype)

@@ -38,6 +38,19 @@ def matmul(device: Device, dtype: str, m: int, n: int, k: int, budget_s: float =
             "spread_s": t.p90_s - t.p10_s}
 
 
+def step_gemm(device: Device, m: int, n: int, k: int, budget_s: float = 0.3) -> dict:
+    """A recurrent step as PyTorch's RNN/GRU cell graph runs it: ``addmm(b_hh, h, W_hh.t())``
+    with ``h: [m, k]`` rotated and ``W_hh: [n, k]`` held fixed (re-read every step, so its
+    L2/L3/DRAM residency shows); at m = 1 BLAS runs it as a matrix-vector product."""
+    torch = require_torch()
+    weights, bias = _randn(device, "fp32", n, k)(), _randn(device, "fp32", n)()
+    hs = random_inputs(_randn(device, "fp32", m, k))
+    t = measure(lambda h: torch.addmm(bias, h, weights.t()), hs, device, budget_s=budget_s)
+    return {"bench": "matmul", "kind": "rnn_step", "dtype": "fp32", "m": m, "n": n, "k": k,
+            "flops": FLOPS_PER_MAC * m * n * k, "bytes": (m * k + k * n + m * n) * 4,
+            "fixed_weights": True, "time_s": t.median_s, "spread_s": t.p90_s - t.p10_s}
+
+
 def copy(device: Device, nbytes: int, budget_s: float = 0.3) -> dict:
     """``dst.copy_(src)`` of ``nbytes``: reads and writes it, so 2 * nbytes move."""
     torch = require_torch()
@@ -94,6 +107,18 @@ def elementwise(device: Device, op: str, elements: int, budget_s: float = 0.2,
     n = rows * row
     return {"bench": "elementwise", "op": op, "elements": n,
             "flops": n * _flops_per_element()[op], "bytes": 2 * n * 4, "time_s": t.median_s}
+
+
+def first_touch(device: Device, nbytes: int, budget_s: float = 0.2) -> dict:
+    """Allocate ``nbytes`` and write them once (``torch.ones``), freed before the next call:
+    a fresh buffer as oneDNN's per-call weight copy or a training step's new gradients get
+    it. Above glibc's mmap threshold every call maps new pages, so this is the cost of
+    page faults plus the write; below it, what the allocator's reuse leaves."""
+    torch = require_torch()
+    elements = max(1, nbytes // 4)
+    t = measure(lambda _: torch.ones(elements, device=device.torch_device), [None], device,
+                budget_s=budget_s)
+    return {"bench": "first_touch", "bytes": elements * 4, "time_s": t.median_s}
 
 
 def op_latency(device: Device) -> dict:

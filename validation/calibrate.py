@@ -25,6 +25,8 @@ from . import bench, require_torch
 from .modules import Config, cost_record, time_config
 from .timing import Device, wait_quiet
 
+STEP_KIND = "rnn_step"  # costmodel.roofline.STEP_KIND
+
 SHUFFLE_SEED = 0  # module timings run in a fixed shuffled order: families interleaved
 
 # sizes per plan; module sizes avoid the validation grid's values (n 16..4096 by x4, d 64,
@@ -32,10 +34,11 @@ SHUFFLE_SEED = 0  # module timings run in a fixed shuffled order: families inter
 PLANS = {
     "full": dict(peak=2048, copy_bytes=256 << 20, square=[32, 64, 128, 256, 512, 1024],
                  linear=[(48, 96), (768, 384), (3072, 768), (384, 1536), (6144, 128)],
-                 hidden=[48, 96, 192, 384, 768, 1536, 2560], batches=[1, 4, 16, 48],
+                 hidden=[48, 96, 192, 384, 768, 1536, 2560], batches=[1, 2, 4, 16, 48, 96],
                  pointwise=[1 << e for e in range(10, 27, 2)],
                  elementwise=[1 << e for e in range(10, 25, 2)],
                  adam=[10 ** e for e in range(3, 8)],
+                 first_touch=[1 << e for e in range(20, 29, 2)],
                  # (n, d, batch) spanning the validation range (n to 1536, d to 1536, batch
                  # to 48) without any of its points
                  modules=[(24, 48, 2), (96, 48, 2), (384, 48, 2), (1536, 48, 2),
@@ -46,11 +49,15 @@ PLANS = {
     "quick": dict(peak=384, copy_bytes=16 << 20, square=[32, 128, 384],
                   linear=[(48, 96)], hidden=[48, 192], batches=[1, 32],
                   pointwise=[1 << 10, 1 << 16, 1 << 20], elementwise=[1 << 10, 1 << 16],
-                  adam=[10 ** 3, 10 ** 5],
+                  adam=[10 ** 3, 10 ** 5], first_touch=[1 << 20],
                   modules=[(24, 48, 2), (96, 48, 2), (24, 96, 8)],
                   budget_s=0.02, module_budget_s=0.05, max_config_s=0.05, rounds=1),
 }
 ELEMENTWISE_OPS = ("tanh", "sigmoid", "relu", "dropout", "softmax_dropout")  # elementwise kind
+# the records' pointwise kernel kinds and the benchmarks whose rate each one runs at (the
+# attention "softmax" kernel counts softmax + dropout: the math path in training mode)
+POINTWISE_KINDS = {"activation": ("tanh", "sigmoid", "relu"), "dropout": ("dropout",),
+                   "softmax": ("softmax_dropout",)}
 REDUCTION_OPS = ("layer_norm",)  # the records' "reduction" kernels (norms)
 QUIET_WAIT_S = 5.0  # wait at most this long for other processes before timing a module
 FAMILIES_FITTED = ("rnn", "lstm", "gru", "transformer")
@@ -79,14 +86,14 @@ def micro_benchmarks(device: Device, plan: dict, progress) -> list[dict]:
     progress(f"{len(shapes)} GEMMs, {len(steps)} step GEMMs")
     rows += [{**bench.matmul(device, "fp32", m, n, k, budget, fixed), "kind": "gemm"}
              for m, n, k, fixed in shapes]
-    rows += [{**bench.matmul(device, "fp32", m, n, k, budget, True), "kind": "rnn_step"}
-             for m, n, k in steps]
+    rows += [bench.step_gemm(device, m, n, k, budget) for m, n, k in steps]
     quiet()
     progress("pointwise and Adam")
     rows += [bench.pointwise(device, "fp32", e, "mul", budget) for e in plan["pointwise"]]
     rows += [bench.elementwise(device, op, e, budget) for e in plan["elementwise"]
              for op in ELEMENTWISE_OPS + REDUCTION_OPS]
     rows += [bench.adam_update(device, p, budget) for p in plan["adam"]]
+    rows += [bench.first_touch(device, b, budget) for b in plan["first_touch"]]
     return rows + informational(device, plan)
 
 
@@ -128,14 +135,26 @@ def _split(mm: list[dict], peak: float, ridge: float, busy) -> dict:
                        for r in mm if r["flops"] / r["bytes"] < ridge]}
 
 
+def _step_points(matmuls: list[dict], bandwidth: float, busy) -> dict:
+    """``memory.rnn_step.m<m>`` points per batch size m of the step GEMMs: bytes per second
+    over the step's size. A skinny GEMM's speed depends on m as much as on where W_hh sits
+    (at m = 1 BLAS runs a matrix-vector product, 2x faster per byte than m = 2)."""
+    steps = [r for r in matmuls if r.get("kind") == STEP_KIND]
+    return {f"memory.{STEP_KIND}.m{m}": [(r["bytes"], r["bytes"] / (bandwidth * busy(r)))
+                                        for r in steps if r["m"] == m]
+            for m in sorted({r["m"] for r in steps})}
+
+
 def fit_micro(rows: list[dict], device: Device) -> tuple[dict, float, dict]:
     """(peaks by dtype, bandwidth, the [efficiency] table without family terms).
 
     Curves: ``gemm`` (square and Linear shapes), ``rnn_gemm`` (the hoisted input projection:
     Linear shapes), ``rnn_step`` (the skinny step GEMMs with a fixed W_hh, so that L2, L3 or
     main-memory residency of the weights shows in the curve), ``compute.elementwise`` (record
-    FLOPs per second of activations, dropout with its random mask, softmax + dropout),
-    ``memory.elementwise`` (a streaming ``mul``), ``reduction`` (layer norm), ``optimizer``."""
+    FLOPs per second of activations, dropout with its random mask, softmax + dropout), one
+    compute curve per pointwise kind the records name (``activation``, ``dropout``,
+    ``softmax``: :data:`POINTWISE_KINDS`), ``memory.elementwise`` (a streaming ``mul``),
+    ``reduction`` (layer norm), ``optimizer`` (Adam), ``memory.first_touch`` (fresh memory)."""
     peaks = {r["dtype"]: r["flops"] / r["time_s"] for r in rows if r["bench"] == "peak"}
     copy = next(r for r in rows if r["bench"] == "copy")
     bandwidth = copy["bytes"] / copy["time_s"]
@@ -148,7 +167,8 @@ def fit_micro(rows: list[dict], device: Device) -> tuple[dict, float, dict]:
                   busy)
     points = {"compute.gemm": gemm["compute"], "memory.gemm": gemm["memory"] or step["memory"],
               "compute.rnn_gemm": gemm["compute"], "memory.rnn_gemm": step["memory"],
-              "compute.rnn_step": step["compute"], "memory.rnn_step": step["memory"]}
+              "compute.rnn_step": step["compute"], "memory.rnn_step": step["memory"],
+              **_step_points(matmuls, bandwidth, busy)}
     stream = [(r["bytes"], r["bytes"] / (bandwidth * busy(r)))
               for r in rows if r["bench"] == "pointwise"]
     ops = lambda names: [(r["flops"], r["flops"] / (peaks["fp32"] * busy(r)))
@@ -156,6 +176,9 @@ def fit_micro(rows: list[dict], device: Device) -> tuple[dict, float, dict]:
     points.update({"memory.elementwise": stream, "memory.reduction": stream,
                    "compute.elementwise": ops(ELEMENTWISE_OPS),
                    "compute.reduction": ops(REDUCTION_OPS),
+                   **{f"compute.{kind}": ops(names) for kind, names in POINTWISE_KINDS.items()},
+                   "memory.first_touch": [(r["bytes"], r["bytes"] / (bandwidth * busy(r)))
+                                          for r in rows if r["bench"] == "first_touch"],
                    "memory.optimizer": [(adam_bytes(r["params"]),
                                          adam_bytes(r["params"]) / (bandwidth * busy(r)))
                                         for r in rows if r["bench"] == "adam"]})

@@ -286,9 +286,9 @@ def _kernels(cfg: AttentionConfig, product, entries, softmax_fwd, softmax_bwd):
     pair = MATH_BACKWARD_PRODUCTS // FORWARD_PRODUCTS
     return (
         Kernel("scores", "gemm", "forward", product, q_bytes + kv_bytes + p_bytes),
-        Kernel("softmax", "elementwise", "forward", softmax_fwd, 2 * p_bytes),  # read, write
+        Kernel("softmax", "softmax", "forward", softmax_fwd, 2 * p_bytes),  # read, write
         Kernel("av", "gemm", "forward", product, p_bytes + kv_bytes + q_bytes),
         Kernel("av.backward", "gemm", "backward", pair * product, 2 * p_bytes + qkvo_bytes),
-        Kernel("softmax.backward", "elementwise", "backward", softmax_bwd, 3 * p_bytes),
+        Kernel("softmax.backward", "softmax", "backward", softmax_bwd, 3 * p_bytes),
         Kernel("scores.backward", "gemm", "backward", pair * product, p_bytes + qkvo_bytes),
     ), qkvo_bytes + 4 * p_bytes  # scores written and read, P written and read

@@ -121,7 +121,7 @@ def with_backward_kernel(part: Cost) -> Cost:
     """A pointwise part plus its backward launch (reads the gradient and what was saved,
     writes the input gradient)."""
     grad_bytes = part.bytes + part.activation_bytes
-    backward = Kernel(f"{part.name}.backward", "elementwise", "backward",
+    backward = Kernel(f"{part.name}.backward", part.kernels[0].kind, "backward",
                       part.elementwise_flops_backward, grad_bytes)
     return dataclasses.replace(part, kernels=part.kernels + (backward,))
 
@@ -132,7 +132,7 @@ def _activation(kind: str, name: str, features, saves: str, flops=None, backward
     part = pointwise_part(name, elements,
                           C.NONLINEARITY_FLOPS[kind] if flops is None else flops,
                           C.NONLINEARITY_BACKWARD_FLOPS[kind] if backward is None else backward,
-                          saves=saves)
+                          saves=saves, kind="activation")
     return with_backward_kernel(part)
 
 
@@ -174,7 +174,8 @@ def Dropout(p=0.5, inplace=False, *, features=FEATURES,
     name = f"Dropout(p={p})"
     if p in (0.0, 1.0):
         return Cost(name=name, notes=(f"p={p}: no mask is kept",))
-    part = pointwise_part(name, elements, C.DROPOUT_FLOPS, C.DROPOUT_FLOPS, saves="none")
+    part = pointwise_part(name, elements, C.DROPOUT_FLOPS, C.DROPOUT_FLOPS, saves="none",
+                          kind="dropout")
     return with_backward_kernel(
         dataclasses.replace(part, activation_bytes=elements * mask_bytes))
 

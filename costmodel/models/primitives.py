@@ -83,6 +83,7 @@ def pointwise_part(
     inputs: int = 1,
     saves: str = "none",
     depth: int = 0,
+    kind: str = "elementwise",
 ) -> Cost:
     """An elementwise op over ``elements`` values (``inputs`` tensors read, one written).
 
@@ -90,6 +91,8 @@ def pointwise_part(
     ``saved_input_bytes``/``saved_output_bytes`` so ``Sequential`` can count shared ones once.
     ``depth`` is 0 by default: a pointwise op follows its producer on the critical path
     without a dependent step of its own (see docs/conventions.md, "Depth").
+    ``kind`` labels the kernel for the roofline's per-op rates ("activation", "dropout",
+    "softmax", ...; "elementwise" for plain arithmetic); it changes no count.
     """
     s = S.dtype_bytes
     saved = (sp.sympify(saved_elements) if saved_elements else
@@ -106,7 +109,7 @@ def pointwise_part(
         saved_output_bytes=saved if saves == "output" else 0,
         depth_forward=depth,
         depth_backward=depth,
-        kernels=(Kernel(name, "elementwise", "forward", fwd, bytes_),),
+        kernels=(Kernel(name, kind, "forward", fwd, bytes_),),
     )
 
 
