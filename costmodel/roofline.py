@@ -53,7 +53,7 @@ _FALLBACK = {STEP_KIND: "rnn_gemm", "activation": "elementwise", "dropout": "ele
 # a GEMM of these kinds with no more rows than the largest measured step batch is a skinny
 # GEMM like a recurrent step (a Linear on a few tokens): the per-row-count step curves apply
 SKINNY_KINDS = ("gemm", "rnn_gemm")
-FIRST_TOUCH_KIND = "first_touch"  # curve of writing freshly allocated memory (page faults)
+WEIGHT_COPY_KIND = "weight_copy"  # curve of copying weights (transposed) into fresh memory
 WEIGHT_PASS_MOVES = 2  # one extra pass over the weights reads and writes them (dW += ...)
 
 
@@ -127,8 +127,9 @@ class Efficiency:
         replaces ``work_scale`` for the non-matmul kernels (a fused cell's gate arithmetic runs
         at another rate than PyTorch's per-op kernels). ``call_weight_passes``: buffers of the
         size of all parameters freshly allocated and written per call (oneDNN's re-laid-out
-        weights; a training step's new gradients), each at the ``memory.first_touch`` rate
-        (page faults of fresh memory; fallback ``memory.elementwise``)."""
+        weights; a training step's new gradients), each at the ``memory.weight_copy`` rate
+        (a transposing copy into fresh memory, page faults included; fallback
+        ``memory.elementwise``)."""
         return efficiency_from_table(cls, raw, origin)
 
     def compute(self, flops, kind: str = "", dtype: str = ""):
@@ -270,11 +271,12 @@ def weight_pass_s(resident, hw: Hardware, eff: Efficiency, dtype: str = "fp32"):
     return moved / (hw.hbm_bytes_per_s * eff.memory(moved, "elementwise", dtype))
 
 
-def first_touch_s(nbytes, hw: Hardware, eff: Efficiency, dtype: str = "fp32"):
-    """Writing ``nbytes`` of freshly allocated memory (page faults included) at the
-    ``memory.first_touch`` curve's rate (``memory.elementwise`` where a profile has none)."""
+def weight_copy_s(nbytes, hw: Hardware, eff: Efficiency, dtype: str = "fp32"):
+    """Copying ``nbytes`` of weights into freshly allocated memory (a layout change; page
+    faults where the buffers are new pages) at the ``memory.weight_copy`` curve's rate
+    (``memory.elementwise`` where a profile has none)."""
     nbytes = np.asarray(nbytes, dtype=float)
-    kind = FIRST_TOUCH_KIND if f"memory.{FIRST_TOUCH_KIND}" in eff.curves else "elementwise"
+    kind = WEIGHT_COPY_KIND if f"memory.{WEIGHT_COPY_KIND}" in eff.curves else "elementwise"
     return nbytes / (hw.hbm_bytes_per_s * eff.memory(nbytes, kind, dtype))
 
 
@@ -310,7 +312,7 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
         chosen = [r for r in rows if r["phase"] == phase]
         passes = eff.call_weight_passes.get(f"{family}.{phase}", 0.0)
         call_s = eff.family_terms(family, phase)[2] + (
-            passes * first_touch_s(weight_bytes, hw, eff, dtype) if passes else 0.0)
+            passes * weight_copy_s(weight_bytes, hw, eff, dtype) if passes else 0.0)
         totals[phase] = sum((r["count"] * r["lower_s"] for r in chosen), np.asarray(call_s))
         totals[phase + "_upper"] = sum((r["count"] * r["upper_s"] for r in chosen),
                                        np.asarray(call_s))

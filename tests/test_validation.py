@@ -20,7 +20,7 @@ from click.testing import CliRunner
 import costmodel as cm
 from costmodel.cli.validation_commands import calibrate, validate
 from costmodel.hardware import load_hardware
-from costmodel.roofline import Efficiency, predict
+from costmodel.roofline import MATMUL_KINDS, Efficiency, predict
 from costmodel.validation import report
 from costmodel.validation import validate as vmod
 from costmodel.validation.fit import nonneg_relative_fit
@@ -205,3 +205,60 @@ def test_shipped_files_may_not_carry_a_profile():
     assert _parse(text, "user.toml", strict=False).efficiency == {}
     with pytest.raises(ValueError, match="field 'efficiency': unknown key"):
         _parse(text, "shipped.toml", strict=True)
+
+
+def test_fit_separates_matmul_and_pointwise_scales_and_weight_copies():
+    work = np.array([1e-4, 1e-3, 1e-2, 3e-3, 5e-4, 2e-3, 4e-3])
+    pointwise = np.array([2e-4, 1e-4, 1e-3, 3e-3, 5e-5, 1e-3, 2e-5])
+    steps = np.array([16.0, 64.0, 256.0, 16.0, 1024.0, 32.0, 8.0])
+    fresh = np.array([1e-5, 4e-4, 2e-3, 1e-4, 1e-5, 3e-3, 1e-3])
+    # GEMMs at 1.2x their curve, gates at 0.3x, 1 us a step, 20 us a call, 1 weight copy
+    measured = 1.2 * work + 0.3 * pointwise + 1e-6 * steps + 2e-5 + 1.0 * fresh
+    fit = nonneg_relative_fit(work, steps, measured, measured, None, pointwise, fresh)
+    assert fit == pytest.approx((1.2, 1e-6, 2e-5, 0.0, 0.3, 1.0), rel=1e-6, abs=1e-12)
+
+
+def _efficiency(**tables):
+    return Efficiency.from_table({"curves": {
+        "compute.elementwise": {"x": [1.0, 1e12], "efficiency": [0.1, 0.1]},
+        "compute.dropout": {"x": [1.0, 1e12], "efficiency": [0.01, 0.01]},
+        "memory.rnn_step.m1": {"x": [1.0, 1e12], "efficiency": [2.0, 2.0]},
+        "memory.rnn_step.m4": {"x": [1.0, 1e12], "efficiency": [1.0, 1.0]},
+        "memory.weight_copy": {"x": [1.0, 1e12], "efficiency": [0.1, 0.1]}}, **tables})
+
+
+def test_pointwise_kinds_use_their_curve_and_fall_back_to_elementwise():
+    eff = _efficiency()
+    assert eff.compute(1e6, "dropout") == pytest.approx(0.01)
+    assert eff.compute(1e6, "softmax") == pytest.approx(0.1)  # no curve of its own
+    assert eff.compute(1e6, "activation") == pytest.approx(0.1)
+    # the records label their pointwise kernels; no count changes with the label
+    kinds = {k.name: k.kind for k in cm.TransformerEncoderLayer(64, 1, 256, 0.1).kernels}
+    assert kinds["self_attn.softmax"] == "softmax" and kinds["dropout"] == "dropout"
+    assert "activation" in kinds.values()
+
+
+def test_step_curves_interpolate_in_log_batch_and_scale_past_the_largest():
+    eff = _efficiency()
+    assert eff.step_batches() == [1, 4]
+    # batch 2 is halfway between 1 and 4 in log: (2.0 + 1.0) / 2; batch 8: 1.0 * 4 / 8
+    assert eff.step_memory(1e6, np.array([1, 2, 4, 8]), "fp32") == pytest.approx(
+        [2.0, 1.5, 1.0, 0.5])
+    assert Efficiency.ideal().step_memory(1e6, 1) is None
+
+
+def test_family_scales_and_weight_copies_enter_the_prediction():
+    hw = load_hardware("h100-sxm5-80gb")
+    record = cm.LSTM(64, 64)
+    base = predict(record, hw, eff=_efficiency(), n=8, batch=2)
+    scaled = predict(record, hw, eff=_efficiency(
+        work_scale={"lstm.forward": 1.0}, pointwise_scale={"lstm.forward": 3.0},
+        call_weight_passes={"lstm.forward": 2.0}), n=8, batch=2)
+    # 2 copies of the weights (4 * 64 * (64 + 64) + 8 * 64 = 33280 params, fp32) at 0.1 of
+    # the bandwidth, plus the pointwise kernels 3x slower
+    copy_s = 2 * 33280 * 4 / (hw.hbm_bytes_per_s * 0.1)
+    gates = {k.name for k in record.kernels if k.kind not in MATMUL_KINDS}
+    pointwise = sum(r["count"] * r["lower_s"] for r in base.kernels
+                    if r["phase"] == "forward" and r["name"] in gates)
+    assert float(scaled.forward_s - base.forward_s) == pytest.approx(copy_s + 2 * pointwise,
+                                                                    rel=1e-6)

@@ -5,7 +5,7 @@ pointwise throughput over sizes. Each returns plain dicts (SI units) for calibra
 from __future__ import annotations
 
 from . import require_torch
-from .timing import Device, measure, random_inputs
+from .timing import Device, measure, random_inputs, settle_allocator
 
 DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
@@ -109,16 +109,21 @@ def elementwise(device: Device, op: str, elements: int, budget_s: float = 0.2,
             "flops": n * _flops_per_element()[op], "bytes": 2 * n * 4, "time_s": t.median_s}
 
 
-def first_touch(device: Device, nbytes: int, budget_s: float = 0.2) -> dict:
-    """Allocate ``nbytes`` and write them once (``torch.ones``), freed before the next call:
-    a fresh buffer as oneDNN's per-call weight copy or a training step's new gradients get
-    it. Above glibc's mmap threshold every call maps new pages, so this is the cost of
-    page faults plus the write; below it, what the allocator's reuse leaves."""
+def weight_copy(device: Device, hidden: int, budget_s: float = 0.2) -> dict:
+    """oneDNN's LSTM re-lays out W_ih and W_hh (each ``[4H, H]``) into new buffers on every
+    call: two transposing copies into freshly allocated memory, freed before the next call.
+    With the allocator in a long-running process's state (one large free first), copies up
+    to ~30 MiB reuse heap memory; larger ones get new pages, each 4 KiB page faulting on
+    first write (~2 us on this KVM guest). The same rate stands for a training step's new
+    gradient buffers (fresh memory written once)."""
     torch = require_torch()
-    elements = max(1, nbytes // 4)
-    t = measure(lambda _: torch.ones(elements, device=device.torch_device), [None], device,
+    if device.kind == "cpu":
+        settle_allocator()
+    weights = [_randn(device, "fp32", 4 * hidden, hidden)() for _ in range(2)]
+    t = measure(lambda _: [w.t().contiguous() for w in weights], [None], device,
                 budget_s=budget_s)
-    return {"bench": "first_touch", "bytes": elements * 4, "time_s": t.median_s}
+    return {"bench": "weight_copy", "hidden": hidden,
+            "bytes": sum(w.numel() for w in weights) * 4, "time_s": t.median_s}
 
 
 def op_latency(device: Device) -> dict:

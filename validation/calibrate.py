@@ -38,7 +38,6 @@ PLANS = {
                  pointwise=[1 << e for e in range(10, 27, 2)],
                  elementwise=[1 << e for e in range(10, 25, 2)],
                  adam=[10 ** e for e in range(3, 8)],
-                 first_touch=[1 << e for e in range(20, 29, 2)],
                  # (n, d, batch) spanning the validation range (n to 1536, d to 1536, batch
                  # to 48) without any of its points
                  modules=[(24, 48, 2), (96, 48, 2), (384, 48, 2), (1536, 48, 2),
@@ -49,7 +48,7 @@ PLANS = {
     "quick": dict(peak=384, copy_bytes=16 << 20, square=[32, 128, 384],
                   linear=[(48, 96)], hidden=[48, 192], batches=[1, 32],
                   pointwise=[1 << 10, 1 << 16, 1 << 20], elementwise=[1 << 10, 1 << 16],
-                  adam=[10 ** 3, 10 ** 5], first_touch=[1 << 20],
+                  adam=[10 ** 3, 10 ** 5],
                   modules=[(24, 48, 2), (96, 48, 2), (24, 96, 8)],
                   budget_s=0.02, module_budget_s=0.05, max_config_s=0.05, rounds=1),
 }
@@ -93,7 +92,7 @@ def micro_benchmarks(device: Device, plan: dict, progress) -> list[dict]:
     rows += [bench.elementwise(device, op, e, budget) for e in plan["elementwise"]
              for op in ELEMENTWISE_OPS + REDUCTION_OPS]
     rows += [bench.adam_update(device, p, budget) for p in plan["adam"]]
-    rows += [bench.first_touch(device, b, budget) for b in plan["first_touch"]]
+    rows += [bench.weight_copy(device, h, budget) for h in plan["hidden"]]
     return rows + informational(device, plan)
 
 
@@ -154,7 +153,8 @@ def fit_micro(rows: list[dict], device: Device) -> tuple[dict, float, dict]:
     FLOPs per second of activations, dropout with its random mask, softmax + dropout), one
     compute curve per pointwise kind the records name (``activation``, ``dropout``,
     ``softmax``: :data:`POINTWISE_KINDS`), ``memory.elementwise`` (a streaming ``mul``),
-    ``reduction`` (layer norm), ``optimizer`` (Adam), ``memory.first_touch`` (fresh memory)."""
+    ``reduction`` (layer norm), ``optimizer`` (Adam), ``memory.weight_copy`` (weights copied, transposed, into fresh
+    memory: oneDNN's per-call re-layout)."""
     peaks = {r["dtype"]: r["flops"] / r["time_s"] for r in rows if r["bench"] == "peak"}
     copy = next(r for r in rows if r["bench"] == "copy")
     bandwidth = copy["bytes"] / copy["time_s"]
@@ -177,8 +177,8 @@ def fit_micro(rows: list[dict], device: Device) -> tuple[dict, float, dict]:
                    "compute.elementwise": ops(ELEMENTWISE_OPS),
                    "compute.reduction": ops(REDUCTION_OPS),
                    **{f"compute.{kind}": ops(names) for kind, names in POINTWISE_KINDS.items()},
-                   "memory.first_touch": [(r["bytes"], r["bytes"] / (bandwidth * busy(r)))
-                                          for r in rows if r["bench"] == "first_touch"],
+                   "memory.weight_copy": [(r["bytes"], r["bytes"] / (bandwidth * busy(r)))
+                                          for r in rows if r["bench"] == "weight_copy"],
                    "memory.optimizer": [(adam_bytes(r["params"]),
                                          adam_bytes(r["params"]) / (bandwidth * busy(r)))
                                         for r in rows if r["bench"] == "adam"]})

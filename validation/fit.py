@@ -20,7 +20,7 @@ import numpy as np
 
 from costmodel.hardware import load_hardware
 from costmodel.numeric import dtype_bytes_of
-from costmodel.roofline import MATMUL_KINDS, Efficiency, family_of, first_touch_s, predict
+from costmodel.roofline import MATMUL_KINDS, Efficiency, family_of, weight_copy_s, predict
 from costmodel.roofline import weight_pass_s
 
 from .modules import Config, cost_record
@@ -52,7 +52,7 @@ def decompose(cfg: Config, hw, eff: Efficiency) -> dict:
     values = record.kernel_values(dtype=cfg.dtype, n=cfg.n, batch=cfg.batch)
     kernels = {ph: [k for k in values if k["phase"] == ph] for ph in ("forward", "backward")}
     params = float(record.evaluate(n=cfg.n, batch=cfg.batch, dtype=cfg.dtype)["params"])
-    fresh = float(first_touch_s(params * dtype_bytes_of(cfg.dtype), hw, eff, cfg.dtype))
+    fresh = float(weight_copy_s(params * dtype_bytes_of(cfg.dtype), hw, eff, cfg.dtype))
     for phase in ("forward", "backward"):
         rows = [r for r in timing.kernels if r["phase"] == phase]
         work = [(float(r["count"] * np.maximum(r["compute_s"], r["memory_s"])),

@@ -21,6 +21,11 @@ ROTATE = 3  # distinct random inputs cycled so repeats do not all hit warm cache
 NO_CUDA_NOTE = "No CUDA: the CPU path (torch CPU kernels, host clock)."
 QUIET_CORES = 0.3  # other processes using more than this many cores: the machine is busy
 QUIET_POLL_S = 0.1  # the window over which other processes' CPU use is sampled
+# freeing one mmapped block this large (<= glibc's 32 MiB cap on its dynamic mmap threshold)
+# raises the allocator's mmap threshold to it and its trim threshold to twice that, the state
+# of any process that has run a few large modules: later per-call buffers up to this size are
+# reused from the heap instead of faulting in new pages on some calls and not on others
+SETTLE_BYTES = 30 << 20
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,15 @@ def open_device(kind: str = "auto", threads: int | None = None) -> Device:
         name = torch.cuda.get_device_name()
     else:
         name = cpu_name()
+        settle_allocator()
     return Device(kind, torch.get_num_threads(), name, note)
+
+
+def settle_allocator() -> None:
+    """Put the CPU allocator in a long-running process's state (see :data:`SETTLE_BYTES`):
+    one large block allocated, written and freed."""
+    torch = require_torch()
+    torch.empty(SETTLE_BYTES // 4).fill_(1.0)  # freed at once
 
 
 def cpu_name() -> str:
