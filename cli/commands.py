@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from costmodel import __version__
+from costmodel.files import write_atomic
 
 from . import render
 from .tables import comparison_table, gpu_rows
@@ -185,7 +186,7 @@ def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attenti
                   bidirectional=bidirectional, dtype=dtype, attention=attention, causal=causal)
     text = _columns_csv(columns, COLUMNS)
     if output:
-        render.write_atomic(output, text)
+        write_atomic(output, text)
         click.echo(f"wrote {len(columns['model']):,} rows to {output}", err=True)
     else:
         click.echo(text, nl=False)

@@ -49,7 +49,7 @@ def measure_claims(only, quick, threads, output):
 
     try:
         from costmodel.validation.claims_bench import BENCHMARKS, run
-        from costmodel.validation.report import write_atomic
+        from costmodel.files import write_atomic
         from costmodel.validation.timing import open_device
 
         device = open_device("auto", threads)

@@ -62,7 +62,8 @@ def calibrate(device, quick, threads, output):
     _catalogue_guard(output)
     dev = _open(device, threads)
     from costmodel.validation.calibrate import calibrate as run
-    from costmodel.validation.report import to_json, to_toml, write_atomic
+    from costmodel.files import write_atomic
+    from costmodel.validation.report import to_json, to_toml
 
     profile, rows = run(dev, quick=quick, progress=_progress)
     header = ("# Device profile written by `costmodel calibrate`; use it as --gpu "

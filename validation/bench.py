@@ -116,7 +116,7 @@ def weight_copy(device: Device, hidden: int, budget_s: float = 0.2) -> dict:
     to ~30 MiB reuse heap memory; larger ones get new pages, each 4 KiB page faulting on
     first write (~2 us on this KVM guest). The same rate stands for a training step's new
     gradient buffers (fresh memory written once)."""
-    torch = require_torch()
+    require_torch()
     if device.kind == "cpu":
         settle_allocator()
     weights = [_randn(device, "fp32", 4 * hidden, hidden)() for _ in range(2)]
@@ -128,7 +128,7 @@ def weight_copy(device: Device, hidden: int, budget_s: float = 0.2) -> dict:
 
 def op_latency(device: Device) -> dict:
     """A near-empty op (an in-place add on one element): dispatch plus launch cost."""
-    torch = require_torch()
+    require_torch()
     xs = random_inputs(_randn(device, "fp32", 1), count=2)
     t = measure(lambda x: x.add_(1.0), xs, device, budget_s=0.2, max_repeats=2000)
     return {"bench": "op_latency", "time_s": t.median_s}

@@ -1,4 +1,4 @@
-"""Writing results: atomic files, a small TOML writer for profiles, error statistics, CSV,
+"""Writing results (atomically, via costmodel.files): a small TOML writer for profiles, error statistics, CSV,
 JSON and the log-log predicted-vs-measured plot (matplotlib, Agg backend)."""
 
 from __future__ import annotations
@@ -7,38 +7,12 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
+from costmodel.files import write_atomic
+
 PERCENTILE = 90
-FILE_MODE = 0o644  # results are shared files (mkstemp creates them 0600)
-
-
-def write_atomic(path, text: str) -> None:
-    """Write to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_atomic_bytes(path, data: bytes) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.chmod(tmp, FILE_MODE)
-    os.replace(tmp, path)
 
 
 # ---- TOML ---------------------------------------------------------------------------------
@@ -141,4 +115,4 @@ def plot(rows: list[dict], path, title: str) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
-    write_atomic_bytes(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue())

@@ -19,7 +19,9 @@ from costmodel.roofline import Efficiency, predict
 from . import require_torch
 from .modules import FAMILIES, MODES, Config, cost_record, peak_allocated_bytes, saved_bytes
 from .modules import time_config
-from .report import abs_pct_error, error_stats, plot, to_csv, to_json, write_atomic
+from costmodel.files import write_atomic
+
+from .report import abs_pct_error, error_stats, plot, to_csv, to_json
 from .timing import Device
 
 GRIDS = {  # (n values, d values, batch values)
