@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -51,3 +52,13 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(wheel, tmp_path):
     version = subprocess.run([str(bin_dir / "costmodel"), "--version"], check=True,
                              capture_output=True, text=True)
     assert "costmodel" in version.stdout
+    # the README's main job, from the installed wheel: it needs the shipped hardware data
+    # and the roofline priors; the claims command needs the ledger and the measurements
+    compare = subprocess.run([str(bin_dir / "costmodel"), "compare", "--n", "64", "--d", "64",
+                              "--format", "json"], capture_output=True, text=True, cwd=tmp_path)
+    assert compare.returncode == 0, compare.stderr
+    assert len(json.loads(compare.stdout)["rows"]) == 4
+    claims = subprocess.run([str(bin_dir / "costmodel"), "claims", "--doc", "002",
+                             "--format", "json"], capture_output=True, text=True, cwd=tmp_path)
+    assert claims.returncode == 0, claims.stderr
+    assert any(row["verdict"] == "measured" for row in json.loads(claims.stdout))
