@@ -50,6 +50,25 @@ def cost_record(cfg: Config):
     return getattr(cm, cfg.family.upper())(cfg.d, cfg.d)
 
 
+def memory_record(cfg: Config, device_kind: str):
+    """The record whose ``activation_bytes`` models what this device's PyTorch saves: on the
+    CPU, nn.RNN/nn.GRU run the decomposed cell graph (``implementation="autograd"``) and
+    dropout keeps its noise in the activation dtype; nn.LSTM's oneDNN workspace is not modelled
+    (the fused record stands, docs/conventions.md gives the measured gap). On CUDA, the
+    defaults (cuDNN reserve space, bool dropout masks)."""
+    import costmodel as cm
+    from costmodel import symbols as S
+
+    if device_kind != "cpu":
+        return cost_record(cfg)
+    if cfg.family == "transformer":
+        return cm.TransformerEncoderLayer(cfg.d, heads(cfg.d), FFN_RATIO * cfg.d, DROPOUT,
+                                          mask_bytes=S.dtype_bytes)
+    if cfg.family in ("rnn", "gru"):
+        return getattr(cm, cfg.family.upper())(cfg.d, cfg.d, implementation="autograd")
+    return cost_record(cfg)
+
+
 def torch_module(cfg: Config, device: Device):
     torch = require_torch()
     nn = torch.nn

@@ -17,7 +17,8 @@ from pathlib import Path
 from costmodel.roofline import Efficiency, predict
 
 from . import require_torch
-from .modules import FAMILIES, MODES, Config, cost_record, peak_allocated_bytes, saved_bytes
+from .modules import (FAMILIES, MODES, Config, cost_record, memory_record,
+                      peak_allocated_bytes, saved_bytes)
 from .modules import time_config
 from costmodel.files import write_atomic
 
@@ -42,7 +43,8 @@ def _predicted(timing, mode: str) -> float:
     return float(timing.forward_s if mode == "forward" else timing.training_s)
 
 
-def _memory(cfg: Config, device: Device, record) -> dict:
+def _memory(cfg: Config, device: Device) -> dict:
+    record = memory_record(cfg, device.kind)
     numbers = record.evaluate(n=cfg.n, batch=cfg.batch, dtype=cfg.dtype)
     out = {"predicted_saved_bytes": int(numbers["activation_bytes"])}
     if cfg.mode != "training":
@@ -69,7 +71,7 @@ def run_one(cfg: Config, device: Device, baseline_hw, calibrated_hw, max_config_
     torch = require_torch()
     try:
         m = time_config(cfg, device, budget_s=budget_s, quiet_s=quiet_s)
-        row.update(_memory(cfg, device, record))
+        row.update(_memory(cfg, device))
     except (torch.OutOfMemoryError, MemoryError) as err:
         if device.kind == "cuda":
             torch.cuda.empty_cache()
