@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from costmodel.validation.modules import saved_storages
+
 
 def _first(out):
     while isinstance(out, (tuple, list)):
@@ -34,17 +36,8 @@ def matmul_flops(module, *inputs, device="cpu", custom_mapping=None, **kwargs):
 
 def saved_bytes(module, *inputs, **kwargs):
     """Bytes autograd saves for backward: each storage once, parameters excluded."""
-    params = {p.untyped_storage().data_ptr() for p in module.parameters()}
-    seen: dict[int, int] = {}
-
-    def pack(t):
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in params:
-            seen.setdefault(storage.data_ptr(), storage.nbytes())
-        return t
-
     module.train()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with saved_storages(module) as seen:
         module(*inputs, **kwargs)
     return sum(seen.values())
 

@@ -4,12 +4,12 @@ pointwise throughput over sizes. Each returns plain dicts (SI units) for calibra
 
 from __future__ import annotations
 
+from costmodel.conventions import DTYPE_BYTES, FLOPS_PER_MAC
+
 from . import require_torch
 from .timing import Device, measure, random_inputs, settle_allocator
 
 DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
-DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
-FLOPS_PER_MAC = 2  # as costmodel.conventions: one multiply-add = 2 FLOPs
 
 
 def torch_dtype(dtype: str):
@@ -47,7 +47,7 @@ def step_gemm(device: Device, m: int, n: int, k: int, budget_s: float = 0.3) -> 
     hs = random_inputs(_randn(device, "fp32", m, k))
     t = measure(lambda h: torch.addmm(bias, h, weights.t()), hs, device, budget_s=budget_s)
     return {"bench": "matmul", "kind": "rnn_step", "dtype": "fp32", "m": m, "n": n, "k": k,
-            "flops": FLOPS_PER_MAC * m * n * k, "bytes": (m * k + k * n + m * n) * 4,
+            "flops": FLOPS_PER_MAC * m * n * k, "bytes": (m * k + k * n + m * n) * DTYPE_BYTES["fp32"],
             "fixed_weights": True, "time_s": t.median_s, "spread_s": t.p90_s - t.p10_s}
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from . import require_torch
 from .bench import FLOPS_PER_MAC, matmul
-from .modules import Config, cost_record, heads, time_config
+from .modules import Config, cost_record, heads, saved_storages, time_config
 from .timing import Device, measure, random_inputs
 
 #: The sizes of the full run (about 75 s on 2 CPU cores) and of ``--quick`` (seconds).
@@ -118,16 +118,7 @@ def lstm_vs_transformer(device: Device, s: dict, budget: float, ctx: dict) -> di
 def _saved_bytes(module, run, x) -> int:
     """Bytes autograd keeps for backward: each storage once, parameters excluded; with
     checkpointing the inputs each checkpointed segment keeps are reported by ``run``."""
-    torch = require_torch()
-    params = {p.untyped_storage().data_ptr() for p in module.parameters()}
-    seen: dict[int, int] = {}
-
-    def pack(t):
-        st = t.untyped_storage()
-        if st.data_ptr() not in params:
-            seen[st.data_ptr()] = st.nbytes()
-        return t
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with saved_storages(module) as seen:
         out, kept = run(x)
     for t in kept:
         seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()

@@ -7,6 +7,7 @@ the cost record assumes); a training step is forward, ``sum().backward()`` and o
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from . import require_torch
@@ -132,21 +133,29 @@ def _disturbed(m) -> bool:
             or (m.p90_s - m.p10_s) > NOISY_SPREAD * max(m.median_s, 1e-12))
 
 
-def saved_bytes(cfg: Config, device: Device) -> int:
-    """Bytes autograd saves for backward (each storage once, parameters excluded)."""
+@contextmanager
+def saved_storages(module):
+    """Inside the block, record what autograd saves for backward: ``{storage pointer: bytes}``,
+    each storage once, the module's parameters excluded. Yields the (filling) dict."""
     torch = require_torch()
-    module = torch_module(cfg, device)
     params = {p.untyped_storage().data_ptr() for p in module.parameters()}
     seen: dict[int, int] = {}
 
     def pack(t):
         storage = t.untyped_storage()
         if storage.data_ptr() not in params:
-            seen[storage.data_ptr()] = storage.nbytes()
+            seen.setdefault(storage.data_ptr(), storage.nbytes())
         return t
 
-    x = make_inputs(cfg, device, count=1)[0]
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        yield seen
+
+
+def saved_bytes(cfg: Config, device: Device) -> int:
+    """Bytes autograd saves for backward (each storage once, parameters excluded)."""
+    module = torch_module(cfg, device)
+    x = make_inputs(cfg, device, count=1)[0]
+    with saved_storages(module) as seen:
         out = _output(module(x))
     del out
     return sum(seen.values())
