@@ -47,7 +47,8 @@ def step_gemm(device: Device, m: int, n: int, k: int, budget_s: float = 0.3) -> 
     hs = random_inputs(_randn(device, "fp32", m, k))
     t = measure(lambda h: torch.addmm(bias, h, weights.t()), hs, device, budget_s=budget_s)
     return {"bench": "matmul", "kind": "rnn_step", "dtype": "fp32", "m": m, "n": n, "k": k,
-            "flops": FLOPS_PER_MAC * m * n * k, "bytes": (m * k + k * n + m * n) * DTYPE_BYTES["fp32"],
+            "flops": FLOPS_PER_MAC * m * n * k,
+            "bytes": (m * k + k * n + m * n) * DTYPE_BYTES["fp32"],
             "fixed_weights": True, "time_s": t.median_s, "spread_s": t.p90_s - t.p10_s}
 
 
