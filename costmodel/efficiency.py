@@ -39,7 +39,7 @@ _SCALARS = ("kernel_latency_s", "tile_m", "tile_n", "split_k_min_depth",
             "hbm_saturation_sm_fraction",
             "l2_usable_fraction", "l2_bandwidth_ratio", "latency_mode", "source")
 _TABLES = ("work_scale", "pointwise_scale", "step_latency_s", "call_latency_s",
-           "step_weight_passes", "call_weight_passes")
+           "step_weight_passes", "call_weight_passes", "step_scale")
 _LATENCY_MODES = ("max", "add")
 
 

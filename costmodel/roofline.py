@@ -82,6 +82,7 @@ class Efficiency:
     step_weight_passes: Mapping[str, float] = field(default_factory=dict, hash=False)
     pointwise_scale: Mapping[str, float] = field(default_factory=dict, hash=False)
     call_weight_passes: Mapping[str, float] = field(default_factory=dict, hash=False)
+    step_scale: Mapping[str, float] = field(default_factory=dict, hash=False)
 
     @classmethod
     def ideal(cls) -> "Efficiency":
@@ -146,10 +147,13 @@ class Efficiency:
                 return self.curves[key]
         return xs, ys
 
-    def scale_of(self, family: str, phase: str, kind: str) -> float:
-        """The calibrated work scale of one kernel kind: ``work_scale`` for matmul kinds,
+    def scale_of(self, family: str, phase: str, kind: str, step: bool = False) -> float:
+        """The calibrated work scale of one kernel: ``step_scale`` for a recurrence's step
+        GEMMs (falling back to ``work_scale``), ``work_scale`` for the other matmul kinds,
         ``pointwise_scale`` (falling back to ``work_scale``) for the rest."""
         key = f"{family}.{phase}"
+        if step and key in self.step_scale:
+            return self.step_scale[key]
         if kind not in MATMUL_KINDS and key in self.pointwise_scale:
             return self.pointwise_scale[key]
         return self.work_scale.get(key, 1.0)
@@ -232,8 +236,8 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
     nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
     occupancy = _occupancy(k["shape"], k["concurrent"], hw, eff)
     peak = _peak(k["kind"], hw, dtype, allow_tf32, cudnn_allow_tf32)
-    scale = eff.scale_of(family, k["phase"], k["kind"])
     step = k["name"].startswith("step_gemm")
+    scale = eff.scale_of(family, k["phase"], k["kind"], step)
     compute_eff, memory_eff = (eff.compute(flops, STEP_KIND if step else k["kind"], dtype),
                                eff.memory(nbytes, STEP_KIND if step else k["kind"], dtype))
     rows_m = k["shape"][0] if k["shape"] and (step or k["kind"] in SKINNY_KINDS) else None

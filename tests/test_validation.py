@@ -23,7 +23,8 @@ from costmodel.hardware import load_hardware
 from costmodel.roofline import MATMUL_KINDS, Efficiency, predict
 from costmodel.validation import report
 from costmodel.validation import validate as vmod
-from costmodel.validation.fit import nonneg_relative_fit
+from costmodel.validation import calibrate as calibrate_mod
+from costmodel.validation.fit import MIN_WORK_SCALE, TERMS_FITTED, nonneg_relative_fit
 
 pytest.importorskip("torch")
 
@@ -165,18 +166,58 @@ def test_error_statistics_golden():
     assert report.abs_pct_error(90.0, 100.0) == pytest.approx(10.0)
 
 
+def _columns(**given):
+    """Fit columns: the given ones, every other term of the fit all zero."""
+    n = len(next(iter(given.values())))
+    return {name: np.asarray(given.get(name, np.zeros(n)), dtype=float) for name in TERMS_FITTED}
+
+
 def test_nonnegative_fit_recovers_scale_latencies_and_weight_passes():
     work = np.array([1e-4, 1e-3, 1e-2, 3e-3, 5e-4, 2e-3])
     steps = np.array([16.0, 64.0, 256.0, 16.0, 1024.0, 32.0])
     weight = np.array([1e-5, 4e-3, 1e-4, 2e-3, 1e-3, 5e-5])
     # scale 1.5, 2 us a step, 30 us a call, 0.5 extra weight passes
     measured = 1.5 * work + 2e-6 * steps + 3e-5 + 0.5 * weight
-    fit = nonneg_relative_fit(work, steps, measured, measured, weight)
-    assert fit == pytest.approx((1.5, 2e-6, 3e-5, 0.5), rel=1e-6)
+    columns = _columns(work_scale=work, step_latency_s=steps, call_latency_s=np.ones(6),
+                       step_weight_passes=weight)
+    fit = nonneg_relative_fit(columns, measured, measured)
+    assert fit == pytest.approx({**{k: 0.0 for k in TERMS_FITTED}, "work_scale": 1.5,
+                                 "step_scale": 1.0, "pointwise_scale": 1.0,
+                                 "step_latency_s": 2e-6, "call_latency_s": 3e-5,
+                                 "step_weight_passes": 0.5}, rel=1e-6, abs=1e-12)
     # a negative term is never returned: data that wants one gets 0 instead
-    _, step_s, call_s, passes = nonneg_relative_fit(work, steps, 1.5 * work - 1e-7 * steps,
-                                                    measured, weight)
-    assert step_s >= 0 and call_s >= 0 and passes >= 0
+    fit = nonneg_relative_fit(columns, 1.5 * work - 1e-7 * steps, measured)
+    assert all(v >= 0 for v in fit.values()) and fit["work_scale"] >= MIN_WORK_SCALE
+
+
+def test_fit_separates_step_gemms_from_bulk_gemms():
+    # oneDNN's LSTM: the hoisted input GEMM at twice the measured MKL rate (scale 0.5), the
+    # memory-bound step GEMMs at the measured rate (1.0), gates 0.3x, 1 us a step
+    bulk = np.array([1e-3, 4e-3, 2e-4, 1e-2, 5e-4, 3e-3, 8e-4])
+    step = np.array([2e-3, 1e-3, 3e-3, 5e-3, 1e-4, 6e-3, 4e-4])
+    pointwise = np.array([1e-4, 3e-4, 5e-5, 2e-3, 1e-5, 4e-4, 2e-4])
+    steps = np.array([16.0, 64.0, 256.0, 16.0, 1024.0, 32.0, 8.0])
+    measured = 0.5 * bulk + 1.0 * step + 0.3 * pointwise + 1e-6 * steps
+    fit = nonneg_relative_fit(_columns(work_scale=bulk, step_scale=step,
+                                       pointwise_scale=pointwise, step_latency_s=steps),
+                              measured, measured)
+    assert (fit["work_scale"], fit["step_scale"], fit["pointwise_scale"],
+            fit["step_latency_s"]) == pytest.approx((0.5, 1.0, 0.3, 1e-6), rel=1e-6)
+    # and the roofline applies step_scale to the step GEMMs only
+    eff = Efficiency(work_scale={"lstm.forward": 0.5}, step_scale={"lstm.forward": 2.0})
+    assert eff.scale_of("lstm", "forward", "rnn_gemm", step=True) == 2.0
+    assert eff.scale_of("lstm", "forward", "rnn_gemm") == 0.5
+    assert eff.scale_of("gru", "forward", "rnn_gemm", step=True) == 1.0
+
+
+def test_calibration_modules_are_held_out_from_the_validation_grid():
+    # no validation configuration, n or d is a calibration one; batch 1 is shared on purpose
+    # (a one-row step is a matrix-vector product, which no larger batch can stand in for)
+    ns, ds, batches = vmod.GRIDS["full"]
+    for plan in calibrate_mod.PLANS.values():
+        for n, d, batch in plan["modules"]:
+            assert n not in ns and d not in ds, (n, d, batch)
+            assert batch == 1 or batch not in batches, (n, d, batch)
 
 
 def test_toml_writer_round_trips():
@@ -214,8 +255,13 @@ def test_fit_separates_matmul_and_pointwise_scales_and_weight_copies():
     fresh = np.array([1e-5, 4e-4, 2e-3, 1e-4, 1e-5, 3e-3, 1e-3])
     # GEMMs at 1.2x their curve, gates at 0.3x, 1 us a step, 20 us a call, 1 weight copy
     measured = 1.2 * work + 0.3 * pointwise + 1e-6 * steps + 2e-5 + 1.0 * fresh
-    fit = nonneg_relative_fit(work, steps, measured, measured, None, pointwise, fresh)
-    assert fit == pytest.approx((1.2, 1e-6, 2e-5, 0.0, 0.3, 1.0), rel=1e-6, abs=1e-12)
+    fit = nonneg_relative_fit(_columns(work_scale=work, pointwise_scale=pointwise,
+                                       step_latency_s=steps, call_latency_s=np.ones(7),
+                                       call_weight_passes=fresh), measured, measured)
+    assert fit == pytest.approx({**{k: 0.0 for k in TERMS_FITTED}, "work_scale": 1.2,
+                                 "step_scale": 1.0, "pointwise_scale": 0.3,
+                                 "step_latency_s": 1e-6, "call_latency_s": 2e-5,
+                                 "call_weight_passes": 1.0}, rel=1e-6, abs=1e-12)
 
 
 def _efficiency(**tables):

@@ -30,7 +30,8 @@ STEP_KIND = "rnn_step"  # costmodel.roofline.STEP_KIND
 SHUFFLE_SEED = 0  # module timings run in a fixed shuffled order: families interleaved
 
 # sizes per plan; module sizes avoid the validation grid's values (n 16..4096 by x4, d 64,
-# 256, 1024, 2048, batch 1, 8, 64) so the validation is held out
+# 256, 1024, 2048, batch 8, 64) so the validation is held out; batch 1 is shared: a one-row
+# step is a matrix-vector product (another kernel), which no larger batch stands in for
 PLANS = {
     "full": dict(peak=2048, copy_bytes=256 << 20, square=[32, 64, 128, 256, 512, 1024],
                  linear=[(48, 96), (768, 384), (3072, 768), (384, 1536), (6144, 128)],
@@ -38,18 +39,22 @@ PLANS = {
                  pointwise=[1 << e for e in range(10, 27, 2)],
                  elementwise=[1 << e for e in range(10, 25, 2)],
                  adam=[10 ** e for e in range(3, 8)],
-                 # (n, d, batch) spanning the validation range (n to 1536, d to 1536, batch
-                 # to 48) without any of its points
+                 # (n, d, batch) spanning the validation range (n to 3072, d to 1536, batch
+                 # to 96) without any of its points
                  modules=[(24, 48, 2), (96, 48, 2), (384, 48, 2), (1536, 48, 2),
                           (384, 48, 24), (96, 48, 48), (96, 128, 4), (384, 128, 24),
                           (24, 128, 48), (96, 384, 2), (24, 384, 24), (384, 384, 4),
-                          (24, 768, 2), (96, 768, 24), (24, 1536, 2), (96, 1536, 4)],
-                 budget_s=0.1, module_budget_s=0.3, max_config_s=1.5, rounds=2),
+                          (24, 768, 2), (96, 768, 24), (24, 1536, 2), (96, 1536, 4),
+                          # one row (a matrix-vector step, as at validation batch 1), long
+                          # sequences and more widths between the others
+                          (48, 96, 1), (768, 96, 1), (192, 384, 1), (48, 768, 1),
+                          (3072, 48, 1), (768, 192, 12), (48, 192, 96), (192, 96, 16)],
+                 budget_s=0.1, module_budget_s=0.3, max_config_s=1.5, rounds=3),
     "quick": dict(peak=384, copy_bytes=16 << 20, square=[32, 128, 384],
                   linear=[(48, 96)], hidden=[48, 192], batches=[1, 32],
                   pointwise=[1 << 10, 1 << 16, 1 << 20], elementwise=[1 << 10, 1 << 16],
                   adam=[10 ** 3, 10 ** 5],
-                  modules=[(24, 48, 2), (96, 48, 2), (24, 96, 8)],
+                  modules=[(24, 48, 2), (96, 48, 2), (24, 96, 4)],
                   budget_s=0.02, module_budget_s=0.05, max_config_s=0.05, rounds=1),
 }
 ELEMENTWISE_OPS = ("tanh", "sigmoid", "relu", "dropout", "softmax_dropout")  # elementwise kind

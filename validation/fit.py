@@ -45,7 +45,8 @@ def hardware_from_profile(profile: dict):
 
 
 def decompose(cfg: Config, hw, eff: Efficiency) -> dict:
-    """Per phase: work, fixed and steps of the roofline; plus the update time."""
+    """Per phase the terms the family fit scales (see :data:`TERMS_FITTED`), in seconds or
+    counts, from the uncalibrated roofline with ``eff``; plus the optimizer update time."""
     record = cost_record(cfg)
     timing = predict(record, hw, eff=eff, dtype=cfg.dtype, n=cfg.n, batch=cfg.batch)
     out = {"update_s": float(timing.optimizer_s), "family": family_of(record)}
@@ -55,62 +56,68 @@ def decompose(cfg: Config, hw, eff: Efficiency) -> dict:
     fresh = float(weight_copy_s(params * dtype_bytes_of(cfg.dtype), hw, eff, cfg.dtype))
     for phase in ("forward", "backward"):
         rows = [r for r in timing.kernels if r["phase"] == phase]
-        work = [(float(r["count"] * np.maximum(r["compute_s"], r["memory_s"])),
-                 k["kind"] in MATMUL_KINDS) for r, k in zip(rows, kernels[phase])]
+        parts = {"work_scale": 0.0, "step_scale": 0.0, "pointwise_scale": 0.0}
+        for r, k in zip(rows, kernels[phase]):
+            busy = float(r["count"] * np.maximum(r["compute_s"], r["memory_s"]))
+            if k["kind"] not in MATMUL_KINDS:
+                parts["pointwise_scale"] += busy
+            elif r["name"].startswith("step_gemm"):
+                parts["step_scale"] += busy
+            else:
+                parts["work_scale"] += busy
         out[phase] = {
-            "work": sum(w for w, matmul in work if matmul),
-            "pointwise": sum(w for w, matmul in work if not matmul),
-            "fresh": fresh,
+            **parts,
+            "call_weight_passes": fresh,
             # the step's own kernels get the fitted step latency instead of kernel latency
             "fixed": sum(float(r["count"] * r["latency_s"]) for r in rows
                          if not r["name"].startswith("step_")),
-            "steps": sum(float(r["count"]) for r in rows if r["name"].startswith("step_gemm")),
-            "weight": sum(float(r["count"]) * float(weight_pass_s(
+            "step_latency_s": sum(float(r["count"]) for r in rows
+                                  if r["name"].startswith("step_gemm")),
+            "call_latency_s": 1.0,
+            "step_weight_passes": sum(float(r["count"]) * float(weight_pass_s(
                 k["resident_bytes"] * k["concurrent"], hw, eff, cfg.dtype))
                 for r, k in zip(rows, kernels[phase]) if r["name"].startswith("step_gemm")),
         }
     return out
 
 
-TERMS_FITTED = ("work_scale", "pointwise_scale", "step_latency_s", "call_latency_s",
-                "step_weight_passes", "call_weight_passes")
-REQUIRED = 2  # work_scale and pointwise_scale always take part (at least MIN_WORK_SCALE)
+# the terms of the family fit, each a non-negative coefficient times a column of decompose()
+TERMS_FITTED = ("work_scale", "step_scale", "pointwise_scale", "step_latency_s",
+                "call_latency_s", "step_weight_passes", "call_weight_passes")
+SCALES = ("work_scale", "step_scale", "pointwise_scale")  # >= MIN_WORK_SCALE where present
 
 
-def nonneg_relative_fit(work, steps, targets, measured, weight=None, pointwise=None,
-                        fresh=None) -> tuple:
-    """(scale, step_s, call_s, passes[, pointwise_scale, call_passes]) >= 0 minimising
-    sum(((fit - target) / measured)^2). Without ``pointwise`` (and ``fresh``) the old
-    four-term fit: one scale for all work."""
-    zeros = np.zeros_like(work)
-    columns = [work, zeros if pointwise is None else pointwise, steps, np.ones_like(work),
-               zeros if weight is None else weight, zeros if fresh is None else fresh]
-    X = np.column_stack(columns) / measured[:, None]
-    y = np.asarray(targets) / measured
-    best, best_cost = np.array([1.0, 1.0, 0, 0, 0, 0]), np.inf
-    optional = len(columns) - REQUIRED
-    for keep in itertools.product((True, False), repeat=optional):
-        cols = list(range(REQUIRED)) + [i + REQUIRED for i, k in enumerate(keep) if k]
-        cols = [c for c in cols if c < REQUIRED or np.any(X[:, c])]
-        if pointwise is None:
-            cols = [c for c in cols if c != 1]
-        coef, *_ = np.linalg.lstsq(X[:, cols], y, rcond=None)
-        floors = np.where(np.asarray(cols) < REQUIRED, MIN_WORK_SCALE, 0.0)
-        if (coef < floors).any():
+def nonneg_relative_fit(columns: dict, targets, measured) -> dict:
+    """Coefficients for ``columns`` (name -> values per measurement) minimising
+    sum(((sum_c coef_c * column_c - target) / measured)^2) with every coefficient >= 0 and
+    the scales (:data:`SCALES`) >= MIN_WORK_SCALE: non-negative least squares on
+    ``coef - floor``, solved exactly by trying every subset of free terms (the rest at their
+    floor). An all-zero column takes no part (its coefficient: 1 for a scale, else 0)."""
+    measured = np.asarray(measured, dtype=float)
+    names = [c for c in columns if np.any(np.asarray(columns[c], dtype=float))]
+    X = np.column_stack([np.asarray(columns[c], dtype=float) for c in names]) / measured[:, None]
+    floors = np.array([MIN_WORK_SCALE if c in SCALES else 0.0 for c in names])
+    y = np.asarray(targets, dtype=float) / measured - X @ floors
+    best, best_cost = np.zeros(len(names)), float((y ** 2).sum())
+    for keep in itertools.product((True, False), repeat=len(names)):
+        cols = [i for i, k in enumerate(keep) if k]
+        if not cols:
             continue
-        full = np.zeros(len(columns))
+        coef, *_ = np.linalg.lstsq(X[:, cols], y, rcond=None)
+        if (coef < 0).any():
+            continue
+        full = np.zeros(len(names))
         full[cols] = coef
         cost = float(((X @ full - y) ** 2).sum())
         if cost < best_cost:
             best, best_cost = full, cost
-    if pointwise is None:
-        best[1] = best[0]
-        return tuple(float(c) for c in (best[0], best[2], best[3], best[4]))
-    return tuple(float(c) for c in (best[0], best[2], best[3], best[4], best[1], best[5]))
+    out = {c: (1.0 if c in SCALES else 0.0) for c in columns}
+    out.update({c: float(v) for c, v in zip(names, best + floors)})
+    return out
 
 
 def fit_families(measurements: list[dict], hw, table: dict) -> dict:
-    """``work_scale``, ``step_latency_s`` and ``call_latency_s`` tables from module timings
+    """The tables of :data:`TERMS_FITTED` (keyed ``"<family>.<phase>"``) from module timings
     (``measurements``: Config fields + ``measured_s``)."""
     eff = Efficiency.from_table(table)
     terms = {name: {} for name in TERMS_FITTED}
@@ -133,20 +140,15 @@ def fit_families(measurements: list[dict], hw, table: dict) -> dict:
                 target -= dec["update_s"]
             groups.setdefault(dec["family"], []).append((dec[phase], target, measured))
         for family, rows in groups.items():
-            work, pointwise, steps, weight, fresh, target, measured = (
-                np.asarray(v, dtype=float) for v in zip(*[
-                    (r["work"], r["pointwise"], r["steps"], r["weight"], r["fresh"], t, m)
-                    for r, t, m in rows]))
+            columns = {name: np.array([r[name] for r, _, _ in rows]) for name in TERMS_FITTED}
             if phase == "forward":  # a forward step writes no dW_hh: its one read of W_hh
-                weight = np.zeros_like(weight)  # is already the step GEMM's own traffic
+                columns["step_weight_passes"][:] = 0.0  # is already the step GEMM's traffic
                 if family not in WEIGHT_COPY_FAMILIES:
-                    fresh = np.zeros_like(fresh)
-            fitted = nonneg_relative_fit(work, steps, target, measured, weight, pointwise, fresh)
-            key = f"{family}.{phase}"
-            for name, value in zip(("work_scale", "step_latency_s", "call_latency_s",
-                                    "step_weight_passes", "pointwise_scale",
-                                    "call_weight_passes"), fitted):
-                terms[name][key] = value
+                    columns["call_weight_passes"][:] = 0.0
+            fitted = nonneg_relative_fit(columns, [t for _, t, _ in rows],
+                                         [m for _, _, m in rows])
+            for name, value in fitted.items():
+                terms[name][f"{family}.{phase}"] = value
     return terms
 
 
@@ -156,9 +158,6 @@ def _base(cfg: Config) -> tuple:
 
 def _calibrated(part: dict, terms: dict, family: str, phase: str) -> float:
     key = f"{family}.{phase}"
-    return (part["fixed"] + terms["work_scale"].get(key, 1.0) * part["work"]
-            + terms["pointwise_scale"].get(key, 1.0) * part["pointwise"]
-            + terms["call_weight_passes"].get(key, 0.0) * part["fresh"]
-            + terms["step_latency_s"].get(key, 0.0) * part["steps"]
-            + terms["call_latency_s"].get(key, 0.0)
-            + terms["step_weight_passes"].get(key, 0.0) * part["weight"])
+    default = lambda name: 1.0 if name in SCALES else 0.0
+    return part["fixed"] + sum(terms[name].get(key, default(name)) * part[name]
+                               for name in TERMS_FITTED)
