@@ -38,156 +38,17 @@ import numpy as np
 
 from costmodel import conventions as C
 from costmodel.cost import Cost
-from costmodel.efficiency import efficiency_from_table, priors
+from costmodel.efficiency import MATMUL_KINDS, STEP_KIND, Efficiency  # noqa: F401 (re-exported)
 from costmodel.hardware import Hardware, matmul_peak
 from costmodel.numeric import dtype_bytes_of
 
-MATMUL_KINDS = ("gemm", "attention", "rnn_gemm", "conv")
 CUDNN_KINDS = ("rnn_gemm", "conv")
 TERMS = ("compute", "memory", "latency")
-STEP_KIND = "rnn_step"  # curve kind of a recurrence's step GEMMs (else their kernel's kind)
-# a profile without a kind's own curve uses another's: rnn_step -> rnn_gemm; the pointwise
-# kinds the records name (activation, dropout, softmax) -> the generic elementwise curve
-_FALLBACK = {STEP_KIND: "rnn_gemm", "activation": "elementwise", "dropout": "elementwise",
-             "softmax": "elementwise"}
 # a GEMM of these kinds with no more rows than the largest measured step batch is a skinny
 # GEMM like a recurrent step (a Linear on a few tokens): the per-row-count step curves apply
 SKINNY_KINDS = ("gemm", "rnn_gemm")
 WEIGHT_COPY_KIND = "weight_copy"  # curve of copying weights (transposed) into fresh memory
 WEIGHT_PASS_MOVES = 2  # one extra pass over the weights reads and writes them (dW += ...)
-
-
-@dataclass(frozen=True)
-class Efficiency:
-    """Fractions of peak and latencies; priors, an ideal roofline, or a calibrated profile."""
-
-    compute_flops: tuple[float, ...] = (1.0,)
-    compute_efficiency: tuple[float, ...] = (1.0,)
-    memory_bytes: tuple[float, ...] = (1.0,)
-    memory_efficiency: tuple[float, ...] = (1.0,)
-    kernel_latency_s: float = 0.0
-    tile_m: int = 0  # 0: no occupancy term
-    tile_n: int = 0
-    split_k_min_depth: int = 0  # 0: no split-K; else each split handles >= this much of k
-    hbm_saturation_sm_fraction: float = 0.0
-    l2_usable_fraction: float = 0.0
-    l2_bandwidth_ratio: float = 1.0
-    source: str = "ideal"
-    # calibrated refinements (empty: the plain roofline above); keys documented in from_table
-    curves: Mapping[str, tuple] = field(default_factory=dict, hash=False)
-    latency_mode: str = "max"
-    work_scale: Mapping[str, float] = field(default_factory=dict, hash=False)
-    step_latency_s: Mapping[str, float] = field(default_factory=dict, hash=False)
-    call_latency_s: Mapping[str, float] = field(default_factory=dict, hash=False)
-    step_weight_passes: Mapping[str, float] = field(default_factory=dict, hash=False)
-    pointwise_scale: Mapping[str, float] = field(default_factory=dict, hash=False)
-    call_weight_passes: Mapping[str, float] = field(default_factory=dict, hash=False)
-    step_scale: Mapping[str, float] = field(default_factory=dict, hash=False)
-
-    @classmethod
-    def ideal(cls) -> "Efficiency":
-        """The datasheet roofline: peak rates, no latency, no occupancy or cache terms."""
-        return cls()
-
-    @classmethod
-    def priors(cls) -> "Efficiency":
-        return priors(cls)
-
-    @classmethod
-    def for_hardware(cls, hw: Hardware) -> "Efficiency":
-        """The profile's own efficiency when ``hw`` is a calibrated profile, else the priors."""
-        table = getattr(hw, "efficiency", None)
-        return cls.from_table(table, hw.origin) if table else cls.priors()
-
-    @classmethod
-    def from_profile(cls, path) -> "Efficiency":
-        """The ``[efficiency]`` table of a profile TOML written by ``costmodel calibrate``."""
-        from costmodel.hardware import load_hardware
-
-        hw = load_hardware(str(path))
-        if not hw.efficiency:
-            raise ValueError(f"{path}: field 'efficiency': missing (not a calibrated profile)")
-        return cls.from_table(hw.efficiency, str(path))
-
-    @classmethod
-    def from_table(cls, raw: Mapping, origin: str = "profile") -> "Efficiency":
-        """From a profile's ``[efficiency]`` table: the scalar fields of this class, the global
-        ``compute_flops/compute_efficiency`` and ``memory_bytes/memory_efficiency`` curves,
-        ``[efficiency.curves."compute.<kind>[.<dtype>]"]`` / ``"memory.<kind>[.<dtype>]"``
-        tables with ``x`` and ``efficiency`` lists, and ``work_scale``, ``step_latency_s``,
-        ``call_latency_s`` and ``step_weight_passes`` tables keyed ``"<family>.<phase>"``
-        (family: rnn, lstm, gru, transformerencoderlayer, ...; phase: forward, backward).
-        ``step_weight_passes``: extra passes over a step's weights per step (PyTorch's
-        autograd cell graph writes and accumulates a dW_hh every step; an implementation may
-        re-stream W_hh), one pass = read + write of the weights at the rate the
-        ``memory.elementwise`` curve gives that many bytes, so the pass is cheap while the
-        weights sit in a cache and costs main-memory bandwidth above the last-level cache.
-        Curves named ``compute.rnn_step`` / ``memory.rnn_step`` (the skinny step GEMMs
-        ``h: [batch, H] @ W_hh^T`` with W_hh re-read every step) take precedence over the
-        ``rnn_gemm`` curves for kernels named ``step_gemm*``. ``pointwise_scale`` (same keys)
-        replaces ``work_scale`` for the non-matmul kernels (a fused cell's gate arithmetic runs
-        at another rate than PyTorch's per-op kernels). ``call_weight_passes``: buffers of the
-        size of all parameters freshly allocated and written per call (oneDNN's re-laid-out
-        weights; a training step's new gradients), each at the ``memory.weight_copy`` rate
-        (a transposing copy into fresh memory, page faults included; fallback
-        ``memory.elementwise``)."""
-        return efficiency_from_table(cls, raw, origin)
-
-    def compute(self, flops, kind: str = "", dtype: str = ""):
-        xs, ys = self._curve("compute", kind, dtype, self.compute_flops, self.compute_efficiency)
-        return _interp_log(flops, xs, ys)
-
-    def memory(self, nbytes, kind: str = "", dtype: str = ""):
-        xs, ys = self._curve("memory", kind, dtype, self.memory_bytes, self.memory_efficiency)
-        return _interp_log(nbytes, xs, ys)
-
-    def _curve(self, term, kind, dtype, xs, ys):
-        for key in (f"{term}.{kind}.{dtype}", f"{term}.{kind}", f"{term}.{_FALLBACK.get(kind)}"):
-            if key in self.curves:
-                return self.curves[key]
-        return xs, ys
-
-    def scale_of(self, family: str, phase: str, kind: str, step: bool = False) -> float:
-        """The calibrated work scale of one kernel: ``step_scale`` for a recurrence's step
-        GEMMs (falling back to ``work_scale``), ``work_scale`` for the other matmul kinds,
-        ``pointwise_scale`` (falling back to ``work_scale``) for the rest."""
-        key = f"{family}.{phase}"
-        if step and key in self.step_scale:
-            return self.step_scale[key]
-        if kind not in MATMUL_KINDS and key in self.pointwise_scale:
-            return self.pointwise_scale[key]
-        return self.work_scale.get(key, 1.0)
-
-    def step_batches(self) -> list[int]:
-        """The batch sizes (GEMM rows) m of the profile's ``memory.rnn_step.m<m>`` curves."""
-        prefix = f"memory.{STEP_KIND}.m"
-        return sorted(int(k[len(prefix):]) for k in self.curves
-                      if k.startswith(prefix) and k[len(prefix):].isdigit())
-
-    def step_memory(self, nbytes, batch, dtype: str = ""):
-        """Memory efficiency of a step GEMM with ``batch`` rows from the per-batch curves
-        ``memory.rnn_step.m<m>`` (linear in log m between measured batch sizes; above the
-        largest, compute-bound: time grows with m), or None where the profile has none."""
-        ms = self.step_batches()
-        if not ms:
-            return None
-        batch = np.asarray(batch, dtype=float)
-        position = np.interp(np.log(np.clip(batch, ms[0], ms[-1])), np.log(ms),
-                             np.arange(len(ms)))  # fractional index among the curves
-        out = sum(np.maximum(0.0, 1.0 - np.abs(position - i))  # linear between neighbours
-                  * self.memory(nbytes, f"{STEP_KIND}.m{m}", dtype) for i, m in enumerate(ms))
-        return out * ms[-1] / np.maximum(batch, ms[-1])
-
-    def family_terms(self, family: str, phase: str) -> tuple[float, float, float]:
-        """(work_scale, step_latency_s, call_latency_s) of one implementation and phase."""
-        key = f"{family}.{phase}"
-        return (self.work_scale.get(key, 1.0), self.step_latency_s.get(key, 0.0),
-                self.call_latency_s.get(key, 0.0))
-
-
-def _interp_log(x, xs, ys):
-    x = np.maximum(np.asarray(x, dtype=float), 1.0)
-    return np.interp(np.log(x), np.log(np.asarray(xs, dtype=float)), np.asarray(ys))
 
 
 @dataclass(frozen=True)
