@@ -91,7 +91,7 @@ def calibrate(device, quick, threads, output):
               help="Timing budget per configuration (at least 3 repeats).")
 @click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Time every configuration this many times (alternating order); keep the "
-                   "lowest round median.")
+                   "median of the round medians.")
 @click.option("--quiet-s", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Before each timing wait up to this long for other processes to go quiet; "
                    "retake a timing they disturbed (shared machines).")

@@ -131,25 +131,33 @@ class Efficiency:
             return self.pointwise_scale[key]
         return self.work_scale.get(key, 1.0)
 
-    def step_batches(self) -> list[int]:
-        """The batch sizes (GEMM rows) m of the profile's ``memory.rnn_step.m<m>`` curves."""
-        prefix = f"memory.{STEP_KIND}.m"
+    def step_batches(self, kind: str = STEP_KIND) -> list[int]:
+        """The batch sizes (GEMM rows) m of the profile's ``memory.<kind>.m<m>`` curves."""
+        prefix = f"memory.{kind}.m"
         return sorted(int(k[len(prefix):]) for k in self.curves
                       if k.startswith(prefix) and k[len(prefix):].isdigit())
 
-    def step_memory(self, nbytes, batch, dtype: str = ""):
+    def step_memory(self, nbytes, batch, dtype: str = "", kind: str = STEP_KIND):
         """Memory efficiency of a step GEMM with ``batch`` rows from the per-batch curves
-        ``memory.rnn_step.m<m>`` (linear in log m between measured batch sizes; above the
+        ``memory.<kind>.m<m>`` (linear in log m between measured batch sizes; above the
         largest, compute-bound: time grows with m), or None where the profile has none."""
-        ms = self.step_batches()
+        ms = self.step_batches(kind)
         if not ms:
             return None
         batch = np.asarray(batch, dtype=float)
         position = np.interp(np.log(np.clip(batch, ms[0], ms[-1])), np.log(ms),
                              np.arange(len(ms)))  # fractional index among the curves
         out = sum(np.maximum(0.0, 1.0 - np.abs(position - i))  # linear between neighbours
-                  * self.memory(nbytes, f"{STEP_KIND}.m{m}", dtype) for i, m in enumerate(ms))
+                  * self.memory(nbytes, f"{kind}.m{m}", dtype) for i, m in enumerate(ms))
         return out * ms[-1] / np.maximum(batch, ms[-1])
+
+    def whole_step_kind(self, family: str, phase: str) -> str | None:
+        """``rnn_step.<family>.<phase>`` where the profile has whole-step curves for this
+        implementation and phase (``memory.rnn_step.<family>.<phase>.m<m>``: the module's own
+        time per recurrent step, gates and dispatch included, measured at two sequence
+        lengths), else None."""
+        kind = f"{STEP_KIND}.{family}.{phase}"
+        return kind if self.step_batches(kind) else None
 
     def family_terms(self, family: str, phase: str) -> tuple[float, float, float]:
         """(work_scale, step_latency_s, call_latency_s) of one implementation and phase."""

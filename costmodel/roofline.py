@@ -99,10 +99,14 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
     peak = _peak(k["kind"], hw, dtype, allow_tf32, cudnn_allow_tf32)
     step = k["name"].startswith("step_gemm")
     scale = eff.scale_of(family, k["phase"], k["kind"], step)
+    # a measured whole step (gates and dispatch included) replaces the step GEMM's curve,
+    # and the step's other kernels take no time of their own
+    whole = eff.whole_step_kind(family, k["phase"]) if k["name"].startswith("step_") else None
     compute_eff, memory_eff = (eff.compute(flops, STEP_KIND if step else k["kind"], dtype),
                                eff.memory(nbytes, STEP_KIND if step else k["kind"], dtype))
     rows_m = k["shape"][0] if k["shape"] and (step or k["kind"] in SKINNY_KINDS) else None
-    by_rows = None if rows_m is None else eff.step_memory(nbytes, rows_m, dtype)
+    by_rows = (None if rows_m is None else
+               eff.step_memory(nbytes, rows_m, dtype, whole if step and whole else STEP_KIND))
     if by_rows is not None:  # measured per row count: the rate already includes compute
         use = True if step else np.asarray(rows_m) <= max(eff.step_batches())
         compute_eff = np.where(use, np.inf, compute_eff)
@@ -115,7 +119,9 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
     fits = (resident > 0) & (resident <= (hw.l2_bytes or 0) * eff.l2_usable_fraction)
     cached = np.where(fits, resident, 0.0)
     memory_s = (nbytes - cached) / rate + cached / (rate * eff.l2_bandwidth_ratio)
-    latency_s = np.full_like(compute_s, _latency(k["name"], eff, family, k["phase"]))
+    latency_s = np.full_like(compute_s, _latency(k["name"], eff, family, k["phase"], whole))
+    if whole and not step:
+        compute_s = memory_s = latency_s = np.zeros_like(compute_s)
     passes = eff.step_weight_passes.get(f"{family}.{k['phase']}", 0.0) if step else 0.0
     memory_s = memory_s + passes * weight_pass_s(resident, hw, eff, dtype)
     terms = np.stack(np.broadcast_arrays(compute_s, memory_s, latency_s))
@@ -145,11 +151,12 @@ def weight_copy_s(nbytes, hw: Hardware, eff: Efficiency, dtype: str = "fp32"):
     return nbytes / (hw.hbm_bytes_per_s * eff.memory(nbytes, kind, dtype))
 
 
-def _latency(name: str, eff: Efficiency, family: str, phase: str) -> float:
-    """A kernel's latency floor. Where a profile has a step latency for this family and phase,
-    it replaces the per-kernel latency of the step's kernels (``step_gemm*`` carries it, the
-    step's pointwise kernels none): fused implementations (oneDNN, cuDNN) do not launch each."""
-    if f"{family}.{phase}" in eff.step_latency_s and name.startswith("step_"):
+def _latency(name: str, eff: Efficiency, family: str, phase: str, whole=None) -> float:
+    """A kernel's latency floor. Where a profile has a step latency for this family and phase
+    (or a measured whole step, which includes the dispatch), it replaces the per-kernel latency
+    of the step's kernels (``step_gemm*`` carries it, the step's pointwise kernels none): fused
+    implementations (oneDNN, cuDNN) do not launch each."""
+    if (whole or f"{family}.{phase}" in eff.step_latency_s) and name.startswith("step_"):
         return eff.family_terms(family, phase)[1] if name.startswith("step_gemm") else 0.0
     return eff.kernel_latency_s
 

@@ -20,10 +20,11 @@ from click.testing import CliRunner
 import costmodel as cm
 from costmodel.cli.validation_commands import calibrate, validate
 from costmodel.hardware import load_hardware
-from costmodel.roofline import MATMUL_KINDS, Efficiency, predict
+from costmodel.roofline import MATMUL_KINDS, Efficiency, kernel_time, predict
 from costmodel.validation import report
 from costmodel.validation import validate as vmod
 from costmodel.validation import calibrate as calibrate_mod
+from costmodel.validation import fit as fit_mod
 from costmodel.validation.fit import MIN_WORK_SCALE, TERMS_FITTED, nonneg_relative_fit
 
 pytest.importorskip("torch")
@@ -67,8 +68,20 @@ def test_profile_is_a_hardware_file_with_efficiency_and_metadata(profile):
 def test_raw_benchmarks_are_kept_next_to_the_profile(profile):
     rows = json.loads(profile.with_name(profile.stem + "-benchmarks.json").read_text())
     kinds = {r["bench"] for r in rows}
-    assert {"peak", "copy", "op_latency", "matmul", "pointwise", "adam", "module"} <= kinds
-    assert all(r["time_s" if r["bench"] != "module" else "measured_s"] >= 0 for r in rows)
+    assert {"peak", "copy", "op_latency", "matmul", "pointwise", "adam", "module",
+            "recurrent_step"} <= kinds
+    assert all(r["time_s" if r["bench"] != "module" else "measured_s"] >= 0 for r in rows
+               if r["bench"] != "recurrent_step")
+    steps = [r for r in rows if r["bench"] == "recurrent_step"]
+    assert {(r["family"], r["mode"]) for r in steps} == {
+        (f, m) for f in ("rnn", "lstm", "gru") for m in ("forward", "training")}
+    assert all(0 < r["short_s"] and r["n_short"] < r["n_long"] for r in steps)
+    assert all(r["time_s"] == pytest.approx((r["long_s"] - r["short_s"])
+                                            / (r["n_long"] - r["n_short"])) for r in steps)
+    # and the profile carries the whole-step curves they give, per family and phase
+    eff = Efficiency.from_profile(profile)
+    assert eff.whole_step_kind("lstm", "forward") == "rnn_step.lstm.forward"
+    assert eff.step_batches("rnn_step.gru.backward") == [2]
 
 
 def test_validation_report_structure_and_statistics(validated):
@@ -208,6 +221,44 @@ def test_fit_separates_step_gemms_from_bulk_gemms():
     assert eff.scale_of("lstm", "forward", "rnn_gemm", step=True) == 2.0
     assert eff.scale_of("lstm", "forward", "rnn_gemm") == 0.5
     assert eff.scale_of("gru", "forward", "rnn_gemm", step=True) == 1.0
+
+
+def test_whole_steps_are_the_difference_per_step_less_the_other_kernels():
+    # a made-up machine: 1 TFLOP/s, 100 GB/s, ideal curves; an LSTM(64) at batch 2 whose
+    # step takes 10 us forward and 30 us backward, and whose other kernels take what the
+    # roofline says (so the fit must subtract exactly that)
+    profile = {"name": "m", "vendor": "m", "hbm_bytes_per_s": 1e11,
+               "peak_flops_per_s": {"fp32": 1e12}, "efficiency": {"curves": {}}}
+    hw = fit_mod.hardware_from_profile(profile)
+    table = {"curves": {}}
+    eff = Efficiency.from_table(table)
+
+    def other(n, phase):  # the roofline's time outside the step, per call
+        t = predict(cm.LSTM(64, 64), hw, eff=eff, n=n, batch=2)
+        return sum(float(k["count"] * k["lower_s"]) for k in t.kernels
+                   if k["phase"] == phase and not k["name"].startswith("step_"))
+
+    def row(mode, step_s):
+        times = [n * step_s + other(n, "forward")
+                 + (other(n, "backward") if mode == "training" else 0.0) + 1e-4
+                 for n in (4, 36)]
+        return {"bench": "recurrent_step", "family": "lstm", "mode": mode, "d": 64,
+                "batch": 2, "dtype": "fp32", "n_short": 4, "n_long": 36,
+                "short_s": times[0], "long_s": times[1]}
+
+    curves = fit_mod.fit_steps([row("training", 10e-6 + 30e-6), row("forward", 10e-6)], hw,
+                               table)
+    assert set(curves) == {"memory.rnn_step.lstm.forward.m2", "memory.rnn_step.lstm.backward.m2"}
+    whole = Efficiency.from_table({"curves": curves})
+    for phase, step_s in (("forward", 10e-6), ("backward", 30e-6)):
+        kernels = {k["name"]: k for k in cm.LSTM(64, 64).kernel_values(n=36, batch=2)
+                   if k["phase"] == phase}
+        gemm = kernels["step_gemm" if phase == "forward" else "step_gemm_backward"]
+        timed = [kernel_time(k, hw, whole, "fp32", False, True, "lstm")
+                 for k in kernels.values() if k["name"].startswith("step_")]
+        # the step GEMM carries the whole step; the step's other kernels take no time
+        assert sum(float(t["lower_s"]) for t in timed) == pytest.approx(step_s, rel=1e-9)
+        assert float(gemm["bytes"]) > 0
 
 
 def test_calibration_modules_are_held_out_from_the_validation_grid():

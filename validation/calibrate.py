@@ -16,14 +16,16 @@ sizes that the validation grid does not contain.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import platform
 import random
 
 import numpy as np
 
 from . import bench, require_torch
-from .modules import Config, cost_record, time_config
-from .timing import Device, wait_quiet
+from .fit import _curve
+from .modules import Config, cost_record, recurrent_step, time_config
+from .timing import Device, typical, wait_quiet
 
 STEP_KIND = "rnn_step"  # costmodel.roofline.STEP_KIND
 
@@ -49,13 +51,17 @@ PLANS = {
                           # sequences and more widths between the others
                           (48, 96, 1), (768, 96, 1), (192, 384, 1), (48, 768, 1),
                           (3072, 48, 1), (768, 192, 12), (48, 192, 96), (192, 96, 16)],
-                 budget_s=0.1, module_budget_s=0.3, max_config_s=1.5, rounds=3),
+                 budget_s=0.1, module_budget_s=0.3, max_config_s=1.5, rounds=3,
+                 # whole recurrent steps: widths x batches (rows), each module at 2 lengths
+                 step_hidden=[48, 96, 192, 384, 768, 1536], step_batches=[1, 2, 4, 16, 48, 96],
+                 step_budget_s=0.1, max_step_s=0.3),
     "quick": dict(peak=384, copy_bytes=16 << 20, square=[32, 128, 384],
                   linear=[(48, 96)], hidden=[48, 192], batches=[1, 32],
                   pointwise=[1 << 10, 1 << 16, 1 << 20], elementwise=[1 << 10, 1 << 16],
                   adam=[10 ** 3, 10 ** 5],
                   modules=[(24, 48, 2), (96, 48, 2), (24, 96, 4)],
-                  budget_s=0.02, module_budget_s=0.05, max_config_s=0.05, rounds=1),
+                  budget_s=0.02, module_budget_s=0.05, max_config_s=0.05, rounds=1,
+                  step_hidden=[48], step_batches=[2], step_budget_s=0.02, max_step_s=0.05),
 }
 ELEMENTWISE_OPS = ("tanh", "sigmoid", "relu", "dropout", "softmax_dropout")  # elementwise kind
 # the records' pointwise kernel kinds and the benchmarks whose rate each one runs at (the
@@ -65,8 +71,7 @@ POINTWISE_KINDS = {"activation": ("tanh", "sigmoid", "relu"), "dropout": ("dropo
 REDUCTION_OPS = ("layer_norm",)  # the records' "reduction" kernels (norms)
 QUIET_WAIT_S = 5.0  # wait at most this long for other processes before timing a module
 FAMILIES_FITTED = ("rnn", "lstm", "gru", "transformer")
-EFF_RANGE = (1e-3, 8.0)  # efficiencies clipped here (cache-resident data beats DRAM copy)
-BIN_FACTOR = 4.0  # points within a factor of 4 in size share one knot of a curve
+RECURRENT = ("rnn", "lstm", "gru")  # families with whole-step benchmarks
 
 
 def micro_benchmarks(device: Device, plan: dict, progress) -> list[dict]:
@@ -115,19 +120,6 @@ def informational(device: Device, plan: dict) -> list[dict]:
             bench.sdpa(device, "math", batch, 1, 4 * n, d, budget),
             bench.sdpa(device, fused, batch, 1, 4 * n, d, budget),
             bench.ffn(device, batch * n, d, budget)]
-
-
-def _curve(points: list[tuple[float, float]]) -> dict | None:
-    """Knots of an efficiency curve: median size and efficiency per factor-4 size bin."""
-    points = [(x, min(max(e, EFF_RANGE[0]), EFF_RANGE[1])) for x, e in points if x > 0 and e > 0]
-    if not points:
-        return None
-    bins: dict[int, list] = {}
-    for x, e in points:
-        bins.setdefault(int(np.floor(np.log(x) / np.log(BIN_FACTOR))), []).append((x, e))
-    knots = [(float(np.median([p[0] for p in b])), float(np.median([p[1] for p in b])))
-             for _, b in sorted(bins.items())]
-    return {"x": [k[0] for k in knots], "efficiency": [k[1] for k in knots]}
 
 
 def _split(mm: list[dict], peak: float, ridge: float, busy) -> dict:
@@ -215,8 +207,8 @@ def module_configs(plan: dict, dtype: str = "fp32") -> list[Config]:
 
 def measure_modules(device: Device, configs, hw, eff, plan, progress) -> list[dict]:
     """Time each module configuration, ``plan["rounds"]`` times in alternating order (a slow
-    drift of the machine spreads over all configurations), keeping the lowest round median
-    (other jobs only ever add time); skip those the roofline says exceed the budget."""
+    drift of the machine spreads over all configurations), keeping the median of the round
+    medians (see :func:`.timing.typical`); skip those the roofline says exceed the budget."""
     from costmodel.roofline import predict
 
     kept = []
@@ -227,16 +219,59 @@ def measure_modules(device: Device, configs, hw, eff, plan, progress) -> list[di
             progress(f"{cfg.key}: skipped (about {guess:.2g} s a call)")
         else:
             kept.append(cfg)
-    best: dict[str, float] = {}
+    rounds: dict[str, list] = {}
     quiet = QUIET_WAIT_S if plan["rounds"] > 1 else 0.0
     for round_ in range(plan["rounds"]):
         order = kept if round_ % 2 == 0 else kept[::-1]
         for i, cfg in enumerate(order, 1):
             m = time_config(cfg, device, budget_s=plan["module_budget_s"], quiet_s=quiet)
-            best[cfg.key] = min(best.get(cfg.key, np.inf), m.median_s)
+            rounds.setdefault(cfg.key, []).append(m.median_s)
             progress(f"[round {round_ + 1}, {i}/{len(order)}] {cfg.key}: "
                      f"{m.median_s * 1e3:.3g} ms")
-    return [{**cfg.as_dict(), "bench": "module", "measured_s": best[cfg.key]} for cfg in kept]
+    return [{**cfg.as_dict(), "bench": "module", "measured_s": typical(rounds[cfg.key]),
+             "round_medians_s": rounds[cfg.key]} for cfg in kept]
+
+
+def step_lengths(hidden: int) -> tuple[int, int]:
+    """The two sequence lengths a whole step is timed at: 4 and 4 + extra steps, the extra
+    fewer for wide layers (a 1536-wide step takes milliseconds)."""
+    extra = 64 if hidden <= 192 else 32 if hidden <= 384 else 16 if hidden <= 768 else 8
+    return 4, 4 + extra
+
+
+def measure_steps(device: Device, plan: dict, hw, eff, progress) -> list[dict]:
+    """Whole recurrent steps (:func:`.modules.recurrent_step`) for every recurrent family,
+    mode, width and batch of the plan, ``plan["rounds"]`` rounds in alternating order, the
+    median of the rounds kept per length (:func:`.timing.typical`); pairs whose longer module the roofline predicts above
+    ``plan["max_step_s"]`` are skipped."""
+    from costmodel.roofline import predict
+
+    todo = []
+    for family, mode, hidden, batch in itertools.product(
+            RECURRENT, ("forward", "training"), plan["step_hidden"], plan["step_batches"]):
+        lengths = step_lengths(hidden)
+        cfg = Config(family, lengths[1], hidden, batch, mode)
+        t = predict(cost_record(cfg), hw, eff=eff, n=cfg.n, batch=batch)
+        if float(t.forward_s if mode == "forward" else t.training_s) <= plan["max_step_s"]:
+            todo.append((family, mode, hidden, batch, lengths))
+    rounds: dict[tuple, list] = {}
+    quiet = QUIET_WAIT_S if plan["rounds"] > 1 else 0.0
+    for round_ in range(plan["rounds"]):
+        order = todo if round_ % 2 == 0 else todo[::-1]
+        for i, (family, mode, hidden, batch, lengths) in enumerate(order, 1):
+            row = recurrent_step(family, mode, hidden, batch, lengths, device,
+                                 plan["step_budget_s"], quiet)
+            rounds.setdefault((family, mode, hidden, batch), []).append(row)
+            per_step = (row["long_s"] - row["short_s"]) / (lengths[1] - lengths[0])
+            progress(f"[steps, round {round_ + 1}, {i}/{len(order)}] {family} {mode} "
+                     f"d={hidden} batch={batch}: {per_step * 1e6:.3g} us a step")
+    out = []
+    for taken in rounds.values():  # per length the typical time over the rounds
+        row = {**taken[0], **{t: typical([r[t] for r in taken]) for t in ("short_s", "long_s")},
+               "rounds": len(taken)}
+        row["time_s"] = (row["long_s"] - row["short_s"]) / (row["n_long"] - row["n_short"])
+        out.append(row)
+    return out
 
 
 def metadata(device: Device, plan_name: str, rows: list[dict]) -> dict:
@@ -264,7 +299,7 @@ def calibrate(device: Device, quick: bool = False, progress=lambda msg: None):
     """(profile dict, raw benchmark rows). The profile is a user hardware TOML document."""
     from costmodel.roofline import Efficiency
 
-    from .fit import fit_families, hardware_from_profile
+    from .fit import fit_families, fit_steps, hardware_from_profile
 
     plan_name = "quick" if quick else "full"
     plan = PLANS[plan_name]
@@ -281,9 +316,12 @@ def calibrate(device: Device, quick: bool = False, progress=lambda msg: None):
                "peak_flops_per_s": {k: float(v) for k, v in peaks.items()},
                "efficiency": table}
     hw = hardware_from_profile(profile)
+    steps = measure_steps(device, plan, hw, Efficiency.from_table(table), progress)
+    table["curves"].update(fit_steps(steps, hw, table))
+    hw = hardware_from_profile(profile)
     modules = measure_modules(device, module_configs(plan), hw, Efficiency.from_table(table),
                               plan, progress)
     table.update(fit_families(modules, hw, table))
     table["source"] = f"costmodel calibrate ({plan_name}) on {device.name}"
-    profile["calibration"] = metadata(device, plan_name, rows + modules)
-    return profile, rows + modules
+    profile["calibration"] = metadata(device, plan_name, rows + steps + modules)
+    return profile, rows + steps + modules

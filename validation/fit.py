@@ -20,7 +20,8 @@ import numpy as np
 
 from costmodel.hardware import load_hardware
 from costmodel.numeric import dtype_bytes_of
-from costmodel.roofline import MATMUL_KINDS, Efficiency, family_of, weight_copy_s, predict
+from costmodel.roofline import MATMUL_KINDS, STEP_KIND, Efficiency, family_of, predict
+from costmodel.roofline import weight_copy_s
 from costmodel.roofline import weight_pass_s
 
 from .modules import Config, cost_record
@@ -33,6 +34,67 @@ from .report import to_toml
 # LSTM, 2-3 us each on this KVM guest); nn.RNN/GRU and Linear read theirs in place
 WEIGHT_COPY_FAMILIES = ("lstm",)
 MIN_WORK_SCALE = 0.05  # a fit that wants less than this is degenerate: keep the roofline's work
+
+
+EFF_RANGE = (1e-3, 8.0)  # efficiencies clipped here (cache-resident data beats DRAM copy)
+BIN_FACTOR = 4.0  # points within a factor of 4 in size share one knot of a curve
+MIN_STEP_SHARE = 0.05  # a whole step keeps at least this share of its measured difference
+
+
+def _curve(points: list[tuple[float, float]]) -> dict | None:
+    """Knots of an efficiency curve: median size and efficiency per factor-4 size bin."""
+    points = [(x, min(max(e, EFF_RANGE[0]), EFF_RANGE[1])) for x, e in points if x > 0 and e > 0]
+    if not points:
+        return None
+    bins: dict[int, list] = {}
+    for x, e in points:
+        bins.setdefault(int(np.floor(np.log(x) / np.log(BIN_FACTOR))), []).append((x, e))
+    knots = [(float(np.median([p[0] for p in b])), float(np.median([p[1] for p in b])))
+             for _, b in sorted(bins.items())]
+    return {"x": [k[0] for k in knots], "efficiency": [k[1] for k in knots]}
+
+
+def fit_steps(rows: list[dict], hw, table: dict) -> dict:
+    """Whole-step curves ``memory.rnn_step.<family>.<phase>.m<batch>`` (x: the step GEMM's
+    bytes, efficiency: those bytes over bandwidth x step time) from
+    :func:`.modules.recurrent_step` rows. The time of one step is the measured difference
+    per extra step minus the roofline's time (with ``table``'s curves) for the kernels that
+    are not the step's own (the input projection and weight gradients grow with n too); the
+    backward step is a training step's difference minus the forward one's."""
+    eff = Efficiency.from_table(table)
+    forward, points = {}, {}
+    for r in sorted(rows, key=lambda r: r["mode"] != "forward"):  # forward rows first
+        extra = r["n_long"] - r["n_short"]
+        per_step = (r["long_s"] - r["short_s"]) / extra
+        key = (r["family"], r["d"], r["batch"], r["dtype"])
+        other, nbytes = _other_per_step(r, hw, eff)
+        if r["mode"] == "forward":
+            forward[key] = per_step
+            phase, t = "forward", per_step - other["forward"]
+        elif key in forward:
+            phase, t = "backward", per_step - forward[key] - other["backward"]
+        else:
+            continue
+        t = max(t, MIN_STEP_SHARE * per_step, 1e-9)
+        points.setdefault(f"memory.{STEP_KIND}.{r['family']}.{phase}.m{r['batch']}", []).append(
+            (nbytes[phase], nbytes[phase] / (hw.hbm_bytes_per_s * t)))
+    return {k: c for k, c in ((k, _curve(v)) for k, v in points.items()) if c}
+
+
+def _other_per_step(row: dict, hw, eff) -> tuple[dict, dict]:
+    """Per phase: the roofline's time per extra step of the kernels outside the step, and
+    the bytes of the step GEMM (the x of the whole-step curves)."""
+    times, nbytes = [], {}
+    for n in (row["n_short"], row["n_long"]):
+        cfg = Config(row["family"], n, row["d"], row["batch"], "training", row["dtype"])
+        timing = predict(cost_record(cfg), hw, eff=eff, dtype=cfg.dtype, n=n, batch=cfg.batch)
+        times.append({ph: sum(float(k["count"] * k["lower_s"]) for k in timing.kernels
+                              if k["phase"] == ph and not k["name"].startswith("step_"))
+                      for ph in ("forward", "backward")})
+        nbytes = {k["phase"]: float(k["bytes"]) for k in timing.kernels
+                  if k["name"].startswith("step_gemm")}
+    extra = row["n_long"] - row["n_short"]
+    return {ph: (times[1][ph] - times[0][ph]) / extra for ph in times[0]}, nbytes
 
 
 def hardware_from_profile(profile: dict):

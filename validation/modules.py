@@ -128,6 +128,21 @@ def time_config(cfg: Config, device: Device, budget_s: float = 1.0, quiet_s: flo
     return m
 
 
+def recurrent_step(family: str, mode: str, hidden: int, batch: int, lengths: tuple,
+                   device: Device, budget_s: float = 0.1, quiet_s: float = 0.0,
+                   dtype: str = "fp32") -> dict:
+    """The module (``nn.RNN/LSTM/GRU(hidden, hidden)``, ``mode`` forward or training) timed at
+    two sequence lengths: their difference over the extra steps is the time of one recurrent
+    step as the implementation runs it (step GEMM, gates, dispatch), plus the share of the
+    per-token kernels (input projection, weight gradients) that :func:`fit.fit_steps`
+    subtracts with the roofline."""
+    short, long = (time_config(Config(family, n, hidden, batch, mode, dtype), device,
+                               budget_s=budget_s, quiet_s=quiet_s) for n in lengths)
+    return {"bench": "recurrent_step", "family": family, "mode": mode, "d": hidden,
+            "batch": batch, "dtype": dtype, "n_short": lengths[0], "n_long": lengths[1],
+            "short_s": short.median_s, "long_s": long.median_s}
+
+
 def _disturbed(m) -> bool:
     return (m.busy_cores > QUIET_CORES
             or (m.p90_s - m.p10_s) > NOISY_SPREAD * max(m.median_s, 1e-12))

@@ -23,7 +23,7 @@ from .modules import time_config
 from costmodel.files import write_atomic
 
 from .report import abs_pct_error, error_stats, plot, to_csv, to_json
-from .timing import Device
+from .timing import Device, typical
 
 GRIDS = {  # (n values, d values, batch values)
     "full": ([16, 64, 256, 1024, 4096], [64, 256, 1024, 2048], [1, 8, 64]),
@@ -81,10 +81,10 @@ def run_one(cfg: Config, device: Device, baseline_hw, calibrated_hw, max_config_
 
 
 def _with_measurement(row: dict, median_s: float) -> dict:
-    """Add one round's median; ``measured_s`` is the lowest round median (other jobs on a
-    shared machine only ever add time), and the errors follow it."""
+    """Add one round's median; ``measured_s`` is the median of the round medians
+    (:func:`.timing.typical`), and the errors follow it."""
     rounds = [*row.get("round_medians_s", []), median_s]
-    measured = min(rounds)
+    measured = typical(rounds)
     return {**row, "round_medians_s": rounds, "measured_s": measured,
             "baseline_err_pct": abs_pct_error(row["baseline_s"], measured),
             "calibrated_err_pct": abs_pct_error(row["calibrated_s"], measured)}
@@ -129,7 +129,7 @@ def validate(device: Device, configs: list[Config], baseline_hw, calibrated_hw, 
              quiet_s: float = 0.0) -> dict:
     """Time ``configs`` in a fixed shuffled order (families and sizes interleaved, so a
     disturbance spreads instead of hitting one family); ``rounds`` > 1 times every measured
-    configuration again, in the reverse order, keeping the lowest round median."""
+    configuration again, in alternating order, keeping the median of the round medians."""
     rows: list[dict] = []
     configs = list(configs)
     random.Random(SHUFFLE_SEED).shuffle(configs)
@@ -141,7 +141,8 @@ def validate(device: Device, configs: list[Config], baseline_hw, calibrated_hw, 
             progress(_line(i, len(configs), row))
             write_results(rows, meta, stem, final=False)
         for round_ in range(2, rounds + 1):
-            for i in reversed(range(len(rows))):
+            indices = range(len(rows))
+            for i in (reversed(indices) if round_ % 2 == 0 else indices):
                 if rows[i]["status"] == "ok":
                     cfg = Config(**{k: rows[i][k] for k in Config.__dataclass_fields__})
                     m = time_config(cfg, device, budget_s=budget_s, quiet_s=quiet_s)
