@@ -242,8 +242,8 @@ def step_lengths(hidden: int) -> tuple[int, int]:
 def measure_steps(device: Device, plan: dict, hw, eff, progress) -> list[dict]:
     """Whole recurrent steps (:func:`.modules.recurrent_step`) for every recurrent family,
     mode, width and batch of the plan, ``plan["rounds"]`` rounds in alternating order, the
-    median of the rounds kept per length (:func:`.timing.typical`); pairs whose longer module the roofline predicts above
-    ``plan["max_step_s"]`` are skipped."""
+    median of the rounds kept per length (:func:`.timing.typical`); pairs whose longer
+    module the roofline predicts above ``plan["max_step_s"]`` are skipped."""
     from costmodel.roofline import predict
 
     todo = []
