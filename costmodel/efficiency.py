@@ -103,7 +103,10 @@ class Efficiency:
         size of all parameters freshly allocated and written per call (oneDNN's re-laid-out
         weights; a training step's new gradients), each at the ``memory.weight_copy`` rate
         (a transposing copy into fresh memory, page faults included; fallback
-        ``memory.elementwise``)."""
+        ``memory.elementwise``). ``step_scale`` (same keys) replaces ``work_scale`` for the
+        step GEMMs (a library's skinny step runs at another rate than its bulk GEMMs).
+        Curves ``memory.rnn_step.<family>.<phase>.m<m>`` are measured whole steps of one
+        implementation (see :meth:`whole_step_kind`)."""
         return _from_table(cls, raw, origin)
 
     def compute(self, flops, kind: str = "", dtype: str = ""):

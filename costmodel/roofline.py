@@ -24,9 +24,12 @@ A calibrated profile (``costmodel calibrate``; its ``[efficiency]`` table, see
 :meth:`Efficiency.from_table`) may refine this per device: efficiency curves per kernel kind
 (and dtype), ``latency_mode = "add"`` (a CPU runs one op after another: ``lower = max(compute,
 memory) + latency``), and per implementation (the record's family, e.g. ``lstm``) and phase a
-``work_scale`` on the kernels' compute/memory time, a ``step_latency_s`` per dependent recurrent
-step (kernels named ``step_gemm*``) and a ``call_latency_s`` per call. A profile given as the
-hardware (``load_hardware("profile.toml")``) brings its efficiency with it.
+``work_scale`` on the kernels' compute/memory time (``step_scale`` for the step GEMMs,
+``pointwise_scale`` for the rest), a ``step_latency_s`` per dependent recurrent step (kernels
+named ``step_gemm*``) and a ``call_latency_s`` per call, and measured whole-step curves: a
+step's time as the implementation runs it, carried by its step GEMM (the step's other kernels
+then take none). A profile given as the hardware (``load_hardware("profile.toml")``) brings
+its efficiency with it.
 """
 
 from __future__ import annotations
