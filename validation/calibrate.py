@@ -7,10 +7,11 @@ Fitted, in order: the achievable matmul peak per dtype and copy bandwidth (the p
 Linear shapes) and ``rnn_gemm`` (the hoisted input projection and the skinny step GEMMs, whose
 W_hh stays fixed so cache residency shows up in the curve); memory-efficiency curves in
 log(bytes) for ``rnn_gemm``/``gemm`` (memory-bound step GEMMs), ``elementwise``/``reduction``
-(a pointwise op) and ``optimizer`` (an Adam step); then per family (rnn, lstm, gru, Transformer
-layer) and phase the linear model ``measured = work_scale * roofline work + steps *
-step_latency_s + call_latency_s`` by non-negative least squares in relative error, on module
-sizes that the validation grid does not contain.
+(a pointwise op) and ``optimizer`` (an Adam step); whole-step curves per recurrent family and
+phase from modules timed at two sequence lengths (:func:`measure_steps`); then per family (rnn,
+lstm, gru, Transformer layer) and phase the non-negative linear model of :mod:`.fit` on module
+sizes that the validation grid does not contain. Every module figure is the median of its
+rounds (:func:`.timing.typical`).
 """
 
 from __future__ import annotations

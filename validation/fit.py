@@ -1,13 +1,14 @@
-"""Per-family fits on whole modules and the profile document.
+"""The fits on module timings: whole recurrent steps and the per-family terms.
 
-For one module and phase the calibrated roofline (without family terms) gives ``work`` (the
-sum over kernels of count * max(compute, memory)), ``fixed`` (count * kernel latency) and
-``steps`` (dependent recurrent steps: kernels named ``step_gemm*``). The fit is
-``measured - fixed = work_scale * work + step_latency_s * steps + call_latency_s +
-step_weight_passes * weight_s`` (weight_s: one read + write of the steps' weights at the
-measured pointwise rate for that many bytes, i.e. cache-resident or main memory by size),
-all four non-negative, least squares in relative error. The backward phase is fitted on a training
-step minus the calibrated forward and optimizer update.
+``fit_steps`` turns whole-step timings (a recurrent module at two sequence lengths) into
+whole-step curves per family and phase. ``fit_families`` then fits, per family and phase, the
+terms of :data:`TERMS_FITTED` on module timings: for one module the calibrated roofline
+(without family terms) gives the time of its bulk GEMMs, its step GEMMs (the whole step, where
+measured), its pointwise kernels, the number of dependent steps, one call, the passes over W_hh
+a step (read + write at the measured pointwise rate for that many bytes) and one copy of all
+weights into fresh memory; ``measured - fixed latencies`` is fitted as a non-negative
+combination of them, least squares in relative error (:func:`nonneg_relative_fit`). The
+backward phase is fitted on a training step minus the calibrated forward and optimizer update.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ import numpy as np
 
 from costmodel.hardware import load_hardware
 from costmodel.numeric import dtype_bytes_of
-from costmodel.roofline import MATMUL_KINDS, STEP_KIND, Efficiency, family_of, predict
-from costmodel.roofline import weight_copy_s
-from costmodel.roofline import weight_pass_s
+from costmodel.roofline import (MATMUL_KINDS, STEP_KIND, Efficiency, family_of, predict,
+                                weight_copy_s, weight_pass_s)
 
 from .modules import Config, cost_record
 from .report import to_toml
@@ -34,8 +34,6 @@ from .report import to_toml
 # LSTM, 2-3 us each on this KVM guest); nn.RNN/GRU and Linear read theirs in place
 WEIGHT_COPY_FAMILIES = ("lstm",)
 MIN_WORK_SCALE = 0.05  # a fit that wants less than this is degenerate: keep the roofline's work
-
-
 EFF_RANGE = (1e-3, 8.0)  # efficiencies clipped here (cache-resident data beats DRAM copy)
 BIN_FACTOR = 4.0  # points within a factor of 4 in size share one knot of a curve
 MIN_STEP_SHARE = 0.05  # a whole step keeps at least this share of its measured difference
