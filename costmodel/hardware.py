@@ -1,8 +1,8 @@
 """The hardware catalogue: accelerator figures as data, each figure with its provenance.
 
 One TOML file per device in ``costmodel/data/hardware/`` holds every device number; this module
-loads and checks them, resolves names, picks the peak a PyTorch matmul reaches, and renders
-``docs/hardware.md``. SI units throughout: FLOP/s (int op/s for int8), bytes, bytes/s, Hz.
+loads and checks them, resolves names and picks the peak a PyTorch matmul reaches
+(``costmodel.hardware_docs`` renders ``docs/hardware.md`` from them). SI units throughout: FLOP/s (int op/s for int8), bytes, bytes/s, Hz.
 
 Schema. Top level: ``name`` (unique), ``short_names`` (lower-case names users type), ``vendor``,
 ``notes`` (datasheet subtleties). One table per figure -- ``memory_bytes``, ``hbm_bytes_per_s``,
@@ -84,8 +84,6 @@ _TOP_KEYS = frozenset({"name", "short_names", "vendor", "notes", *FIGURES, "peak
 _PROFILE_KEYS = ("efficiency", "calibration")  # user files only: a calibrated device profile
 _VENDOR_WORDS = ("nvidia", "amd", "tesla", "geforce", "instinct")
 _PACKAGE_FOLDER = ("data", "hardware")
-_REGENERATE = ('python -c "from pathlib import Path; from costmodel.hardware import render_markdown; '
-               "Path('docs/hardware.md').write_text(render_markdown(), encoding='utf-8')\"")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -335,63 +333,3 @@ def load_hardware(name_or_path: str | Path) -> Hardware:
     hint = f"closest: {', '.join(close)}" if close else (
         "known: " + ", ".join(hw.short_names[0] for hw in list_hardware()))
     raise ValueError(f"unknown hardware {text!r}; {hint}. A path to your own .toml also works.")
-
-
-# ---- docs/hardware.md ---------------------------------------------------------------------------
-
-_UNITS = {"memory_bytes": (1e9, "GB"), "hbm_bytes_per_s": (1e9, "GB/s"), "sm_count": (1, ""),
-          "l2_bytes": (2**20, "MiB"), "boost_clock_hz": (1e6, "MHz")}
-
-
-def _fmt(value: float | None, scale: float = 1.0) -> str:
-    return "" if value is None else f"{value / scale:.5g}"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _display(field: str, value: float) -> str:
-    if field.startswith("peak_flops_per_s."):
-        return f"{_fmt(value, 1e12)} {'TOPS' if field.endswith('int8') else 'TFLOP/s'}"
-    scale, unit = _UNITS[field]
-    return f"{_fmt(value, scale)} {unit}".strip()
-
-
-def render_markdown() -> str:
-    """docs/hardware.md, generated from the shipped TOML files."""
-    devices = list_hardware()
-    out = ["# Hardware catalogue", "",
-           "<!-- Generated from costmodel/data/hardware/*.toml by "
-           "costmodel.hardware.render_markdown(); do not edit. -->",
-           f"Regenerate with `{_REGENERATE}`; the test suite fails when this file is stale.", "",
-           "Dense peaks only. Memory is the marketed GB (10^9 B); L2 is in MiB. "
-           "Schema, units and the short-name choices: the docstring of `costmodel/hardware.py`.",
-           "Flags: " + "; ".join(f"**{k}** {v}" for k, v in CONFIDENCE.items()) + ".", "",
-           "## Devices", "",
-           "| Device | Short names | Vendor | Memory (GB) | Bandwidth (GB/s) | SMs / CUs "
-           "| L2 (MiB) | Boost (MHz) |", "|---|---|---|---|---|---|---|---|"]
-    for hw in devices:
-        out.append(f"| {hw.name} | {', '.join(f'`{s}`' for s in hw.short_names)} | {hw.vendor} | "
-                   + " | ".join(_fmt(getattr(hw, f), _UNITS[f][0]) for f in FIGURES) + " |")
-    out += ["", "## Dense peaks (TFLOP/s; int8 in TOPS)", "",
-            "fp16/bf16: tensor, FP32 accumulate. `—` = no hardware support. "
-            "`matrix` = full-precision FP64/FP32 on tensor or matrix units.", "",
-            "| Device | " + " | ".join(PEAK_KEYS) + " |", "|---|" + "---|" * len(PEAK_KEYS)]
-    for hw in devices:
-        cells = [_fmt(hw.peaks[k], 1e12) if k in hw.peaks else "—" if k in hw.unsupported else ""
-                 for k in PEAK_KEYS]
-        out.append(f"| {hw.name} | " + " | ".join(cells) + " |")
-    out += ["", "## Sources, figure by figure"]
-    for hw in devices:
-        out += ["", f"### {hw.name}", "", _cell(hw.notes), "",
-                "| Figure | Value | Quote | Source | Read | Flag | Printed | Derivation |",
-                "|---|---|---|---|---|---|---|---|"]
-        for field, prov in hw.provenance.items():
-            value = hw.peaks[field.split(".")[1]] if "." in field else getattr(hw, field)
-            out.append("| " + " | ".join(_cell(c) for c in (
-                field, _display(field, value), prov.quote, prov.source, str(prov.read),
-                prov.confidence, prov.printed, prov.derivation)) + " |")
-        for key, reason in hw.unsupported.items():
-            out.append(f"| peak_flops_per_s.{key} | — | | | | | | {_cell(reason)} |")
-    return "\n".join(out) + "\n"

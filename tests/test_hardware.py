@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from costmodel import hardware as hwmod
 from costmodel.hardware import (
     DTYPES, FIGURES, PEAK_KEYS, TORCH_CUDNN_ALLOW_TF32_DEFAULT, Hardware, list_hardware,
-    load_hardware, matmul_peak, normalize_name, render_markdown,
+    load_hardware, matmul_peak, normalize_name,
 )
+from costmodel.hardware_docs import _REGENERATE, render_markdown
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOGUE = list_hardware()
@@ -347,7 +348,7 @@ def test_shipped_files_must_mark_every_dtype():
 def test_docs_hardware_md_is_current():
     committed = (REPO / "docs" / "hardware.md").read_text(encoding="utf-8")
     assert committed == render_markdown(), (
-        "docs/hardware.md is stale; regenerate with: " + hwmod._REGENERATE)
+        "docs/hardware.md is stale; regenerate with: " + _REGENERATE)
 
 
 def test_rendered_docs_show_every_device_and_every_source():
