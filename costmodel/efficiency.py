@@ -55,6 +55,7 @@ class Efficiency:
     step_weight_passes: Mapping[str, float] = field(default_factory=dict, hash=False)
     pointwise_scale: Mapping[str, float] = field(default_factory=dict, hash=False)
     call_weight_passes: Mapping[str, float] = field(default_factory=dict, hash=False)
+    fresh_sequence_passes: Mapping[str, float] = field(default_factory=dict, hash=False)
     step_scale: Mapping[str, float] = field(default_factory=dict, hash=False)
 
     @classmethod
@@ -106,7 +107,12 @@ class Efficiency:
         ``memory.elementwise``). ``step_scale`` (same keys) replaces ``work_scale`` for the
         step GEMMs (a library's skinny step runs at another rate than its bulk GEMMs).
         Curves ``memory.rnn_step.<family>.<phase>.m<m>`` are measured whole steps of one
-        implementation (see :meth:`whole_step_kind`)."""
+        implementation (see :meth:`whole_step_kind`). ``fresh_sequence_passes``: buffers of
+        the size of a recurrence's gate pre-activations over the whole sequence (n x batch x
+        gates x H) newly allocated and written per call, each at the ``memory.weight_copy``
+        rate for that size (:func:`costmodel.roofline.fresh_sequence_s`): the measured rate of
+        writing fresh memory, which on a CPU drops where the allocator stops reusing blocks
+        and every page faults (glibc's mmap threshold, 30 MiB here)."""
         return _from_table(cls, raw, origin)
 
     def compute(self, flops, kind: str = "", dtype: str = ""):
@@ -198,7 +204,7 @@ _SCALARS = ("kernel_latency_s", "tile_m", "tile_n", "split_k_min_depth",
             "hbm_saturation_sm_fraction",
             "l2_usable_fraction", "l2_bandwidth_ratio", "latency_mode", "source")
 _TABLES = ("work_scale", "pointwise_scale", "step_latency_s", "call_latency_s",
-           "step_weight_passes", "call_weight_passes", "step_scale")
+           "step_weight_passes", "call_weight_passes", "step_scale", "fresh_sequence_passes")
 _LATENCY_MODES = ("max", "add")
 
 

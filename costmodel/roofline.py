@@ -145,6 +145,22 @@ def weight_pass_s(resident, hw: Hardware, eff: Efficiency, dtype: str = "fp32"):
     return moved / (hw.hbm_bytes_per_s * eff.memory(moved, "elementwise", dtype))
 
 
+def fresh_sequence_s(kernels, hw: Hardware, eff: Efficiency, dtype: str = "fp32"):
+    """Writing one buffer of a recurrence's gate pre-activations over the whole sequence
+    (n x batch x gates x H: the forward step GEMM's output, every step) into newly allocated
+    memory, at the ``memory.weight_copy`` rate for that size (see :func:`weight_copy_s`: where
+    the allocator hands out fresh pages, page faults included); 0 without a recurrence.
+    ``kernels``: evaluated ones (``Cost.kernel_values``)."""
+    steps = [k for k in kernels if k["phase"] == "forward" and k["name"] == "step_gemm"]
+    if not steps:
+        return np.zeros(())
+    k = steps[0]
+    rows, cols = (np.asarray(v, dtype=float) for v in k["shape"][:2])
+    nbytes = np.asarray(k["count"], dtype=float) * rows * cols * k["concurrent"] * (
+        dtype_bytes_of(dtype))
+    return weight_copy_s(nbytes, hw, eff, dtype)
+
+
 def weight_copy_s(nbytes, hw: Hardware, eff: Efficiency, dtype: str = "fp32"):
     """Copying ``nbytes`` of weights into freshly allocated memory (a layout change; page
     faults where the buffers are new pages) at the ``memory.weight_copy`` curve's rate
@@ -186,8 +202,10 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
     for phase in ("forward", "backward"):
         chosen = [r for r in rows if r["phase"] == phase]
         passes = eff.call_weight_passes.get(f"{family}.{phase}", 0.0)
+        fresh = eff.fresh_sequence_passes.get(f"{family}.{phase}", 0.0)
         call_s = eff.family_terms(family, phase)[2] + (
-            passes * weight_copy_s(weight_bytes, hw, eff, dtype) if passes else 0.0)
+            passes * weight_copy_s(weight_bytes, hw, eff, dtype) if passes else 0.0) + (
+            fresh * fresh_sequence_s(kernels, hw, eff, dtype) if fresh else 0.0)
         totals[phase] = sum((r["count"] * r["lower_s"] for r in chosen), np.asarray(call_s))
         totals[phase + "_upper"] = sum((r["count"] * r["upper_s"] for r in chosen),
                                        np.asarray(call_s))

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 import costmodel as cm
 from costmodel.cli.validation_commands import calibrate, validate
 from costmodel.hardware import load_hardware
-from costmodel.roofline import MATMUL_KINDS, Efficiency, kernel_time, predict
+from costmodel.roofline import MATMUL_KINDS, Efficiency, fresh_sequence_s, kernel_time, predict
 from costmodel.validation import report
 from costmodel.validation import validate as vmod
 from costmodel.validation import calibrate as calibrate_mod
@@ -259,6 +259,25 @@ def test_whole_steps_are_the_difference_per_step_less_the_other_kernels():
         # the step GEMM carries the whole step; the step's other kernels take no time
         assert sum(float(t["lower_s"]) for t in timed) == pytest.approx(step_s, rel=1e-9)
         assert float(gemm["bytes"]) > 0
+
+
+def test_fresh_sequence_buffers_enter_the_prediction_at_the_fresh_memory_rate():
+    # LSTM(64, 64) at n 36, batch 2: the gate buffer is 36 x 2 x (4 x 64) fp32 = 73,728 B,
+    # written at 0.1 of 100 GB/s (the memory.weight_copy curve) = 7.3728 us a buffer
+    profile = {"name": "m", "vendor": "m", "hbm_bytes_per_s": 1e11,
+               "peak_flops_per_s": {"fp32": 1e12}, "efficiency": {"curves": {}}}
+    hw = fit_mod.hardware_from_profile(profile)
+    eff = _efficiency()
+    record = cm.LSTM(64, 64)
+    kernels = record.kernel_values(n=36, batch=2)
+    assert float(fresh_sequence_s(kernels, hw, eff)) == pytest.approx(73728 / (1e11 * 0.1))
+    base = predict(record, hw, eff=eff, n=36, batch=2)
+    more = predict(record, hw, eff=_efficiency(fresh_sequence_passes={"lstm.forward": 2.0}),
+                   n=36, batch=2)
+    assert float(more.forward_s - base.forward_s) == pytest.approx(2 * 7.3728e-6, rel=1e-9)
+    assert float(more.backward_s) == float(base.backward_s)  # the backward key is absent
+    layer = cm.TransformerEncoderLayer(64, 1, 256, 0.1).kernel_values(n=36, batch=2)
+    assert float(fresh_sequence_s(layer, hw, eff)) == 0.0  # no recurrence, no gate buffer
 
 
 def test_calibration_modules_are_held_out_from_the_validation_grid():

@@ -51,7 +51,9 @@ PLANS = {
                           # one row (a matrix-vector step, as at validation batch 1), long
                           # sequences and more widths between the others
                           (48, 96, 1), (768, 96, 1), (192, 384, 1), (48, 768, 1),
-                          (3072, 48, 1), (768, 192, 12), (48, 192, 96), (192, 96, 16)],
+                          (3072, 48, 1), (768, 192, 12), (48, 192, 96), (192, 96, 16),
+                          # sequences whose gate buffers outgrow the allocator's reuse (30 MiB)
+                          (768, 96, 48), (1536, 48, 24)],
                  budget_s=0.1, module_budget_s=0.3, max_config_s=1.5, rounds=3,
                  # whole recurrent steps: widths x batches (rows), each module at 2 lengths
                  step_hidden=[48, 96, 192, 384, 768, 1536], step_batches=[1, 2, 4, 16, 48, 96],

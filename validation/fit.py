@@ -22,7 +22,7 @@ import numpy as np
 from costmodel.hardware import load_hardware
 from costmodel.numeric import dtype_bytes_of
 from costmodel.roofline import (MATMUL_KINDS, STEP_KIND, Efficiency, family_of, predict,
-                                weight_copy_s, weight_pass_s)
+                                fresh_sequence_s, weight_copy_s, weight_pass_s)
 
 from .modules import Config, cost_record
 from .report import to_toml
@@ -128,6 +128,7 @@ def decompose(cfg: Config, hw, eff: Efficiency) -> dict:
         out[phase] = {
             **parts,
             "call_weight_passes": fresh,
+            "fresh_sequence_passes": float(fresh_sequence_s(values, hw, eff, cfg.dtype)),
             # the step's own kernels get the fitted step latency instead of kernel latency
             "fixed": sum(float(r["count"] * r["latency_s"]) for r in rows
                          if not r["name"].startswith("step_")),
@@ -143,7 +144,8 @@ def decompose(cfg: Config, hw, eff: Efficiency) -> dict:
 
 # the terms of the family fit, each a non-negative coefficient times a column of decompose()
 TERMS_FITTED = ("work_scale", "step_scale", "pointwise_scale", "step_latency_s",
-                "call_latency_s", "step_weight_passes", "call_weight_passes")
+                "call_latency_s", "step_weight_passes", "call_weight_passes",
+                "fresh_sequence_passes")
 SCALES = ("work_scale", "step_scale", "pointwise_scale")  # >= MIN_WORK_SCALE where present
 
 
