@@ -8,29 +8,24 @@ Linear shapes) and ``rnn_gemm`` (the hoisted input projection and the skinny ste
 W_hh stays fixed so cache residency shows up in the curve); memory-efficiency curves in
 log(bytes) for ``rnn_gemm``/``gemm`` (memory-bound step GEMMs), ``elementwise``/``reduction``
 (a pointwise op) and ``optimizer`` (an Adam step); whole-step curves per recurrent family and
-phase from modules timed at two sequence lengths (:func:`measure_steps`); then per family (rnn,
-lstm, gru, Transformer layer) and phase the non-negative linear model of :mod:`.fit` on module
-sizes that the validation grid does not contain. Every module figure is the median of its
+phase from modules timed at two sequence lengths (:func:`.measure.measure_steps`); then per
+family (rnn, lstm, gru, Transformer layer) and phase the non-negative linear model of
+:mod:`.fit` on module sizes that the validation grid does not contain. Every module figure is the median of its
 rounds (:func:`.timing.typical`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import platform
-import random
-
-import numpy as np
 
 from . import bench, require_torch
 from .fit import _curve
-from .modules import Config, cost_record, recurrent_step, time_config
-from .timing import Device, typical, wait_quiet
+from .measure import QUIET_WAIT_S, measure_modules, measure_steps, module_configs
+from .timing import Device, wait_quiet
 
 STEP_KIND = "rnn_step"  # costmodel.roofline.STEP_KIND
 
-SHUFFLE_SEED = 0  # module timings run in a fixed shuffled order: families interleaved
 
 # sizes per plan; module sizes avoid the validation grid's values (n 16..4096 by x4, d 64,
 # 256, 1024, 2048, batch 8, 64) so the validation is held out; batch 1 is shared: a one-row
@@ -72,9 +67,6 @@ ELEMENTWISE_OPS = ("tanh", "sigmoid", "relu", "dropout", "softmax_dropout")  # e
 POINTWISE_KINDS = {"activation": ("tanh", "sigmoid", "relu"), "dropout": ("dropout",),
                    "softmax": ("softmax_dropout",)}
 REDUCTION_OPS = ("layer_norm",)  # the records' "reduction" kernels (norms)
-QUIET_WAIT_S = 5.0  # wait at most this long for other processes before timing a module
-FAMILIES_FITTED = ("rnn", "lstm", "gru", "transformer")
-RECURRENT = ("rnn", "lstm", "gru")  # families with whole-step benchmarks
 
 
 def micro_benchmarks(device: Device, plan: dict, progress) -> list[dict]:
@@ -153,8 +145,8 @@ def fit_micro(rows: list[dict], device: Device) -> tuple[dict, float, dict]:
     FLOPs per second of activations, dropout with its random mask, softmax + dropout), one
     compute curve per pointwise kind the records name (``activation``, ``dropout``,
     ``softmax``: :data:`POINTWISE_KINDS`), ``memory.elementwise`` (a streaming ``mul``),
-    ``reduction`` (layer norm), ``optimizer`` (Adam), ``memory.weight_copy`` (weights copied, transposed, into fresh
-    memory: oneDNN's per-call re-layout)."""
+    ``reduction`` (layer norm), ``optimizer`` (Adam), ``memory.weight_copy`` (weights copied,
+    transposed, into fresh memory: oneDNN's per-call re-layout)."""
     peaks = {r["dtype"]: r["flops"] / r["time_s"] for r in rows if r["bench"] == "peak"}
     copy = next(r for r in rows if r["bench"] == "copy")
     bandwidth = copy["bytes"] / copy["time_s"]
@@ -199,82 +191,6 @@ def adam_bytes(params: int, dtype_bytes: int = 4) -> float:
     from costmodel import conventions as C
 
     return params * (C.OPTIMIZER_BASE_TENSORS_MOVED + 2 * C.OPTIMIZER_STATES["adam"]) * dtype_bytes
-
-
-def module_configs(plan: dict, dtype: str = "fp32") -> list[Config]:
-    configs = [Config(family, n, d, batch, mode, dtype) for family in FAMILIES_FITTED
-               for (n, d, batch) in plan["modules"] for mode in ("forward", "training")]
-    random.Random(SHUFFLE_SEED).shuffle(configs)
-    return configs
-
-
-def measure_modules(device: Device, configs, hw, eff, plan, progress) -> list[dict]:
-    """Time each module configuration, ``plan["rounds"]`` times in alternating order (a slow
-    drift of the machine spreads over all configurations), keeping the median of the round
-    medians (see :func:`.timing.typical`); skip those the roofline says exceed the budget."""
-    from costmodel.roofline import predict
-
-    kept = []
-    for cfg in configs:
-        t = predict(cost_record(cfg), hw, eff=eff, dtype=cfg.dtype, n=cfg.n, batch=cfg.batch)
-        guess = float(t.forward_s if cfg.mode == "forward" else t.training_s)
-        if guess > plan["max_config_s"]:
-            progress(f"{cfg.key}: skipped (about {guess:.2g} s a call)")
-        else:
-            kept.append(cfg)
-    rounds: dict[str, list] = {}
-    quiet = QUIET_WAIT_S if plan["rounds"] > 1 else 0.0
-    for round_ in range(plan["rounds"]):
-        order = kept if round_ % 2 == 0 else kept[::-1]
-        for i, cfg in enumerate(order, 1):
-            m = time_config(cfg, device, budget_s=plan["module_budget_s"], quiet_s=quiet)
-            rounds.setdefault(cfg.key, []).append(m.median_s)
-            progress(f"[round {round_ + 1}, {i}/{len(order)}] {cfg.key}: "
-                     f"{m.median_s * 1e3:.3g} ms")
-    return [{**cfg.as_dict(), "bench": "module", "measured_s": typical(rounds[cfg.key]),
-             "round_medians_s": rounds[cfg.key]} for cfg in kept]
-
-
-def step_lengths(hidden: int) -> tuple[int, int]:
-    """The two sequence lengths a whole step is timed at: 4 and 4 + extra steps, the extra
-    fewer for wide layers (a 1536-wide step takes milliseconds)."""
-    extra = 64 if hidden <= 192 else 32 if hidden <= 384 else 16 if hidden <= 768 else 8
-    return 4, 4 + extra
-
-
-def measure_steps(device: Device, plan: dict, hw, eff, progress) -> list[dict]:
-    """Whole recurrent steps (:func:`.modules.recurrent_step`) for every recurrent family,
-    mode, width and batch of the plan, ``plan["rounds"]`` rounds in alternating order, the
-    median of the rounds kept per length (:func:`.timing.typical`); pairs whose longer
-    module the roofline predicts above ``plan["max_step_s"]`` are skipped."""
-    from costmodel.roofline import predict
-
-    todo = []
-    for family, mode, hidden, batch in itertools.product(
-            RECURRENT, ("forward", "training"), plan["step_hidden"], plan["step_batches"]):
-        lengths = step_lengths(hidden)
-        cfg = Config(family, lengths[1], hidden, batch, mode)
-        t = predict(cost_record(cfg), hw, eff=eff, n=cfg.n, batch=batch)
-        if float(t.forward_s if mode == "forward" else t.training_s) <= plan["max_step_s"]:
-            todo.append((family, mode, hidden, batch, lengths))
-    rounds: dict[tuple, list] = {}
-    quiet = QUIET_WAIT_S if plan["rounds"] > 1 else 0.0
-    for round_ in range(plan["rounds"]):
-        order = todo if round_ % 2 == 0 else todo[::-1]
-        for i, (family, mode, hidden, batch, lengths) in enumerate(order, 1):
-            row = recurrent_step(family, mode, hidden, batch, lengths, device,
-                                 plan["step_budget_s"], quiet)
-            rounds.setdefault((family, mode, hidden, batch), []).append(row)
-            per_step = (row["long_s"] - row["short_s"]) / (lengths[1] - lengths[0])
-            progress(f"[steps, round {round_ + 1}, {i}/{len(order)}] {family} {mode} "
-                     f"d={hidden} batch={batch}: {per_step * 1e6:.3g} us a step")
-    out = []
-    for taken in rounds.values():  # per length the typical time over the rounds
-        row = {**taken[0], **{t: typical([r[t] for r in taken]) for t in ("short_s", "long_s")},
-               "rounds": len(taken)}
-        row["time_s"] = (row["long_s"] - row["short_s"]) / (row["n_long"] - row["n_short"])
-        out.append(row)
-    return out
 
 
 def metadata(device: Device, plan_name: str, rows: list[dict]) -> dict:
