@@ -10,8 +10,8 @@ log(bytes) for ``rnn_gemm``/``gemm`` (memory-bound step GEMMs), ``elementwise``/
 (a pointwise op) and ``optimizer`` (an Adam step); whole-step curves per recurrent family and
 phase from modules timed at two sequence lengths (:func:`.measure.measure_steps`); then per
 family (rnn, lstm, gru, Transformer layer) and phase the non-negative linear model of
-:mod:`.fit` on module sizes that the validation grid does not contain. Every module figure is the median of its
-rounds (:func:`.timing.typical`).
+:mod:`.fit` on module sizes that the validation grid does not contain. Every module figure
+is the median of its rounds (:func:`.timing.typical`).
 """
 
 from __future__ import annotations
