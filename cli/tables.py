@@ -26,8 +26,9 @@ def _cell(value, unit) -> str:
         return str(value)
     if unit is None:
         return f"{value:,}"
-    if unit == "%":
-        return f"{100 * value:.2g} %"
+    if unit == "%":  # two significant digits, never in exponent form ("190 %", not "1.9e+02")
+        percent = 100 * value
+        return f"{percent:.0f} %" if abs(percent) >= 10 else f"{percent:.2g} %"
     return render.si(value, unit)
 
 

@@ -166,3 +166,11 @@ def test_allow_tf32_speeds_up_cublas_matmuls_only():
     plain, tf32 = times(), times("--allow-tf32")
     assert tf32["transformer"] < plain["transformer"]  # cuBLAS: FP32 -> TF32 peak
     assert tf32["lstm"] == plain["lstm"]  # cuDNN RNNs use TF32 by default already
+
+
+def test_percentages_never_print_in_exponent_form():
+    from costmodel.cli.tables import _cell
+
+    # 1.9 (a calibrated CPU profile: oneDNN beats the measured MKL peak) is 190 %, not 1.9e+02
+    assert [_cell(v, "%") for v in (1.9, 0.53, 0.054, 0.0012)] == [
+        "190 %", "53 %", "5.4 %", "0.12 %"]
