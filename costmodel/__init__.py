@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Cost": "costmodel.cost",
     "Kernel": "costmodel.cost",
-    "Sequential": "costmodel.cost",
+    "Sequential": "costmodel.compose",
     "FIELDS": "costmodel.cost",
     "symbols": "costmodel.symbols",
     "conventions": "costmodel.conventions",

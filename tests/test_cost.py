@@ -7,7 +7,8 @@ import pytest
 import sympy as sp
 
 from costmodel import symbols as S
-from costmodel.cost import FIELDS, Cost, Sequential, combine, leading_terms, scale, stack
+from costmodel.compose import Sequential, combine, scale, stack
+from costmodel.cost import FIELDS, Cost, leading_terms
 from costmodel.models.primitives import linear_part, pointwise_part
 
 d = S.size_symbol("d")

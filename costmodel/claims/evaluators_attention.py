@@ -18,7 +18,8 @@ from costmodel import symbols as S
 from costmodel.claims.evaluators import Outcome, evaluator, fmt, need
 from costmodel.claims.evaluators_models import (MAC_CONVENTION, recurrent, run,
                                                 sequential_steps)
-from costmodel.cost import Cost, Sequential
+from costmodel.compose import Sequential
+from costmodel.cost import Cost
 from costmodel.numeric import dtype_bytes_of
 from costmodel.bigo import big_o as leading_terms
 

@@ -34,7 +34,8 @@ import sympy as sp
 from costmodel import conventions as C
 from costmodel import symbols as S
 from costmodel.checks import check_bool, check_choice, check_probability, check_size, is_known
-from costmodel.cost import Cost, Kernel, combine
+from costmodel.compose import combine
+from costmodel.cost import Cost, Kernel
 from costmodel.models.primitives import linear_part, mm_flops, tokens_of
 
 KERNELS = ("math", "flash")

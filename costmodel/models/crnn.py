@@ -26,7 +26,8 @@ import sympy as sp
 from costmodel import conventions as C
 from costmodel import symbols as S
 from costmodel.checks import check_choice, check_size
-from costmodel.cost import Cost, Kernel, Sequential, combine
+from costmodel.compose import Sequential, combine
+from costmodel.cost import Cost, Kernel
 from costmodel.models.conv import Conv2d, MaxPool2d, conv2d_out_size, maxpool2d_out_size
 from costmodel.models.layers import Linear, ReLU
 from costmodel.models.primitives import mm_flops, pointwise_part

@@ -29,7 +29,8 @@ import sympy as sp
 from costmodel import conventions as C
 from costmodel import symbols as S
 from costmodel.checks import check_bool, check_choice, check_probability, check_size
-from costmodel.cost import Cost, Kernel, combine
+from costmodel.compose import combine
+from costmodel.cost import Cost, Kernel
 from costmodel.models.cells import CELLS, Cell, nonlinearity_table
 from costmodel.models.primitives import linear_part, mm_flops, pointwise_part
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from costmodel import conventions as C
 from costmodel.checks import (check_bool, check_choice, check_probability, check_size,
                               is_known)
-from costmodel.cost import Cost, combine, scale
+from costmodel.compose import combine, scale
+from costmodel.cost import Cost
 from costmodel.models.attention import (KERNELS, AttentionConfig, attention_block,
                                         copy_switch)
 from costmodel.models.layers import (LayerNorm, activation_part, cost_fields,
