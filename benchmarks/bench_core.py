@@ -27,13 +27,16 @@ REPEATS = 5
 
 
 def fresh(code: str) -> float:
-    """Median wall seconds of ``python -c code`` minus the bare interpreter start."""
-    def run(c):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", c], check=True)
-        return time.perf_counter() - t
-    bare = statistics.median(run("pass") for _ in range(REPEATS))
-    return statistics.median(run(code) for _ in range(REPEATS)) - bare
+    """Median seconds ``code`` takes in a fresh interpreter, timed inside it (subtracting a
+    bare interpreter's start from a whole run, as this did first, gave a negative figure
+    when the two start-ups differed by more than the import)."""
+    timed = f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", timed], check=True, capture_output=True,
+                             text=True).stdout
+        return float(out.strip().splitlines()[-1])
+    return statistics.median(run() for _ in range(REPEATS))
 
 
 def vectorised(record, rng) -> tuple[float, float]:
