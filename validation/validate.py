@@ -112,16 +112,21 @@ def write_results(rows: list[dict], meta: dict, stem: Path, final: bool) -> dict
     write_atomic(stem.with_suffix(".json"), to_json(report))
     write_atomic(stem.with_suffix(".csv"), to_csv(rows))
     if final:
-        s = report["summary"]
-        title = (f"{meta['device']} ({meta['kind']}, threads={meta['threads']}), "
-                 f"torch {meta['torch']}: median |error| datasheet {_pct(s['baseline'])}, "
-                 f"calibrated {_pct(s['calibrated'])}")
-        plot(rows, stem.with_suffix(".png"), title)
+        plot(rows, stem.with_suffix(".png"), plot_title(meta, report["summary"]))
     return report
 
 
+def plot_title(meta: dict, summary: dict) -> str:
+    """Two lines: the device, then median / p90 |error| of both models."""
+    return (f"{meta['device']} ({meta['kind']}, threads={meta['threads']}), torch {meta['torch']}"
+            f"\n|error| median / p90: datasheet {_pct(summary['baseline'])}, calibrated "
+            f"{_pct(summary['calibrated'])} ({summary['measured']} configurations)")
+
+
 def _pct(stats: dict) -> str:
-    return "-" if stats["median_pct"] is None else f"{stats['median_pct']:.1f} %"
+    if stats["median_pct"] is None:
+        return "-"
+    return f"{stats['median_pct']:.1f} / {stats['p90_pct']:.1f} %"
 
 
 def validate(device: Device, configs: list[Config], baseline_hw, calibrated_hw, stem: Path,
