@@ -378,3 +378,36 @@ def test_family_scales_and_weight_copies_enter_the_prediction():
                     if r["phase"] == "forward" and r["name"] in gates)
     assert float(scaled.forward_s - base.forward_s) == pytest.approx(copy_s + 2 * pointwise,
                                                                     rel=1e-6)
+
+
+def test_cuda_timing_reads_event_pairs_and_subtracts_their_cost(monkeypatch):
+    # no GPU here: fake CUDA events on a fake device clock. Recording an event costs 0.01 ms
+    # of device time, the timed call 1.5 ms; so an empty call's event pair reads 0.01 ms (the
+    # timer's cost) and the call's pair 1.51 ms, and the median must be 1.5e-3 s
+    import torch
+
+    from costmodel.validation import timing
+
+    clock = {"ms": 0.0}
+
+    class Event:
+        def __init__(self, enable_timing=False):
+            assert enable_timing, "timing events must be created with enable_timing=True"
+
+        def record(self):
+            self.ms = clock["ms"]
+            clock["ms"] += 0.01
+
+        def elapsed_time(self, end):
+            return end.ms - self.ms
+
+    def call(_):
+        clock["ms"] += 1.5
+
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+    monkeypatch.setattr(timing, "_OVERHEAD", {})
+    device = timing.Device("cuda", 1, "fake GPU")
+    m = timing.measure(call, [None], device, budget_s=0.0)
+    assert m.overhead_s == pytest.approx(1e-5)  # 0.01 ms, in seconds
+    assert m.repeats == timing.MIN_REPEATS and m.median_s == pytest.approx(1.5e-3)
