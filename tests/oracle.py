@@ -1,11 +1,33 @@
-"""torch as the oracle: FLOPs from FlopCounterMode and bytes from saved_tensors_hooks."""
+"""torch as the oracle: FLOPs from FlopCounterMode and bytes from saved_tensors_hooks; and the
+record's own three routes to a number, checked against each other."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+import costmodel as cm
+from costmodel import symbols as S
 from costmodel.validation.modules import saved_storages
+
+_RUNTIME = {"n": S.n, "batch": S.batch, "n_src": S.n_src}
+
+
+def assert_three_routes_agree(record, sizes: dict, **runtime) -> None:
+    """Every field of ``record`` at one point is the same number three ways: its sympy
+    expression substituted, ``evaluate`` (exact) and ``vectorize`` (numpy). ``runtime``: n,
+    batch and optionally n_src; fp32 (4 bytes) and Adam (2 states), evaluate's defaults."""
+    numbers = record.evaluate(**runtime, **sizes)
+    subs = {S.dtype_bytes: 4, S.optimizer_states: 2,
+            **{_RUNTIME[k]: v for k, v in runtime.items()},
+            **{S.size_symbol(k): v for k, v in sizes.items()}}
+    vec = record.vectorize()(**{**runtime, "n": np.array([runtime["n"]])}, **sizes)
+    for q in cm.FIELDS:
+        assert record.get(q).xreplace(subs) == numbers[q], q
+        assert math.isclose(float(vec[q][0]), numbers[q]), q
 
 
 def _first(out):

@@ -11,9 +11,6 @@ Which kernel the CPU runs (torch 2.13, fp32, training mode):
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pytest
 import sympy as sp
 import torch
@@ -28,6 +25,7 @@ from torch.utils.flop_counter import (sdpa_backward_flop_count,
 import costmodel as cm
 from costmodel import symbols as S
 from oracle import matmul_flops
+from oracle import assert_three_routes_agree
 from oracle import num_params as params_of
 from oracle import saved_bytes as torch_saved
 
@@ -227,14 +225,8 @@ def test_kv_cache_state_bytes():
 def test_symbolic_equals_evaluate_equals_vectorize(kw):
     rec = cm.MultiheadAttention("E", "h", **kw)
     sizes = {"E": 12, "h": 3, **({"k": 5, "v": 7} if "kdim" in kw else {})}
-    numbers = rec.evaluate(n=7, batch=3, n_src=4, **sizes)
-    subs = {S.n: 7, S.n_src: 4, S.batch: 3, S.dtype_bytes: 4, S.optimizer_states: 2,
-            **{S.size_symbol(k): v for k, v in sizes.items()}}
-    vec = rec.vectorize()(n=np.array([7]), n_src=4, batch=3, **sizes)
-    for q in cm.FIELDS:
-        assert rec.get(q).xreplace(subs) == numbers[q]
-        assert math.isclose(float(vec[q][0]), numbers[q])
-    assert numbers == cm.MultiheadAttention(12, 3, **{**kw, **(
+    assert_three_routes_agree(rec, sizes, n=7, batch=3, n_src=4)
+    assert rec.evaluate(n=7, batch=3, n_src=4, **sizes) == cm.MultiheadAttention(12, 3, **{**kw, **(
         {"kdim": 5, "vdim": 7} if "kdim" in kw else {})}).evaluate(n=7, batch=3, n_src=4)
 
 

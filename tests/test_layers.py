@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pytest
-import sympy as sp
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +11,7 @@ from torch import nn
 import costmodel as cm
 from costmodel import symbols as S
 from oracle import matmul_flops as torch_flops
+from oracle import assert_three_routes_agree
 from oracle import num_params as params_of
 from oracle import saved_bytes as torch_saved
 
@@ -106,13 +103,7 @@ def test_dropout_mask_bytes():
 def test_symbolic_equals_evaluate_equals_vectorize(build):
     rec = build()
     sizes = {s.name: 6 for s in rec.free_symbols if s.name not in ("n", "batch", "s", "k_opt")}
-    numbers = rec.evaluate(n=7, batch=3, **sizes)
-    subs = {S.n: 7, S.batch: 3, S.dtype_bytes: 4, S.optimizer_states: 2,
-            **{sp.Symbol(k, positive=True, integer=True): v for k, v in sizes.items()}}
-    vec = rec.vectorize()(n=np.array([7]), batch=3, **sizes)
-    for q in cm.FIELDS:
-        assert rec.get(q).xreplace(subs) == numbers[q]
-        assert math.isclose(float(vec[q][0]), numbers[q])
+    assert_three_routes_agree(rec, sizes, n=7, batch=3)
 
 
 @settings(max_examples=15, deadline=None)

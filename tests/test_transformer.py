@@ -8,9 +8,6 @@ Dropout masks: CPU eager saves them in the input dtype, hence mask_bytes=symbols
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pytest
 import sympy as sp
 import torch
@@ -22,6 +19,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 import costmodel as cm
 from costmodel import symbols as S
 from test_attention import torch_flops
+from oracle import assert_three_routes_agree
 from oracle import num_params as params_of
 from oracle import saved_bytes as torch_saved
 
@@ -188,13 +186,7 @@ def test_symbolic_equals_evaluate_equals_vectorize(make):
     rec = cm.TransformerDecoder(make("d", "h", "f"), "L") if make is cm.TransformerDecoderLayer \
         else cm.TransformerEncoder(make("d", "h", "f", norm_first=True), "L")
     sizes = {"d": 12, "h": 3, "f": 20, "L": 2}
-    numbers = rec.evaluate(n=7, batch=3, n_src=5, **sizes)
-    subs = {S.n: 7, S.n_src: 5, S.batch: 3, S.dtype_bytes: 4, S.optimizer_states: 2,
-            **{S.size_symbol(k): v for k, v in sizes.items()}}
-    vec = rec.vectorize()(n=np.array([7]), n_src=5, batch=3, **sizes)
-    for q in cm.FIELDS:
-        assert rec.get(q).xreplace(subs) == numbers[q]
-        assert math.isclose(float(vec[q][0]), numbers[q])
+    assert_three_routes_agree(rec, sizes, n=7, batch=3, n_src=5)
 
 
 @settings(max_examples=15, deadline=None)

@@ -19,12 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import platform
 
+from costmodel.efficiency import STEP_KIND
+
 from . import bench, require_torch
 from .fit import _curve
 from .measure import QUIET_WAIT_S, measure_modules, measure_steps, module_configs
 from .timing import Device, wait_quiet
 
-STEP_KIND = "rnn_step"  # costmodel.roofline.STEP_KIND
 
 
 # sizes per plan; module sizes avoid the validation grid's values (n 16..4096 by x4, d 64,
