@@ -5,7 +5,8 @@ loads and checks them, resolves names and picks the peak a PyTorch matmul reache
 (``costmodel.hardware_docs`` renders ``docs/hardware.md`` from them). SI units throughout: FLOP/s (int op/s for int8), bytes, bytes/s, Hz.
 
 Schema. Top level: ``name`` (unique), ``short_names`` (lower-case names users type), ``vendor``,
-``notes`` (datasheet subtleties). One table per figure -- ``memory_bytes``, ``hbm_bytes_per_s``,
+``notes`` (datasheet subtleties), ``architecture`` (one of ARCHITECTURES: the generation whose
+fitted implementation priors apply; optional in user files). One table per figure -- ``memory_bytes``, ``hbm_bytes_per_s``,
 ``sm_count`` (SMs; CUs on AMD), ``l2_bytes``, ``boost_clock_hz`` and ``peak_flops_per_s.<key>``::
 
     [peak_flops_per_s.fp16]
@@ -80,7 +81,11 @@ TORCH_CUDNN_ALLOW_TF32_DEFAULT = True
 _PROVENANCE_KEYS = ("quote", "source", "read", "confidence")
 _FIGURE_KEYS = frozenset({"value", *_PROVENANCE_KEYS, "derivation", "printed"})
 _UNSUPPORTED_KEYS = frozenset({"supported", "reason"})
-_TOP_KEYS = frozenset({"name", "short_names", "vendor", "notes", *FIGURES, "peak_flops_per_s"})
+_TOP_KEYS = frozenset({"name", "short_names", "vendor", "notes", "architecture", *FIGURES,
+                       "peak_flops_per_s"})
+# GPU generations: per-architecture efficiency priors are fitted and keyed by these names
+ARCHITECTURES = ("maxwell", "pascal", "volta", "turing", "ampere", "ada", "hopper",
+                 "cdna1", "cdna2", "cdna3", "gcn5", "cpu")
 _PROFILE_KEYS = ("efficiency", "calibration")  # user files only: a calibrated device profile
 _VENDOR_WORDS = ("nvidia", "amd", "tesla", "geforce", "instinct")
 _PACKAGE_FOLDER = ("data", "hardware")
@@ -115,6 +120,7 @@ class Hardware:
     unsupported: Mapping[str, str]
     provenance: Mapping[str, Provenance]
     notes: str = ""
+    architecture: str = ""  # one of ARCHITECTURES, "" when a user file gives none
     origin: str = ""
     efficiency: Mapping[str, Any] | None = None  # a calibrated profile's [efficiency] table
     calibration: Mapping[str, Any] | None = None  # ... and its [calibration] metadata
@@ -259,7 +265,8 @@ def _parse(text: str, origin: str, strict: bool) -> Hardware:
     unknown = sorted(set(data) - _TOP_KEYS - (set() if strict else set(_PROFILE_KEYS)))
     if unknown:
         _fail(origin, unknown[0], f"unknown key; allowed: {', '.join(sorted(_TOP_KEYS))}")
-    required = ("name", "short_names", "vendor", *FIGURES, "peak_flops_per_s") if strict else (
+    required = ("name", "short_names", "vendor", "architecture", *FIGURES,
+                "peak_flops_per_s") if strict else (
         "name", "hbm_bytes_per_s", "peak_flops_per_s")
     for key in required:
         if key not in data:
@@ -277,6 +284,9 @@ def _parse(text: str, origin: str, strict: bool) -> Hardware:
             if prov is not None:
                 provenance[key] = prov
     peaks, unsupported, peak_provenance = _peaks(origin, data["peak_flops_per_s"], strict)
+    architecture = data.get("architecture", "")
+    if architecture and architecture not in ARCHITECTURES:
+        _fail(origin, "architecture", f"{architecture!r} is not one of {', '.join(ARCHITECTURES)}")
     for key in _PROFILE_KEYS:
         if key in data and not isinstance(data[key], dict):
             _fail(origin, key, f"must be a table, e.g. [{key}]")
@@ -284,6 +294,7 @@ def _parse(text: str, origin: str, strict: bool) -> Hardware:
         name=_text(origin, "name", data["name"]), short_names=tuple(shorts),
         vendor=_text(origin, "vendor", data.get("vendor", "unknown")),
         notes=_text(origin, "notes", data["notes"]) if "notes" in data else "",
+        architecture=_text(origin, "architecture", architecture) if architecture else "",
         memory_bytes=figures.get("memory_bytes"), hbm_bytes_per_s=figures["hbm_bytes_per_s"],
         sm_count=figures.get("sm_count"), l2_bytes=figures.get("l2_bytes"),
         boost_clock_hz=figures.get("boost_clock_hz"), peaks=MappingProxyType(peaks),
