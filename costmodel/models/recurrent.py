@@ -16,6 +16,10 @@ implementation        "fused" (cuDNN/oneDNN reserve space, default) or "autograd
 input_requires_grad   False: the model input needs no gradient (no dx GEMM in layer 0).
 h0_requires_grad      False: the initial state needs no gradient (no dh_0 GEMM).
 nonlinearity_flops    overrides of ``conventions.NONLINEARITY_FLOPS`` (and ``..._backward``).
+input_mode            "linear" (default: layer 0 projects its input, x_t W_ih^T) or "skip"
+                      (cuDNN's CUDNN_SKIP_INPUT: layer 0 adds x_t to the gates unprojected, so
+                      input_size must equal hidden_size; no W_ih, no input GEMM, and the
+                      weight-gradient GEMM covers W_hh only). Baidu DeepBench times this mode.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from costmodel.models.cells import CELLS, Cell, nonlinearity_table
 from costmodel.models.primitives import linear_part, mm_flops, pointwise_part
 
 SCHEDULES = ("wavefront", "layer")
+INPUT_MODES = ("linear", "skip")
 IMPLEMENTATIONS = ("fused", "autograd")
 
 
@@ -55,6 +60,7 @@ class _Config:
     h0_grad: bool
     reset_after: bool
     batch_first: bool
+    input_mode: str
     act: dict
     act_backward: dict
 
@@ -64,6 +70,10 @@ class _Config:
 
     def layer_input(self, layer: int):
         return self.input_size if layer == 0 else self.directions * self.out
+
+    def projects_input(self, layer: int) -> bool:
+        """False for layer 0 under CUDNN_SKIP_INPUT: x_t goes to the gates as it is."""
+        return layer > 0 or self.input_mode == "linear"
 
     @property
     def gemms_per_step(self) -> int:
@@ -95,11 +105,12 @@ def _direction(cfg: _Config, layer: int, direction: int) -> Cost:
     B, N = S.batch, S.n
     H, P, GH = cfg.hidden, cfg.out, cfg.cell.gates * cfg.hidden
     in_size = cfg.layer_input(layer)
-    parts = [
-        linear_part("input_projection", B * N, in_size, GH, bias=cfg.bias_vectors >= 1,
-                    input_grad=layer > 0 or cfg.input_grad, save_input=False, kind="rnn_gemm"),
-        _recurrent_part(cfg),
-    ]
+    parts = [_recurrent_part(cfg)]
+    if cfg.projects_input(layer):
+        parts.insert(0, linear_part("input_projection", B * N, in_size, GH,
+                                    bias=cfg.bias_vectors >= 1,
+                                    input_grad=layer > 0 or cfg.input_grad, save_input=False,
+                                    kind="rnn_gemm"))
     if cfg.projected:
         parts.append(linear_part("projection", B * N, H, P, bias=False, save_input=False,
                                  kind="rnn_gemm"))
@@ -127,11 +138,13 @@ def _direction(cfg: _Config, layer: int, direction: int) -> Cost:
     return combine(tag, parts)
 
 
-def _projection_kernels(cfg: _Config, layer: int) -> tuple[Kernel, Kernel]:
+def _projection_kernels(cfg: _Config, layer: int) -> tuple[Kernel, ...]:
     """A layer's hoisted input projection (forward) and its weight-gradient GEMM (backward,
-    cuDNN does dW_ih and dW_hh of all steps as one GEMM over [x_t, h_{t-1}])."""
+    cuDNN does dW_ih and dW_hh of all steps as one GEMM over [x_t, h_{t-1}]); under
+    CUDNN_SKIP_INPUT layer 0 has no projection and its weight gradient is dW_hh only."""
     B, N, s = S.batch, S.n, S.dtype_bytes
-    GH, P, D, I = cfg.cell.gates * cfg.hidden, cfg.out, cfg.directions, cfg.layer_input(layer)
+    GH, P, D = cfg.cell.gates * cfg.hidden, cfg.out, cfg.directions
+    I = cfg.layer_input(layer) if cfg.projects_input(layer) else 0
     # x: [B*N, I] @ W_ih^T: [I, GH] -> [B*N, GH]
     proj = Kernel(f"layer{layer}.input_projection", "rnn_gemm", "forward",
                   mm_flops(B * N, I, GH), (B * N * (I + GH) + GH * I) * s,
@@ -140,7 +153,7 @@ def _projection_kernels(cfg: _Config, layer: int) -> tuple[Kernel, Kernel]:
     grads = Kernel(f"layer{layer}.weight_gradients", "rnn_gemm", "backward",
                    mm_flops(GH, B * N, I + P), (GH * (I + P) + B * N * (GH + I + P)) * s,
                    concurrent=D, shape=(GH, I + P, B * N))
-    return proj, grads
+    return (proj, grads) if cfg.projects_input(layer) else (grads,)
 
 
 def _step_kernels(cfg: _Config, width, count, concurrent) -> tuple[Kernel, ...]:
@@ -175,14 +188,14 @@ def _kernels(cfg: _Config) -> tuple[Kernel, ...]:
     (a deeper layer's cell does its input GEMM inside the step: width I + P)."""
     L, D, N = cfg.num_layers, cfg.directions, S.n
     if cfg.schedule == "wavefront" and D == 1 and L > 1:
-        proj, grads = _projection_kernels(cfg, 0)
+        *proj, grads = _projection_kernels(cfg, 0)
         diagonal = N + L - 1
         steps = _step_kernels(cfg, cfg.layer_input(1) + cfg.out, diagonal, L)
-        return (proj, *steps, dataclasses.replace(grads, concurrent=L))
+        return (*proj, *steps, dataclasses.replace(grads, concurrent=L))
     kernels: list[Kernel] = []
     for layer in range(L):
-        proj, grads = _projection_kernels(cfg, layer)
-        kernels += [proj, *_step_kernels(cfg, cfg.out, N, D), grads]
+        *proj, grads = _projection_kernels(cfg, layer)
+        kernels += [*proj, *_step_kernels(cfg, cfg.out, N, D), grads]
     return tuple(kernels)
 
 
@@ -241,7 +254,7 @@ def _layers_int(num_layers) -> int:
 def _config(kind, input_size, hidden_size, num_layers, bias, dropout, bidirectional,
             proj_size=0, nonlinearity="tanh", reset_after=True, *, batch_first, bias_vectors,
             schedule, implementation, input_requires_grad, h0_requires_grad,
-            nonlinearity_flops, nonlinearity_backward_flops) -> _Config:
+            nonlinearity_flops, nonlinearity_backward_flops, input_mode) -> _Config:
     input_size = check_size("input_size", input_size)
     hidden = check_size("hidden_size", hidden_size)
     layers = _layers_int(check_size("num_layers", num_layers))
@@ -254,6 +267,10 @@ def _config(kind, input_size, hidden_size, num_layers, bias, dropout, bidirectio
     check_choice("implementation", implementation, IMPLEMENTATIONS)
     check_bool("input_requires_grad", input_requires_grad)
     check_bool("h0_requires_grad", h0_requires_grad)
+    check_choice("input_mode", input_mode, INPUT_MODES)
+    if input_mode == "skip" and input_size != hidden:
+        raise ValueError(f"input_mode='skip' needs input_size={input_size} equal to "
+                         f"hidden_size={hidden} (cuDNN adds x_t to the gates unprojected)")
     out = hidden
     if not (isinstance(proj_size, int) and not isinstance(proj_size, bool) and proj_size == 0):
         if kind != "lstm":
@@ -267,7 +284,7 @@ def _config(kind, input_size, hidden_size, num_layers, bias, dropout, bidirectio
         nonlinearity=nonlinearity, dropout=dropout, schedule=schedule,
         implementation=implementation, input_grad=input_requires_grad,
         h0_grad=h0_requires_grad, reset_after=reset_after,
-        batch_first=check_bool("batch_first", batch_first),
+        batch_first=check_bool("batch_first", batch_first), input_mode=input_mode,
         act=nonlinearity_table(nonlinearity_flops, backward=False),
         act_backward=nonlinearity_table(nonlinearity_backward_flops, backward=True),
     )
@@ -280,7 +297,8 @@ def _title(cls, input_size, hidden_size, **options) -> str:
 
 _EXTRAS = dict(bias_vectors=C.DEFAULT_BIAS_VECTORS, schedule="wavefront",
                implementation="fused", input_requires_grad=False, h0_requires_grad=False,
-               nonlinearity_flops=None, nonlinearity_backward_flops=None)
+               nonlinearity_flops=None, nonlinearity_backward_flops=None,
+               input_mode="linear")
 
 
 def RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
