@@ -64,6 +64,7 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
     Example: costmodel compare --n 512 --d 768 --gpu a100 --batch 8 --format json
     """
     from costmodel.compare import compare as run
+    from costmodel.implementations import rnn_implementation
 
     result = run(n, d, gpu, batch=batch, layers=layers, heads=heads, ffn=ffn,
                  bidirectional=bidirectional, dtype=dtype, attention=attention, causal=causal,
@@ -71,11 +72,15 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
     if fmt == "json":
         click.echo(render.to_json({"rows": list(result.rows), "ratios": list(result.ratios),
                                    "crossovers": list(result.crossovers),
-                                   "setup": _setup_dict(result)}), nl=False)
+                                   "setup": _setup_dict(result),
+                                   "rnn_implementation": rnn_implementation(result.hardware)}),
+                   nl=False)
     elif fmt == "csv":
         click.echo(render.to_csv(list(result.rows)), nl=False)
     else:
         click.echo(comparison_table(result, fmt), nl=False)
+        if fmt == "table":
+            click.echo(f"RNN/LSTM/GRU: {rnn_implementation(result.hardware)}")
 
 
 def _setup_dict(result) -> dict:

@@ -45,3 +45,17 @@ def recurrent_rows(rows: list[dict], kernels: list[dict], hw: Hardware, dtype: s
     if not owned:
         return rows
     return [owned.get(i, row) for i, row in enumerate(rows)] + calls
+
+
+def rnn_implementation(hw: Hardware, eff_given=None) -> str:
+    """One line: the RNN/LSTM/GRU regime the time rows assume on ``hw`` (compare states it)."""
+    if not uses_cudnn_rnn(hw, eff_given, None):
+        source = "calibrated profile" if getattr(hw, "efficiency", None) else "priors"
+        return f"roofline per kernel ({source}); no cuDNN implementation model"
+    from costmodel.implementations import cudnn_rnn
+
+    fitted = set(cudnn_rnn.fitted_table()) - {cudnn_rnn.ACROSS}
+    where = ("fitted on this architecture" if hw.architecture in fitted else
+             f"extrapolated to {hw.architecture or 'this device'}")
+    return (f"cuDNN GEMM-per-step (ALGO_STANDARD; persistent where PyTorch picks it), fitted "
+            f"on {'/'.join(a.title() for a in sorted(fitted))} DeepBench, {where}")

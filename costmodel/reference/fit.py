@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
     for name in chosen:
         path = FOLDER / f"{source(name).FITTED}.toml"
         path.write_text(render(name), encoding="utf-8")
-        print(f"wrote {path.relative_to(FOLDER.parents[1])}")
+        print(f"wrote {path.relative_to(FOLDER.parents[2])}")
     return 0
 
 
