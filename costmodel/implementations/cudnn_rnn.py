@@ -174,14 +174,14 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
     (one of :data:`ALGOS`) to fix the regime as a benchmark did. Rows have :func:`costmodel.roofline.kernel_time`'s keys plus
     ``implementation`` and ``call`` (the cuDNN call: forward, backward_data, backward_weights)."""
     owned, calls = {}, []
-    layers = sum(k["name"] == "step_gemm" for k in kernels)
+    layers = sum(_base(k) == "step_gemm" for k in kernels)
     for i, k in enumerate(kernels):
         call = _call_of(k)
         if call is None:
             continue
         p = params[call]
-        step = k["name"].startswith("step_")
-        if k["name"].startswith("step_pointwise"):  # fused: inside the fitted step floor
+        step = _base(k).startswith("step_")
+        if _base(k).startswith("step_pointwise"):  # fused: inside the fitted step floor
             owned[i] = _row(k, call, np.zeros(()), np.zeros(()), 0.0, math_peak(hw, dtype))
             continue
         algo = params.get("algo") or _algo(k, hw, dtype, layers, call)
@@ -189,22 +189,26 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
         compute_s, memory_s = gemm_terms(k, hw, dtype, p, eff, cudnn_allow_tf32, persistent)
         owned[i] = _row(k, call, compute_s, memory_s, p.step_s if step else 0.0,
                         math_peak(hw, dtype, cudnn_allow_tf32))
-        if k["name"] in ("step_gemm", "step_gemm_backward") or k["name"].endswith(
-                ".weight_gradients"):
+        if _base(k) in ("step_gemm", "step_gemm_backward", "weight_gradients"):
             calls.append(_row({"name": f"cudnn_call.{call}", "phase": k["phase"], "count": 1,
                                "flops": 0.0, "bytes": 0.0}, call, np.zeros(()),
                               np.zeros(()), p.call_s, 1.0))
     return owned, calls
 
 
+def _base(k: Mapping) -> str:
+    """A kernel's own name without the prefixes composition adds (``gru.layer0.x`` -> ``x``)."""
+    return k["name"].rsplit(".", 1)[-1]
+
+
 def _call_of(k: Mapping) -> str | None:
     """The cuDNN call a record kernel belongs to, or None for a kernel cuDNN does not run."""
-    if k["name"] in ("step_gemm", "step_pointwise"):
+    base = _base(k)
+    if base in ("step_gemm", "step_pointwise"):
         return "forward"
-    if k["name"] in ("step_gemm_backward", "step_pointwise_backward"):
+    if base in ("step_gemm_backward", "step_pointwise_backward"):
         return "backward_data"
-    if k["kind"] == "rnn_gemm" and k["name"].endswith((".weight_gradients",
-                                                       ".input_projection")):
+    if k["kind"] == "rnn_gemm" and base in ("weight_gradients", "input_projection"):
         return "backward_weights"  # bulk GEMMs: the one kind DeepBench times
     return None
 
@@ -226,7 +230,7 @@ def _row(k: Mapping, call: str, compute_s, memory_s, latency_s: float, peak: flo
     flops = np.asarray(k["flops"], dtype=float) * np.asarray(k.get("concurrent", 1), float)
     terms = np.stack(np.broadcast_arrays(compute_s, memory_s, np.full_like(
         np.asarray(compute_s, dtype=float), latency_s)))
-    lower = np.maximum(compute_s, memory_s) + latency_s  # a step's floor adds to its GEMM
+    lower = compute_s + memory_s + latency_s  # skinny: loads and FMAs do not overlap
     return {"name": k["name"], "phase": k["phase"], "count": k["count"], "flops": flops,
             "bytes": np.asarray(k["bytes"], dtype=float), "peak_flops_per_s": peak,
             "ideal_s": flops / peak, "compute_s": terms[0], "memory_s": terms[1],

@@ -23,7 +23,7 @@ import costmodel as cm
 from costmodel.efficiency import Efficiency
 from costmodel.hardware import load_hardware
 from costmodel.implementations import cudnn_rnn as impl
-from costmodel.reference.nnls import log_grid, relative_nnls
+from costmodel.reference.nnls import relative_nnls
 from costmodel.roofline import predict as roofline_predict
 
 NAME = "deepbench-rnn"
@@ -38,10 +38,9 @@ PHASE_COLUMNS = {"forward": "fwd_ms", "backward_data": "bwd_data_ms",
 KERNEL_OF = {"forward": "step_gemm", "backward_data": "step_gemm_backward",
              "backward_weights": "layer0.weight_gradients"}
 S_PER_MS = 1e-3
-# efficiency grid of the fit: fractions of the datasheet peak / bandwidth (above 1 for memory:
-# L2 hits the priors' L2 ratio does not capture)
-EFFICIENCY_RANGE = {"compute_efficiency": (0.02, 1.0), "memory_efficiency": (0.02, 2.0)}
-GRID_POINTS = 49
+IRLS_ROUNDS = 20  # reweighting rounds of the fit (converged well before on these data)
+IRLS_FLOOR = 1e-3  # relative errors below 0.1 % weigh as 0.1 %
+UNUSED_EFFICIENCY = 1e6  # a term the fit drops: its time is ~0
 
 
 def rows() -> pd.DataFrame:
@@ -146,22 +145,28 @@ def _basis(frame: pd.DataFrame, phase: str) -> dict:
 
 
 def _fit_phase(frame: pd.DataFrame, phase: str) -> dict:
-    """Grid over the two efficiencies; at each point the non-negative call_s and step_s that
-    minimise the squared relative error; keep the point with the least mean |log error|."""
+    """time = call_s * calls + step_s * steps + compute / compute_efficiency + memory /
+    memory_efficiency is linear in (call_s, step_s, 1/compute_eff, 1/memory_eff): a
+    non-negative least squares on relative errors, reweighted (IRLS) towards the least mean
+    |relative error| so that a few outlying rows (cuDNN's odd batch sizes) do not steer it."""
     basis, measured = _basis(frame, phase), frame["measured_s"].to_numpy()
-    best = (np.inf, None)
-    grids = [log_grid(*EFFICIENCY_RANGE[t], GRID_POINTS) for t in impl.TERMS[2:]]
-    columns = np.stack([basis["calls"], basis["steps"]], axis=1)
-    for compute_eff in grids[0]:
-        for memory_eff in grids[1]:
-            gemm = np.maximum(basis["compute"] / compute_eff, basis["memory"] / memory_eff)
-            call_s, step_s = relative_nnls(columns, gemm, measured)
-            predicted = call_s + step_s * basis["steps"] + gemm
-            loss = float(np.mean(np.abs(np.log(predicted / measured))))
-            if loss < best[0]:
-                best = (loss, (call_s, step_s, compute_eff, memory_eff))
-    values = dict(zip(impl.TERMS, (float(f"{v:.4g}") for v in best[1])))
+    columns = np.stack([basis["calls"], basis["steps"], basis["compute"], basis["memory"]],
+                       axis=1)
+    weights = np.ones(len(frame))
+    for _ in range(IRLS_ROUNDS):
+        x = relative_nnls(columns * weights[:, None], np.zeros(len(frame)),
+                          measured * weights, scale=measured)
+        relative = np.abs(columns @ x / measured - 1.0)
+        weights = 1.0 / np.sqrt(np.maximum(relative, IRLS_FLOOR))
+    call_s, step_s, inv_compute, inv_memory = x
+    values = dict(zip(impl.TERMS, (float(f"{v:.4g}") for v in (
+        call_s, step_s, _inverse(inv_compute), _inverse(inv_memory)))))
     return {**values, "gpus": sorted(frame["gpu"].unique()), "rows": int(len(frame))}
+
+
+def _inverse(x: float) -> float:
+    """1 / x, with a zero coefficient (the term is not needed) as an efficiency of 1e6."""
+    return 1.0 / x if x > 1.0 / UNUSED_EFFICIENCY else UNUSED_EFFICIENCY
 
 
 def fit(train: pd.DataFrame) -> dict:

@@ -6,13 +6,16 @@ from __future__ import annotations
 import numpy as np
 
 
-def relative_nnls(columns: np.ndarray, offset: np.ndarray, measured: np.ndarray) -> np.ndarray:
-    """Non-negative x minimising sum(((columns @ x + offset - measured) / measured)^2).
+def relative_nnls(columns: np.ndarray, offset: np.ndarray, measured: np.ndarray,
+                  scale: np.ndarray | None = None) -> np.ndarray:
+    """Non-negative x minimising sum(((columns @ x + offset - measured) / scale)^2), scale
+    defaulting to ``measured`` (relative errors).
 
     ``columns``: [rows, k] with k small (every subset of active variables is tried, so the
     result is the exact constrained optimum)."""
-    a = columns / measured[:, None]
-    b = (measured - offset) / measured
+    scale = measured if scale is None else scale
+    a = columns / scale[:, None]
+    b = (measured - offset) / scale
     k = a.shape[1]
     best, best_x = np.inf, np.zeros(k)
     for mask in range(1 << k):
@@ -28,6 +31,3 @@ def relative_nnls(columns: np.ndarray, offset: np.ndarray, measured: np.ndarray)
             best, best_x = loss, x
     return best_x
 
-
-def log_grid(low: float, high: float, points: int) -> np.ndarray:
-    return np.exp(np.linspace(np.log(low), np.log(high), points))
