@@ -64,6 +64,8 @@ def draw(frame, path: Path, reference: str, logo: bool) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if "derived" in frame.columns:  # sums of plotted rows: not points of their own
+        frame = frame[~frame["derived"].astype(bool)]
     fig, ax = plt.subplots(figsize=(7, 6.5))
     measured, predicted = frame["measured_s"], frame["predicted_model_s"]
     for gpu, group in frame.groupby("gpu"):

@@ -21,7 +21,8 @@ FREE = 1e12  # an efficiency so high that the GEMM takes ~no time: only call and
 
 
 def params(call_s=0.0, step_s=0.0, compute=FREE, memory=FREE, algo=None):
-    p = {phase: impl.PhaseParams(call_s, step_s, compute, memory) for phase in impl.PHASES}
+    p = {phase: impl.PhaseParams(call_s, step_s, step_s, step_s, compute, memory)
+         for phase in impl.PHASES}
     return {**p, "algo": algo} if algo else p
 
 

@@ -21,7 +21,10 @@ MAXWELL = ROWS[ROWS["gpu"].isin(["m40", "titan-x"])].reset_index(drop=True)
 
 def test_rows_carry_provenance_and_resolve():
     assert set(REQUIRED_COLUMNS) <= set(ROWS.columns)
-    assert len(ROWS) == 1267  # 3 inference sheets x 69 + 6 training sheets' phases
+    # 3 inference sheets x 69 forward rows; 5 fp32 training sheets x 53 x (forward, data,
+    # weights, derived data + weights); P100 pseudo-fp16 53 x (forward, unsplit backward)
+    assert len(ROWS) == 3 * 69 + 6 * 53 * 4 + 53 * 2
+    assert ROWS["derived"].sum() == 6 * 53
     for column in ("repo", "commit", "path_or_url", "sheet", "row", "file"):
         assert ROWS[column].notna().all() and (ROWS[column].astype(str) != "").all(), column
     assert set(ROWS["repo"]) == {"baidu-research/DeepBench"}
@@ -81,7 +84,8 @@ def test_predict_goes_through_the_fit_s_own_arithmetic():
         rows = MAXWELL[MAXWELL["phase"] == phase]
         basis = db._basis(rows, phase)
         q = p[phase]
-        expected = (q["call_s"] * basis["calls"] + q["step_s"] * basis["steps"]
+        step_s = rows["family"].map(lambda c: q[f"step_{c}_s"]).to_numpy()
+        expected = (q["call_s"] * basis["calls"] + step_s * basis["steps"]
                     + basis["compute"] / q["compute_efficiency"]
                     + basis["memory"] / q["memory_efficiency"])
         assert np.allclose(predicted[rows.index], expected, rtol=1e-9), phase

@@ -8,14 +8,14 @@ DeepBench times exactly these (``costmodel/data/reference/deepbench-rnn-*.json``
     backward_data     call_s + steps * (step_s + step GEMM)   dgates: [B, G*H] @ W_hh, as sequential
     backward_weights  call_s + bulk GEMM                      dW = dgates^T @ [x, h] over all steps
 
-    step GEMM = max(compute, memory)
+    step GEMM = compute + memory   (a skinny step does not overlap its loads and FMAs)
       compute = FLOPs / (math peak * compute_efficiency * occupancy)   occupancy: output tiles in
                 waves on the SMs (a skinny step at small batch leaves SMs idle)
       memory  = bytes / (bandwidth * memory_efficiency): W_hh is re-read every step, from L2
                 (at the priors' l2_bandwidth_ratio) when it fits in the usable L2, else HBM
 
 ``call_s`` (a fixed cost per call and layer pass: launches, workspace set-up), ``step_s`` (a
-floor per dependent step: the step's launches and the fused gate kernel) and the two
+floor per dependent step and cell: the step's launches and the fused gate kernel) and the two
 efficiencies are fitted per phase from DeepBench by ``python -m costmodel.reference.fit`` into
 ``costmodel/data/fitted/cudnn_rnn.toml``, per architecture and across architectures (the
 transfer set for a GPU whose generation has no measurements). Gate arithmetic and cuDNN's
@@ -55,7 +55,10 @@ except ModuleNotFoundError:  # Python 3.10
 
 FITTED = "cudnn_rnn"  # costmodel/data/fitted/<FITTED>.toml
 PHASES = ("forward", "backward_data", "backward_weights")
-TERMS = ("call_s", "step_s", "compute_efficiency", "memory_efficiency")
+CELLS = ("rnn", "lstm", "gru")
+# a step's floor is per cell: cuDNN's fused gate kernels differ (GRU's backward most)
+TERMS = ("call_s", "step_rnn_s", "step_lstm_s", "step_gru_s", "compute_efficiency",
+         "memory_efficiency")
 ACROSS = "all"  # the parameter set fitted on every architecture: the transfer set
 ALGOS = ("standard", "persist_static", "persist_static_small_h")
 NO_TENSOR_CORES = ("maxwell", "pascal")  # fp16 math runs on the fp32 units there
@@ -71,6 +74,7 @@ PERSIST_BATCH_MULTIPLE = 8
 SMALL_H_MAX = {("rnn", True): 384, ("lstm", True): 192, ("gru", True): 192,
                ("rnn", False): 256, ("lstm", False): 128, ("gru", False): 128}
 GATES_TO_CELL = {1: "rnn", 4: "lstm", 3: "gru"}
+FALLBACK_CELL = "lstm"  # the floor of a step whose cell the kernel shape does not tell
 
 
 @dataclass(frozen=True)
@@ -78,9 +82,14 @@ class PhaseParams:
     """The fitted terms of one cuDNN call (see the module docstring)."""
 
     call_s: float
-    step_s: float
+    step_rnn_s: float
+    step_lstm_s: float
+    step_gru_s: float
     compute_efficiency: float
     memory_efficiency: float
+
+    def step_s(self, cell: str) -> float:
+        return getattr(self, f"step_{cell}_s")
 
 
 def params_for(table: Mapping, architecture: str) -> dict[str, PhaseParams]:
@@ -184,10 +193,12 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
         if _base(k).startswith("step_pointwise"):  # fused: inside the fitted step floor
             owned[i] = _row(k, call, np.zeros(()), np.zeros(()), 0.0, math_peak(hw, dtype))
             continue
-        algo = params.get("algo") or _algo(k, hw, dtype, layers, call)
+        cell = _cell_of(k, call) if step else None
+        algo = params.get("algo") or (_algo(k, hw, dtype, layers, call, cell) if step else None)
         persistent = (np.asarray(algo) != ALGOS[0]) if step else False
         compute_s, memory_s = gemm_terms(k, hw, dtype, p, eff, cudnn_allow_tf32, persistent)
-        owned[i] = _row(k, call, compute_s, memory_s, p.step_s if step else 0.0,
+        owned[i] = _row(k, call, compute_s, memory_s,
+                        p.step_s(cell or FALLBACK_CELL) if step else 0.0,
                         math_peak(hw, dtype, cudnn_allow_tf32))
         if _base(k) in ("step_gemm", "step_gemm_backward", "weight_gradients"):
             calls.append(_row({"name": f"cudnn_call.{call}", "phase": k["phase"], "count": 1,
@@ -213,16 +224,31 @@ def _call_of(k: Mapping) -> str | None:
     return None
 
 
-def _algo(k: Mapping, hw: Hardware, dtype: str, layers: int, call: str):
-    """The regime of a step kernel; its cell from gates = G*H / width (exact only for an
-    unprojected layer: otherwise STANDARD), width standing in for the input size too."""
-    batch, gates_hidden, width = (k["shape"][0], k["shape"][1], k["shape"][2]) if (
-        call == "forward") else (k["shape"][0], k["shape"][2], k["shape"][1])
+def _cell_of(k: Mapping, call: str) -> str | None:
+    """The cell of a step kernel from gates = G*H / width: exact for an unprojected layer; a
+    deeper wavefront cell's width is input + hidden (2H); None otherwise (projection)."""
+    batch, gates_hidden, width = _step_shape(k, call)
     ratio = np.asarray(gates_hidden, dtype=float) / np.asarray(width, dtype=float)
-    cells = {GATES_TO_CELL[g] for g in GATES_TO_CELL if np.all(ratio == g)}
-    if len(cells) != 1 or float(np.max(k["concurrent"])) > 1:
+    for scale in (1, 2):
+        cells = [GATES_TO_CELL[g] for g in GATES_TO_CELL if np.all(ratio * scale == g)]
+        if cells:
+            return cells[0]
+    return None
+
+
+def _step_shape(k: Mapping, call: str):
+    """(batch, G*H, width) of a forward or backward step GEMM."""
+    m, n, depth = k["shape"][:3]
+    return (m, n, depth) if call == "forward" else (m, depth, n)
+
+
+def _algo(k: Mapping, hw: Hardware, dtype: str, layers: int, call: str, cell: str | None):
+    """The regime of a step kernel (STANDARD where the cell is unknown or copies run side by
+    side), its width standing in for the input size too."""
+    batch, _, width = _step_shape(k, call)
+    if cell is None or float(np.max(k["concurrent"])) > 1:
         return ALGOS[0]
-    return select_algo(cells.pop(), width, width, layers, 1, batch, k["count"], dtype, hw,
+    return select_algo(cell, width, width, layers, 1, batch, k["count"], dtype, hw,
                        forward=call == "forward")
 
 

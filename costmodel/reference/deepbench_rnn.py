@@ -80,16 +80,25 @@ def _file_rows(origin: str, text: str) -> list[dict]:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise bad(column, f"must be a positive number of ms, got {value!r}")
-            out.append({"source": NAME, "gpu": GPUS[data["gpu"]], "family": CELLS[raw["cell"]],
-                        "phase": phase, "dtype": DTYPES[raw["dtype"]],
-                        "measured_s": value * S_PER_MS, "repo": data["source"],
-                        "commit": data["repo_head_commit"],
-                        "path_or_url": data["url"], "file": origin, "sheet": raw["sheet"],
-                        "row": raw["row"], "hidden": raw["hidden"], "batch": raw["batch"],
-                        "steps": raw["timesteps"], "mode": data.get("mode", "")})
+            out.append(_row(data, raw, origin, phase, value * S_PER_MS, derived=False))
+        if raw.get("bwd_data_ms") and raw.get("bwd_weights_ms"):  # the whole backward
+            total_s = (raw["bwd_data_ms"] + raw["bwd_weights_ms"]) * S_PER_MS
+            out.append(_row(data, raw, origin, "backward", total_s, derived=True))
     if not out:
         raise ValueError(f"{origin}: field 'rows': no measurements")
     return out
+
+
+def _row(data: dict, raw: dict, origin: str, phase: str, measured_s: float,
+         derived: bool) -> dict:
+    """``derived``: a backward row summed from the sheet's backward_data and backward_weights
+    columns (scored, never fitted or plotted: the two rows it sums are)."""
+    return {"source": NAME, "gpu": GPUS[data["gpu"]], "family": CELLS[raw["cell"]],
+            "phase": phase, "dtype": DTYPES[raw["dtype"]], "measured_s": measured_s,
+            "repo": data["source"], "commit": data["repo_head_commit"],
+            "path_or_url": data["url"], "file": origin, "sheet": raw["sheet"],
+            "row": raw["row"], "hidden": raw["hidden"], "batch": raw["batch"],
+            "steps": raw["timesteps"], "mode": data.get("mode", ""), "derived": derived}
 
 
 @lru_cache(maxsize=None)
@@ -126,7 +135,7 @@ def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
 def _basis(frame: pd.DataFrame, phase: str) -> dict:
     """Per row of ``phase``: calls, steps, and the GEMM's compute and memory seconds at
     efficiency 1 (the fit scales them; :func:`predict` must agree, a test checks it)."""
-    unit = impl.PhaseParams(0.0, 0.0, 1.0, 1.0)
+    unit = impl.PhaseParams(0.0, 0.0, 0.0, 0.0, 1.0, 1.0)
     parts = {key: np.zeros(len(frame)) for key in ("calls", "steps", "compute", "memory")}
     eff = Efficiency.priors()
     for hw, family, dtype, group in _groups(frame):
@@ -145,23 +154,24 @@ def _basis(frame: pd.DataFrame, phase: str) -> dict:
 
 
 def _fit_phase(frame: pd.DataFrame, phase: str) -> dict:
-    """time = call_s * calls + step_s * steps + compute / compute_efficiency + memory /
-    memory_efficiency is linear in (call_s, step_s, 1/compute_eff, 1/memory_eff): a
-    non-negative least squares on relative errors, reweighted (IRLS) towards the least mean
-    |relative error| so that a few outlying rows (cuDNN's odd batch sizes) do not steer it."""
+    """time = call_s * calls + step_<cell>_s * steps + compute / compute_efficiency + memory /
+    memory_efficiency is linear in (call_s, the three step floors, 1/compute_eff,
+    1/memory_eff): a non-negative least squares on relative errors, reweighted (IRLS) towards
+    the least mean |relative error| so that a few outlying rows (cuDNN's odd batch sizes) do
+    not steer it."""
     basis, measured = _basis(frame, phase), frame["measured_s"].to_numpy()
-    columns = np.stack([basis["calls"], basis["steps"], basis["compute"], basis["memory"]],
-                       axis=1)
+    family = frame["family"].to_numpy()
+    columns = np.stack([basis["calls"], *(basis["steps"] * (family == c) for c in impl.CELLS),
+                        basis["compute"], basis["memory"]], axis=1)
     weights = np.ones(len(frame))
     for _ in range(IRLS_ROUNDS):
         x = relative_nnls(columns * weights[:, None], np.zeros(len(frame)),
                           measured * weights, scale=measured)
         relative = np.abs(columns @ x / measured - 1.0)
         weights = 1.0 / np.sqrt(np.maximum(relative, IRLS_FLOOR))
-    call_s, step_s, inv_compute, inv_memory = x
-    values = dict(zip(impl.TERMS, (float(f"{v:.4g}") for v in (
-        call_s, step_s, _inverse(inv_compute), _inverse(inv_memory)))))
-    return {**values, "gpus": sorted(frame["gpu"].unique()), "rows": int(len(frame))}
+    values = [*x[:4], _inverse(x[4]), _inverse(x[5])]
+    return {**dict(zip(impl.TERMS, (float(f"{v:.4g}") for v in values))),
+            "gpus": sorted(frame["gpu"].unique()), "rows": int(len(frame))}
 
 
 def _inverse(x: float) -> float:
