@@ -80,7 +80,10 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
     else:
         click.echo(comparison_table(result, fmt), nl=False)
         if fmt == "table":
-            click.echo(f"RNN/LSTM/GRU: {rnn_implementation(result.hardware)}")
+            import textwrap
+
+            click.echo(textwrap.fill(f"RNN/LSTM/GRU: {rnn_implementation(result.hardware)}",
+                                     width=80, subsequent_indent="  "))
 
 
 def _setup_dict(result) -> dict:
