@@ -75,7 +75,8 @@ def runtime_mapping(record, n, batch, dtype, optimizer, n_src, sizes) -> dict:
     for key, value in sizes.items():
         if key not in by_name:
             known = sorted(set(by_name) - {"s", "k_opt"})
-            raise ValueError(f"{key}= is not a symbol of this record; its symbols are {known}")
+            raise ValueError(f"{key}={value!r} is not a symbol of this record; its symbols "
+                             f"are {known}")
         mapping[by_name[key]] = sp.Integer(check_size(key, value))
     unbound = sorted(s.name for s in record.free_symbols if s not in mapping)
     if unbound:
