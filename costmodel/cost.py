@@ -128,10 +128,23 @@ class Cost:
     kernels: tuple[Kernel, ...] = ()
     parts: tuple["Cost", ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False)
+    #: Values per position of a sequence the module reads and writes (Linear's features, a
+    #: convolution's channels (times height in 2-D), an RNN's input size and directions x
+    #: hidden); ``Sequential`` checks neighbours agree. ``None``: no single width.
+    in_features: sp.Expr | None = None
+    out_features: sp.Expr | None = None
+    #: What autograd adds when this record's input requires grad, for a record built as a
+    #: model's first layer (``input_requires_grad=False``): the input-gradient FLOPs, bytes,
+    #: saved tensors and kernels. ``None`` when nothing changes. ``Sequential`` adds it to
+    #: every module behind a trainable one (:func:`costmodel.compose.with_input_grad`).
+    input_grad_cost: "Cost | None" = None
 
     def __post_init__(self):
         for name in ADDITIVE + EXTRA:
             object.__setattr__(self, name, sp.sympify(getattr(self, name)))
+        for name in ("in_features", "out_features"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, sp.sympify(getattr(self, name)))
 
     # ----- derived quantities -------------------------------------------------------------
     @property
@@ -175,6 +188,10 @@ class Cost:
         changes.update({k: _x(getattr(self, k), mapping) for k in EXTRA})
         changes["kernels"] = tuple(k.xreplace(mapping) for k in self.kernels)
         changes["parts"] = tuple(p.xreplace(mapping) for p in self.parts)
+        for name in ("in_features", "out_features", "input_grad_cost"):
+            value = getattr(self, name)
+            changes[name] = None if value is None else (
+                value.xreplace(mapping) if isinstance(value, Cost) else _x(value, mapping))
         return dataclasses.replace(self, **changes)
 
     def renamed(self, name: str) -> "Cost":

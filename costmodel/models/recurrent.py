@@ -29,7 +29,7 @@ import sympy as sp
 from costmodel import conventions as C
 from costmodel import symbols as S
 from costmodel.checks import check_bool, check_choice, check_probability, check_size
-from costmodel.compose import combine
+from costmodel.compose import combine, with_input_grad
 from costmodel.cost import Cost, Kernel
 from costmodel.models.cells import CELLS, Cell, nonlinearity_table
 from costmodel.models.primitives import linear_part, mm_flops, pointwise_part
@@ -218,7 +218,21 @@ def _dropout(cfg: _Config) -> Cost:
     )
 
 
+def _input_grad(record: Cost, directions: int) -> Cost:
+    """Layer 0's dx GEMMs, dgates: [B*n, GH] @ W_ih: [GH, I] -> [B*n, I] per direction (from
+    the parts' input projections), as one launch running the directions side by side."""
+    one = record.parts[0].input_grad_cost.kernels[0]  # layer 0, forward direction
+    return Cost(name="layer0.grad_input",
+                matmul_flops_backward=record.input_grad_cost.matmul_flops_backward,
+                kernels=(dataclasses.replace(one, name="layer0.grad_input",
+                                             concurrent=directions),))
+
+
 def _build(title: str, cfg: _Config) -> Cost:
+    """The record; built without layer 0's input gradient, which is then added as
+    ``with_input_grad`` adds it in a chain, so both routes give the same record."""
+    given = cfg.input_grad
+    cfg = dataclasses.replace(cfg, input_grad=False)
     parts = [_direction(cfg, layer, d)
              for layer in range(_layers_int(cfg.num_layers)) for d in range(cfg.directions)]
     parts += [_initial_state(cfg), _dropout(cfg)]
@@ -228,7 +242,11 @@ def _build(title: str, cfg: _Config) -> Cost:
     # The input tensor itself is what the first GEMM saves, unless batch_first forces a
     # transposed copy (PyTorch makes the time-major input contiguous).
     first = S.batch * S.n * cfg.input_size * S.dtype_bytes
-    return dataclasses.replace(record, saved_input_bytes=0 if cfg.batch_first else first)
+    record = dataclasses.replace(
+        record, saved_input_bytes=0 if cfg.batch_first else first,
+        in_features=cfg.input_size, out_features=cfg.directions * cfg.out,
+        input_grad_cost=_input_grad(record, cfg.directions))
+    return with_input_grad(record) if given else record
 
 
 def _layers_int(num_layers) -> int:
