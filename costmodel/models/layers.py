@@ -6,8 +6,9 @@ feature width (ReLU, GELU, Tanh, Dropout) take a costmodel-only keyword ``featur
 the symbol ``features``).
 
 Training defaults follow a normal step: every parameter requires grad; a module's input does
-not (``input_requires_grad=False``: no grad-input matmul, as for the first layer of a model). Pass
-``input_requires_grad=True`` for a module that sits behind another trainable module.
+not (``input_requires_grad=False``: no grad-input matmul, as for the first layer of a model).
+``Sequential`` adds the grad-input cost to a module behind a trainable one; pass
+``input_requires_grad=True`` to build a standalone record that includes it.
 """
 
 from __future__ import annotations
