@@ -143,6 +143,16 @@ def _projection_kernels(cfg: _Config, layer: int) -> tuple[Kernel, Kernel]:
     return proj, grads
 
 
+def _grad_input_kernel(cfg: _Config, layer: int) -> Kernel:
+    """A layer's input gradient after its steps, the directions side by side:
+    dgates: [B*n, GH] @ W_ih: [GH, I] -> [B*n, I] (summed over directions)."""
+    B, N, s = S.batch, S.n, S.dtype_bytes
+    GH, I = cfg.cell.gates * cfg.hidden, cfg.layer_input(layer)
+    return Kernel(f"layer{layer}.grad_input", "rnn_gemm", "backward", mm_flops(B * N, GH, I),
+                  (B * N * (GH + I) + GH * I) * s, concurrent=cfg.directions,
+                  shape=(B * N, I, GH))
+
+
 def _step_kernels(cfg: _Config, width, count, concurrent) -> tuple[Kernel, ...]:
     """One step's GEMM h: [B, width] @ W^T: [width, GH] (width = P, or I + P when a wavefront
     step also does a deeper layer's input GEMM), its pointwise cell, and their backward."""
@@ -170,7 +180,8 @@ def _kernels(cfg: _Config) -> tuple[Kernel, ...]:
     """The critical path as launches.
 
     Layer schedule: per layer, the input projection, then n steps (GEMM + pointwise), and in
-    backward n steps then the weight-gradient GEMM. Wavefront (unidirectional, L > 1): layer
+    backward n steps, then the weight-gradient GEMM and (above layer 0) the input-gradient
+    GEMM (layer 0's is its ``input_grad_cost``). Wavefront (unidirectional, L > 1): layer
     0's projection, then n + L - 1 diagonal steps, each running up to L cells side by side
     (a deeper layer's cell does its input GEMM inside the step: width I + P)."""
     L, D, N = cfg.num_layers, cfg.directions, S.n
@@ -183,6 +194,7 @@ def _kernels(cfg: _Config) -> tuple[Kernel, ...]:
     for layer in range(L):
         proj, grads = _projection_kernels(cfg, layer)
         kernels += [proj, *_step_kernels(cfg, cfg.out, N, D), grads]
+        kernels += [_grad_input_kernel(cfg, layer)] if layer > 0 else []
     return tuple(kernels)
 
 
@@ -218,14 +230,12 @@ def _dropout(cfg: _Config) -> Cost:
     )
 
 
-def _input_grad(record: Cost, directions: int) -> Cost:
-    """Layer 0's dx GEMMs, dgates: [B*n, GH] @ W_ih: [GH, I] -> [B*n, I] per direction (from
-    the parts' input projections), as one launch running the directions side by side."""
-    one = record.parts[0].input_grad_cost.kernels[0]  # layer 0, forward direction
+def _input_grad(record: Cost, cfg: _Config) -> Cost:
+    """Layer 0's dx GEMMs (the FLOPs from the parts' input projections, one per direction),
+    as one launch running the directions side by side."""
     return Cost(name="layer0.grad_input",
                 matmul_flops_backward=record.input_grad_cost.matmul_flops_backward,
-                kernels=(dataclasses.replace(one, name="layer0.grad_input",
-                                             concurrent=directions),))
+                kernels=(_grad_input_kernel(cfg, 0),))
 
 
 def _build(title: str, cfg: _Config) -> Cost:
@@ -245,7 +255,7 @@ def _build(title: str, cfg: _Config) -> Cost:
     record = dataclasses.replace(
         record, saved_input_bytes=0 if cfg.batch_first else first,
         in_features=cfg.input_size, out_features=cfg.directions * cfg.out,
-        input_grad_cost=_input_grad(record, cfg.directions))
+        input_grad_cost=_input_grad(record, cfg))
     return with_input_grad(record) if given else record
 
 
