@@ -94,12 +94,18 @@ def _is_zero(expr) -> bool:
     return expr == 0 or expr.is_zero is True
 
 
-def _check_widths(index: int, before: Cost, after: Cost) -> None:
-    """Refuse neighbours whose widths are known to differ (symbols that may agree pass)."""
-    given, expected = before.out_features, after.in_features
+def _differ(given, expected) -> bool:
+    """True when two widths are both given and differ for every value of their symbols
+    (``h`` and ``e`` may agree; ``h`` and ``2*h`` never do)."""
     if given is None or expected is None:
-        return
-    if sp.simplify(expected - given).is_zero is False:
+        return False
+    return sp.simplify(expected - given).is_zero is False
+
+
+def _check_widths(index: int, before: Cost, after: Cost) -> None:
+    """Refuse neighbours whose widths are known to differ."""
+    given, expected = before.out_features, after.in_features
+    if _differ(given, expected):
         raise ValueError(f"Sequential module {index} ({after.name}) takes {expected} input "
                          f"features, but module {index - 1} ({before.name}) gives {given}")
 
@@ -169,7 +175,9 @@ def stack(layer: Cost, num_layers, name: str) -> Cost:
     num_layers = check_size("num_layers", num_layers)
     if sp.simplify(layer.out_len - S.n) != 0:
         raise ValueError(f"{layer.name} changes the sequence length; it cannot be stacked")
-    _check_widths(1, layer, layer)
+    if _differ(layer.out_features, layer.in_features):
+        raise ValueError(f"{layer.name} reads {layer.in_features} features but writes "
+                         f"{layer.out_features}; it cannot be stacked")
     if layer.input_grad_cost is None or not passes_grad(layer) or num_layers == 1:
         return scale(layer, num_layers).renamed(name)
     rest = scale(with_input_grad(layer), num_layers - 1)

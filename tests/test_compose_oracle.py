@@ -228,3 +228,8 @@ def test_reserved_size_names_are_refused(name):
 def test_unknown_size_error_shows_the_value():
     with pytest.raises(ValueError, match="e=3 is not a symbol"):
         cm.LSTM("d", "d").evaluate(n=2, d=4, e=3)
+
+
+def test_stack_refuses_a_layer_that_changes_width():
+    with pytest.raises(ValueError, match="reads 4 features but writes 6"):
+        stack(cm.Linear(4, 6), 3, name="three")
