@@ -181,7 +181,8 @@ def _symbolic_crossover(a: sp.Expr, b: sp.Expr, fixed: dict) -> int | None:
         return None
     if diff == 0:
         return 1
-    roots = sp.solve(sp.Eq(diff, 0), S.n) if diff.has(S.n) else []
+    x = sp.Symbol("x", real=True)  # n is an integer symbol: solve would drop 3.5 as a root
+    roots = sp.solve(sp.Eq(diff.xreplace({S.n: x}), 0), x) if diff.has(S.n) else []
     real = sorted(int(sp.ceiling(r)) for r in roots if r.is_real and r >= 1)
     return real[0] if real else None
 
