@@ -15,4 +15,4 @@ MAX_ROWS = 10 ** 6
 #: memory whole; the grid is not).
 MAX_AXIS_VALUES = 10 ** 7
 #: Grid points a sweep evaluates at once: bounds its memory whatever the grid's size.
-CHUNK_POINTS = 1 << 16
+CHUNK_POINTS = 1 << 13

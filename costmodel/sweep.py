@@ -3,8 +3,7 @@ in chunks (bounded memory); and the one column set of every CSV the CLI writes."
 
 from __future__ import annotations
 
-import csv
-import io
+import functools
 from typing import Iterator
 
 import numpy as np
@@ -155,12 +154,24 @@ def comparison_columns(result) -> dict[str, list]:
 
 def csv_text(columns: dict, header: bool = True) -> str:
     """CSV of :data:`COLUMNS` from equal-length columns (arrays or lists): ints exact, floats
-    as their shortest round-trip repr. The one CSV writer of compare and sweep."""
-    cells = [c.tolist() if isinstance(c, np.ndarray) else list(c)
-             for c in (columns[name] for name in COLUMNS)]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    if header:
-        writer.writerow(COLUMNS)
-    writer.writerows(zip(*cells))
-    return buffer.getvalue()
+    as their shortest round-trip repr, text quoted where CSV needs it. The one CSV writer of
+    compare and sweep."""
+    cells = [_cells(columns[name]) for name in COLUMNS]
+    lines = [",".join(COLUMNS)] if header else []
+    lines += map(",".join, zip(*cells))
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _cells(column) -> list[str]:
+    values = column.tolist() if isinstance(column, np.ndarray) else list(column)
+    if any(isinstance(v, str) for v in values[:1]) or not isinstance(column, np.ndarray):
+        return [_quoted(v) if isinstance(v, str) else str(v) for v in values]
+    return list(map(str, values))
+
+
+@functools.lru_cache(maxsize=1024)
+def _quoted(text: str) -> str:
+    """``text`` as one CSV field (RFC 4180): quoted when it holds a comma, quote or newline."""
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text

@@ -145,3 +145,14 @@ def test_measure_claims_defaults_to_the_current_folder():
     assert Path(default).resolve() != package_file()
     code, out, _ = run("measure-claims", "--help")
     assert "current folder" in " ".join(out.split())
+
+
+def test_csv_text_quotes_what_csv_needs_and_keeps_numbers_exact():
+    from costmodel.sweep import csv_text
+
+    columns = {c: [1] for c in COLUMNS}
+    columns.update(model=["rnn"], gpu=['My, "fast" GPU'], heads=[""], params=[2 ** 70],
+                   time_forward_s=[0.1 + 0.2])
+    (row,) = csv.DictReader(io.StringIO(csv_text(columns)))
+    assert row["gpu"] == 'My, "fast" GPU' and row["heads"] == ""
+    assert int(row["params"]) == 2 ** 70 and float(row["time_forward_s"]) == 0.1 + 0.2
