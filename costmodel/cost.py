@@ -19,7 +19,8 @@ import sympy as sp
 
 from costmodel import symbols as S
 from costmodel.bigo import big_o, leading_terms
-from costmodel.numeric import _runtime_values, compile_numpy, runtime_mapping
+from costmodel.numeric import (Vectorized, _runtime_values, compile_numpy, float_arguments,
+                               runtime_mapping)
 
 #: Stored fields that add up when records are put in series.
 ADDITIVE = (
@@ -247,24 +248,15 @@ class Cost:
             f = LSTM("d", "d").vectorize()
             f(n=np.arange(1, 1001), d=768, batch=8)["flops"]
         """
-        import numpy as np
-
         quantities = tuple(quantities)
-        names = [s.name for s in self._arguments]
         if quantities not in self._compiled:
             exprs = [self.get(q) for q in quantities]
-            self._compiled[quantities] = compile_numpy(self._arguments, exprs)
+            self._compiled[quantities] = Vectorized(self._arguments, exprs, quantities)
         compiled = self._compiled[quantities]
 
         def run(dtype="fp32", optimizer="adam", **values):
-            values = _runtime_values(dtype, optimizer, values)
-            missing = [nm for nm in names if values.get(nm) is None]
-            if missing:
-                raise ValueError(f"vectorize needs values for {missing}")
-            args = [np.asarray(values[nm]) for nm in names]
-            shape = np.broadcast_shapes(*(a.shape for a in args)) if args else ()
-            results = compiled(*args)
-            return {q: np.broadcast_to(r, shape) for q, r in zip(quantities, results)}
+            # sizes checked like evaluate's; counts past int64 come back as exact ints
+            return compiled(_runtime_values(dtype, optimizer, values))
 
         return run
 
@@ -296,7 +288,7 @@ class Cost:
         missing = [a.name for a in args if values.get(a.name) is None]
         if missing:
             raise ValueError(f"kernel_values needs values for {missing}")
-        flat = compiled(*[np.asarray(values[a.name]) for a in args]) if args else []
+        flat = compiled(*float_arguments(args, values)) if args else []
         if not args:
             _, exprs = self._kernel_exprs
             flat = [float(e) for e in exprs]
