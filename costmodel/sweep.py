@@ -7,6 +7,7 @@ import functools
 from typing import Iterator
 
 import numpy as np
+import sympy as sp
 
 from costmodel import symbols as S
 from costmodel.compare import MODELS, RECURRENT, Setup
@@ -30,7 +31,7 @@ HEAD_WIDTH = 64  # the default head width of the comparison (d/64 heads)
 
 def _sizes(name: str, values) -> np.ndarray:
     """A 1-D int64 array of sizes 1..LARGEST_SIZE, checked like ``evaluate``'s."""
-    array = checked_array(S.size_symbol(name), np.asarray(values).ravel())
+    array = checked_array(sp.Symbol(name, positive=True, integer=True), np.asarray(values).ravel())
     if not array.size:
         raise ValueError(f"{name}: give at least one value")
     if array.size > MAX_AXIS_VALUES:
