@@ -20,6 +20,7 @@ PLOT_BAND = 1.25  # the shaded band: predicted within a factor 1.25 of measured
 
 def run(reference: str, leave_one_gpu_out: bool, fmt: str, output: Path | None,
         plot: Path | None) -> None:
+    from costmodel.files import STDOUT, open_output, write_atomic
     from costmodel.reference import names, score
 
     try:
@@ -30,13 +31,14 @@ def run(reference: str, leave_one_gpu_out: bool, fmt: str, output: Path | None,
     frame = pd.concat(frames, ignore_index=True)
     summary = score.summary(frame)
     text = _render(frame, summary, fmt, reference, leave_one_gpu_out)
-    if output is None:
+    if output is None or str(output) == STDOUT:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_atomic(output, text)
         click.echo(f"wrote {output}", err=True)
     if plot is not None:
-        draw(frame, plot, reference, leave_one_gpu_out)
+        with open_output(plot, binary=True) as handle:
+            draw(frame, handle, reference, leave_one_gpu_out)
         click.echo(f"wrote {plot}", err=True)
 
 
@@ -57,7 +59,7 @@ def _render(frame, summary, fmt: str, reference: str, logo: bool) -> str:
     return head + shown.to_string(index=False) + "\n"
 
 
-def draw(frame, path: Path, reference: str, logo: bool) -> None:
+def draw(frame, path, reference: str, logo: bool) -> None:
     """Log-log predicted vs measured, one colour per GPU, y = x and a x1.25 band."""
     import matplotlib
 
@@ -83,5 +85,5 @@ def draw(frame, path: Path, reference: str, logo: bool) -> None:
                  f"p90 {100 * np.quantile(err, 0.9):.1f} %", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)

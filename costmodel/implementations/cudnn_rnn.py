@@ -20,8 +20,9 @@ efficiencies are fitted per phase from DeepBench by ``python -m costmodel.refere
 ``costmodel/data/fitted/cudnn_rnn.toml``, per architecture and across architectures (the
 transfer set for a GPU whose generation has no measurements). Gate arithmetic and cuDNN's
 fused pointwise kernels are inside the fitted floor: the record's ``step_pointwise*`` kernels
-take no time of their own here. The hoisted input projection (not in DeepBench: it times
-``CUDNN_SKIP_INPUT``) is a bulk GEMM like backward_weights and takes its parameters.
+take no time of their own here. The hoisted input projection and the input gradient (not in
+DeepBench: it times ``CUDNN_SKIP_INPUT``) are bulk GEMMs like backward_weights and take its
+parameters (no call cost of their own).
 
 Math: PyTorch runs an fp16 RNN with FLOAT math (``promote_rnn_math_type``) and
 ``CUDNN_TENSOR_OP_MATH``: tensor cores from Volta on, the fp32 units before (DeepBench's P100
@@ -219,8 +220,9 @@ def _call_of(k: Mapping) -> str | None:
         return "forward"
     if base in ("step_gemm_backward", "step_pointwise_backward"):
         return "backward_data"
-    if k["kind"] == "rnn_gemm" and base in ("weight_gradients", "input_projection"):
-        return "backward_weights"  # bulk GEMMs: the one kind DeepBench times
+    if k["kind"] == "rnn_gemm" and base in ("weight_gradients", "input_projection",
+                                            "grad_input"):
+        return "backward_weights"  # bulk GEMMs: backward_weights is the one DeepBench times
     return None
 
 
