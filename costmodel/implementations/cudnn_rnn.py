@@ -71,9 +71,15 @@ PERSIST_MAX_HIDDEN = 1024  # use_persist_common_heuristics: hidden <= 1024, mult
 PERSIST_MULTIPLE = 128
 PERSIST_MAX_BATCH = 128  # use_persist_device_heuristics: batch <= 128, multiple of 8
 PERSIST_BATCH_MULTIPLE = 8
+# sm >= 8.0, RNN_RELU/TANH: not when batch >= 96 and hidden >= 896 ("poor performance")
+PERSIST_RNN_SLOW = (96, 896)
+# Volta: batch a multiple of 16 but not 80 or 112, or exactly 8; and (min steps, max batch)
+VOLTA_BATCH_MULTIPLE, VOLTA_BAD_BATCHES, VOLTA_SMALL_BATCH = 16, (80, 112), 8
+VOLTA_STEPS_TO_MAX_BATCH = ((40, 128), (20, 96), (10, 32))
 # use_rnn_persist_small_h: largest hidden size per (cell, direction of the pass)
 SMALL_H_MAX = {("rnn", True): 384, ("lstm", True): 192, ("gru", True): 192,
                ("rnn", False): 256, ("lstm", False): 128, ("gru", False): 128}
+SMALL_H_MIN_MAJOR = 6  # use_rnn_persist_small_h: sm >= 6.0 (and cuDNN >= 8.2.1)
 GATES_TO_CELL = {1: "rnn", 4: "lstm", 3: "gru"}
 FALLBACK_CELL = "lstm"  # the floor of a step whose cell the kernel shape does not tell
 
@@ -124,7 +130,7 @@ def select_algo(cell: str, hidden, input_size, layers: int, directions: int, bat
     major = _MAJOR.get(hw.architecture, 0)
     if projected or dtype == "fp64":
         return np.full(np.broadcast(hidden, batch, n).shape, ALGOS[0])
-    small = (hidden <= SMALL_H_MAX[(cell, forward)]) & (major >= 6)
+    small = (hidden <= SMALL_H_MAX[(cell, forward)]) & (major >= SMALL_H_MIN_MAJOR)
     common = ((layers == 1) & (directions == 1) & (hidden <= PERSIST_MAX_HIDDEN)
               & (hidden % PERSIST_MULTIPLE == 0) & (input_size % PERSIST_MULTIPLE == 0))
     persist = common & (dtype == "fp16") & _persist_device(cell, hidden, batch, n, hw, major)
@@ -134,12 +140,16 @@ def select_algo(cell: str, hidden, input_size, layers: int, directions: int, bat
 def _persist_device(cell, hidden, batch, n, hw: Hardware, major: int):
     """``use_persist_device_heuristics``: Volta (not Turing) and large sm >= 8.0 parts."""
     if hw.architecture == "volta":
-        size_ok = ((batch % 16 == 0) & (batch != 80) & (batch != 112)) | (batch == 8)
-        return size_ok & (((n >= 40) & (batch <= 128)) | ((n >= 20) & (batch <= 96))
-                          | ((n >= 10) & (batch <= 32)))
+        size_ok = (((batch % VOLTA_BATCH_MULTIPLE == 0) & ~np.isin(batch, VOLTA_BAD_BATCHES))
+                   | (batch == VOLTA_SMALL_BATCH))
+        long_enough = np.zeros(np.broadcast(batch, n).shape, dtype=bool)
+        for min_steps, max_batch in VOLTA_STEPS_TO_MAX_BATCH:
+            long_enough = long_enough | ((n >= min_steps) & (batch <= max_batch))
+        return size_ok & long_enough
     if major >= 8 and (hw.sm_count or 0) >= PERSIST_MIN_SMS and cell != "gru":
         ok = (batch % PERSIST_BATCH_MULTIPLE == 0) & (batch <= PERSIST_MAX_BATCH)
-        return ok & ((batch < 96) | (hidden < 896)) if cell == "rnn" else ok
+        slow_batch, slow_hidden = PERSIST_RNN_SLOW
+        return ok & ((batch < slow_batch) | (hidden < slow_hidden)) if cell == "rnn" else ok
     return np.zeros(np.broadcast(hidden, batch).shape, dtype=bool)
 
 
