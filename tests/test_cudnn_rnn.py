@@ -21,8 +21,7 @@ FREE = 1e12  # an efficiency so high that the GEMM takes ~no time: only call and
 
 
 def params(call_s=0.0, step_s=0.0, compute=FREE, memory=FREE, algo=None):
-    p = {phase: impl.PhaseParams(call_s, step_s, step_s, step_s, compute, memory)
-         for phase in impl.PHASES}
+    p = {phase: impl.PhaseParams(call_s, step_s, compute, memory) for phase in impl.PHASES}
     return {**p, "algo": algo} if algo else p
 
 
@@ -163,7 +162,7 @@ def test_applies_on_nvidia_without_profile_and_inside_sequential():
 
 def test_not_on_amd_and_states_the_regime():
     assert not _calls(predict(cm.LSTM(64, 64), load_hardware("mi300x"), batch=2, n=8))
-    assert "extrapolated to ampere" in rnn_implementation(load_hardware("a100"))
+    assert "pascal's set extrapolated to ampere" in rnn_implementation(load_hardware("a100"))
     assert "fitted on this architecture" in rnn_implementation(load_hardware("1080ti"))
     assert "no cuDNN" in rnn_implementation(load_hardware("mi300x"))
 

@@ -84,8 +84,7 @@ def test_predict_goes_through_the_fit_s_own_arithmetic():
         rows = MAXWELL[MAXWELL["phase"] == phase]
         basis = db._basis(rows, phase)
         q = p[phase]
-        step_s = rows["family"].map(lambda c: q[f"step_{c}_s"]).to_numpy()
-        expected = (q["call_s"] * basis["calls"] + step_s * basis["steps"]
+        expected = (q["call_s"] * basis["calls"] + q["step_s"] * basis["steps"]
                     + basis["compute"] / q["compute_efficiency"]
                     + basis["memory"] / q["memory_efficiency"])
         assert np.allclose(predicted[rows.index], expected, rtol=1e-9), phase
@@ -106,11 +105,14 @@ def test_leave_one_gpu_out_never_sees_the_held_out_rows(monkeypatch):
                            after.loc[~m40, "predicted_model_s"])
 
 
-def test_held_out_architecture_falls_back_to_the_transfer_set():
-    params = db.fit(MAXWELL)
-    pascal = impl.params_for(params, "pascal")
-    across = params[impl.ACROSS]["forward"]
-    assert pascal["forward"].call_s == across["call_s"]
+def test_held_out_architecture_falls_back_to_the_nearest_older_set():
+    params = db.fit(MAXWELL)  # maxwell and the across set only
+    assert impl.transfer_set(params, "pascal") == "maxwell"  # newest older generation
+    assert impl.params_for(params, "pascal")["forward"].call_s == params["maxwell"]["forward"][
+        "call_s"]
+    assert impl.transfer_set(params, "cpu-or-unknown") == impl.ACROSS
+    older_missing = {"pascal": params["maxwell"], impl.ACROSS: params[impl.ACROSS]}
+    assert impl.transfer_set(older_missing, "maxwell") == impl.ACROSS  # nothing older
 
 
 def test_summary_reports_median_p90_worst_per_group():

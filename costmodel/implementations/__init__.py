@@ -54,8 +54,11 @@ def rnn_implementation(hw: Hardware, eff_given=None) -> str:
         return f"roofline per kernel ({source}); no cuDNN implementation model"
     from costmodel.implementations import cudnn_rnn
 
-    fitted = set(cudnn_rnn.fitted_table()) - {cudnn_rnn.ACROSS}
-    where = ("fitted on this architecture" if hw.architecture in fitted else
-             f"extrapolated to {hw.architecture or 'this device'}")
+    table = cudnn_rnn.fitted_table()
+    fitted = set(table) - {cudnn_rnn.ACROSS}
+    used = cudnn_rnn.transfer_set(table, hw.architecture)
+    where = ("fitted on this architecture" if used == hw.architecture else
+             f"{used if used != cudnn_rnn.ACROSS else 'all'}'s set extrapolated to "
+             f"{hw.architecture or 'this device'}")
     return (f"cuDNN GEMM-per-step (ALGO_STANDARD; persistent where PyTorch picks it), fitted "
             f"on {'/'.join(a.title() for a in sorted(fitted))} DeepBench, {where}")

@@ -15,7 +15,7 @@ DeepBench times exactly these (``costmodel/data/reference/deepbench-rnn-*.json``
                 (at the priors' l2_bandwidth_ratio) when it fits in the usable L2, else HBM
 
 ``call_s`` (a fixed cost per call and layer pass: launches, workspace set-up), ``step_s`` (a
-floor per dependent step and cell: the step's launches and the fused gate kernel) and the two
+floor per dependent step: the step's launches and the fused gate kernel) and the two
 efficiencies are fitted per phase from DeepBench by ``python -m costmodel.reference.fit`` into
 ``costmodel/data/fitted/cudnn_rnn.toml``, per architecture and across architectures (the
 transfer set for a GPU whose generation has no measurements). Gate arithmetic and cuDNN's
@@ -47,7 +47,7 @@ from typing import Mapping
 
 import numpy as np
 
-from costmodel.hardware import Hardware, matmul_peak
+from costmodel.hardware import ARCHITECTURES, Hardware, matmul_peak
 
 try:
     import tomllib
@@ -56,10 +56,10 @@ except ModuleNotFoundError:  # Python 3.10
 
 FITTED = "cudnn_rnn"  # costmodel/data/fitted/<FITTED>.toml
 PHASES = ("forward", "backward_data", "backward_weights")
-CELLS = ("rnn", "lstm", "gru")
-# a step's floor is per cell: cuDNN's fused gate kernels differ (GRU's backward most)
-TERMS = ("call_s", "step_rnn_s", "step_lstm_s", "step_gru_s", "compute_efficiency",
-         "memory_efficiency")
+# one step floor for every cell: DeepBench's grid confounds cell and size (its vanilla RNNs
+# are all H >= 1760, its GRUs long), so per-cell floors fitted there (tried: forward medians
+# 6-10 % instead of 9-14 %) extrapolate to 68 us per step for a small RNN: not kept
+TERMS = ("call_s", "step_s", "compute_efficiency", "memory_efficiency")
 ACROSS = "all"  # the parameter set fitted on every architecture: the transfer set
 ALGOS = ("standard", "persist_static", "persist_static_small_h")
 NO_TENSOR_CORES = ("maxwell", "pascal")  # fp16 math runs on the fp32 units there
@@ -81,7 +81,6 @@ SMALL_H_MAX = {("rnn", True): 384, ("lstm", True): 192, ("gru", True): 192,
                ("rnn", False): 256, ("lstm", False): 128, ("gru", False): 128}
 SMALL_H_MIN_MAJOR = 6  # use_rnn_persist_small_h: sm >= 6.0 (and cuDNN >= 8.2.1)
 GATES_TO_CELL = {1: "rnn", 4: "lstm", 3: "gru"}
-FALLBACK_CELL = "lstm"  # the floor of a step whose cell the kernel shape does not tell
 
 
 @dataclass(frozen=True)
@@ -89,22 +88,31 @@ class PhaseParams:
     """The fitted terms of one cuDNN call (see the module docstring)."""
 
     call_s: float
-    step_rnn_s: float
-    step_lstm_s: float
-    step_gru_s: float
+    step_s: float
     compute_efficiency: float
     memory_efficiency: float
-
-    def step_s(self, cell: str) -> float:
-        return getattr(self, f"step_{cell}_s")
 
 
 def params_for(table: Mapping, architecture: str) -> dict[str, PhaseParams]:
     """The phase parameters of ``architecture`` from a fitted table (``{arch: {phase: {term:
-    value}}}``), falling back to the across-architecture set."""
-    chosen = table.get(architecture) or table[ACROSS]
+    value}}}``): its own set, else the newest older generation fitted (the fixed costs are
+    the library's, and they fell with its versions: cuDNN 5 on Maxwell paid 3-5x the per-step
+    floor of cuDNN 6 on Pascal, so the newest measured is the nearest), else the set fitted
+    across all architectures."""
     return {phase: PhaseParams(**{t: float(chosen[phase][t]) for t in TERMS})
-            for phase in PHASES}
+            for chosen in (table[transfer_set(table, architecture)],) for phase in PHASES}
+
+
+def transfer_set(table: Mapping, architecture: str) -> str:
+    """The key of ``table`` whose parameters a device of ``architecture`` uses."""
+    if architecture in table:
+        return architecture
+    order = list(ARCHITECTURES)
+    if architecture in order:
+        older = [a for a in table if a in order and order.index(a) < order.index(architecture)]
+        if older:
+            return max(older, key=order.index)
+    return ACROSS
 
 
 @lru_cache(maxsize=1)
@@ -208,8 +216,7 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
         algo = params.get("algo") or (_algo(k, hw, dtype, layers, call, cell) if step else None)
         persistent = (np.asarray(algo) != ALGOS[0]) if step else False
         compute_s, memory_s = gemm_terms(k, hw, dtype, p, eff, cudnn_allow_tf32, persistent)
-        owned[i] = _row(k, call, compute_s, memory_s,
-                        p.step_s(cell or FALLBACK_CELL) if step else 0.0,
+        owned[i] = _row(k, call, compute_s, memory_s, p.step_s if step else 0.0,
                         math_peak(hw, dtype, cudnn_allow_tf32))
         if _base(k) in ("step_gemm", "step_gemm_backward", "weight_gradients"):
             calls.append(_row({"name": f"cudnn_call.{call}", "phase": k["phase"], "count": 1,

@@ -135,7 +135,7 @@ def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
 def _basis(frame: pd.DataFrame, phase: str) -> dict:
     """Per row of ``phase``: calls, steps, and the GEMM's compute and memory seconds at
     efficiency 1 (the fit scales them; :func:`predict` must agree, a test checks it)."""
-    unit = impl.PhaseParams(0.0, 0.0, 0.0, 0.0, 1.0, 1.0)
+    unit = impl.PhaseParams(0.0, 0.0, 1.0, 1.0)
     parts = {key: np.zeros(len(frame)) for key in ("calls", "steps", "compute", "memory")}
     eff = Efficiency.priors()
     for hw, family, dtype, group in _groups(frame):
@@ -154,22 +154,20 @@ def _basis(frame: pd.DataFrame, phase: str) -> dict:
 
 
 def _fit_phase(frame: pd.DataFrame, phase: str) -> dict:
-    """time = call_s * calls + step_<cell>_s * steps + compute / compute_efficiency + memory /
-    memory_efficiency is linear in (call_s, the three step floors, 1/compute_eff,
-    1/memory_eff): a non-negative least squares on relative errors, reweighted (IRLS) towards
-    the least mean |relative error| so that a few outlying rows (cuDNN's odd batch sizes) do
-    not steer it."""
+    """time = call_s * calls + step_s * steps + compute / compute_efficiency + memory /
+    memory_efficiency is linear in (call_s, step_s, 1/compute_eff, 1/memory_eff): a
+    non-negative least squares on relative errors, reweighted (IRLS) towards the least mean
+    |relative error| so that a few outlying rows (cuDNN's odd batch sizes) do not steer it."""
     basis, measured = _basis(frame, phase), frame["measured_s"].to_numpy()
-    family = frame["family"].to_numpy()
-    columns = np.stack([basis["calls"], *(basis["steps"] * (family == c) for c in impl.CELLS),
-                        basis["compute"], basis["memory"]], axis=1)
+    columns = np.stack([basis["calls"], basis["steps"], basis["compute"], basis["memory"]],
+                       axis=1)
     weights = np.ones(len(frame))
     for _ in range(IRLS_ROUNDS):
         x = relative_nnls(columns * weights[:, None], np.zeros(len(frame)),
                           measured * weights, scale=measured)
         relative = np.abs(columns @ x / measured - 1.0)
         weights = 1.0 / np.sqrt(np.maximum(relative, IRLS_FLOOR))
-    values = [*x[:4], _inverse(x[4]), _inverse(x[5])]
+    values = [*x[:2], _inverse(x[2]), _inverse(x[3])]
     return {**dict(zip(impl.TERMS, (float(f"{v:.4g}") for v in values))),
             "gpus": sorted(frame["gpu"].unique()), "rows": int(len(frame))}
 
