@@ -185,3 +185,43 @@ def test_cpu_profile_predictions_unchanged():
         t = predict(record, hw, batch=8, n=64)
         got = (float(t.forward_s), float(t.backward_s), float(t.training_s))
         assert np.allclose(got, CPU_GOLDEN[name], rtol=1e-12, atol=0), name
+
+
+# ---- tensor cores on skinny step GEMMs: DeepBench's T4 cuBLAS sheets (never fitted) ---------
+
+def _t4_skinny_rows():
+    """T4 fp32 and fp16 (tensor-core, fp32 accumulate) GEMMs shaped like a step GEMM:
+    [M = K] weights times N = 16 or 32 columns (the batch), no transposes."""
+    import json
+    from importlib import resources
+
+    text = resources.files("costmodel").joinpath(
+        "data", "reference", "deepbench-gemm-train-T4.json").read_text(encoding="utf-8")
+    rows = [r for r in json.loads(text)["rows"] if r["N"] in (16, 32) and r["M"] == r["K"]
+            and r["M"] >= 1024 and r["transA"] == r["transB"] == "N"]
+    by_dtype = {}
+    for r in rows:
+        by_dtype.setdefault((r["M"], r["N"]), {})[r["dtype"]] = r["time_ms"] * 1e-3
+    return {shape: t for shape, t in by_dtype.items() if len(t) == 2}
+
+
+def test_fp16_skinny_steps_gain_what_t4_measured_not_the_peak_ratio():
+    hw, eff = load_hardware("t4"), Efficiency.priors()
+    p = impl.params_for(impl.fitted_table(), hw.architecture)["forward"]
+    measured = _t4_skinny_rows()
+    assert len(measured) == 8  # M = K in (1760, 2048, 2560, 4096) x N in (16, 32)
+    ratios = []
+    for (mk, n), times in measured.items():
+        model = {}
+        for dtype, size in (("fp32", 4), ("fp16", 2)):
+            # h: [N, K] @ W^T: [K, M]: the weights dominate the bytes
+            kernel = {"flops": 2 * mk * n * mk, "bytes": (mk * mk + 2 * n * mk) * size,
+                      "resident_bytes": mk * mk * size, "concurrent": 1, "shape": (n, mk, mk)}
+            model[dtype] = sum(impl.gemm_terms(kernel, hw, dtype, p, eff))
+        measured_ratio = times["fp32"] / times[next(k for k in times if k != "fp32")]
+        ratios.append((model["fp32"] / model["fp16"], measured_ratio))
+    model_r, meas_r = np.array(ratios).T
+    peak_ratio = hw.peaks["fp16"] / hw.peaks["fp32"]  # 65 / 8.1 = 8.0
+    assert meas_r.max() < peak_ratio / 2  # measured: 2.0-2.8x, nowhere near 8x
+    assert np.all(model_r < peak_ratio / 2)
+    assert np.median(np.abs(np.log(model_r / meas_r))) < np.log(1.5)
