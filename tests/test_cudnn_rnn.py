@@ -111,6 +111,17 @@ def test_one_call_cost_per_layer_pass():
     assert math.isclose(float(three.forward_s), 3 * float(one.forward_s), rel_tol=1e-6)
 
 
+def test_stacked_layers_overlap_in_a_wavefront():
+    hw, floors = load_hardware("titan-xp"), params(call_s=1e-4, step_s=1e-5)
+    n = 20
+    wave = predict(cm.LSTM(256, 256, num_layers=2), hw, rnn_params=floors, batch=4, n=n)
+    layer = predict(cm.LSTM(256, 256, num_layers=2, schedule="layer"), hw, rnn_params=floors,
+                    batch=4, n=n)
+    # wavefront: one pass of n + L - 1 = 21 diagonal steps; layer by layer: 2 x (call + n steps)
+    assert math.isclose(float(wave.forward_s), 1e-4 + (n + 1) * 1e-5, rel_tol=1e-6)
+    assert math.isclose(float(layer.forward_s), 2 * (1e-4 + n * 1e-5), rel_tol=1e-6)
+
+
 def test_directions_run_concurrently():
     hw = load_hardware("p100")
     floor = params(step_s=1e-5)
