@@ -39,6 +39,9 @@ from costmodel.cost import Cost, Kernel
 from costmodel.models.primitives import linear_part, mm_flops, tokens_of
 
 KERNELS = ("math", "flash")
+#: What a constructor takes: a kernel, or "auto" (what PyTorch runs: see
+#: costmodel.implementations.sdpa; without a device, PyTorch's CPU choice in training mode).
+CHOICES = ("auto", *KERNELS)
 #: Forward products of the attention core: scores Q K^T and output P V.
 FORWARD_PRODUCTS = 2
 #: Math backward: dP = dO V^T, dV = P^T dO, dQ = dS K, dK = dS^T Q.
@@ -91,12 +94,14 @@ class AttentionConfig:
 
 def MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
                        add_zero_attn=False, kdim=None, vdim=None, batch_first=False,
-                       device=None, dtype=None, *, attention="math", causal=False,
+                       device=None, dtype=None, *, attention="auto", causal=False,
                        need_weights=True, input_requires_grad=False,
                        mask_bytes=C.DROPOUT_MASK_BYTES_PER_ELEMENT) -> Cost:
     """``torch.nn.MultiheadAttention`` over ``n`` query tokens, in training mode.
 
-    Costmodel-only keywords: ``attention`` ("math" | "flash"), ``causal``, ``need_weights``
+    Costmodel-only keywords: ``attention`` ("auto" | "math" | "flash"; "auto" is the kernel
+    PyTorch's CPU runs in training mode: math with need_weights=True or dropout, else its
+    flash kernel), ``causal``, ``need_weights``
     (the forward argument; True as in a direct call), ``input_requires_grad`` (whether the query input
     needs a gradient; the key/value source never does here) and ``mask_bytes`` (dropout mask
     bytes per element: 1 for CUDA's bool mask, ``symbols.dtype_bytes`` for CPU eager).
@@ -109,6 +114,12 @@ def MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv
                         ("add_zero_attn", add_zero_attn), ("batch_first", batch_first)):
         check_bool(flag, value)
     source = "self" if kdim is None and vdim is None else "cross"
+    check_choice("attention", attention, CHOICES)
+    if attention == "auto":
+        from costmodel.implementations import sdpa
+
+        attention = sdpa.dispatch(sdpa.CPU, "fp32", "training", dropout=float(dropout),
+                                  need_weights=bool(need_weights), module="mha").record
     config = AttentionConfig(
         embed_dim, num_heads, check_probability("dropout", dropout), bias, add_bias_kv,
         add_zero_attn, embed_dim if kdim is None else check_size("kdim", kdim),

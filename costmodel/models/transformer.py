@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Callable
+
+import sympy as sp
 
 from costmodel import conventions as C
 from costmodel.checks import (check_bool, check_choice, check_probability, check_size,
                               is_known)
 from costmodel.compose import combine, scale
 from costmodel.cost import Cost
-from costmodel.models.attention import (KERNELS, AttentionConfig, attention_block,
+from costmodel.models.attention import (CHOICES, AttentionConfig, attention_block,
                                         copy_switch)
 from costmodel.models.layers import (LayerNorm, activation_part, cost_fields,
                                      dropout_or_none, named)
@@ -47,16 +50,28 @@ class LayerConfig:
     batch_first: bool
     norm_first: bool
     bias: bool
-    attention: str
+    attention: str  # "auto", "math" or "flash": what the caller asked for
     causal: bool
     mask_bytes: object
+    #: the attention record built ("math" | "flash"): attention itself, or for "auto" what
+    #: PyTorch runs (costmodel.implementations.sdpa); device-free: the CPU in training mode
+    kernel: str = ""
+
+    @property
+    def head_dim(self):
+        """d_model / nhead as an int where known (sweeps: d/(d/64) = 64), else None."""
+        width = sp.sympify(self.d_model) / self.nhead
+        return int(width) if width.is_Integer else None
 
 
 @dataclass(frozen=True)
 class LayerRecord(Cost):
-    """A layer's cost record that remembers how it was built."""
+    """A layer's cost record that remembers how it was built: ``config``, and ``rebuild``
+    (config -> record), which builds the same layer or stack from a changed config (the
+    attention kernel and dropout a device and mode imply, see :func:`costmodel.predict`)."""
 
     config: LayerConfig | None = field(default=None, compare=False)
+    rebuild: Callable | None = field(default=None, compare=False, repr=False)
 
 
 def _config(kind, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
@@ -67,11 +82,26 @@ def _config(kind, d_model, nhead, dim_feedforward, dropout, activation, layer_no
     for flag, value in (("batch_first", batch_first), ("norm_first", norm_first),
                         ("bias", bias), ("causal", causal)):
         check_bool(flag, value)
-    check_choice("attention", attention, KERNELS)
     cfg = LayerConfig(kind, check_size("d_model", d_model), check_size("nhead", nhead),
                       check_size("dim_feedforward", dim_feedforward),
                       check_probability("dropout", dropout), activation, layer_norm_eps,
                       batch_first, norm_first, bias, attention, causal, mask_bytes)
+    return _checked(cfg)
+
+
+def _checked(cfg: LayerConfig) -> LayerConfig:
+    """``cfg`` with its kernel chosen (device-free for "auto"), every check run."""
+    check_choice("attention", cfg.attention, CHOICES)
+    check_bool("causal", cfg.causal)
+    if cfg.attention != "auto":
+        cfg = dataclasses.replace(cfg, kernel=cfg.attention)
+    elif not cfg.kernel:
+        from costmodel.implementations import sdpa
+
+        cfg = dataclasses.replace(cfg, kernel=sdpa.dispatch(
+            sdpa.CPU, "fp32", "training", dropout=cfg.dropout, head_dim=cfg.head_dim,
+            mask="causal" if cfg.causal else "none", batch_first=cfg.batch_first,
+            module=f"{cfg.kind}_layer").record)
     _attention(cfg, "self", input_grad=True)  # embed_dim % num_heads and kernel checks
     return cfg
 
@@ -79,7 +109,7 @@ def _config(kind, d_model, nhead, dim_feedforward, dropout, activation, layer_no
 def _attention(cfg: LayerConfig, source: str, input_grad: bool, memory_saved=True) -> Cost:
     d = cfg.d_model
     att = AttentionConfig(d, cfg.nhead, cfg.dropout, cfg.bias, False, False, d, d,
-                          cfg.batch_first, cfg.attention, cfg.causal and source == "self",
+                          cfg.batch_first, cfg.kernel, cfg.causal and source == "self",
                           need_weights=False, input_grad=input_grad, mask_bytes=cfg.mask_bytes,
                           source=source, memory_saved=memory_saved)
     if is_known(d) and is_known(cfg.nhead) and d % cfg.nhead:
@@ -133,13 +163,14 @@ def build_layer(cfg: LayerConfig, input_grad: bool = False, memory_saved=1):
     kind = "Encoder" if cfg.kind == "encoder" else "Decoder"
     name = f"Transformer{kind}Layer(d_model={cfg.d_model}, nhead={cfg.nhead})"
     record = combine(name, parts)
-    return LayerRecord(**cost_fields(record), config=cfg)
+    return LayerRecord(**cost_fields(record), config=cfg,
+                       rebuild=lambda c: build_layer(_checked(c), input_grad, memory_saved))
 
 
 def TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1,
                             activation="relu", layer_norm_eps=1e-5, batch_first=False,
                             norm_first=False, bias=True, device=None, dtype=None, *,
-                            attention="math", causal=False,
+                            attention="auto", causal=False,
                             mask_bytes=C.DROPOUT_MASK_BYTES_PER_ELEMENT) -> LayerRecord:
     """``torch.nn.TransformerEncoderLayer``: self-attention block, then the FFN block."""
     return build_layer(_config("encoder", d_model, nhead, dim_feedforward, dropout, activation,
@@ -150,7 +181,7 @@ def TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1,
 def TransformerDecoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1,
                             activation="relu", layer_norm_eps=1e-5, batch_first=False,
                             norm_first=False, bias=True, device=None, dtype=None, *,
-                            attention="math", causal=False,
+                            attention="auto", causal=False,
                             mask_bytes=C.DROPOUT_MASK_BYTES_PER_ELEMENT) -> LayerRecord:
     """``torch.nn.TransformerDecoderLayer``: self-attention, cross-attention over a memory of
     ``n_src`` tokens, FFN. ``causal`` masks the self-attention (``tgt_is_causal``)."""
@@ -167,9 +198,13 @@ def _stack(kind: str, layer, num_layers, norm, attention, causal) -> Cost:
         raise ValueError(f"norm={norm!r} must be a cost record (e.g. LayerNorm(d_model)) or None")
     cfg = layer.config
     if attention is not None or causal is not None:
-        cfg = dataclasses.replace(cfg, attention=cfg.attention if attention is None
-                                  else attention, causal=cfg.causal if causal is None else causal)
-        cfg = _config(*(getattr(cfg, f.name) for f in dataclasses.fields(cfg)))
+        cfg = _checked(dataclasses.replace(
+            cfg, attention=cfg.attention if attention is None else attention, kernel="",
+            causal=cfg.causal if causal is None else causal))
+    return _stack_of(kind, cfg, num_layers, norm)
+
+
+def _stack_of(kind: str, cfg: LayerConfig, num_layers, norm) -> "LayerRecord":
     first = build_layer(cfg)
     # Later layers: their input needs a gradient; memory is saved again only where each
     # layer's projection copies it (batch_first transposes it first).
@@ -179,7 +214,8 @@ def _stack(kind: str, layer, num_layers, norm, attention, causal) -> Cost:
     if norm is not None:
         merged.append(named(norm, "norm"))
     name = f"Transformer{kind.title()}(num_layers={num_layers}, d_model={cfg.d_model})"
-    return LayerRecord(**cost_fields(combine(name, merged)), config=cfg)
+    return LayerRecord(**cost_fields(combine(name, merged)), config=cfg,
+                       rebuild=lambda c: _stack_of(kind, _checked(c), num_layers, norm))
 
 
 def TransformerEncoder(encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
