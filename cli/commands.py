@@ -44,8 +44,10 @@ def _models(ctx, param, value):
 @click.option("--bidirectional", is_flag=True, help="Bidirectional recurrences.")
 @click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
               show_default=True)
-@click.option("--attention", type=click.Choice(["math", "flash"]), default="math",
-              show_default=True, help="Attention kernel: scores in memory, or fused.")
+@click.option("--attention", type=click.Choice(["auto", "math", "flash"]), default="auto",
+              show_default=True,
+              help="Attention kernel: what PyTorch runs on the device for the dtype and mode "
+                   "(auto), scores in memory (math), or fused (flash).")
 @click.option("--causal", is_flag=True, help="Causal (masked) self-attention.")
 @click.option("--allow-tf32", is_flag=True,
               help="fp32 cuBLAS matmuls on TF32 tensor cores (PyTorch's default is off; "
@@ -57,9 +59,12 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
             allow_tf32, models, fmt):
     """RNN, LSTM and GRU against a Transformer encoder layer at one (n, d) on one GPU.
 
-    Prints params, forward and training FLOPs, activation and inference memory, sequential
-    depth, roofline forward and training-step time with the binding term and the fraction of
-    peak; then each recurrence / Transformer ratio and the crossover sequence lengths.
+    Prints params, forward and training FLOPs, activation memory, the peak memory of an
+    inference forward, sequential depth, roofline inference-forward and training-step time
+    with the binding term and the fraction of peak; then each recurrence / Transformer ratio
+    and the crossover sequence lengths. The header states every assumption (heads, ffn,
+    dropout, optimizer, attention kernel per mode, recurrence implementation). A d that 64
+    does not divide needs --heads.
 
     Example: costmodel compare --n 512 --d 768 --gpu a100 --batch 8 --format json
     """
@@ -71,7 +76,8 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
     if fmt == "json":
         click.echo(render.to_json({"rows": list(result.rows), "ratios": list(result.ratios),
                                    "crossovers": list(result.crossovers),
-                                   "setup": _setup_dict(result)}), nl=False)
+                                   "setup": _setup_dict(result),
+                                   "assumptions": result.assumptions}), nl=False)
     elif fmt == "csv":
         click.echo(render.to_csv(list(result.rows)), nl=False)
     else:
@@ -168,8 +174,8 @@ def _values(ctx, param, text):
 @click.option("--bidirectional", is_flag=True)
 @click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
               show_default=True)
-@click.option("--attention", type=click.Choice(["math", "flash"]), default="math",
-              show_default=True)
+@click.option("--attention", type=click.Choice(["auto", "math", "flash"]), default="auto",
+              show_default=True, help="Attention kernel (auto: what PyTorch runs per mode).")
 @click.option("--causal", is_flag=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="CSV file to write (atomically) [default: stdout].")

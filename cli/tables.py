@@ -14,7 +14,7 @@ LINES = (
     ("activation memory", "activation_bytes", "B"),
     ("inference memory", "inference_bytes", "B"),
     ("sequential depth", "depth_forward", None),
-    ("forward time", "time_forward_s", "s"),
+    ("inference forward", "time_forward_s", "s"),
     ("  bound by", "binding", "text"),
     ("training step", "time_training_s", "s"),
     ("fraction of peak", "fraction_of_peak", "%"),
@@ -37,9 +37,10 @@ def comparison_table(result, fmt: str) -> str:
     header = [""] + [NAMES[r["model"]] for r in rows]
     body = [[label] + [_cell(r[key], unit) for r in rows] for label, key, unit in LINES]
     title = (f"n={setup.n}, d={setup.d}, batch={setup.batch}, layers={setup.layers}, "
-             f"{setup.dtype}, {result.hardware.name}, {setup.attention} attention"
+             f"{setup.dtype}, {result.hardware.name}"
              + (", causal" if setup.causal else "") + (", bidirectional" if
                                                        setup.bidirectional else ""))
+    title = "\n".join([title, *assumption_lines(result.assumptions)])
     ratio_header = ["ratio to Transformer"] + [NAMES[r["model"].split("/")[0]]
                                               for r in result.ratios]
     ratio_keys = (("params", "params"), ("forward FLOPs", "flops"),
@@ -60,10 +61,35 @@ def comparison_table(result, fmt: str) -> str:
     draw = {"markdown": render.to_markdown, "latex": render.to_latex}.get(fmt, render.to_table)
     parts = [draw(h, b) for h, b in tables]
     if fmt == "markdown":
-        return f"**{title}**\n\n" + "\n".join(parts)
+        head, *rest = title.splitlines()
+        return f"**{head}**\n\n" + "".join(f"- {line.strip()}\n" for line in rest) + (
+            "\n" + "\n".join(parts))
     if fmt == "latex":
-        return f"% {title}\n" + "\n".join(parts)
+        return "".join(f"% {line}\n" for line in title.splitlines()) + "\n".join(parts)
     return "\n".join([title + "\n", *parts, _note(result)])
+
+
+WIDTH = 80  # the table and its header fit a terminal (a test checks)
+
+
+def assumption_lines(a: dict) -> list[str]:
+    """What the comparison assumed, as lines of at most WIDTH characters."""
+    import textwrap
+
+    if not a:
+        return []
+    text = [f"assumed: {a['heads']} heads of width {a['head_width']}, ffn {a['ffn']}, "
+            f"dropout {a['dropout']:g}, batch_first={a['batch_first']}",
+            f"training step: {a['training_step'].replace('Adam', a['optimizer'].title())}",
+            f"inference (forward time, memory): {a['inference']}"]
+    if a.get("attention"):
+        kernels = {mode: a["attention"][mode]["kernel"] for mode in ("training", "inference")}
+        how = ("explicit" if a["attention"]["training"]["path"] == "explicit"
+               else "what PyTorch's SDPA dispatch runs here")
+        text.append(f"attention: {kernels['training']} in training, {kernels['inference']} "
+                    f"in inference ({how})")
+    text.append(f"recurrences: {a['rnn_implementation']}")
+    return [line for t in text for line in textwrap.wrap(t, WIDTH, subsequent_indent="  ")]
 
 
 def _note(result) -> str:

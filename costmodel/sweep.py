@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel import symbols as S
-from costmodel.compare import MODELS, RECURRENT, Setup
+from costmodel.compare import HEAD_WIDTH, MODELS, RECURRENT, Setup, default_heads
+from costmodel.implementations.sdpa import resolve
 from costmodel.checks import check_choice, check_size
 from costmodel.hardware import Hardware, load_hardware
 from costmodel.roofline import Efficiency, predict
@@ -15,7 +16,6 @@ COLUMNS = ("model", "n", "d", "batch", "params", "flops", "flops_training", "act
            "inference_bytes", "depth_forward", "time_forward_s", "time_training_s", "binding")
 INTEGER_COLUMNS = ("params", "flops", "flops_training", "activation_bytes", "inference_bytes",
                    "depth_forward")
-HEAD_WIDTH = 64  # the default head width of the comparison (d/64 heads)
 
 
 def _sizes(name: str, values) -> np.ndarray:
@@ -40,6 +40,20 @@ def _symbolic(name: str, setup: Setup, heads):
     return layer if setup.layers == 1 else cm.TransformerEncoder(layer, setup.layers)
 
 
+def _inference_bytes(record, dtype: str, N, D, B) -> np.ndarray:
+    """compare.inference_bytes over the grid: weights, state and a Transformer's transient."""
+    import sympy as sp
+
+    from costmodel.numeric import dtype_bytes_of
+
+    config = getattr(record, "config", None)
+    extra = config.forward_transient_bytes() if config is not None else sp.Integer(0)
+    expr = (record.weight_bytes + record.state_bytes + extra).xreplace(
+        {S.n_src: S.n, S.dtype_bytes: sp.nsimplify(dtype_bytes_of(dtype))})
+    fn = sp.lambdify((S.n, S.size_symbol("d"), S.batch), expr, "numpy")
+    return np.broadcast_to(np.asarray(fn(N, D, B), dtype=float), N.shape)
+
+
 def sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=MODELS, heads=None,
           eff: Efficiency | None = None, **options) -> dict[str, np.ndarray]:
     """Every model at every (n, d, batch) of the three 1-D sequences: columns of arrays."""
@@ -47,27 +61,33 @@ def sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=MODELS, heads=Non
     for name in models:
         check_choice("models", name, MODELS)
     if "transformer" in models:
-        divisor = heads if heads is not None else HEAD_WIDTH
-        bad = [int(w) for w in d if w % divisor]
+        if heads is None:
+            for width in d:
+                default_heads(int(width))  # refuses a d that 64 does not divide, with the fix
+        bad = [int(w) for w in d if heads is not None and w % heads]
         if bad:
-            what = f"heads={heads}" if heads is not None else f"the head width {HEAD_WIDTH}"
-            raise ValueError(f"d={bad[0]} is not divisible by {what}; choose d values "
-                             "that are, or pass heads")
+            raise ValueError(f"d={bad[0]} is not divisible by heads={heads}; choose d values "
+                             "that are, or other heads")
     setup = Setup(n=1, d=HEAD_WIDTH, heads=heads or 1, **options)
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
     N, D, B = (a.ravel() for a in np.meshgrid(n, d, batch, indexing="ij"))
     columns: dict[str, list] = {c: [] for c in COLUMNS}
     for name in models:
-        record = _symbolic(name, setup, heads)
+        # as compare: counts and the training step in train mode, forward time and
+        # inference memory as inference runs it (attention kernel per device and mode)
+        record = resolve(_symbolic(name, setup, heads), hw, setup.dtype, "training")[0]
+        infer = resolve(record, hw, setup.dtype, "inference")[0]
         values = record.vectorize()(n=N, d=D, batch=B, dtype=setup.dtype)
-        t = predict(record, hw, eff=eff, dtype=setup.dtype, n=N, d=D, batch=B,
-                    allow_tf32=setup.allow_tf32)
+        t = predict(infer, hw, eff=eff, dtype=setup.dtype, n=N, d=D, batch=B,
+                    allow_tf32=setup.allow_tf32, mode="inference")
+        train = predict(record, hw, eff=eff, dtype=setup.dtype, n=N, d=D, batch=B,
+                        allow_tf32=setup.allow_tf32)
         block = {"model": np.full(N.shape, name), "n": N, "d": D, "batch": B,
                  **{k: values[k] for k in ("params", "flops", "flops_training",
                                            "activation_bytes", "depth_forward")},
-                 "inference_bytes": values["weight_bytes"] + values["state_bytes"],
+                 "inference_bytes": _inference_bytes(infer, setup.dtype, N, D, B),
                  "time_forward_s": np.broadcast_to(t.forward_s, N.shape),
-                 "time_training_s": np.broadcast_to(t.training_s, N.shape),
+                 "time_training_s": np.broadcast_to(train.training_s, N.shape),
                  "binding": np.broadcast_to(t.binding, N.shape)}
         for c in COLUMNS:
             columns[c].append(np.asarray(block[c]))

@@ -23,6 +23,7 @@ from typing import Callable
 import sympy as sp
 
 from costmodel import conventions as C
+from costmodel import symbols as S
 from costmodel.checks import (check_bool, check_choice, check_probability, check_size,
                               is_known)
 from costmodel.compose import combine, scale
@@ -33,6 +34,10 @@ from costmodel.models.layers import (LayerNorm, activation_part, cost_fields,
                                      dropout_or_none, named)
 from costmodel.models.primitives import linear_part, pointwise_part, tokens_of
 
+#: Math attention at its softmax: the scores and the probabilities it writes are both live.
+MATH_SCORE_COPIES = 2
+#: The FFN at its activation: linear1's output and the activation's (out of place) are live.
+FFN_HIDDEN_COPIES = 2
 #: A residual add: one add per element forward; its backward passes the gradient through.
 RESIDUAL_FLOPS = 1
 ACTIVATIONS = ("relu", "gelu")
@@ -56,6 +61,23 @@ class LayerConfig:
     #: the attention record built ("math" | "flash"): attention itself, or for "auto" what
     #: PyTorch runs (costmodel.implementations.sdpa); device-free: the CPU in training mode
     kernel: str = ""
+
+    def forward_transient_bytes(self) -> sp.Expr:
+        """Bytes live at the peak of one inference forward beyond the weights and K, V (the
+        ``state_bytes``): the larger of the attention stage (input, q, and the core's working
+        set: the n x L scores and probabilities of math attention, or the fused kernels'
+        output and one fp32 statistic per query row) and the FFN stage (input and two
+        [tokens, ffn] tensors). Layers run one after another, so a stack's peak is one layer's.
+        """
+        d, t, s, b = self.d_model, tokens_of(), S.dtype_bytes, S.batch
+        keys = [S.n] + ([S.n_src] if self.kind == "decoder" else [])
+        if self.kernel == "math":
+            core = sp.Max(*(MATH_SCORE_COPIES * b * self.nhead * S.n * L * s for L in keys))
+        else:
+            core = t * d * s + b * self.nhead * S.n * C.STATISTICS_BYTES
+        attention_stage = 2 * t * d * s + core  # input and q, then the core
+        ffn_stage = t * d * s + FFN_HIDDEN_COPIES * t * self.dim_feedforward * s
+        return sp.Max(attention_stage, ffn_stage)
 
     @property
     def head_dim(self):
