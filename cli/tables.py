@@ -78,8 +78,9 @@ def assumption_lines(a: dict) -> list[str]:
 
     if not a:
         return []
-    text = [f"assumed: {a['heads']} heads of width {a['head_width']}, ffn {a['ffn']}, "
-            f"dropout {a['dropout']:g}, batch_first={a['batch_first']}",
+    layer = (f"{a['heads']} heads of width {a['head_width']}, ffn {a['ffn']}, "
+             if a["heads"] else "")
+    text = [f"assumed: {layer}dropout {a['dropout']:g}, batch_first={a['batch_first']}",
             f"training step: {a['training_step'].replace('Adam', a['optimizer'].title())}",
             f"inference (forward time, memory): {a['inference']}"]
     if a.get("attention"):

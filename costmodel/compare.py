@@ -65,8 +65,12 @@ class Setup:
 
     def checked(self) -> "Setup":
         d = check_size("d", self.d)
-        heads = check_size("heads", self.heads if self.heads is not None
-                           else default_heads(d))
+        if self.heads is not None:
+            heads = check_size("heads", self.heads)
+        elif "transformer" in self.models:
+            heads = default_heads(d)
+        else:  # no Transformer row: heads change nothing
+            heads = d // HEAD_WIDTH if d % HEAD_WIDTH == 0 else 1
         if d % heads:
             raise ValueError(f"heads={heads} must divide d={d}")
         ffn = check_size("ffn", self.ffn if self.ffn is not None else 4 * d)
@@ -143,8 +147,10 @@ def assumptions(setup: Setup, hw: Hardware, transformer: Cost | None = None) -> 
     if transformer is not None:
         attention = {mode: resolve(transformer, hw, setup.dtype, mode)[1].as_dict()
                      for mode in MODES}
-    return {"heads": setup.heads, "head_width": setup.d // setup.heads, "ffn": setup.ffn,
-            "dropout": 0.0, "batch_first": False, "optimizer": "adam",
+    compared = "transformer" in setup.models
+    return {"heads": setup.heads if compared else None,
+            "head_width": setup.d // setup.heads if compared else None,
+            "ffn": setup.ffn if compared else None, "dropout": 0.0, "batch_first": False, "optimizer": "adam",
             "training_step": "train-mode forward + backward + one Adam update",
             "inference": "model.eval() under torch.inference_mode(): dropout off, nothing "
                          "saved",
