@@ -1,0 +1,133 @@
+"""The public time API (costmodel.predict, costmodel.load_hardware) and compare's stated
+assumptions (issue 9: heads, ffn, dropout, optimizer, attention kernel, recurrence)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+import costmodel as cm
+from costmodel.roofline import predict as roofline
+
+
+def test_predict_phases_and_kernels_add_up():
+    layer = cm.TransformerEncoderLayer(768, 12, dropout=0.0)
+    p = cm.predict(layer, "a100", n=512, batch=8, dtype="fp16", mode="training")
+    assert set(p.phases) == {"forward", "backward", "optimizer", "total"}
+    assert math.isclose(p.total_s, p.phases["forward"] + p.phases["backward"]
+                        + p.phases["optimizer"])
+    for phase in ("forward", "backward"):  # per-kernel rows sum to the phase (no call terms
+        # on the priors)
+        rows = sum(k.total_s for k in p.kernels if k.phase == phase)
+        assert math.isclose(rows, p.phases[phase], rel_tol=1e-12)
+    assert p.attention["kernel"] == "flash"
+    assert {k.implementation for k in p.kernels if "attention" in k.name} == {"sdpa:flash"}
+    assert all(k.binding in ("compute", "memory", "latency") for k in p.kernels)
+
+
+def test_predict_is_the_roofline_compare_uses():
+    layer = cm.TransformerEncoderLayer(256, 4, dropout=0.0)
+    hw = cm.load_hardware("h100")
+    p = cm.predict(layer, hw, n=128, batch=2, mode="inference")
+    t = roofline(layer, hw, n=128, batch=2, mode="inference")
+    assert p.phases == {"forward": float(t.forward_s), "total": float(t.forward_s)}
+    assert math.isnan(float(t.training_s))  # no training step in inference mode
+    assert all(k.phase == "forward" for k in p.kernels)
+
+
+def test_inference_is_eval_mode_without_dropout():
+    """Inference drops dropout (eval()); a train-mode forward keeps its dropout kernels."""
+    layer = cm.TransformerEncoderLayer(256, 4, dropout=0.1, attention="math")
+    infer = cm.predict(layer, "a100", n=64, mode="inference")
+    train = cm.predict(layer, "a100", n=64, mode="training")
+    assert not any(k.name.startswith("dropout") for k in infer.kernels)
+    assert any(k.name.startswith("dropout") for k in train.kernels)
+    assert infer.phases["forward"] < train.phases["forward"]
+
+
+def test_recurrent_records_have_no_attention():
+    p = cm.predict(cm.LSTM(64, 64), "t4", n=10)
+    assert p.attention is None and {k.implementation for k in p.kernels} == {"lstm"}
+
+
+def test_predict_refuses_grids_and_bad_modes():
+    import numpy as np
+
+    with pytest.raises(ValueError, match="one point"):
+        cm.predict(cm.LSTM(8, 8), "a100", n=np.array([1, 2]))
+    with pytest.raises(ValueError, match="mode"):
+        cm.predict(cm.LSTM(8, 8), "a100", n=4, mode="eval")
+
+
+def test_top_level_api_imports_without_torch():
+    code = ("import sys; sys.modules['torch'] = None; import costmodel as cm; "
+            "p = cm.predict(cm.GRU(32, 32), cm.load_hardware('a100'), n=8); "
+            "print(p.phases['total'] > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "True", out.stderr
+
+
+# ---- compare states its assumptions --------------------------------------------------------
+
+def _run(*args):
+    import contextlib
+    import io
+
+    from costmodel.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as done:
+            code = done.code or 0
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_compare_json_states_every_assumption():
+    code, out, _ = _run("compare", "--n", "512", "--d", "768", "--gpu", "a100",
+                        "--format", "json")
+    a = json.loads(out)["assumptions"]
+    assert (a["heads"], a["head_width"], a["ffn"], a["dropout"], a["optimizer"]) == (
+        12, 64, 3072, 0.0, "adam")
+    # fp32 on an A100: flash is fp16/bf16 only, the memory-efficient kernel runs
+    assert {m: a["attention"][m]["kernel"] for m in ("training", "inference")} == {
+        "training": "memory-efficient", "inference": "memory-efficient"}
+    assert "memory-efficient (SDPA auto on A100" in a["attention"]["training"]["label"]
+    assert a["rnn_implementation"]
+
+
+def test_compare_table_header_names_the_kernel_and_the_optimizer():
+    code, out, _ = _run("compare", "--n", "512", "--d", "768", "--gpu", "h100", "--dtype",
+                        "bf16")
+    head = out.split("\n\n")[0]
+    assert code == 0 and "cudnn in training" in head and "Adam update" in head
+    assert "12 heads of width 64" in head and "ffn 3072" in head
+
+
+@pytest.mark.parametrize("command", ["compare", "sweep"])
+def test_d_the_head_width_does_not_divide_is_refused_with_the_fix(command):
+    code, out, err = _run(command, "--n", "16", "--d", "1000")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "d=1000" in err and "--heads" in err and "--heads 20" in err
+    code, out, _ = _run(command, "--n", "16", "--d", "1000", "--heads", "20")
+    assert code == 0
+
+
+def test_explicit_math_keeps_the_quadratic_inference_row():
+    """--attention math is the textbook kernel: its inference peak holds the n^2 scores."""
+    from costmodel.compare import compare
+
+    rows = {k: {r["model"]: r for r in compare(4096, 768, "a100", attention=k).rows}
+            for k in ("auto", "math")}
+    scores = 2 * 12 * 4096 * 4096 * 4  # scores and probabilities, 12 heads, fp32
+    gap = rows["math"]["transformer"]["inference_bytes"] - rows["auto"]["transformer"][
+        "inference_bytes"]
+    assert scores * 0.9 < gap < scores
+    assert compare(16, 64, "a100", attention="math").assumptions["attention"]["training"][
+        "path"] == "explicit"

@@ -1,0 +1,222 @@
+"""PyTorch's SDPA dispatch (costmodel.implementations.sdpa): the table per device, dtype, mode,
+mask and head dim, each case with the PyTorch rule it encodes; on this CPU, the CPU rules
+checked against torch itself (profiler op names of real module forwards)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+from torch.profiler import ProfilerActivity, profile
+
+import costmodel as cm
+from costmodel.hardware import load_hardware
+from costmodel.implementations import sdpa
+from costmodel.implementations.sdpa import CPU, Target, dispatch
+
+A100, H100 = Target("cuda", (8, 0)), Target("cuda", (9, 0))
+A10, T4, V100 = Target("cuda", (8, 6)), Target("cuda", (7, 5)), Target("cuda", (7, 0))
+MI300 = Target("rocm", (8, 0))
+
+# (target, dtype, mode, keywords, kernel, the PyTorch rule)
+TABLE = [
+    (A100, "fp16", "training", {}, "flash", "can_use_flash_attention: fp16 on sm80"),
+    (A100, "bf16", "inference", {}, "flash", "check_dtypes_flash_attention: bf16 on sm80"),
+    (A100, "fp32", "training", {}, "memory-efficient",
+     "check_dtypes_low_precision refuses fp32 for flash; mem-efficient takes fp32"),
+    (A100, "fp16", "training", {"mask": "padding"}, "memory-efficient",
+     "check_for_attn_mask: flash refuses an attn_mask"),
+    (A100, "fp16", "training", {"mask": "causal"}, "flash",
+     "multi_head_attention_forward: causal -> is_causal, no attn_mask; flash takes it"),
+    (A100, "fp16", "training", {"head_dim": 320}, "memory-efficient",
+     "check_head_dim_size_flash: head_dim <= 256"),
+    (A100, "fp32", "training", {"head_dim": 30}, "math",
+     "minimum_gemm_alignment: fp32 on sm80 needs head_dim % 4 == 0"),
+    (A100, "fp16", "training", {"head_dim": 60}, "flash",
+     "check_head_dim_size_flash: any head_dim <= 256 (the composite pads it to a multiple of 8)"),
+    (A10, "fp16", "training", {"head_dim": 200}, "memory-efficient",
+     "check_requires_grad_and_head_dim_gt192_...: sm86-89 training head_dim in (192, 224]"),
+    (A10, "fp16", "inference", {"head_dim": 200}, "flash", "the sm86 rule is for training only"),
+    (A10, "fp16", "training", {"head_dim": 240, "dropout": 0.1}, "memory-efficient",
+     "sm86-89: head_dim in (224, 256] only without dropout"),
+    (A10, "fp16", "training", {"head_dim": 240}, "flash", "sm86-89: (224, 256] without dropout"),
+    (H100, "fp16", "training", {}, "cudnn",
+     "check_prefer_cudnn_attention: cuDNN first on sm90 (cuDNN > 9.15)"),
+    (H100, "fp16", "training", {"dropout": 0.1}, "flash",
+     "check_cudnn_dropout: 0.1 is not a multiple of 1/16"),
+    (H100, "fp16", "training", {"dropout": 0.125}, "cudnn", "0.125 = 2/16"),
+    (H100, "fp16", "training", {"head_dim": 192}, "flash",
+     "check_cudnn_tensor_shapes: head_dim <= 128 (flash takes <= 256)"),
+    (H100, "fp32", "training", {}, "memory-efficient", "cuDNN and flash are fp16/bf16 only"),
+    (T4, "fp16", "training", {}, "memory-efficient",
+     "check_flash_attention_hardware_support: sm80..sm121; mem-efficient sm50+"),
+    (T4, "bf16", "training", {}, "math", "mem-efficient below sm80: fp16 and fp32 only"),
+    (V100, "fp32", "training", {"head_dim": 30}, "memory-efficient",
+     "minimum_gemm_alignment: sm70 fp32 has no tensor cores, alignment 1"),
+    (MI300, "fp16", "training", {}, "flash", "ROCm (AOTriton): the sm80 rules, no cuDNN"),
+    (A100, "fp16", "training", {"need_weights": True}, "math",
+     "multi_head_attention_forward: need_weights=True takes bmm + softmax"),
+    (A100, "fp16", "inference", {"batch_first": True, "num_heads": 12}, "flash",
+     "native_multi_head_attention_cuda: fast path, no mask -> SDPA"),
+    (A100, "fp16", "inference", {"batch_first": True, "num_heads": 12, "mask": "causal"},
+     "math", "the encoder layer's fast path passes src_mask: a mask -> math kernels"),
+    (A100, "fp16", "inference", {"batch_first": True, "num_heads": 3}, "flash",
+     "odd num_heads: no fast path, the module path's SDPA"),
+    (CPU, "fp32", "training", {}, "flash", "select_sdp_backend_cpp: flash first"),
+    (CPU, "fp32", "training", {"dropout": 0.1}, "math", "check_for_dropout: CPU flash needs 0"),
+    (CPU, "fp32", "inference", {"dropout": 0.1}, "flash", "eval: dropout_p = 0"),
+    (CPU, "fp32", "inference", {"batch_first": True, "num_heads": 2}, "math",
+     "native_multi_head_attention_cpu: bmm_nt, masked_softmax, bmm_nn"),
+    (CPU, "fp32", "inference", {"batch_first": True, "num_heads": 2, "bias": False}, "flash",
+     "the fast path needs in_proj_bias"),
+]
+
+
+@pytest.mark.parametrize("target, dtype, mode, kw, kernel, rule", TABLE,
+                         ids=[f"{t.kind}{t.sm}-{d}-{m}-{k}" for t, d, m, k, *_ in TABLE])
+def test_dispatch_table(target, dtype, mode, kw, kernel, rule):
+    kw = {"head_dim": 64, **kw}
+    assert dispatch(target, dtype, mode, **kw).kernel == kernel, rule
+
+
+def test_every_kernel_maps_onto_a_cost_record():
+    # memory-efficient and cuDNN keep O(n) statistics and recompute in backward, like flash
+    assert sdpa.RECORD_OF == {"flash": "flash", "memory-efficient": "flash",
+                              "cudnn": "flash", "math": "math"}
+
+
+def test_targets_of_the_catalogue():
+    assert sdpa.target_of(load_hardware("a100")).sm == (8, 0)
+    assert sdpa.target_of(load_hardware("h100")).prefers_cudnn
+    assert sdpa.target_of(load_hardware("mi300x")).kind == "rocm"
+    assert sdpa.target_of("cpu") == CPU
+
+
+def test_bad_arguments_name_themselves():
+    for kw, word in (({"mode": "eval"}, "mode"), ({"mask": "sliding"}, "mask"),
+                     ({"module": "rnn"}, "module")):
+        with pytest.raises(ValueError, match=word):
+            dispatch(CPU, **{"mode": "training", **kw})
+
+
+# ---- the CPU rules against torch: the op names a real forward runs -------------------------
+
+def _observed(fn) -> str:
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    names = {e.key for e in prof.key_averages()}
+    if "aten::_native_multi_head_attention" in names:
+        assert "aten::bmm" in names  # the CPU fast path's math kernels
+        return "math"
+    if "aten::_scaled_dot_product_flash_attention_for_cpu" in names:
+        return "flash"
+    assert "aten::bmm" in names
+    return "math"
+
+
+CPU_CASES = [(mode, dropout, batch_first, causal, heads)
+             for mode in ("training", "inference") for dropout in (0.0, 0.1)
+             for batch_first in (False, True) for causal in (False, True) for heads in (2, 3)]
+
+
+@pytest.mark.parametrize("mode, dropout, batch_first, causal, heads", CPU_CASES)
+def test_cpu_encoder_layer_dispatch_matches_torch(mode, dropout, batch_first, causal, heads):
+    d, n, b = 8 * heads, 6, 2
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(d, heads, 16, dropout, batch_first=batch_first)
+    x = torch.randn((b, n, d) if batch_first else (n, b, d))
+    kw = dict(src_mask=nn.Transformer.generate_square_subsequent_mask(n), is_causal=True) \
+        if causal else {}
+    if mode == "training":
+        got = _observed(lambda: layer.train()(x, **kw))
+    else:
+        layer.eval()
+        with torch.inference_mode():
+            got = _observed(lambda: layer(x, **kw))
+    want = dispatch(CPU, "fp32", mode, dropout=dropout, head_dim=8, num_heads=heads,
+                    mask="causal" if causal else "none", batch_first=batch_first)
+    assert got == want.kernel, want.rule
+
+
+@pytest.mark.parametrize("mode", ["training", "inference"])
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_cpu_multihead_attention_dispatch_matches_torch(mode, need_weights):
+    mha = nn.MultiheadAttention(16, 2, batch_first=True)
+    x = torch.randn(2, 5, 16)
+    if mode == "training":
+        got = _observed(lambda: mha.train()(x, x, x, need_weights=need_weights))
+    else:
+        mha.eval()
+        with torch.inference_mode():
+            got = _observed(lambda: mha(x, x, x, need_weights=need_weights))
+    want = dispatch(CPU, "fp32", mode, head_dim=8, num_heads=2, need_weights=need_weights,
+                    batch_first=True, module="mha")
+    assert got == want.kernel, want.rule
+
+
+# ---- resolution of records ----------------------------------------------------------------
+
+def test_auto_without_a_device_is_the_cpu_training_choice():
+    # torch's CPU in training: math with dropout, its flash kernel without
+    assert cm.TransformerEncoderLayer(64, 2).config.kernel == "math"
+    assert cm.TransformerEncoderLayer(64, 2, dropout=0.0).config.kernel == "flash"
+    at = dict(n=7, batch=3)
+    assert cm.MultiheadAttention(16, 2).evaluate(**at) == cm.MultiheadAttention(
+        16, 2, attention="math").evaluate(**at)  # need_weights=True
+
+
+def test_resolved_record_equals_the_explicit_constructor():
+    layer = cm.TransformerEncoderLayer(64, 2, 128, dropout=0.1)
+    record, choice = sdpa.resolve(layer, load_hardware("a100"), "fp32", "training")
+    assert choice.kernel == "memory-efficient" and record.config.kernel == "flash"
+    explicit = cm.TransformerEncoderLayer(64, 2, 128, dropout=0.1, attention="flash")
+    assert record.evaluate(n=9, batch=2) == explicit.evaluate(n=9, batch=2)
+    # inference: eval() turns dropout off
+    infer, _ = sdpa.resolve(layer, load_hardware("a100"), "fp32", "inference")
+    no_dropout = cm.TransformerEncoderLayer(64, 2, 128, dropout=0.0, attention="flash")
+    assert infer.evaluate(n=9, batch=2) == no_dropout.evaluate(n=9, batch=2)
+
+
+def test_stacks_resolve_too():
+    stack = cm.TransformerEncoder(cm.TransformerEncoderLayer(64, 2, 128), 3)
+    record, choice = sdpa.resolve(stack, load_hardware("h100"), "bf16", "training")
+    assert choice.kernel == "flash"  # dropout 0.1 is not a multiple of 1/16: not cuDNN
+    want = cm.TransformerEncoder(cm.TransformerEncoderLayer(64, 2, 128, attention="flash"), 3)
+    assert record.evaluate(n=5, batch=2) == want.evaluate(n=5, batch=2)
+
+
+# ---- inference peak memory: math n^2, fused O(n) --------------------------------------------
+
+@settings(max_examples=30, deadline=None)
+@given(heads=st.integers(1, 8), width=st.sampled_from([8, 16, 64]), n=st.integers(1, 3000),
+       batch=st.integers(1, 16))
+def test_inference_peak_quadratic_for_math_linear_for_fused(heads, width, n, batch):
+    from costmodel.compare import inference_bytes
+
+    d = heads * width
+    layer = {k: cm.TransformerEncoderLayer(d, heads, 4 * d, dropout=0.0, attention=k)
+             for k in ("math", "flash")}
+    f = {k: (lambda m, k=k: inference_bytes(layer[k], n=m, batch=batch)) for k in layer}
+    # fused: weights, K/V and the working set, all linear in n beyond the weights
+    assert f["flash"](2 * n) - f["flash"](n) == n * (f["flash"](2) - f["flash"](1))
+    # math: the two n x n score tensors per head (fp32: 4 bytes) come on top of the weights,
+    # and the peak is convex in n (its increments grow)
+    weights = layer["math"].evaluate(n=1, batch=1)["weight_bytes"]
+    assert f["math"](n) >= weights + 2 * batch * heads * n * n * 4
+    assert f["math"](2 * n) - f["math"](n) >= n * (f["math"](2) - f["math"](1))
+
+
+def test_inference_peak_golden():
+    """d=8, h=2, ffn=16, n=4, batch=1, fp32, math. Weights: in_proj 8*24+24=216, out_proj 72,
+    linear1 144, linear2 136, norms 32 = 600 params = 2400 B. K, V: 2*4*8*4 = 256 B.
+    Attention stage: input + q 2*4*8*4 = 256, scores and probabilities 2*2*4*4*4 = 256: 512.
+    FFN stage: input 128 + 2*4*16*4 = 640. Peak 2400 + 256 + 640 = 3296."""
+    from costmodel.compare import inference_bytes
+
+    layer = cm.TransformerEncoderLayer(8, 2, 16, dropout=0.0, attention="math")
+    assert inference_bytes(layer, n=4, batch=1) == 3296
+    # n=64: K, V 2*64*8*4 = 4096; attention stage 2*64*8*4 + 2*2*64*64*4 = 4096 + 65536
+    # beats the FFN's 64*8*4 + 2*64*16*4 = 10240
+    assert inference_bytes(layer, n=64, batch=1) == 2400 + 4096 + 4096 + 65536
