@@ -220,3 +220,17 @@ def test_inference_peak_golden():
     # n=64: K, V 2*64*8*4 = 4096; attention stage 2*64*8*4 + 2*2*64*64*4 = 4096 + 65536
     # beats the FFN's 64*8*4 + 2*64*16*4 = 10240
     assert inference_bytes(layer, n=64, batch=1) == 2400 + 4096 + 4096 + 65536
+
+
+def test_validation_times_inference_as_users_run_it():
+    """costmodel validate's inference mode: eval() under inference_mode (dropout off, nothing
+    saved); its prediction asks the roofline for the inference-mode record."""
+    from costmodel.validation.modules import Config, step_function, torch_module
+    from costmodel.validation.timing import Device
+    from costmodel.validation.validate import grid
+
+    cfg = Config("transformer", 8, 64, 2, "inference")
+    module = torch_module(cfg, Device("cpu", 1, "cpu"))
+    out = step_function(cfg, module)(torch.randn(8, 2, 64))
+    assert not module.training and out.is_inference()
+    assert {c.mode for c in grid("quick")} == {"inference", "training"}
