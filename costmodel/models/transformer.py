@@ -5,8 +5,10 @@ record that also keeps the layer's :class:`LayerConfig` (``record.config.d_model
 ``TransformerEncoder(layer, num_layers)`` takes it as torch takes the layer module. Parts are
 named as torch names the submodules (``self_attn``, ``norm1``, ``linear1``, ``activation``,
 ``dropout``, ``linear2``, ``dropout1``, ...) so ``record.breakdown()`` shows where cost comes
-from. Costmodel-only keywords: ``attention`` ("math" | "flash", see
-:mod:`costmodel.models.attention`), ``causal`` (the self-attention's mask) and ``mask_bytes``
+from. Costmodel-only keywords: ``attention`` ("auto" | "math" | "flash"; "auto" is the
+kernel PyTorch runs, resolved per device and mode by :func:`costmodel.predict`, see
+:mod:`costmodel.implementations.sdpa`; without a device, the CPU's choice in training),
+``causal`` (the self-attention's mask) and ``mask_bytes``
 (dropout mask bytes per element: 1 for CUDA's bool mask, ``symbols.dtype_bytes`` on CPU eager).
 
 ``activation`` is "relu" or "gelu"; torch also takes a callable, which we reject (its cost is
