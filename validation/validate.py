@@ -48,8 +48,11 @@ def _predicted(record, hw, cfg: Config, **kw) -> float:
     return float(t.training_s if cfg.mode == "training" else t.forward_s)
 
 
-def _memory(cfg: Config, device: Device) -> dict:
-    record = memory_record(cfg, device.kind)
+def _memory(cfg: Config, device: Device, hw) -> dict:
+    from costmodel.implementations.sdpa import resolve
+
+    # the attention kernel this device runs in training (device-free records count the CPU's)
+    record = resolve(memory_record(cfg, device.kind), hw, cfg.dtype, "training")[0]
     numbers = record.evaluate(n=cfg.n, batch=cfg.batch, dtype=cfg.dtype)
     out = {"predicted_saved_bytes": int(numbers["activation_bytes"])}
     if cfg.mode != "training":
@@ -74,7 +77,7 @@ def run_one(cfg: Config, device: Device, baseline_hw, calibrated_hw, max_config_
     torch = require_torch()
     try:
         m = time_config(cfg, device, budget_s=budget_s, quiet_s=quiet_s)
-        row.update(_memory(cfg, device))
+        row.update(_memory(cfg, device, calibrated_hw))
     except (torch.OutOfMemoryError, MemoryError) as err:
         if device.kind == "cuda":
             torch.cuda.empty_cache()
