@@ -182,11 +182,31 @@ def inference_bytes(record: Cost, dtype: str = "fp32", *, n: int, batch: int) ->
     """Peak memory of one inference forward: weights, carried state (RNN h/c, attention K and
     V) and, for a Transformer, the transient working memory at the forward's peak
     (``LayerConfig.forward_transient_bytes``: n^2 scores of math attention, O(n) for fused)."""
-    config = getattr(record, "config", None)
-    extra = config.forward_transient_bytes() if config is not None else sp.Integer(0)
-    quantity = record.weight_bytes + record.state_bytes + extra
+    quantity = record.weight_bytes + record.state_bytes + forward_transient_bytes(record)
     at = {S.n: n, S.n_src: n, S.batch: batch, S.dtype_bytes: sp.nsimplify(_bytes(dtype))}
     return int(quantity.xreplace(at))
+
+
+def forward_transient_bytes(record: Cost) -> sp.Expr:
+    """Working memory at the peak of one inference forward beyond weights and state.
+
+    A Transformer layer or stack: ``LayerConfig.forward_transient_bytes``. A recurrence: per
+    layer, its input sequence, the gate pre-activations of every step (cuDNN and oneDNN
+    compute the input projection for the whole sequence at once) and its output sequence,
+    read off the layer's ``input_projection`` GEMM ([m, k] @ [k, gates] with m = n*batch,
+    per direction) and step GEMM (k = hidden); layers run one after another: the largest.
+    Other records: 0 (not modelled).
+    """
+    config = getattr(record, "config", None)
+    if config is not None:
+        return config.forward_transient_bytes()
+    forward = [k for k in record.kernels if k.phase == "forward" and k.shape is not None]
+    layers = []
+    for i, k in enumerate(forward):
+        if k.name.endswith("input_projection") and i + 1 < len(forward):
+            (m, gates, width), hidden = k.shape[:3], forward[i + 1].shape[2]
+            layers.append((m * width + k.concurrent * m * (gates + hidden)) * S.dtype_bytes)
+    return sp.Max(*layers) if layers else sp.Integer(0)
 
 
 RATIO_KEYS = ("params", "flops", "flops_training", "activation_bytes", "inference_bytes",

@@ -46,8 +46,9 @@ def _inference_bytes(record, dtype: str, N, D, B) -> np.ndarray:
 
     from costmodel.numeric import dtype_bytes_of
 
-    config = getattr(record, "config", None)
-    extra = config.forward_transient_bytes() if config is not None else sp.Integer(0)
+    from costmodel.compare import forward_transient_bytes
+
+    extra = forward_transient_bytes(record)
     expr = (record.weight_bytes + record.state_bytes + extra).xreplace(
         {S.n_src: S.n, S.dtype_bytes: sp.nsimplify(dtype_bytes_of(dtype))})
     fn = sp.lambdify((S.n, S.size_symbol("d"), S.batch), expr, "numpy")

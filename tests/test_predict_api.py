@@ -131,3 +131,22 @@ def test_explicit_math_keeps_the_quadratic_inference_row():
     assert scores * 0.9 < gap < scores
     assert compare(16, 64, "a100", attention="math").assumptions["attention"]["training"][
         "path"] == "explicit"
+
+
+def test_inference_memory_is_the_same_in_compare_and_sweep():
+    from costmodel.compare import compare
+    from costmodel.sweep import sweep
+
+    rows = {r["model"]: r["inference_bytes"] for r in compare(300, 256, "a100").rows}
+    columns = sweep([300], [256], [1], "a100")
+    assert dict(zip(columns["model"].tolist(), columns["inference_bytes"].tolist())) == rows
+
+
+def test_recurrent_inference_peak_golden():
+    """GRU(768, 768), n=100, batch=2, fp32: weights 3,543,552 params x 4 B; h 2*768*4 B;
+    working set: input 200*768, gate pre-activations 200*2304, output 200*768 elements, x 4 B
+    = 200*3840*4 = 3,072,000 B."""
+    from costmodel.compare import inference_bytes
+
+    got = inference_bytes(cm.GRU(768, 768), n=100, batch=2)
+    assert got == 3_543_552 * 4 + 2 * 768 * 4 + 200 * (768 + 3 * 768 + 768) * 4
