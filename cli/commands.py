@@ -183,6 +183,10 @@ def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attenti
           output):
     """Every model over a grid of n x d x batch, as CSV in SI units (one row per point).
 
+    As compare: time_forward_s and inference_bytes are an inference forward (eval() under
+    inference_mode, its peak memory), time_training_s a train-mode step with one Adam update;
+    the attention kernel is what PyTorch runs on the device per mode unless --attention says.
+
     Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep.csv
     """
     from costmodel.sweep import COLUMNS
