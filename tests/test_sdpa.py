@@ -234,3 +234,28 @@ def test_validation_times_inference_as_users_run_it():
     out = step_function(cfg, module)(torch.randn(8, 2, 64))
     assert not module.training and out.is_inference()
     assert {c.mode for c in grid("quick")} == {"inference", "training"}
+
+
+def _allocated(layer, x) -> dict:
+    """Bytes each op allocates (self) during one inference forward, from torch's profiler."""
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU],
+                                         profile_memory=True) as prof:
+        layer(x)
+    return {e.key: e.self_cpu_memory_usage for e in prof.key_averages()
+            if e.self_cpu_memory_usage > 0}
+
+
+def test_cpu_inference_score_memory_against_torch():
+    """What the inference-memory row claims, on torch's CPU: the fast path's math kernels
+    allocate the [b, h, n, n] scores (once: bmm_nt; bmm_nn reuses q's storage and its softmax
+    allocates nothing, so our two-copy count, the sdpa-math and need_weights paths' softmax
+    writing a new tensor, is an upper bound there); the flash path allocates O(n)."""
+    b, d, h = 2, 64, 4
+    torch.manual_seed(0)
+    layer = {bf: nn.TransformerEncoderLayer(d, h, 4 * d, 0.0, batch_first=bf).eval()
+             for bf in (True, False)}
+    n = 128
+    fast = _allocated(layer[True], torch.randn(b, n, d))
+    assert fast["aten::bmm"] == b * h * n * n * 4  # 2*4*128*128*4 = 524,288
+    totals = [sum(_allocated(layer[False], torch.randn(m, b, d)).values()) for m in (64, 256)]
+    assert totals[1] / totals[0] < 5  # 4x the tokens: about 4x the bytes (quadratic: 16x)

@@ -36,7 +36,9 @@ from costmodel.models.layers import (LayerNorm, activation_part, cost_fields,
                                      dropout_or_none, named)
 from costmodel.models.primitives import linear_part, pointwise_part, tokens_of
 
-#: Math attention at its softmax: the scores and the probabilities it writes are both live.
+#: Math attention at its softmax: the scores and the probabilities it writes are both live
+#: (sdpa's math kernel and need_weights=True's bmm path; the CPU inference fast path's softmax
+#: allocates nothing, measured: there one copy, so this is its upper bound; tests/test_sdpa.py).
 MATH_SCORE_COPIES = 2
 #: The FFN at its activation: linear1's output and the activation's (out of place) are live.
 FFN_HIDDEN_COPIES = 2
