@@ -189,7 +189,8 @@ def build_layer(cfg: LayerConfig, input_grad: bool = False, memory_saved=1):
     kind = "Encoder" if cfg.kind == "encoder" else "Decoder"
     name = f"Transformer{kind}Layer(d_model={cfg.d_model}, nhead={cfg.nhead})"
     record = combine(name, parts)
-    return LayerRecord(**cost_fields(record), config=cfg,
+    return LayerRecord(**{**cost_fields(record), "in_features": cfg.d_model,
+                          "out_features": cfg.d_model}, config=cfg,
                        rebuild=lambda c: build_layer(_checked(c), input_grad, memory_saved))
 
 
@@ -240,7 +241,8 @@ def _stack_of(kind: str, cfg: LayerConfig, num_layers, norm) -> "LayerRecord":
     if norm is not None:
         merged.append(named(norm, "norm"))
     name = f"Transformer{kind.title()}(num_layers={num_layers}, d_model={cfg.d_model})"
-    return LayerRecord(**cost_fields(combine(name, merged)), config=cfg,
+    return LayerRecord(**{**cost_fields(combine(name, merged)), "in_features": cfg.d_model,
+                          "out_features": cfg.d_model}, config=cfg,
                        rebuild=lambda c: _stack_of(kind, _checked(c), num_layers, norm))
 
 
