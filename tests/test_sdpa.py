@@ -259,3 +259,23 @@ def test_cpu_inference_score_memory_against_torch():
     assert fast["aten::bmm"] == b * h * n * n * 4  # 2*4*128*128*4 = 524,288
     totals = [sum(_allocated(layer[False], torch.randn(m, b, d)).values()) for m in (64, 256)]
     assert totals[1] / totals[0] < 5  # 4x the tokens: about 4x the bytes (quadratic: 16x)
+
+
+def test_multihead_attention_records_resolve_per_device():
+    """nn.MultiheadAttention called directly (need_weights=True) runs math everywhere; with
+    need_weights=False the device decides."""
+    a100 = load_hardware("a100")
+    direct = cm.MultiheadAttention(64, 4)
+    assert sdpa.resolve(direct, a100, "fp16", "training")[1].kernel == "math"
+    sdpa_call = cm.MultiheadAttention(64, 4, need_weights=False, dropout=0.1)
+    assert sdpa_call.config.attention == "math"  # the CPU in training, dropout 0.1
+    record, choice = sdpa.resolve(sdpa_call, a100, "fp16", "training")
+    assert choice.kernel == "flash"
+    want = cm.MultiheadAttention(64, 4, need_weights=False, dropout=0.1, attention="flash")
+    assert record.evaluate(n=9, batch=2) == want.evaluate(n=9, batch=2)
+    # cross-attention never takes the fast path: SDPA (here, CPU flash in inference)
+    cross = cm.MultiheadAttention(64, 4, kdim=32, vdim=32, need_weights=False,
+                                  batch_first=True)
+    assert sdpa.resolve(cross, "cpu", "fp32", "inference")[1].kernel == "flash"
+    assert sdpa.resolve(cm.MultiheadAttention(64, 4, need_weights=False, batch_first=True),
+                        "cpu", "fp32", "inference")[1].kernel == "math"  # the fast path

@@ -117,10 +117,6 @@ class Dispatch:
                 "rule": self.rule, "label": self.label()}
 
 
-def _fused(kernel: str, path: str, rule: str) -> tuple[str, str, str]:
-    return kernel, path, rule
-
-
 def _cpu_sdpa(dropout: float, path: str) -> tuple[str, str, str]:
     if dropout > 0:
         return "math", path, "sdp_utils_cpp.cpp check_for_dropout: CPU flash needs dropout 0"
@@ -173,8 +169,8 @@ def _gpu_sdpa(t: Target, dtype, head_dim, mask, training, dropout, path):
               "memory-efficient": lambda: _can_efficient(t, dtype, head_dim)}
     for kernel in order:
         if checks[kernel]():
-            return _fused(kernel, path, f"cuda/sdp_utils.cpp select_sdp_backend: "
-                                        f"can_use_{kernel.replace('-', '_')} first that passes")
+            return kernel, path, (f"cuda/sdp_utils.cpp select_sdp_backend: "
+                                  f"can_use_{kernel.replace('-', '_')} first that passes")
     return "math", path, "cuda/sdp_utils.cpp select_sdp_backend: no fused kernel passes"
 
 
@@ -228,27 +224,50 @@ def explicit(kernel: str, target: Target, dtype: str, mode: str) -> Dispatch:
 
 
 def resolve(record, hw, dtype: str = "fp32", mode: str = "training"):
-    """``(record, Dispatch)``: a Transformer layer or stack record rebuilt as PyTorch runs it on
-    ``hw`` (a Hardware, or "cpu") in ``mode``: the attention kernel ("auto" resolved here, at
-    predict time, because records are device-independent) and, for inference (``eval()``),
-    dropout 0. Other records come back unchanged with ``None``."""
+    """``(record, Dispatch)``: a ``MultiheadAttention`` or Transformer layer/stack record
+    rebuilt as PyTorch runs it on ``hw`` (a Hardware, or "cpu") in ``mode``: the attention
+    kernel ("auto" resolved here, at predict time, because records are device-independent)
+    and, for inference (``eval()``), dropout 0. Other records come back unchanged with None."""
     import dataclasses
 
+    if mode not in MODES:
+        raise ValueError(f"mode={mode!r} is not one of: {', '.join(MODES)}")
     cfg, rebuild = getattr(record, "config", None), getattr(record, "rebuild", None)
     if cfg is None or rebuild is None:
-        if mode not in MODES:
-            raise ValueError(f"mode={mode!r} is not one of: {', '.join(MODES)}")
         return record, None
-    target = target_of(hw)
-    if cfg.attention == "auto":
-        choice = dispatch(target, dtype, mode, dropout=cfg.dropout, head_dim=cfg.head_dim,
-                          mask="causal" if cfg.causal else "none", batch_first=cfg.batch_first,
-                          num_heads=cfg.nhead if isinstance(cfg.nhead, int) else None,
-                          module=f"{cfg.kind}_layer", bias=cfg.bias)
+    target, module = target_of(hw), hasattr(cfg, "need_weights")  # MultiheadAttention
+    requested = (cfg.requested or cfg.attention) if module else cfg.attention
+    if requested == "auto":
+        choice = dispatch(target, dtype, mode, **(module_arguments(cfg) if module
+                                                   else layer_arguments(cfg)))
     else:
-        if mode not in MODES:
-            raise ValueError(f"mode={mode!r} is not one of: {', '.join(MODES)}")
-        choice = explicit(cfg.attention, target, dtype, mode)
-    new = dataclasses.replace(cfg, kernel=choice.record,
-                              dropout=cfg.dropout if mode == "training" else 0.0)
+        choice = explicit(requested, target, dtype, mode)
+    kernel = {"attention" if module else "kernel": choice.record}
+    new = dataclasses.replace(cfg, **kernel, dropout=cfg.dropout if mode == "training" else 0.0)
     return (record if new == cfg else rebuild(new)), choice
+
+
+def _head_dim(width, heads):
+    """width / heads as an int where known (sweeps: d/(d/64) = 64), else None."""
+    import sympy as sp
+
+    ratio = sp.sympify(width) / heads
+    return int(ratio) if ratio.is_Integer else None
+
+
+def layer_arguments(cfg) -> dict:
+    return dict(dropout=cfg.dropout, head_dim=_head_dim(cfg.d_model, cfg.nhead),
+                mask="causal" if cfg.causal else "none", batch_first=cfg.batch_first,
+                num_heads=cfg.nhead if isinstance(cfg.nhead, int) else None,
+                module=f"{cfg.kind}_layer", bias=cfg.bias)
+
+
+def module_arguments(cfg) -> dict:
+    """nn.MultiheadAttention: the fast path also needs self-attention with one packed
+    in-projection and no bias_k/bias_v or add_zero_attn (MultiheadAttention.forward)."""
+    plain = cfg.source == "self" and cfg.packed and not (cfg.add_bias_kv or cfg.add_zero_attn)
+    return dict(dropout=cfg.dropout, head_dim=_head_dim(cfg.embed_dim, cfg.num_heads),
+                mask="causal" if cfg.causal else "none", batch_first=cfg.batch_first,
+                num_heads=cfg.num_heads if isinstance(cfg.num_heads, int) else None,
+                need_weights=cfg.need_weights, module="mha", self_attention=plain,
+                bias=cfg.bias)

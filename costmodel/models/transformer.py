@@ -83,11 +83,6 @@ class LayerConfig:
         ffn_stage = t * d * s + FFN_HIDDEN_COPIES * t * self.dim_feedforward * s
         return sp.Max(attention_stage, ffn_stage)
 
-    @property
-    def head_dim(self):
-        """d_model / nhead as an int where known (sweeps: d/(d/64) = 64), else None."""
-        width = sp.sympify(self.d_model) / self.nhead
-        return int(width) if width.is_Integer else None
 
 
 @dataclass(frozen=True)
@@ -125,9 +120,7 @@ def _checked(cfg: LayerConfig) -> LayerConfig:
         from costmodel.implementations import sdpa
 
         cfg = dataclasses.replace(cfg, kernel=sdpa.dispatch(
-            sdpa.CPU, "fp32", "training", dropout=cfg.dropout, head_dim=cfg.head_dim,
-            mask="causal" if cfg.causal else "none", batch_first=cfg.batch_first,
-            module=f"{cfg.kind}_layer").record)
+            sdpa.CPU, "fp32", "training", **sdpa.layer_arguments(cfg)).record)
     _attention(cfg, "self", input_grad=True)  # embed_dim % num_heads and kernel checks
     return cfg
 
