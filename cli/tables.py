@@ -40,7 +40,7 @@ def comparison_table(result, fmt: str) -> str:
              f"{setup.dtype}, {result.hardware.name}"
              + (", causal" if setup.causal else "") + (", bidirectional" if
                                                        setup.bidirectional else ""))
-    title = "\n".join([title, *assumption_lines(result.assumptions)])
+    items = assumption_items(result.assumptions)
     ratio_header = ["ratio to Transformer"] + [NAMES[r["model"].split("/")[0]]
                                               for r in result.ratios]
     ratio_keys = (("params", "params"), ("forward FLOPs", "flops"),
@@ -61,21 +61,25 @@ def comparison_table(result, fmt: str) -> str:
     draw = {"markdown": render.to_markdown, "latex": render.to_latex}.get(fmt, render.to_table)
     parts = [draw(h, b) for h, b in tables]
     if fmt == "markdown":
-        head, *rest = title.splitlines()
-        return f"**{head}**\n\n" + "".join(f"- {line.strip()}\n" for line in rest) + (
+        return f"**{title}**\n\n" + "".join(f"- {item}\n" for item in items) + (
             "\n" + "\n".join(parts))
     if fmt == "latex":
-        return "".join(f"% {line}\n" for line in title.splitlines()) + "\n".join(parts)
-    return "\n".join([title + "\n", *parts, _note(result)])
+        return "".join(f"% {line}\n" for line in [title, *_wrapped(items)]) + "\n".join(parts)
+    return "\n".join(["\n".join([title, *_wrapped(items)]) + "\n", *parts, _note(result)])
 
 
 WIDTH = 80  # the table and its header fit a terminal (a test checks)
 
 
-def assumption_lines(a: dict) -> list[str]:
-    """What the comparison assumed, as lines of at most WIDTH characters."""
+def _wrapped(items: list[str]) -> list[str]:
+    """Lines of at most WIDTH characters, continuations indented."""
     import textwrap
 
+    return [line for t in items for line in textwrap.wrap(t, WIDTH, subsequent_indent="  ")]
+
+
+def assumption_items(a: dict) -> list[str]:
+    """What the comparison assumed, one sentence per item."""
     if not a:
         return []
     layer = (f"{a['heads']} heads of width {a['head_width']}, ffn {a['ffn']}, "
@@ -90,7 +94,7 @@ def assumption_lines(a: dict) -> list[str]:
         text.append(f"attention: {kernels['training']} in training, {kernels['inference']} "
                     f"in inference ({how})")
     text.append(f"recurrences: {a['rnn_implementation']}")
-    return [line for t in text for line in textwrap.wrap(t, WIDTH, subsequent_indent="  ")]
+    return text
 
 
 def _note(result) -> str:

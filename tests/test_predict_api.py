@@ -150,3 +150,11 @@ def test_recurrent_inference_peak_golden():
 
     got = inference_bytes(cm.GRU(768, 768), n=100, batch=2)
     assert got == 3_543_552 * 4 + 2 * 768 * 4 + 200 * (768 + 3 * 768 + 768) * 4
+
+
+def test_markdown_states_each_assumption_once():
+    code, out, _ = _run("compare", "--n", "64", "--d", "128", "--format", "markdown",
+                        "--attention", "flash")
+    bullets = [line for line in out.splitlines() if line.startswith("- ")]
+    assert code == 0 and len(bullets) == 5  # heads/ffn/dropout, step, inference, attention, rnn
+    assert "- attention: flash in training, flash in inference (explicit)" in bullets
