@@ -142,17 +142,24 @@ def test_cpu_encoder_layer_dispatch_matches_torch(mode, dropout, batch_first, ca
 
 @pytest.mark.parametrize("mode", ["training", "inference"])
 @pytest.mark.parametrize("need_weights", [True, False])
-def test_cpu_multihead_attention_dispatch_matches_torch(mode, need_weights):
-    mha = nn.MultiheadAttention(16, 2, batch_first=True)
-    x = torch.randn(2, 5, 16)
+@pytest.mark.parametrize("padding", [False, True])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_cpu_multihead_attention_dispatch_matches_torch(mode, need_weights, padding,
+                                                        batch_first):
+    mha = nn.MultiheadAttention(16, 2, batch_first=batch_first)
+    x = torch.randn((2, 5, 16) if batch_first else (5, 2, 16))
+    kw = dict(need_weights=need_weights)
+    if padding:  # the last key of the second sequence is padding
+        kw["key_padding_mask"] = torch.tensor([[False] * 5, [False] * 4 + [True]])
     if mode == "training":
-        got = _observed(lambda: mha.train()(x, x, x, need_weights=need_weights))
+        got = _observed(lambda: mha.train()(x, x, x, **kw))
     else:
         mha.eval()
         with torch.inference_mode():
-            got = _observed(lambda: mha(x, x, x, need_weights=need_weights))
+            got = _observed(lambda: mha(x, x, x, **kw))
     want = dispatch(CPU, "fp32", mode, head_dim=8, num_heads=2, need_weights=need_weights,
-                    batch_first=True, module="mha")
+                    batch_first=batch_first, module="mha",
+                    mask="padding" if padding else "none")
     assert got == want.kernel, want.rule
 
 
