@@ -60,6 +60,13 @@ CUDNN_DROPOUT_STEPS = 16  # check_cudnn_dropout: resolution 1/16
 #: check_requires_grad_and_head_dim_gt192_...: training head dims flash refuses on sm86..sm89
 SM86_HEAD_DIM_LIMIT, SM86_NO_DROPOUT_ABOVE = 192, 224
 BITS_PER_TENSOR_CORE_ACCESS = 128  # minimum_gemm_alignment: 128 / bits per scalar
+HALF_BITS, SINGLE_BITS = 16, 32
+#: Compute capabilities the rules name: mem-efficient from sm50, tensor cores for fp16 from
+#: sm70 and for every dtype (plus flash, cuDNN, bf16) from sm80; cuDNN first on sm90/sm10x.
+SM50, SM70, SM80, SM86, SM89 = (5, 0), (7, 0), (8, 0), (8, 6), (8, 9)
+CUDNN_FIRST_MAJORS, CUDNN_FIRST_MINORS = (9, 10), (0, 3)
+#: minimum_gemm_alignment's base: 4 elements from sm80, else 1
+ALIGNMENT_SM80, ALIGNMENT_OLDER = 4, 1
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,8 @@ class Target:
     @property
     def prefers_cudnn(self) -> bool:
         """check_prefer_cudnn_attention: sm90, sm100, sm103 (cuDNN > 9.15 builds)."""
-        return self.kind == "cuda" and self.sm[0] in (9, 10) and self.sm[1] in (0, 3)
+        return (self.kind == "cuda" and self.sm[0] in CUDNN_FIRST_MAJORS
+                and self.sm[1] in CUDNN_FIRST_MINORS)
 
 
 CPU = Target("cpu", name="cpu")
@@ -87,7 +95,7 @@ def target_of(hw) -> Target:
     if arch in SM_OF_ARCHITECTURE:
         return Target("cuda", SM_OF_ARCHITECTURE[arch], hw.name)
     if arch in ROCM_ARCHITECTURES:
-        return Target("rocm", (8, 0), hw.name)
+        return Target("rocm", SM80, hw.name)
     if arch == "cpu" or "cpu" in hw.name.lower():
         return Target("cpu", name=hw.name)
     return Target("cuda", SM_OF_ARCHITECTURE["ampere"], hw.name)  # a GPU file with no arch
@@ -126,33 +134,33 @@ def _cpu_sdpa(dropout: float, path: str) -> tuple[str, str, str]:
 def _alignment(t: Target, dtype: str) -> int:
     """minimum_gemm_alignment (cuda/sdp_utils.cpp): elements head_dim must be a multiple of."""
     half = dtype in LOW_PRECISION
-    bits = 16 if half else 32
-    tensor_cores = t.sm[0] >= 8 or (t.sm[0] >= 7 and half)
-    base = 4 if t.sm[0] >= 8 else 1
+    bits = HALF_BITS if half else SINGLE_BITS
+    tensor_cores = t.sm >= SM80 or (t.sm >= SM70 and half)
+    base = ALIGNMENT_SM80 if t.sm >= SM80 else ALIGNMENT_OLDER
     return max(base, BITS_PER_TENSOR_CORE_ACCESS // bits) if tensor_cores else base
 
 
 def _can_flash(t, dtype, head_dim, mask, training, dropout) -> bool:
-    if dtype not in LOW_PRECISION or t.sm < (8, 0) or mask == "padding":
+    if dtype not in LOW_PRECISION or t.sm < SM80 or mask == "padding":
         return False
     if head_dim is None:
         return True
     if head_dim > FLASH_MAX_HEAD_DIM:
         return False
-    if training and (8, 6) <= t.sm <= (8, 9) and head_dim > SM86_HEAD_DIM_LIMIT:
+    if training and SM86 <= t.sm <= SM89 and head_dim > SM86_HEAD_DIM_LIMIT:
         return head_dim > SM86_NO_DROPOUT_ABOVE and dropout == 0
     return True
 
 
 def _can_efficient(t, dtype, head_dim) -> bool:
-    allowed = ("fp32", "fp16", "bf16") if t.sm >= (8, 0) else ("fp32", "fp16")
-    if dtype not in allowed or t.sm < (5, 0):
+    allowed = ("fp32", "fp16", "bf16") if t.sm >= SM80 else ("fp32", "fp16")
+    if dtype not in allowed or t.sm < SM50:
         return False
     return head_dim is None or head_dim % _alignment(t, dtype) == 0
 
 
 def _can_cudnn(t, dtype, head_dim, dropout) -> bool:
-    if t.kind != "cuda" or dtype not in LOW_PRECISION or t.sm < (8, 0):
+    if t.kind != "cuda" or dtype not in LOW_PRECISION or t.sm < SM80:
         return False
     if dropout * CUDNN_DROPOUT_STEPS != int(dropout * CUDNN_DROPOUT_STEPS):
         return False
