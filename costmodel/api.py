@@ -26,6 +26,8 @@ class KernelTime:
     seconds: float  # per launch (the roofline's lower bound)
     binding: str  # compute, memory or latency
     implementation: str  # which implementation runs it (e.g. "sdpa:memory-efficient")
+    flops: float = 0.0  # per launch
+    bytes: float = 0.0  # per launch, moved to or from memory
 
     @property
     def total_s(self) -> float:
@@ -35,8 +37,9 @@ class KernelTime:
 @dataclass(frozen=True)
 class Prediction:
     """Seconds per phase (``phases``: forward, and in training also backward, optimizer, and
-    ``total``), per-kernel rows and what was assumed (``attention``: the SDPA kernel, None for
-    records without attention)."""
+    ``total``), per-kernel rows, what was assumed (``attention``: the SDPA kernel, None for
+    records without attention) and ``saved_bytes``: what the forward keeps for backward (the
+    record as it runs there; 0 in inference, which saves nothing)."""
 
     gpu: str
     mode: str
@@ -45,6 +48,7 @@ class Prediction:
     kernels: tuple[KernelTime, ...]
     attention: dict | None
     timing: object  # the full costmodel.roofline.Timing
+    saved_bytes: int = 0
 
     @property
     def total_s(self) -> float:
@@ -80,7 +84,10 @@ def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "traini
     from costmodel.roofline import family_of
     from costmodel.roofline import predict as roofline
 
+    from costmodel.implementations.sdpa import resolve
+
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
+    record = resolve(record, hw, dtype, mode)[0]  # as PyTorch runs it there
     t = roofline(record, hw, dtype=dtype, optimizer=optimizer, allow_tf32=allow_tf32,
                  mode=mode, n=n, batch=batch, **sizes)
     phases = {"forward": _scalar(t.forward_s)}
@@ -90,7 +97,10 @@ def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "traini
     family = family_of(record)
     rows = tuple(KernelTime(k["name"], k["phase"], _scalar(k["count"]), _scalar(k["lower_s"]),
                             str(np.asarray(k["binding"]).reshape(())),
-                            _implementation(k["name"], family, t.attention))
+                            _implementation(k["name"], family, t.attention),
+                            _scalar(k["flops"]), _scalar(k["bytes"]))
                  for k in t.kernels)
     attention = t.attention.as_dict() if t.attention is not None else None
-    return Prediction(hw.name, mode, dtype, phases, rows, attention, t)
+    saved = 0 if mode == "inference" else record.evaluate(
+        n=n, batch=batch, dtype=dtype, optimizer=optimizer, **sizes)["activation_bytes"]
+    return Prediction(hw.name, mode, dtype, phases, rows, attention, t, saved)

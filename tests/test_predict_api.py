@@ -158,3 +158,17 @@ def test_markdown_states_each_assumption_once():
     bullets = [line for line in out.splitlines() if line.startswith("- ")]
     assert code == 0 and len(bullets) == 5  # heads/ffn/dropout, step, inference, attention, rnn
     assert "- attention: flash in training, flash in inference (explicit)" in bullets
+
+
+def test_prediction_names_flops_bytes_and_saved_memory_of_the_kernel_run():
+    """fp16 on an A100 runs flash: the fused record's saved bytes, not the math record's."""
+    layer = cm.TransformerEncoderLayer(256, 4, dropout=0.0)
+    p = cm.predict(layer, "a100", n=512, batch=2, dtype="fp16")
+    fused = cm.TransformerEncoderLayer(256, 4, dropout=0.0, attention="flash")
+    at = dict(n=512, batch=2, dtype="fp16")
+    assert p.saved_bytes == fused.evaluate(**at)["activation_bytes"]
+    core = next(k for k in p.kernels if k.name == "self_attn.flash_attention")
+    want = next(k for k in fused.kernel_values(**at) if k["name"] == core.name)
+    assert (core.flops, core.bytes) == (float(want["flops"]), float(want["bytes"]))
+    assert cm.predict(layer, "a100", n=512, batch=2, dtype="fp16",
+                      mode="inference").saved_bytes == 0
