@@ -205,7 +205,7 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
     family = implementation or family_of(record)
     kernels = record.kernel_values(dtype=dtype, optimizer=optimizer, **values)
     rows = [kernel_time(k, hw, eff, dtype, allow_tf32, cudnn_allow_tf32, family)
-            for k in kernels]
+            for k in kernels if mode == "training" or k["phase"] == "forward"]
     numbers = record.vectorize(("params", "flops", "bytes"))(dtype=dtype, optimizer=optimizer,
                                                              **values)
     weight_bytes = np.asarray(numbers["params"], dtype=float) * dtype_bytes_of(dtype)
@@ -237,7 +237,6 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
     if mode == "inference":  # no backward pass, no update: nothing to report
         backward, optimizer_s, training, training_upper = (
             np.full_like(np.asarray(totals["forward"], dtype=float), np.nan) for _ in range(4))
-        rows = [r for r in rows if r["phase"] == "forward"]
     return Timing(totals["forward"], totals["forward_upper"], backward, optimizer_s,
                   training, training_upper, binding, intensity, fraction, tuple(rows), mode,
                   attention)
