@@ -46,7 +46,7 @@ def comparison_table(result, fmt: str) -> str:
     ratio_keys = (("params", "params"), ("forward FLOPs", "flops"),
                   ("activation memory", "activation_bytes"), ("sequential depth",
                                                               "depth_forward"),
-                  ("forward time", "time_forward"), ("training step", "time_training"))
+                  ("inference forward", "time_forward"), ("training step", "time_training"))
     ratio_body = [[label] + [render.ratio(r[key]) for r in result.ratios]
                   for label, key in ratio_keys]
     cross_header = ["crossover n (equal)", "memory", "FLOPs", "fwd time"]
