@@ -1,4 +1,4 @@
-"""The public time API: ``costmodel.predict(record, gpu, n=..., batch=..., dtype=..., mode=...)``.
+"""The public time API: ``costmodel.predict(record, gpu, n=, batch=, dtype=, mode=)``.
 
 One call, no module paths: a record (``cm.LSTM(768, 768)``, ``cm.TransformerEncoderLayer(...)``)
 and a device (a catalogue name, a hardware/profile TOML path or a

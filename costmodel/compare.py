@@ -150,7 +150,8 @@ def assumptions(setup: Setup, hw: Hardware, transformer: Cost | None = None) -> 
     compared = "transformer" in setup.models
     return {"heads": setup.heads if compared else None,
             "head_width": setup.d // setup.heads if compared else None,
-            "ffn": setup.ffn if compared else None, "dropout": 0.0, "batch_first": False, "optimizer": "adam",
+            "ffn": setup.ffn if compared else None, "dropout": 0.0, "batch_first": False,
+            "optimizer": "adam",
             "training_step": "train-mode forward + backward + one Adam update",
             "inference": "model.eval() under torch.inference_mode(): dropout off, nothing "
                          "saved",
@@ -170,7 +171,8 @@ def _row(name: str, record: Cost, setup: Setup, hw: Hardware, eff) -> dict:
     train = predict(record, hw, eff=eff, dtype=setup.dtype, allow_tf32=setup.allow_tf32, **at)
     row = {"model": name, **values,
            "inference_bytes": inference_bytes(infer, setup.dtype, **at),
-           "time_forward_s": float(t.forward_s), "time_forward_upper_s": float(t.forward_upper_s),
+           "time_forward_s": float(t.forward_s),
+           "time_forward_upper_s": float(t.forward_upper_s),
            "time_training_s": float(train.training_s),
            "time_training_upper_s": float(train.training_upper_s), "binding": str(t.binding),
            "fraction_of_peak": float(t.fraction_of_peak),

@@ -132,8 +132,8 @@ def _inference_bytes(record, dtype: str, N, D, B) -> np.ndarray:
 
     from costmodel.numeric import Vectorized
 
-    expr = (record.weight_bytes + record.state_bytes + forward_transient_bytes(record)).xreplace(
-        {S.n_src: S.n, S.dtype_bytes: sp.nsimplify(dtype_bytes_of(dtype))})
+    peak = record.weight_bytes + record.state_bytes + forward_transient_bytes(record)
+    expr = peak.xreplace({S.n_src: S.n, S.dtype_bytes: sp.nsimplify(dtype_bytes_of(dtype))})
     symbols = [S.n, S.size_symbol("d"), S.batch]  # exact past int64, like vectorize
     exact = Vectorized(symbols, [expr], ["inference_bytes"], "sweep")
     return exact({"n": N, "d": D, "batch": B})["inference_bytes"]

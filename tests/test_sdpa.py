@@ -35,13 +35,13 @@ TABLE = [
     (A100, "fp32", "training", {"head_dim": 30}, "math",
      "minimum_gemm_alignment: fp32 on sm80 needs head_dim % 4 == 0"),
     (A100, "fp16", "training", {"head_dim": 60}, "flash",
-     "check_head_dim_size_flash: any head_dim <= 256 (the composite pads it to a multiple of 8)"),
+     "check_head_dim_size_flash: head_dim <= 256 (the composite pads it to a multiple of 8)"),
     (A10, "fp16", "training", {"head_dim": 200}, "memory-efficient",
      "check_requires_grad_and_head_dim_gt192_...: sm86-89 training head_dim in (192, 224]"),
-    (A10, "fp16", "inference", {"head_dim": 200}, "flash", "the sm86 rule is for training only"),
+    (A10, "fp16", "inference", {"head_dim": 200}, "flash", "the sm86 rule: training only"),
     (A10, "fp16", "training", {"head_dim": 240, "dropout": 0.1}, "memory-efficient",
      "sm86-89: head_dim in (224, 256] only without dropout"),
-    (A10, "fp16", "training", {"head_dim": 240}, "flash", "sm86-89: (224, 256] without dropout"),
+    (A10, "fp16", "training", {"head_dim": 240}, "flash", "sm86-89: (224, 256], no dropout"),
     (H100, "fp16", "training", {}, "cudnn",
      "check_prefer_cudnn_attention: cuDNN first on sm90 (cuDNN > 9.15)"),
     (H100, "fp16", "training", {"dropout": 0.1}, "flash",
@@ -286,3 +286,32 @@ def test_multihead_attention_records_resolve_per_device():
     assert sdpa.resolve(cross, "cpu", "fp32", "inference")[1].kernel == "flash"
     assert sdpa.resolve(cm.MultiheadAttention(64, 4, need_weights=False, batch_first=True),
                         "cpu", "fp32", "inference")[1].kernel == "math"  # the fast path
+
+
+@settings(max_examples=200, deadline=None)
+@given(kind=st.sampled_from(["cpu", "cuda", "rocm"]),
+       sm=st.sampled_from([(5, 2), (6, 0), (7, 0), (7, 5), (8, 0), (8, 6), (8, 9), (9, 0)]),
+       dtype=st.sampled_from(["fp32", "fp16", "bf16"]), mode=st.sampled_from(sdpa.MODES),
+       mask=st.sampled_from(sdpa.MASKS), head_dim=st.integers(1, 512),
+       heads=st.integers(1, 16), dropout=st.sampled_from([0.0, 0.0625, 0.1, 0.5]),
+       need_weights=st.booleans(), batch_first=st.booleans(),
+       module=st.sampled_from(sdpa.MODULES))
+def test_dispatch_invariants(kind, sm, dtype, mode, mask, head_dim, heads, dropout,
+                             need_weights, batch_first, module):
+    """Rules that hold for every input: need_weights is always math (bmm path, or the fast
+    path's math kernels); the CPU has only flash and math; flash and cuDNN never take fp32,
+    flash no padding mask; cuDNN only on CUDA; every kernel maps onto a cost record."""
+    t = sdpa.CPU if kind == "cpu" else Target(kind, sm if kind == "cuda" else (8, 0))
+    got = dispatch(t, dtype, mode, mask=mask, head_dim=head_dim, num_heads=heads,
+                   dropout=dropout, need_weights=need_weights, batch_first=batch_first,
+                   module=module)
+    assert got.kernel in sdpa.KERNELS and got.record == sdpa.RECORD_OF[got.kernel]
+    if need_weights:
+        assert got.kernel == "math"
+    if kind == "cpu":
+        assert got.kernel in ("flash", "math")
+    elif got.kernel in ("flash", "cudnn"):  # cuDNN takes an attn_mask (check_attn_mask_shape)
+        assert dtype != "fp32" and t.sm >= (8, 0)
+        assert got.kernel == "cudnn" or mask != "padding"
+    if got.kernel == "cudnn":
+        assert kind == "cuda" and head_dim <= sdpa.CUDNN_MAX_HEAD_DIM

@@ -10,7 +10,8 @@ Every rule below cites the PyTorch source it encodes (read from pytorch/pytorch 
   ``TransformerEncoderLayer.forward`` the same for the whole layer
   (``torch._transformer_encoder_layer_fwd``), and relu/gelu, equal norm eps, bias=True.
 * ``torch/nn/functional.py`` ``multi_head_attention_forward``: ``need_weights=True`` (the
-  module's default) runs ``bmm`` + ``softmax`` (math); otherwise ``scaled_dot_product_attention``
+  module's default) runs ``bmm`` + ``softmax`` (math); otherwise
+  ``scaled_dot_product_attention``
   with ``dropout_p = 0`` when not training; a causal mask with no key-padding mask becomes
   ``is_causal=True`` with no ``attn_mask``.
 * ``aten/src/ATen/native/transformers/attention.cpp`` ``native_multi_head_attention_cpu``:
@@ -24,7 +25,8 @@ Every rule below cites the PyTorch source it encodes (read from pytorch/pytorch 
   first on sm90/sm100/sm103 with cuDNN > 9.15). ``can_use_flash_attention``: fp16/bf16
   (``check_dtypes_flash_attention``), sm80..sm121, head_dim <= 256, no attn_mask
   (``check_for_attn_mask``), no training with head_dim in (192, 224] (or (224, 256] with
-  dropout) on sm86..sm89 (``check_requires_grad_and_head_dim_gt192_constraints_on_sm86_89_or_120``).
+  dropout) on sm86..sm89
+  (``check_requires_grad_and_head_dim_gt192_constraints_on_sm86_89_or_120``).
   ``can_use_mem_efficient_attention``: sm50..sm121, fp32/fp16 (+bf16 from sm80), head_dim a
   multiple of ``minimum_gemm_alignment``. ``can_use_cudnn_attention``: fp16/bf16, sm80..sm121,
   dropout a multiple of 1/16 (``check_cudnn_dropout``), head_dim <= 128 and a multiple of 8
