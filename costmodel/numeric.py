@@ -32,6 +32,7 @@ def compile_numpy(args, exprs) -> Callable:
 def _runtime_values(dtype, optimizer, values: dict) -> dict:
     """Keyword values for compiled functions: dtype and optimizer become ``s`` and ``k_opt``,
     ``n_src`` defaults to ``n``."""
+    _refuse_runtime_keywords(values)
     values = dict(values)
     values.setdefault("s", dtype_bytes_of(dtype))
     values.setdefault("k_opt", optimizer_states_of(optimizer))
@@ -61,6 +62,17 @@ def optimizer_states_of(optimizer: str) -> int:
     return conventions.OPTIMIZER_STATES[key]
 
 
+#: runtime symbols set through their own keyword, never by name
+_SET_BY = {"s": "dtype", "k_opt": "optimizer"}
+
+
+def _refuse_runtime_keywords(values) -> None:
+    for key, keyword in _SET_BY.items():
+        if key in values:
+            raise ValueError(f"{key}={values[key]!r}: set it with {keyword}=, not by its "
+                             f"symbol name")
+
+
 def runtime_mapping(record, n, batch, dtype, optimizer, n_src, sizes) -> dict:
     from costmodel.checks import check_size
 
@@ -73,6 +85,7 @@ def runtime_mapping(record, n, batch, dtype, optimizer, n_src, sizes) -> dict:
         mapping[S.n] = sp.Integer(check_size("n", n))
     if n_src is not None or n is not None:
         mapping[S.n_src] = sp.Integer(check_size("n_src", n if n_src is None else n_src))
+    _refuse_runtime_keywords(sizes)
     by_name = {s.name: s for s in record.free_symbols}
     for key, value in sizes.items():
         if key not in by_name:
