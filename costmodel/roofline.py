@@ -203,9 +203,10 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
     record, attention = resolve(record, hw, dtype, mode)
     eff = Efficiency.for_hardware(hw) if eff is None else eff
     family = implementation or family_of(record)
-    kernels = record.kernel_values(dtype=dtype, optimizer=optimizer, **values)
+    kernels = [k for k in record.kernel_values(dtype=dtype, optimizer=optimizer, **values)
+               if mode == "training" or k["phase"] == "forward"]  # inference: no backward
     rows = [kernel_time(k, hw, eff, dtype, allow_tf32, cudnn_allow_tf32, family)
-            for k in kernels if mode == "training" or k["phase"] == "forward"]
+            for k in kernels]
     numbers = record.vectorize(("params", "flops", "bytes"))(dtype=dtype, optimizer=optimizer,
                                                              **values)
     weight_bytes = np.asarray(numbers["params"], dtype=float) * dtype_bytes_of(dtype)
