@@ -81,10 +81,9 @@ def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "traini
     ``sizes`` bind any size symbols the record was built with (``d=768``).
     """
     from costmodel.hardware import Hardware, load_hardware
+    from costmodel.implementations.sdpa import resolve
     from costmodel.roofline import family_of
     from costmodel.roofline import predict as roofline
-
-    from costmodel.implementations.sdpa import resolve
 
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
     record = resolve(record, hw, dtype, mode)[0]  # as PyTorch runs it there

@@ -90,8 +90,9 @@ def iter_sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=MODELS, head
     for name in models:
         # as compare: counts and the training step in train mode, forward time and
         # inference memory as inference runs it (attention kernel per device and mode)
-        record = resolve(_symbolic(name, setup, heads), hw, setup.dtype, "training")[0]
-        record = (record, resolve(record, hw, setup.dtype, "inference")[0])
+        train = resolve(_symbolic(name, setup, heads), hw, setup.dtype, "training")[0]
+        infer = resolve(train, hw, setup.dtype, "inference")[0]
+        record = (train, infer, _inference_bytes(infer, setup.dtype))  # compiled once
         for start in range(0, points, chunk_points):
             index = np.unravel_index(np.arange(start, min(points, start + chunk_points)),
                                      (n.size, d.size, batch.size))
@@ -100,8 +101,9 @@ def iter_sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=MODELS, head
 
 
 def _block(name, records, setup: Setup, hw: Hardware, eff, heads, N, D, B) -> dict:
-    """The columns of one model at the points (N, D, B); ``records``: (training, inference)."""
-    record, infer = records
+    """The columns of one model at the points (N, D, B); ``records``: the training record,
+    the inference record and its compiled peak memory."""
+    record, infer, peak = records
     values = record.vectorize()(n=N, d=D, batch=B, dtype=setup.dtype)
     t = predict(infer, hw, eff=eff, dtype=setup.dtype, n=N, d=D, batch=B,
                 allow_tf32=setup.allow_tf32, mode="inference")
@@ -116,7 +118,7 @@ def _block(name, records, setup: Setup, hw: Hardware, eff, heads, N, D, B) -> di
              "gpu": np.full(N.shape, hw.name), "dtype": np.full(N.shape, setup.dtype),
              **{k: values[k] for k in ("params", "flops", "flops_training",
                                        "activation_bytes", "depth_forward")},
-             "inference_bytes": _inference_bytes(infer, setup.dtype, N, D, B),
+             "inference_bytes": peak({"n": N, "d": D, "batch": B})["inference_bytes"],
              "time_forward_s": t.forward_s, "time_training_s": train.training_s,
              "binding": t.binding, "fraction_of_peak": t.fraction_of_peak}
     out = {c: np.broadcast_to(np.asarray(block[c]), N.shape) for c in COLUMNS}
@@ -125,18 +127,15 @@ def _block(name, records, setup: Setup, hw: Hardware, eff, heads, N, D, B) -> di
     return out
 
 
-def _inference_bytes(record, dtype: str, N, D, B) -> np.ndarray:
-    """compare.inference_bytes over the grid: weights, state and the forward's working set."""
+def _inference_bytes(record, dtype: str):
+    """compare.inference_bytes as a function of {n, d, batch} arrays (weights, state and the
+    forward's working set), exact past int64 like ``vectorize``."""
     from costmodel.compare import forward_transient_bytes
-    from costmodel.numeric import dtype_bytes_of
-
-    from costmodel.numeric import Vectorized
+    from costmodel.numeric import Vectorized, dtype_bytes_of
 
     peak = record.weight_bytes + record.state_bytes + forward_transient_bytes(record)
     expr = peak.xreplace({S.n_src: S.n, S.dtype_bytes: sp.nsimplify(dtype_bytes_of(dtype))})
-    symbols = [S.n, S.size_symbol("d"), S.batch]  # exact past int64, like vectorize
-    exact = Vectorized(symbols, [expr], ["inference_bytes"], "sweep")
-    return exact({"n": N, "d": D, "batch": B})["inference_bytes"]
+    return Vectorized([S.n, S.size_symbol("d"), S.batch], [expr], ["inference_bytes"], "sweep")
 
 
 def _counts(values: np.ndarray) -> np.ndarray:

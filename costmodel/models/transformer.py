@@ -84,7 +84,6 @@ class LayerConfig:
         return sp.Max(attention_stage, ffn_stage)
 
 
-
 @dataclass(frozen=True)
 class LayerRecord(Cost):
     """A layer's cost record that remembers how it was built: ``config``, and ``rebuild``
