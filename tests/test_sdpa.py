@@ -315,3 +315,25 @@ def test_dispatch_invariants(kind, sm, dtype, mode, mask, head_dim, heads, dropo
         assert got.kernel == "cudnn" or mask != "padding"
     if got.kernel == "cudnn":
         assert kind == "cuda" and head_dim <= sdpa.CUDNN_MAX_HEAD_DIM
+
+
+@pytest.mark.parametrize("mode", ["training", "inference"])
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_cpu_decoder_layer_dispatch_matches_torch(mode, dropout, batch_first):
+    """TransformerDecoderLayer has no fast path: its self- and cross-attention go through SDPA
+    in both modes (eval: dropout 0)."""
+    d, h, n, b = 16, 2, 5, 2
+    torch.manual_seed(0)
+    layer = nn.TransformerDecoderLayer(d, h, 32, dropout, batch_first=batch_first)
+    shape = (lambda m: (b, m, d)) if batch_first else (lambda m: (m, b, d))
+    tgt, memory = torch.randn(shape(n)), torch.randn(shape(n + 2))
+    if mode == "training":
+        got = _observed(lambda: layer.train()(tgt, memory))
+    else:
+        layer.eval()
+        with torch.inference_mode():
+            got = _observed(lambda: layer(tgt, memory))
+    want = dispatch(CPU, "fp32", mode, dropout=dropout, head_dim=8, num_heads=h,
+                    batch_first=batch_first, module="decoder_layer")
+    assert got == want.kernel, want.rule

@@ -36,7 +36,9 @@ What the cost records model: ``math`` is :mod:`costmodel.models.attention`'s ``"
 (scores in memory); flash, memory-efficient and cuDNN all keep O(n) statistics and recompute
 the scores in backward, so they map onto the fused ``"flash"`` record (memory-efficient and
 cuDNN keep an RNG seed, not a dropout mask, like flash). AMD GPUs (ROCm's AOTriton) follow the
-CUDA sm80 rules without cuDNN.
+CUDA sm80 rules without cuDNN. A decoder layer is costed with its self-attention's kernel for
+both attentions (in inference with batch_first its cross-attention, never on the fast path,
+may run a fused kernel where the self-attention runs math).
 """
 
 from __future__ import annotations
@@ -184,12 +186,13 @@ def _gpu_sdpa(t: Target, dtype, head_dim, mask, training, dropout, path):
     return "math", path, "cuda/sdp_utils.cpp select_sdp_backend: no fused kernel passes"
 
 
-def _fast_path(module, mode, batch_first, num_heads, self_attention, bias) -> bool:
+def _fast_path(mode, batch_first, num_heads, self_attention, bias) -> bool:
     """MultiheadAttention.forward / TransformerEncoderLayer.forward fast-path conditions
-    (eval, grad disabled: inference mode; batch_first; even heads; self-attention; biases)."""
+    (eval, grad disabled: inference mode; batch_first; even heads; self-attention; biases).
+    A TransformerDecoderLayer has no fast path of its own, but its self_attn module takes
+    MultiheadAttention's (measured: tests/test_sdpa.py)."""
     even = num_heads is None or num_heads % 2 == 0
-    return (module in ("encoder_layer", "mha") and mode == "inference" and batch_first
-            and even and self_attention and bias)
+    return mode == "inference" and batch_first and even and self_attention and bias
 
 
 def dispatch(target: Target, dtype: str = "fp32", mode: str = "training", *,
@@ -207,8 +210,9 @@ def dispatch(target: Target, dtype: str = "fp32", mode: str = "training", *,
             raise ValueError(f"{name}={value!r} is not one of: {', '.join(allowed)}")
     training = mode == "training"
     dropout = dropout if training else 0.0  # multi_head_attention_forward: eval -> 0
-    if _fast_path(module, mode, batch_first, num_heads, self_attention, bias):
-        path = "fast path (torch._native_multi_head_attention)"
+    if _fast_path(mode, batch_first, num_heads, self_attention, bias):
+        path = ("fast path (torch._transformer_encoder_layer_fwd)" if module == "encoder_layer"
+                else "fast path (torch._native_multi_head_attention)")
         if target.kind == "cpu":
             kernel, rule = "math", "attention.cpp native_multi_head_attention_cpu: bmm, softmax"
         elif need_weights or mask != "none":
