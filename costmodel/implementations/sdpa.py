@@ -10,10 +10,9 @@ Every rule below cites the PyTorch source it encodes (read from pytorch/pytorch 
   ``TransformerEncoderLayer.forward`` the same for the whole layer
   (``torch._transformer_encoder_layer_fwd``), and relu/gelu, equal norm eps, bias=True.
 * ``torch/nn/functional.py`` ``multi_head_attention_forward``: ``need_weights=True`` (the
-  module's default) runs ``bmm`` + ``softmax`` (math); otherwise
-  ``scaled_dot_product_attention``
-  with ``dropout_p = 0`` when not training; a causal mask with no key-padding mask becomes
-  ``is_causal=True`` with no ``attn_mask``.
+  module's default) runs ``bmm`` + ``softmax`` (math); otherwise SDPA, with ``dropout_p = 0``
+  when not training; a causal mask with no key-padding mask becomes ``is_causal=True`` with no
+  ``attn_mask``.
 * ``aten/src/ATen/native/transformers/attention.cpp`` ``native_multi_head_attention_cpu``:
   the CPU fast path is always the math kernels (``bmm_nt``, ``masked_softmax``, ``bmm_nn``).
   ``cuda/attention.cu`` ``native_multi_head_attention_cuda``: SDPA when self-attention,
