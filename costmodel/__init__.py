@@ -46,6 +46,13 @@ _EXPORTS = {
     "Conv2d": "costmodel.models.conv",
     "MaxPool2d": "costmodel.models.conv",
     "CRNN": "costmodel.models.crnn",
+    "S4": "costmodel.models.s4",
+    "Mamba": "costmodel.models.mamba",
+    "LinearAttention": "costmodel.models.linear_attention",
+    "Linformer": "costmodel.models.linear_attention",
+    "ConformerBlock": "costmodel.models.conformer",
+    "AudioSpectrogramTransformer": "costmodel.models.ast",
+    "ast_patch_grid": "costmodel.models.ast",
 }
 
 __all__ = sorted(_EXPORTS)
