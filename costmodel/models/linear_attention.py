@@ -57,6 +57,12 @@ def _heads(embed_dim, num_heads):
     return E, h, sp.sympify(E) / h
 
 
+def _fold_copy(h) -> sp.Expr:
+    """1 where folding a head-split view [b, h, n, hd] into [b*h, n, hd] needs a copy: more
+    than one head, batch and length; Min(x - 1, 1) is 0 at x = 1, else 1."""
+    return sp.Min(sp.sympify(h) - 1, 1) * sp.Min(S.batch - 1, 1) * sp.Min(S.n - 1, 1)
+
+
 def _qkv(E, bias, input_grad) -> tuple[Cost, ...]:
     """q, k, v projections of the same tokens: x saved once (by q_proj)."""
     t = tokens_of()
@@ -86,15 +92,17 @@ def LinearAttention(embed_dim, num_heads, bias=True, *, input_requires_grad=Fals
     check_bool("input_requires_grad", input_requires_grad)
     b, t = S.batch, tokens_of()
     bh = b * h
+    # elu keeps its own tensor and phi = elu + 1 is a new one, which the next product keeps
     phi = [pointwise(f"phi_{x}", t * E, FEATURE_MAP_FLOPS, FEATURE_MAP_BACKWARD_FLOPS,
-                     saves="output") for x in "qk"]
+                     saved_elements=2 * t * E) for x in "qk"]
     parts = (
         *_qkv(E, bias, input_requires_grad), *phi,
         # phi(k)^T: [bh, hd, n] @ v: [bh, n, hd]; saves phi(k) (counted above) and v
         _bmm("kv", bh, hd, S.n, hd, saved_elements=t * E),
         pointwise("z", t * E, SUM_FLOPS, SUM_FLOPS, saves="none", kind="reduction"),
-        # phi(q): [bh, n, hd] @ kv: [bh, hd, hd]; saves kv
-        _bmm("num", bh, S.n, hd, hd, saved_elements=bh * hd * hd),
+        # phi(q): [bh, n, hd] @ kv: [bh, hd, hd]; saves kv and the copy it makes of phi(q)
+        # to fold [b, h, n, hd] (a transposed view) into [b*h, n, hd]; den keeps the view
+        _bmm("num", bh, S.n, hd, hd, saved_elements=bh * hd * hd + t * E * _fold_copy(h)),
         # phi(q): [bh, n, hd] @ z: [bh, hd, 1]; saves z
         _bmm("den", bh, S.n, hd, 1, saved_elements=bh * hd),
         # num / den saves both: [t, E] and [bh, n]
