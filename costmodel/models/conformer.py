@@ -19,14 +19,14 @@ modelled). Every matmul after the first LayerNorm computes its input gradient.
 from __future__ import annotations
 
 from costmodel import conventions as C
-from costmodel.checks import check_bool, check_size, is_known
+from costmodel.checks import check_size, is_known
 from costmodel.compose import combine
 from costmodel.cost import Cost
 from costmodel.models.attention import MultiheadAttention
 from costmodel.models.conv import Conv1d
 from costmodel.models.layers import LayerNorm, dropout_or_none, named
 from costmodel.models.primitives import linear_part, pointwise_part, tokens_of
-from costmodel.models.sequence_ops import batchnorm, glu, pointwise, silu
+from costmodel.models.sequence_ops import batchnorm, glu, silu
 
 #: FFN width when not given: four times d_model (the paper's expansion factor).
 FFN_EXPANSION = 4
