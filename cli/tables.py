@@ -80,13 +80,13 @@ def _n(value) -> str:
 
 
 def gpu_rows(devices):
-    header = ["--gpu", "name", "fp32 TF", "tf32", "bf16", "GB/s", "GB", "L2 MiB"]
+    header = ["--gpu", "name", "fp32 TF", "tf32", "bf16", "fp16", "GB/s", "GB", "L2 MiB"]
     body, raw = [], []
     for hw in devices:
         peaks = {k: hw.peaks.get(k) for k in ("fp32", "tf32", "bf16", "fp16", "fp8", "int8",
                                                "fp64")}
         body.append([hw.short_names[0], hw.name]
-                    + [_tf(peaks[k]) for k in ("fp32", "tf32", "bf16")]
+                    + [_tf(peaks[k]) for k in ("fp32", "tf32", "bf16", "fp16")]
                     + [f"{hw.hbm_bytes_per_s / 1e9:,.0f}",
                        "-" if hw.memory_bytes is None else f"{hw.memory_bytes / 1e9:.0f}",
                        "-" if hw.l2_bytes is None else f"{hw.l2_bytes / 2 ** 20:.0f}"])

@@ -43,6 +43,18 @@ def _catalogue_guard(path: Path) -> None:
                                  "(costmodel/data); write it elsewhere", param_hint="-o")
 
 
+def _check_outputs(given: Path, *paths: Path) -> None:
+    """Refuse ``-o -`` (these commands write several files) and any of ``paths`` the one
+    writer cannot write, before minutes of measuring."""
+    from costmodel.files import STDOUT, plan
+
+    if str(given) == STDOUT:
+        raise click.BadParameter("this command writes several files; give a path, not '-'",
+                                 param_hint="-o")
+    for path in paths:
+        plan(path)
+
+
 @click.command("calibrate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="auto: CUDA when available, else the CPU.")
@@ -60,6 +72,7 @@ def calibrate(device, quick, threads, output):
     Example: costmodel calibrate --device cpu --threads 1 -o cpu-profile.toml
     """
     _catalogue_guard(output)
+    _check_outputs(output, output, _benchmarks_path(output))
     dev = _open(device, threads)
     from costmodel.validation.calibrate import calibrate as run
     from costmodel.files import write_atomic
@@ -69,8 +82,12 @@ def calibrate(device, quick, threads, output):
     header = ("# Device profile written by `costmodel calibrate`; use it as --gpu "
               f"{output.name}.\n# Measured figures only; see [calibration] for how.\n")
     write_atomic(output, header + to_toml(profile))
-    write_atomic(output.with_name(output.stem + "-benchmarks.json"), to_json(rows))
+    write_atomic(_benchmarks_path(output), to_json(rows))
     _progress(f"wrote {output}")
+
+
+def _benchmarks_path(output: Path) -> Path:
+    return output.with_name(output.stem + "-benchmarks.json")
 
 
 @click.command("validate", context_settings={"help_option_names": ["-h", "--help"]})
@@ -111,6 +128,7 @@ def validate(device, profile, baseline, quick, families, modes, threads, max_con
 
     fams = _choices("--families", families, FAMILIES)
     mds = _choices("--modes", modes, MODES)
+    _check_outputs(output, *(output.with_suffix(s) for s in (".json", ".csv", ".png")))
     if profile is not None:
         hw = load_hardware(str(profile))
         if threads is None and hw.calibration:

@@ -173,15 +173,17 @@ def _bytes(dtype: str):
     return dtype_bytes_of(dtype)
 
 
-def _symbolic_crossover(a: sp.Expr, b: sp.Expr, fixed: dict) -> float | None:
-    """The smallest real n >= 1 with a(n) == b(n), or None when they never meet."""
+def _symbolic_crossover(a: sp.Expr, b: sp.Expr, fixed: dict) -> int | None:
+    """The smallest whole n >= 1 at or past the first real root of a(n) == b(n) (the root
+    rounded up, exactly), or None when they never meet."""
     diff = sp.expand((a - b).xreplace(fixed))
     if diff.free_symbols - {S.n}:
         return None
     if diff == 0:
-        return 1.0
-    roots = sp.solve(sp.Eq(diff, 0), S.n) if diff.has(S.n) else []
-    real = sorted(float(r) for r in roots if r.is_real and float(r) >= 1)
+        return 1
+    x = sp.Symbol("x", real=True)  # n is an integer symbol: solve would drop 3.5 as a root
+    roots = sp.solve(sp.Eq(diff.xreplace({S.n: x}), 0), x) if diff.has(S.n) else []
+    real = sorted(int(sp.ceiling(r)) for r in roots if r.is_real and r >= 1)
     return real[0] if real else None
 
 
@@ -206,5 +208,5 @@ def _time_crossovers(recurrent: dict, tf: Cost, setup: Setup, hw: Hardware,
             continue
         fine = np.arange(grid[change[0]], grid[change[0] + 1] + 1)
         fine_sign = np.sign(forward(record, fine) - forward(tf, fine))
-        found[name] = float(fine[np.argmax(fine_sign != fine_sign[0])])
+        found[name] = int(fine[np.argmax(fine_sign != fine_sign[0])])
     return found

@@ -150,7 +150,7 @@ def attention_block(cfg: AttentionConfig, name: str | None = None) -> Cost:
     record = combine(name, parts, depth_forward=1 + core.depth_forward + 1,
                      depth_backward=1 + core.depth_backward + 1)
     return dataclasses.replace(
-        record, state_bytes=KV_TENSORS * S.batch * src * E * s,
+        record, state_bytes=KV_TENSORS * S.batch * src * E * s, in_features=E, out_features=E,
         saved_input_bytes=projections[0].saved_input_bytes if not cfg.batch_first else 0)
 
 
@@ -164,13 +164,17 @@ def _projections(cfg: AttentionConfig) -> tuple[Cost, ...]:
     q = linear_part("q_proj", t, E, E, bias=cfg.bias, input_grad=cfg.input_grad)
     if cfg.packed:
         # memory: [t_src, E] @ W_kv^T: [E, 2E] -> kv: [t_src, 2E]
-        kv = linear_part("kv_proj", t_src, E, 2 * E, bias=cfg.bias, input_grad=False)
+        kv = linear_part("kv_proj", t_src, E, 2 * E, bias=cfg.bias, input_grad=False,
+                         side_input=True)
         return (q, saving(kv, cfg.memory_saved))
     # key: [t_src, kdim] @ W_k^T -> [t_src, E]; value: [t_src, vdim] @ W_v^T -> [t_src, E]
     # key is value (one memory tensor) when kdim == vdim: saved once unless batch_first made
     # each projection copy its transposed input.
-    v = linear_part("v_proj", t_src, cfg.vdim, E, bias=cfg.bias, input_grad=False)
-    return (q, linear_part("k_proj", t_src, cfg.kdim, E, bias=cfg.bias, input_grad=False),
+    v = linear_part("v_proj", t_src, cfg.vdim, E, bias=cfg.bias, input_grad=False,
+                    side_input=True)
+    k = linear_part("k_proj", t_src, cfg.kdim, E, bias=cfg.bias, input_grad=False,
+                    side_input=True)
+    return (q, k,
             saving(v, copy_switch(cfg.batch_first) if cfg.kdim == cfg.vdim else 1))
 
 

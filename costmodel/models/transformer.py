@@ -133,7 +133,8 @@ def build_layer(cfg: LayerConfig, input_grad: bool = False, memory_saved=1):
     kind = "Encoder" if cfg.kind == "encoder" else "Decoder"
     name = f"Transformer{kind}Layer(d_model={cfg.d_model}, nhead={cfg.nhead})"
     record = combine(name, parts)
-    return LayerRecord(**cost_fields(record), config=cfg)
+    return LayerRecord(**{**cost_fields(record), "in_features": cfg.d_model,
+                          "out_features": cfg.d_model}, config=cfg)
 
 
 def TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1,
@@ -179,7 +180,8 @@ def _stack(kind: str, layer, num_layers, norm, attention, causal) -> Cost:
     if norm is not None:
         merged.append(named(norm, "norm"))
     name = f"Transformer{kind.title()}(num_layers={num_layers}, d_model={cfg.d_model})"
-    return LayerRecord(**cost_fields(combine(name, merged)), config=cfg)
+    return LayerRecord(**{**cost_fields(combine(name, merged)), "in_features": cfg.d_model,
+                          "out_features": cfg.d_model}, config=cfg)
 
 
 def TransformerEncoder(encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
