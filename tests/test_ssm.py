@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracle import assert_three_routes_agree, matmul_flops, num_params
+from oracle import assert_three_routes_agree, matmul_flops, num_params, saved_bytes
 from torch import nn
 
 import costmodel as cm
@@ -99,12 +99,17 @@ mamba_configs = st.fixed_dictionaries({
 @settings(max_examples=20, deadline=None)
 @given(c=mamba_configs)
 def test_mamba_params_and_matmul_flops_match_torch(c):
-    rec = cm.Mamba(c["D"], c["N"], c["K"], c["expand"], c["R"], c["conv_bias"], c["bias"])
+    """params, matmul FLOPs, and (implementation="autograd", the Python loop's graph) the
+    bytes autograd saves, exactly."""
+    rec = cm.Mamba(c["D"], c["N"], c["K"], c["expand"], c["R"], c["conv_bias"], c["bias"],
+                   implementation="autograd")
     got = rec.evaluate(n=c["n"], batch=c["b"])
     torch.manual_seed(0)
     ref = MambaRef(c["D"], c["N"], c["K"], c["expand"], c["R"], c["conv_bias"], c["bias"])
-    fwd, bwd = matmul_flops(ref, torch.randn(c["b"], c["n"], c["D"]))
+    u = torch.randn(c["b"], c["n"], c["D"])
+    fwd, bwd = matmul_flops(ref, u)
     assert got["params"] == num_params(ref)
+    assert got["activation_bytes"] == saved_bytes(ref, u)
     assert got["matmul_flops"] == fwd
     # FlopCounterMode counts the depthwise conv's grad_weight E times (it ignores groups):
     # the counter is ours plus (E - 1) x the conv's forward, 2*b*(n+K-1)*E*K
@@ -164,11 +169,12 @@ def test_mamba_depth_sequential_vs_parallel():
 
 def test_mamba_memory_and_state():
     """The fused kernel saves the scan's inputs, O(b n (E + N)); a PyTorch loop saves every
-    state and decay, 2 b n E N more. Inference state: b E (d_conv + N), independent of n."""
+    state h_0..h_n and decay, (2n + 1) b E N, and dt_t x_t, b n E, more. Inference state:
+    b E (d_conv + N), independent of n."""
     fused, loop = cm.Mamba("d", 16), cm.Mamba("d", 16, implementation="autograd")
-    E, s = 2 * S.size_symbol("d"), S.dtype_bytes
+    E, s, b, n = 2 * S.size_symbol("d"), S.dtype_bytes, S.batch, S.n
     assert sp.simplify(loop.activation_bytes - fused.activation_bytes
-                       - 2 * S.batch * S.n * E * 16 * s) == 0
+                       - ((2 * n + 1) * b * E * 16 + b * n * E) * s) == 0
     assert sp.simplify(fused.state_bytes - S.batch * E * (4 + 16) * s) == 0
     assert S.n not in fused.state_bytes.free_symbols
     kernels = {k.name: k for k in loop.kernels}

@@ -31,7 +31,7 @@ from costmodel.checks import check_bool, check_size, is_known
 from costmodel.compose import combine
 from costmodel.cost import Cost, Kernel
 from costmodel.models.primitives import linear_part, mm_flops, tokens_of
-from costmodel.models.sequence_ops import pointwise
+from costmodel.models.sequence_ops import fold_copy, pointwise
 
 #: phi(x) = elu(x) + 1: compare, exp, subtract 1 (elu: 3), add 1 (1) = 4. Backward:
 #: elu' = 1 or phi(x) (a select, 1), times the gradient (1) = 2.
@@ -55,12 +55,6 @@ def _heads(embed_dim, num_heads):
     if is_known(E) and is_known(h) and E % h:
         raise ValueError(f"embed_dim={E} must be divisible by num_heads={h}")
     return E, h, sp.sympify(E) / h
-
-
-def _fold_copy(h) -> sp.Expr:
-    """1 where folding a head-split view [b, h, n, hd] into [b*h, n, hd] needs a copy: more
-    than one head, batch and length; Min(x - 1, 1) is 0 at x = 1, else 1."""
-    return sp.Min(sp.sympify(h) - 1, 1) * sp.Min(S.batch - 1, 1) * sp.Min(S.n - 1, 1)
 
 
 def _qkv(E, bias, input_grad) -> tuple[Cost, ...]:
@@ -102,7 +96,8 @@ def LinearAttention(embed_dim, num_heads, bias=True, *, input_requires_grad=Fals
         pointwise("z", t * E, SUM_FLOPS, SUM_FLOPS, saves="none", kind="reduction"),
         # phi(q): [bh, n, hd] @ kv: [bh, hd, hd]; saves kv and the copy it makes of phi(q)
         # to fold [b, h, n, hd] (a transposed view) into [b*h, n, hd]; den keeps the view
-        _bmm("num", bh, S.n, hd, hd, saved_elements=bh * hd * hd + t * E * _fold_copy(h)),
+        _bmm("num", bh, S.n, hd, hd,
+             saved_elements=bh * hd * hd + t * E * fold_copy(h, b, S.n)),
         # phi(q): [bh, n, hd] @ z: [bh, hd, 1]; saves z
         _bmm("den", bh, S.n, hd, 1, saved_elements=bh * hd),
         # num / den saves both: [t, E] and [bh, n]

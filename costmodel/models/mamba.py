@@ -25,8 +25,9 @@ causal-conv1d kernel computes n. FlopCounterMode counts the depthwise grad_weigh
 Options (costmodel-only): ``scan="parallel"`` (a work-efficient parallel scan, depth
 2 * ceil(log2 n)) or ``"sequential"`` (depth n, one step after another);
 ``implementation="fused"`` (Mamba's CUDA kernel: one launch, saves the scan's inputs and
-recomputes the states in backward) or ``"autograd"`` (a PyTorch loop over time: n launches,
-every state h_t and decay exp(dt_t A) saved).
+recomputes the states in backward; a model, not measured) or ``"autograd"`` (a PyTorch loop
+over time: n launches, every state h_t and decay exp(dt_t A) saved; equal to the bytes
+autograd saves for the reference loop in tests/test_ssm.py).
 
 ``state_bytes`` is what step-by-step inference carries per sequence: mamba_simple's conv
 state [E, d_conv] and ssm state [E, N], O(batch * E * (d_conv + N)), independent of n.
@@ -38,6 +39,7 @@ import dataclasses
 
 import sympy as sp
 
+from costmodel import conventions as C
 from costmodel import symbols as S
 from costmodel.checks import check_bool, check_choice, check_size
 from costmodel.compose import combine
@@ -45,7 +47,7 @@ from costmodel.cost import Cost, Kernel
 from costmodel.models.conv import Conv1d
 from costmodel.models.layers import named
 from costmodel.models.primitives import linear_part, tokens_of
-from costmodel.models.sequence_ops import pointwise, scan_depth, silu, softplus
+from costmodel.models.sequence_ops import fold_copy, pointwise, scan_depth, silu, softplus
 
 IMPLEMENTATIONS = ("fused", "autograd")
 #: dt_rank="auto": ceil(d_model / DT_RANK_DIVISOR), mamba_simple's rule.
@@ -94,7 +96,9 @@ def _scan(E, N, scan: str, implementation: str) -> Cost:
     fwd = states * SCAN_FLOPS_PER_STATE + channels * SCAN_FLOPS_PER_CHANNEL
     bwd = states * SCAN_BACKWARD_FLOPS_PER_STATE + channels * SCAN_BACKWARD_FLOPS_PER_CHANNEL
     inputs = FUSED_SAVED_PER_CHANNEL * channels + FUSED_SAVED_PER_STATE_COLUMN * b * n * N
-    saved = inputs + (AUTOGRAD_SAVED_PER_STATE * states if implementation == "autograd" else 0)
+    saved = inputs + E * N  # and A itself
+    if implementation == "autograd":  # every h_t (and h_0), exp(dt_t A), dt_t x_t
+        saved += AUTOGRAD_SAVED_PER_STATE * states + b * E * N + channels
     moved = (inputs + channels) * s  # read x, dt, B, C; write y
     if implementation == "autograd":
         moved += AUTOGRAD_SAVED_PER_STATE * states * s  # each step writes h_t and exp(dt A)
@@ -107,6 +111,12 @@ def _scan(E, N, scan: str, implementation: str) -> Cost:
                         count=launches),
                  Kernel("selective_scan.backward", "scan", "backward", bwd / launches,
                         2 * moved / launches, count=launches)))
+
+
+def _saving(part: Cost, factor) -> Cost:
+    """``part`` with its saved input counted ``factor`` times."""
+    return dataclasses.replace(part, activation_bytes=part.activation_bytes * factor,
+                               saved_input_bytes=part.saved_input_bytes * factor)
 
 
 def _conv(E, d_conv, conv_bias) -> Cost:
@@ -141,9 +151,14 @@ def Mamba(d_model, d_state=16, d_conv=4, expand=2, dt_rank="auto", conv_bias=Tru
         linear_part("in_proj", t, D, IN_PROJ_HALVES * E, bias=bias,
                     input_grad=input_requires_grad),
         _conv(E, K, conv_bias),
-        silu("silu", channels),
-        # x: [t, E] @ W_x^T: [E, R + 2N] -> dt, B, C
-        linear_part("x_proj", t, E, R + B_AND_C * N, bias=False),
+        # silu saves its input, a view of the conv's whole n + d_conv - 1 outputs
+        pointwise("silu", channels, C.SILU_FLOPS, C.SILU_BACKWARD_FLOPS,
+                  saved_elements=S.batch * E * (S.n + K - 1)),
+        # x: [t, E] @ W_x^T: [E, R + 2N] -> dt, B, C; x is a transposed view of the conv's
+        # [b, E, n] layout: folded into rows it is copied (and the copy saved) unless b, n or E
+        # is 1; the view itself is saved by the scan
+        _saving(linear_part("x_proj", t, E, R + B_AND_C * N, bias=False),
+                fold_copy(S.batch, S.n, E)),
         # dt: [t, R] @ W_dt^T: [R, E] -> [t, E]
         linear_part("dt_proj", t, R, E, bias=True),
         softplus("softplus", channels),
@@ -155,7 +170,7 @@ def Mamba(d_model, d_state=16, d_conv=4, expand=2, dt_rank="auto", conv_bias=Tru
         pointwise("gate", channels, GATE_FLOPS, GATE_BACKWARD_FLOPS, inputs=2,
                   saved_elements=2 * channels, kind="elementwise"),
         # y: [t, E] @ W_out^T: [E, D] -> [t, D]
-        linear_part("out_proj", t, E, D, bias=bias, save_input=False),  # y * silu(z) saved
+        linear_part("out_proj", t, E, D, bias=bias),
     )
     name = (f"Mamba(d_model={D}, d_state={N}, d_conv={K}, expand={expand}, scan={scan!r}, "
             f"implementation={implementation!r})")

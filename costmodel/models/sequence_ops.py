@@ -64,6 +64,13 @@ def batchnorm(name: str, channels, elements) -> Cost:
     return with_backward_kernel(bn)
 
 
+def fold_copy(*sizes) -> sp.Expr:
+    """1 where reshaping a transposed view into rows for a matmul needs a copy, else 0: the
+    copy is made unless one of ``sizes`` (the dimensions being merged across the transpose)
+    is 1. Min(x - 1, 1) is 0 at x = 1, else 1."""
+    return sp.Mul(*[sp.Min(sp.sympify(x) - 1, 1) for x in sizes])
+
+
 def real_fft_flops(length) -> sp.Expr:
     """FLOPs of one real FFT (or inverse) of ``length`` points (``REAL_FFT_FLOPS_PER_POINT_LOG2``
     * m * ceil(log2 m); see conventions)."""
