@@ -1,5 +1,6 @@
 """ConformerBlock against a small PyTorch Conformer block written here (torchaudio's
-ConformerLayer layout, time-major). Params and forward/backward matmul FLOPs exact.
+ConformerLayer layout, time-major). Params, forward/backward matmul FLOPs and saved bytes
+exact.
 
 FlopCounterMode counts the depthwise convolution's grad_weight d_model times (it ignores
 groups, see test_conv.py): the counter is ours plus (d - 1) x that convolution's forward.
@@ -14,11 +15,12 @@ import sympy as sp
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracle import assert_three_routes_agree, num_params
+from oracle import assert_three_routes_agree, num_params, saved_bytes
 from test_attention import torch_flops
 from torch import nn
 
 import costmodel as cm
+from costmodel import symbols as S
 
 
 def ffn(d, f, p):
@@ -61,12 +63,17 @@ configs = st.fixed_dictionaries({
 def test_conformer_matches_torch(c):
     d = c["h"] * c["hd"]
     kernel = "flash" if c["dropout"] == 0 else "math"
-    rec = cm.ConformerBlock(d, c["h"], c["f"], c["K"], c["dropout"], attention=kernel)
+    rec = cm.ConformerBlock(d, c["h"], c["f"], c["K"], c["dropout"], attention=kernel,
+                            mask_bytes=S.dtype_bytes)  # CPU eager: dropout noise in fp32
     got = rec.evaluate(n=c["n"], batch=c["b"])
     torch.manual_seed(0)
     ref = ConformerRef(d, c["h"], c["f"], c["K"], c["dropout"])
-    fwd, bwd = torch_flops(ref, torch.randn(c["n"], c["b"], d), flash_formulas=True)
+    x = torch.randn(c["n"], c["b"], d)
+    fwd, bwd = torch_flops(ref, x, flash_formulas=True)
     assert got["params"] == num_params(ref)
+    # autograd also keeps BatchNorm's running_mean and running_var (2 d fp32 buffers): module
+    # state that exists anyway, not activations, so not in our count
+    assert got["activation_bytes"] + 2 * d * 4 == saved_bytes(ref, x)
     assert got["matmul_flops"] == fwd
     depthwise = 2 * c["b"] * c["n"] * d * c["K"]
     assert got["matmul_flops_backward"] + (d - 1) * depthwise == bwd
