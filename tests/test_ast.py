@@ -1,7 +1,8 @@
 """The Audio Spectrogram Transformer against a small PyTorch AST written here: the patch
 embedding (Conv2d with overlapping strides), class tokens, position embeddings, a stack of
 pre-norm GELU TransformerEncoderLayers (timm's ViT Block: the same params and matmuls), the
-final norm, the pooled class tokens and the head. Params and matmul FLOPs exact.
+final norm, the pooled class tokens and the head. Params, matmul FLOPs and saved bytes
+exact.
 
 Dropout 0: the CPU runs the flash attention op, which FlopCounterMode leaves uncounted;
 torch's own flash formulas are mapped onto it (test_attention.torch_flops).
@@ -13,7 +14,7 @@ import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from oracle import assert_three_routes_agree, num_params
+from oracle import assert_three_routes_agree, num_params, saved_bytes
 from test_attention import torch_flops
 from torch import nn
 
@@ -73,6 +74,7 @@ def test_ast_matches_torch(c):
     fwd, bwd = torch_flops(ref, x, flash_formulas=True)
     assert got["params"] == num_params(ref)
     assert (got["matmul_flops"], got["matmul_flops_backward"]) == (fwd, bwd)
+    assert got["activation_bytes"] == saved_bytes(ref, x)
 
 
 def test_patch_grid_of_the_paper():

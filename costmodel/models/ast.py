@@ -81,7 +81,10 @@ def _tokens(E, f, class_tokens) -> Cost:
 
 def _pool(E, class_tokens) -> Cost:
     if class_tokens == 1:
-        return Cost(name="pool", out_len=1)  # x[:, 0]: a view
+        # x[:, 0] is a view: the head's first op saves it, which keeps the whole [batch, n, E]
+        # token tensor alive, n - 1 rows more than the row it counts itself
+        return Cost(name="pool", activation_bytes=S.batch * (S.n - 1) * E * S.dtype_bytes,
+                    out_len=1)
     part = pointwise_part("pool", S.batch * E, TWO_TOKEN_POOL_FLOPS,
                           class_tokens * TWO_TOKEN_POOL_BACKWARD_FLOPS, inputs=class_tokens)
     return Cost(name="pool", elementwise_flops=part.elementwise_flops,
