@@ -2,8 +2,10 @@
 
 FlopCounterMode counts matrix products and convolutions only: not the FFTs, not the
 Vandermonde sum, not the scan (all elementwise in our convention and in these references).
-So params are checked exactly, and matmul FLOPs are checked exactly on what it counts; the
-elementwise parts are checked by golden numbers with their arithmetic.
+So params, matmul FLOPs (what it counts) and the bytes autograd saves are checked exactly;
+the elementwise FLOPs by golden numbers with their arithmetic. Mamba's saved bytes are
+checked for implementation="autograd" (the Python loop); "fused" is a model of the CUDA
+kernel.
 """
 
 from __future__ import annotations
@@ -186,6 +188,7 @@ def test_mamba_memory_and_state():
 s4_configs = st.fixed_dictionaries({
     "H": st.integers(1, 6), "modes": st.integers(1, 3), "n": st.integers(1, 8),
     "b": st.integers(1, 3), "mode": st.sampled_from(["convolution", "recurrent"]),
+    "input_grad": st.booleans(),
 })
 
 
@@ -193,15 +196,17 @@ s4_configs = st.fixed_dictionaries({
 @given(c=s4_configs)
 def test_s4_params_and_matmul_flops_match_torch(c):
     """Only output_linear is a matmul: FlopCounterMode sees no FFT, no Vandermonde sum
-    (written elementwise here) and no recurrence."""
+    (written elementwise here) and no recurrence. Saved bytes exact too."""
     N = 2 * c["modes"]
-    rec = cm.S4(c["H"], N, mode=c["mode"])
+    rec = cm.S4(c["H"], N, mode=c["mode"], input_requires_grad=c["input_grad"])
     got = rec.evaluate(n=c["n"], batch=c["b"])
     torch.manual_seed(0)
     ref = S4DRef(c["H"], N, c["mode"])
-    fwd, bwd = matmul_flops(ref, torch.randn(c["b"], c["n"], c["H"]))
+    u = torch.randn(c["b"], c["n"], c["H"], requires_grad=c["input_grad"])
+    fwd, bwd = matmul_flops(ref, u)
     assert got["params"] == num_params(ref)
     assert (got["matmul_flops"], got["matmul_flops_backward"]) == (fwd, bwd)
+    assert got["activation_bytes"] == saved_bytes(ref, u)
 
 
 def test_s4_reference_modes_agree():

@@ -65,22 +65,33 @@ RECURRENCE_BACKWARD_FLOPS = 30
 #: Skip y + D u: multiply and add (2); backward dD += g u, du += g D (4).
 SKIP_FLOPS = 2
 SKIP_BACKWARD_FLOPS = 4
+#: Complex [H, N/2] tensors autograd keeps while discretising (A, exp(dtA), exp(dtA) - 1,
+#: the quotient by A), and in recurrent mode besides the states (dA and C').
+DISCRETIZE_COMPLEX_SAVED = 4
+RECURRENCE_COMPLEX_SAVED = 2
 #: Parameter vectors of length H: log_dt and D; of shape [H, N/2]: log_A_real and A_imag.
 CHANNEL_VECTORS = 2
 MODE_MATRICES = 2
 
 
 def _discretize(H, modes) -> Cost:
+    """Saves exp(log_A_real) [H, N/2] and exp(log_dt) [H] (real), and A, exp(dtA),
+    exp(dtA) - 1 and their quotient by A (complex [H, N/2] each)."""
+    saved = H * modes + H + DISCRETIZE_COMPLEX_SAVED * REALS_PER_COMPLEX * H * modes
     return pointwise("discretize", H * modes, DISCRETIZE_FLOPS, DISCRETIZE_BACKWARD_FLOPS,
-                     saves="none", kind="elementwise")
+                     saved_elements=saved, kind="elementwise")
 
 
 def _convolution(H, modes, input_grad: bool) -> Cost:
     """Kernel generation, the FFT convolution of u with K, and its backward."""
     b, n, s = S.batch, S.n, S.dtype_bytes
     m, bins = FFT_PADDING * n, n + 1  # FFT length; rfft of 2n points gives n + 1 bins
+    # saves exp(dtA l) [H, N/2, n] and C' [H, N/2] (complex) and the step index l (int64)
     vander = pointwise("kernel", H * modes * n, VANDERMONDE_FLOPS, VANDERMONDE_BACKWARD_FLOPS,
-                       saved_elements=REALS_PER_COMPLEX * H * modes * n, kind="elementwise")
+                       saved_elements=REALS_PER_COMPLEX * H * modes * (n + 1),
+                       kind="elementwise")
+    vander = dataclasses.replace(vander, activation_bytes=vander.activation_bytes
+                                 + n * C.INDEX_BYTES)
     fft = real_fft_flops(m)
     products = b * H * bins  # u_f * k_f, complex
     fwd = (2 * b * H + H) * fft + products * C.COMPLEX_MUL_FLOPS  # rfft u, rfft K, irfft y
@@ -89,7 +100,10 @@ def _convolution(H, modes, input_grad: bool) -> Cost:
     bwd = (b * H + H) * fft + products * (C.COMPLEX_MUL_FLOPS + C.COMPLEX_ADD_FLOPS)
     if input_grad:
         bwd += b * H * fft + products * C.COMPLEX_MUL_FLOPS
-    saved = REALS_PER_COMPLEX * (b * H * bins + H * bins) * s  # u_f and k_f
+    # u_f * k_f keeps u_f; rfft keeps the zero-padded K [H, 2n]; with an input that needs a
+    # gradient also k_f and the zero-padded u [b, H, 2n]
+    saved = (REALS_PER_COMPLEX * b * H * bins + H * m
+             + ((REALS_PER_COMPLEX * H * bins + b * H * m) if input_grad else 0)) * s
     kernels = (fft_kernel("rfft", "forward", b * H + H, m),
                Kernel("spectral_product", "elementwise", "forward",
                       products * C.COMPLEX_MUL_FLOPS, 3 * REALS_PER_COMPLEX * products * s),
@@ -105,7 +119,8 @@ def _convolution(H, modes, input_grad: bool) -> Cost:
 
 
 def _recurrence(H, modes, scan: str) -> Cost:
-    """h_t = dA h_{t-1} + B' u_t, y_t = 2 Re(C' h_t): every h_t saved (complex)."""
+    """h_t = dA h_{t-1} + B' u_t, y_t = 2 Re(C' h_t): every h_t (h_0 included), dA and C'
+    saved (complex)."""
     b, n, s = S.batch, S.n, S.dtype_bytes
     cells = b * n * H * modes
     sequential = scan == "sequential"
@@ -114,7 +129,8 @@ def _recurrence(H, modes, scan: str) -> Cost:
     moved = (2 * b * n * H + REALS_PER_COMPLEX * cells) * s  # u in, y out, h_t written
     depth = scan_depth(scan)
     return Cost(name="recurrence", elementwise_flops=fwd, elementwise_flops_backward=bwd,
-                bytes=moved, activation_bytes=REALS_PER_COMPLEX * cells * s,
+                bytes=moved, activation_bytes=REALS_PER_COMPLEX * (
+                    b * (n + 1) * H * modes + RECURRENCE_COMPLEX_SAVED * H * modes) * s,
                 depth_forward=depth, depth_backward=depth,
                 kernels=(Kernel("recurrence", "scan", "forward", fwd / launches,
                                 moved / launches, count=launches),
@@ -145,8 +161,8 @@ def S4(d_model, d_state=64, *, mode="convolution", scan="sequential",
     parts = (
         dataclasses.replace(_discretize(H, modes), params=ssm_params),
         core,
-        pointwise("skip", t * H, SKIP_FLOPS, SKIP_BACKWARD_FLOPS, saves="none", inputs=2,
-                  kind="elementwise"),
+        pointwise("skip", t * H, SKIP_FLOPS, SKIP_BACKWARD_FLOPS, saves="input", inputs=2,
+                  kind="elementwise"),  # D * u keeps u
         named(GELU(features=H), "activation"),
         # y: [t, H] @ W^T: [H, 2H] -> [t, 2H] (s4d.py's Conv1d(H, 2H, kernel_size=1))
         linear_part("output_linear", t, H, 2 * H, bias=True),
