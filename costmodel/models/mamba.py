@@ -39,11 +39,11 @@ import dataclasses
 
 import sympy as sp
 
-from costmodel import conventions as C
 from costmodel import symbols as S
 from costmodel.checks import check_bool, check_choice, check_size
 from costmodel.compose import combine
 from costmodel.cost import Cost, Kernel
+from costmodel.models.attention import saving
 from costmodel.models.conv import Conv1d
 from costmodel.models.layers import named
 from costmodel.models.primitives import linear_part, tokens_of
@@ -82,11 +82,11 @@ AUTOGRAD_SAVED_PER_STATE = 2
 
 
 def dt_rank_of(d_model, dt_rank="auto"):
-    """``dt_rank``: an int, or "auto" = ceil(d_model / 16)."""
-    if dt_rank == "auto":
-        return sp.ceiling(sp.sympify(d_model) / DT_RANK_DIVISOR) if not isinstance(
-            d_model, int) else -(-d_model // DT_RANK_DIVISOR)
-    return check_size("dt_rank", dt_rank)
+    """``dt_rank``: a size, or "auto" = ceil(d_model / 16)."""
+    if dt_rank != "auto":
+        return check_size("dt_rank", dt_rank)
+    rank = sp.ceiling(sp.sympify(d_model) / DT_RANK_DIVISOR)
+    return int(rank) if rank.is_number else rank
 
 
 def _scan(E, N, scan: str, implementation: str) -> Cost:
@@ -113,17 +113,42 @@ def _scan(E, N, scan: str, implementation: str) -> Cost:
                         2 * moved / launches, count=launches)))
 
 
-def _saving(part: Cost, factor) -> Cost:
-    """``part`` with its saved input counted ``factor`` times."""
-    return dataclasses.replace(part, activation_bytes=part.activation_bytes * factor,
-                               saved_input_bytes=part.saved_input_bytes * factor)
-
-
 def _conv(E, d_conv, conv_bias) -> Cost:
     """Depthwise causal conv: padding d_conv - 1, first n outputs kept (out_len n)."""
     conv = Conv1d(E, E, d_conv, padding=d_conv - 1, groups=E, bias=conv_bias,
                   input_requires_grad=True)
     return dataclasses.replace(named(conv, "conv1d"), out_len=S.n)
+
+
+def _parts(D, E, N, K, R, conv_bias, bias, scan, implementation, input_grad):
+    """in_proj, conv1d, silu, x_proj, dt_proj, softplus, A, scan, skip, gate, out_proj."""
+    t = tokens_of()
+    channels = t * E
+    return (
+        # u: [t, D] @ W_in^T: [D, 2E] -> xz: [t, 2E]
+        linear_part("in_proj", t, D, IN_PROJ_HALVES * E, bias=bias, input_grad=input_grad),
+        _conv(E, K, conv_bias),
+        # silu saves its input, a view of the conv's whole n + d_conv - 1 outputs
+        silu("silu", channels, saved_elements=S.batch * E * (S.n + K - 1)),
+        # x: [t, E] @ W_x^T: [E, R + 2N] -> dt, B, C; x is a transposed view of the conv's
+        # [b, E, n] layout: folded into rows it is copied (and the copy saved) unless b, n or E
+        # is 1; the view itself is saved by the scan
+        saving(linear_part("x_proj", t, E, R + B_AND_C * N, bias=False),
+               fold_copy(S.batch, S.n, E)),
+        # dt: [t, R] @ W_dt^T: [R, E] -> [t, E]
+        linear_part("dt_proj", t, R, E, bias=True),
+        softplus("softplus", channels),
+        dataclasses.replace(pointwise("A", E * N, A_FLOPS, A_FLOPS, saves="output",
+                                      kind="elementwise"), params=E * N),  # A_log
+        _scan(E, N, scan, implementation),
+        dataclasses.replace(pointwise("skip", channels, SKIP_FLOPS, SKIP_BACKWARD_FLOPS,
+                                      saves="none", inputs=2, kind="elementwise"), params=E),
+        silu("gate.silu", channels),
+        pointwise("gate", channels, GATE_FLOPS, GATE_BACKWARD_FLOPS, inputs=2,
+                  saved_elements=2 * channels, kind="elementwise"),
+        # y: [t, E] @ W_out^T: [E, D] -> [t, D]
+        linear_part("out_proj", t, E, D, bias=bias),
+    )
 
 
 def Mamba(d_model, d_state=16, d_conv=4, expand=2, dt_rank="auto", conv_bias=True, bias=False,
@@ -143,35 +168,7 @@ def Mamba(d_model, d_state=16, d_conv=4, expand=2, dt_rank="auto", conv_bias=Tru
         check_bool(flag, value)
     check_choice("implementation", implementation, IMPLEMENTATIONS)
     scan_depth(scan)  # checks the choice
-    t = tokens_of()
-    channels = t * E
-    a = pointwise("A", E * N, A_FLOPS, A_FLOPS, saves="output", kind="elementwise")
-    parts = (
-        # u: [t, D] @ W_in^T: [D, 2E] -> xz: [t, 2E]
-        linear_part("in_proj", t, D, IN_PROJ_HALVES * E, bias=bias,
-                    input_grad=input_requires_grad),
-        _conv(E, K, conv_bias),
-        # silu saves its input, a view of the conv's whole n + d_conv - 1 outputs
-        pointwise("silu", channels, C.SILU_FLOPS, C.SILU_BACKWARD_FLOPS,
-                  saved_elements=S.batch * E * (S.n + K - 1)),
-        # x: [t, E] @ W_x^T: [E, R + 2N] -> dt, B, C; x is a transposed view of the conv's
-        # [b, E, n] layout: folded into rows it is copied (and the copy saved) unless b, n or E
-        # is 1; the view itself is saved by the scan
-        _saving(linear_part("x_proj", t, E, R + B_AND_C * N, bias=False),
-                fold_copy(S.batch, S.n, E)),
-        # dt: [t, R] @ W_dt^T: [R, E] -> [t, E]
-        linear_part("dt_proj", t, R, E, bias=True),
-        softplus("softplus", channels),
-        dataclasses.replace(a, params=E * N),  # A_log
-        _scan(E, N, scan, implementation),
-        dataclasses.replace(pointwise("skip", channels, SKIP_FLOPS, SKIP_BACKWARD_FLOPS,
-                                      saves="none", inputs=2, kind="elementwise"), params=E),
-        silu("gate.silu", channels),
-        pointwise("gate", channels, GATE_FLOPS, GATE_BACKWARD_FLOPS, inputs=2,
-                  saved_elements=2 * channels, kind="elementwise"),
-        # y: [t, E] @ W_out^T: [E, D] -> [t, D]
-        linear_part("out_proj", t, E, D, bias=bias),
-    )
+    parts = _parts(D, E, N, K, R, conv_bias, bias, scan, implementation, input_requires_grad)
     name = (f"Mamba(d_model={D}, d_state={N}, d_conv={K}, expand={expand}, scan={scan!r}, "
             f"implementation={implementation!r})")
     # inference carries the last d_conv inputs of each channel and the scan state h

@@ -31,9 +31,11 @@ def pointwise(name: str, elements, forward, backward, *, saves="input", inputs=1
                                                kind=kind))
 
 
-def silu(name: str, elements) -> Cost:
-    """``F.silu``: saves its input (its backward recomputes the sigmoid)."""
-    return pointwise(name, elements, C.SILU_FLOPS, C.SILU_BACKWARD_FLOPS)
+def silu(name: str, elements, saved_elements=0) -> Cost:
+    """``F.silu``: saves its input (its backward recomputes the sigmoid); ``saved_elements``
+    when that input is a view of a larger storage."""
+    return pointwise(name, elements, C.SILU_FLOPS, C.SILU_BACKWARD_FLOPS,
+                     saved_elements=saved_elements)
 
 
 def softplus(name: str, elements) -> Cost:
