@@ -104,18 +104,25 @@ def _convolution(H, modes, input_grad: bool) -> Cost:
     # gradient also k_f and the zero-padded u [b, H, 2n]
     saved = (REALS_PER_COMPLEX * b * H * bins + H * m
              + ((REALS_PER_COMPLEX * H * bins + b * H * m) if input_grad else 0)) * s
-    kernels = (fft_kernel("rfft", "forward", b * H + H, m),
-               Kernel("spectral_product", "elementwise", "forward",
-                      products * C.COMPLEX_MUL_FLOPS, 3 * REALS_PER_COMPLEX * products * s),
-               fft_kernel("irfft", "forward", b * H, m),
-               fft_kernel("irfft.backward", "backward", b * H, m),
-               fft_kernel("rfft.backward", "backward", H + (b * H if input_grad else 0), m))
+    kernels = _fft_kernels(H, m, products, input_grad)
     conv = Cost(name="fft_conv", elementwise_flops=fwd, elementwise_flops_backward=bwd,
                 bytes=sum(k.bytes for k in kernels[:3]), activation_bytes=saved,
                 depth_forward=2, depth_backward=2,  # rfft (u and K side by side), irfft
                 kernels=kernels)
     return combine("convolution", (dataclasses.replace(vander, depth_forward=1,
                                                        depth_backward=1), conv))
+
+
+def _fft_kernels(H, m, products, input_grad: bool) -> tuple[Kernel, ...]:
+    """rfft of u and K, the spectral product, irfft; backward rfft of dy (as irfft's
+    adjoint) and irfft of the spectral gradients (K's, and u's when it needs one)."""
+    b, s = S.batch, S.dtype_bytes
+    return (fft_kernel("rfft", "forward", b * H + H, m),
+            Kernel("spectral_product", "elementwise", "forward",
+                   products * C.COMPLEX_MUL_FLOPS, 3 * REALS_PER_COMPLEX * products * s),
+            fft_kernel("irfft", "forward", b * H, m),
+            fft_kernel("irfft.backward", "backward", b * H, m),
+            fft_kernel("rfft.backward", "backward", H + (b * H if input_grad else 0), m))
 
 
 def _recurrence(H, modes, scan: str) -> Cost:
