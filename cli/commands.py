@@ -58,6 +58,7 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
     """
     from costmodel.compare import compare as run
     from costmodel.hardware import load_hardware
+    from costmodel.implementations import rnn_implementation
 
     hw = load_hardware(gpu)
     if allow_tf32 and not hw.peaks.get("tf32"):
@@ -68,13 +69,20 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
     if fmt == "json":
         click.echo(render.to_json({"rows": list(result.rows), "ratios": list(result.ratios),
                                    "crossovers": list(result.crossovers),
-                                   "setup": _setup_dict(result)}), nl=False)
+                                   "setup": _setup_dict(result),
+                                   "rnn_implementation": rnn_implementation(result.hardware)}),
+                   nl=False)
     elif fmt == "csv":
         from costmodel.sweep import comparison_columns, csv_text
 
         click.echo(csv_text(comparison_columns(result)), nl=False)
     else:
         click.echo(comparison_table(result, fmt), nl=False)
+        if fmt == "table":
+            import textwrap
+
+            click.echo(textwrap.fill(f"RNN/LSTM/GRU: {rnn_implementation(result.hardware)}",
+                                     width=80, subsequent_indent="  "))
 
 
 def _setup_dict(result) -> dict:

@@ -112,16 +112,36 @@ def _benchmarks_path(output: Path) -> Path:
 @click.option("--quiet-s", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Before each timing wait up to this long for other processes to go quiet; "
                    "retake a timing they disturbed (shared machines).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Output stem: writes STEM.json, STEM.csv and STEM.png.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Output stem: writes STEM.json, STEM.csv and STEM.png (with --reference: "
+                   "the one output file, default stdout).")
+@click.option("--reference", default=None,
+              help="Score a published-measurement source (NAME or all) instead of timing this "
+                   "machine; needs no torch.")
+@click.option("--leave-one-gpu-out/--no-leave-one-gpu-out", default=True, show_default=True,
+              help="With --reference: refit without each GPU before scoring it.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="With --reference: the output format.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --reference: predicted-vs-measured PNG.")
 def validate(device, profile, baseline, quick, families, modes, threads, max_config_s,
-             budget_s, rounds, quiet_s, output):
+             budget_s, rounds, quiet_s, output, reference, leave_one_gpu_out, fmt, plot):
     """Predicted vs measured on a held-out grid (n 16..4096, d 64..2048, batch 1..64).
 
     Reports median, p90 and worst |error| for the datasheet roofline and the calibrated model.
+    With --reference NAME|all: the shipped published GPU measurements instead (no torch).
 
     Example: costmodel validate --device cpu --gpu cpu-profile.toml -o results/cpu
+
+    Example: costmodel validate --reference deepbench-rnn --format json -o rnn.json
     """
+    if reference is not None:
+        from .reference_validation import run
+
+        run(reference, leave_one_gpu_out, fmt, output, plot)
+        return
+    if output is None:
+        raise click.UsageError("Missing option '-o' / '--output' (needed without --reference).")
     from costmodel.hardware import load_hardware
 
     from costmodel.validation.modules import FAMILIES, MODES

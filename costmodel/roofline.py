@@ -182,19 +182,25 @@ def _latency(name: str, eff: Efficiency, family: str, phase: str, whole=None) ->
 
 def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype: str = "fp32",
             optimizer: str = "adam", allow_tf32: bool = False, cudnn_allow_tf32: bool = True,
-            implementation: str | None = None, **values) -> Timing:
+            implementation: str | None = None, rnn_params=None, **values) -> Timing:
     """Roofline time of ``record`` on ``hw`` at ``values`` (n, batch, sizes; arrays broadcast).
 
     ``training_s`` is forward + backward + one optimizer update (a memory-bound pass over the
     parameters, see ``conventions.OPTIMIZER_UPDATE_FLOPS``). ``eff`` defaults to the profile's
     own efficiency when ``hw`` is a calibrated profile, else the priors. ``implementation``
     selects a profile's per-family terms (default: the record's class name, e.g. "lstm").
+    On an NVIDIA GPU without a profile and without an explicit ``eff``, the recurrent kernels
+    are priced by cuDNN's implementation model (:mod:`costmodel.implementations.cudnn_rnn`)
+    with ``rnn_params`` (phase -> ``PhaseParams``; default: the fitted file's).
     """
-    eff = Efficiency.for_hardware(hw) if eff is None else eff
+    from costmodel.implementations import recurrent_rows
+
+    eff_given, eff = eff, Efficiency.for_hardware(hw) if eff is None else eff
     family = implementation or family_of(record)
     kernels = record.kernel_values(dtype=dtype, optimizer=optimizer, **values)
     rows = [kernel_time(k, hw, eff, dtype, allow_tf32, cudnn_allow_tf32, family)
             for k in kernels]
+    rows = recurrent_rows(rows, kernels, hw, dtype, eff_given, rnn_params, cudnn_allow_tf32)
     numbers = record.vectorize(("params", "flops", "bytes"))(dtype=dtype, optimizer=optimizer,
                                                              **values)
     weight_bytes = np.asarray(numbers["params"], dtype=float) * dtype_bytes_of(dtype)

@@ -16,6 +16,10 @@ implementation        "fused" (cuDNN/oneDNN reserve space, default) or "autograd
 input_requires_grad   False: the model input needs no gradient (no dx GEMM in layer 0).
 h0_requires_grad      False: the initial state needs no gradient (no dh_0 GEMM).
 nonlinearity_flops    overrides of ``conventions.NONLINEARITY_FLOPS`` (and ``..._backward``).
+input_mode            "linear" (default: layer 0 projects its input, x_t W_ih^T) or "skip"
+                      (cuDNN's CUDNN_SKIP_INPUT: layer 0 adds x_t to the gates unprojected, so
+                      input_size must equal hidden_size; no W_ih, no input GEMM, and the
+                      weight-gradient GEMM covers W_hh only). Baidu DeepBench times this mode.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from costmodel.models.primitives import linear_part, mm_flops, pointwise_part
 from costmodel.models.recurrent_kernels import depth_of, grad_input_kernel, kernels_of
 
 SCHEDULES = ("wavefront", "layer")
+INPUT_MODES = ("linear", "skip")
 IMPLEMENTATIONS = ("fused", "autograd")
 
 
@@ -56,6 +61,7 @@ class _Config:
     h0_grad: bool
     reset_after: bool
     batch_first: bool
+    input_mode: str
     act: dict
     act_backward: dict
 
@@ -65,6 +71,10 @@ class _Config:
 
     def layer_input(self, layer: int):
         return self.input_size if layer == 0 else self.directions * self.out
+
+    def projects_input(self, layer: int) -> bool:
+        """False for layer 0 under CUDNN_SKIP_INPUT: x_t goes to the gates as it is."""
+        return layer > 0 or self.input_mode == "linear"
 
     @property
     def gemms_per_step(self) -> int:
@@ -96,11 +106,12 @@ def _direction(cfg: _Config, layer: int, direction: int) -> Cost:
     B, N = S.batch, S.n
     H, P, GH = cfg.hidden, cfg.out, cfg.cell.gates * cfg.hidden
     in_size = cfg.layer_input(layer)
-    parts = [
-        linear_part("input_projection", B * N, in_size, GH, bias=cfg.bias_vectors >= 1,
-                    input_grad=layer > 0 or cfg.input_grad, save_input=False, kind="rnn_gemm"),
-        _recurrent_part(cfg),
-    ]
+    parts = [_recurrent_part(cfg)]
+    if cfg.projects_input(layer):
+        parts.insert(0, linear_part("input_projection", B * N, in_size, GH,
+                                    bias=cfg.bias_vectors >= 1,
+                                    input_grad=layer > 0 or cfg.input_grad, save_input=False,
+                                    kind="rnn_gemm"))
     if cfg.projected:
         parts.append(linear_part("projection", B * N, H, P, bias=False, save_input=False,
                                  kind="rnn_gemm"))
@@ -153,9 +164,12 @@ def _dropout(cfg: _Config) -> Cost:
     )
 
 
-def _input_grad(record: Cost, cfg: _Config) -> Cost:
+def _input_grad(record: Cost, cfg: _Config) -> Cost | None:
     """Layer 0's dx GEMMs (the FLOPs from the parts' input projections, one per direction),
-    as one launch running the directions side by side."""
+    as one launch running the directions side by side; None under CUDNN_SKIP_INPUT (dx is
+    the gates' gradient itself: no GEMM)."""
+    if not cfg.projects_input(0):
+        return None
     return Cost(name="layer0.grad_input",
                 matmul_flops_backward=record.input_grad_cost.matmul_flops_backward,
                 kernels=(grad_input_kernel(cfg, 0),))
@@ -192,7 +206,7 @@ def _layers_int(num_layers) -> int:
 def _config(kind, input_size, hidden_size, num_layers, bias, dropout, bidirectional,
             proj_size=0, nonlinearity="tanh", reset_after=True, *, batch_first, bias_vectors,
             schedule, implementation, input_requires_grad, h0_requires_grad,
-            nonlinearity_flops, nonlinearity_backward_flops) -> _Config:
+            nonlinearity_flops, nonlinearity_backward_flops, input_mode) -> _Config:
     input_size = check_size("input_size", input_size)
     hidden = check_size("hidden_size", hidden_size)
     layers = _layers_int(check_size("num_layers", num_layers))
@@ -205,6 +219,10 @@ def _config(kind, input_size, hidden_size, num_layers, bias, dropout, bidirectio
     check_choice("implementation", implementation, IMPLEMENTATIONS)
     check_bool("input_requires_grad", input_requires_grad)
     check_bool("h0_requires_grad", h0_requires_grad)
+    check_choice("input_mode", input_mode, INPUT_MODES)
+    if input_mode == "skip" and input_size != hidden:
+        raise ValueError(f"input_mode='skip' needs input_size={input_size} equal to "
+                         f"hidden_size={hidden} (cuDNN adds x_t to the gates unprojected)")
     out = hidden
     if not (isinstance(proj_size, int) and not isinstance(proj_size, bool) and proj_size == 0):
         if kind != "lstm":
@@ -218,7 +236,7 @@ def _config(kind, input_size, hidden_size, num_layers, bias, dropout, bidirectio
         nonlinearity=nonlinearity, dropout=dropout, schedule=schedule,
         implementation=implementation, input_grad=input_requires_grad,
         h0_grad=h0_requires_grad, reset_after=reset_after,
-        batch_first=check_bool("batch_first", batch_first),
+        batch_first=check_bool("batch_first", batch_first), input_mode=input_mode,
         act=nonlinearity_table(nonlinearity_flops, backward=False),
         act_backward=nonlinearity_table(nonlinearity_backward_flops, backward=True),
     )
@@ -231,7 +249,8 @@ def _title(cls, input_size, hidden_size, **options) -> str:
 
 _EXTRAS = dict(bias_vectors=C.DEFAULT_BIAS_VECTORS, schedule="wavefront",
                implementation="fused", input_requires_grad=False, h0_requires_grad=False,
-               nonlinearity_flops=None, nonlinearity_backward_flops=None)
+               nonlinearity_flops=None, nonlinearity_backward_flops=None,
+               input_mode="linear")
 
 
 def RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,

@@ -21,11 +21,13 @@ if TYPE_CHECKING:
     from costmodel.models.recurrent import _Config
 
 
-def _projection_kernels(cfg: _Config, layer: int) -> tuple[Kernel, Kernel]:
+def _projection_kernels(cfg: _Config, layer: int) -> tuple[Kernel, ...]:
     """A layer's hoisted input projection (forward) and its weight-gradient GEMM (backward,
-    cuDNN does dW_ih and dW_hh of all steps as one GEMM over [x_t, h_{t-1}])."""
+    cuDNN does dW_ih and dW_hh of all steps as one GEMM over [x_t, h_{t-1}]); under
+    CUDNN_SKIP_INPUT layer 0 has no projection and its weight gradient is dW_hh only."""
     B, N, s = S.batch, S.n, S.dtype_bytes
-    GH, P, D, I = cfg.cell.gates * cfg.hidden, cfg.out, cfg.directions, cfg.layer_input(layer)
+    GH, P, D = cfg.cell.gates * cfg.hidden, cfg.out, cfg.directions
+    I = cfg.layer_input(layer) if cfg.projects_input(layer) else 0
     # x: [B*N, I] @ W_ih^T: [I, GH] -> [B*N, GH]
     proj = Kernel(f"layer{layer}.input_projection", "rnn_gemm", "forward",
                   mm_flops(B * N, I, GH), (B * N * (I + GH) + GH * I) * s,
@@ -34,7 +36,7 @@ def _projection_kernels(cfg: _Config, layer: int) -> tuple[Kernel, Kernel]:
     grads = Kernel(f"layer{layer}.weight_gradients", "rnn_gemm", "backward",
                    mm_flops(GH, B * N, I + P), (GH * (I + P) + B * N * (GH + I + P)) * s,
                    concurrent=D, shape=(GH, I + P, B * N))
-    return proj, grads
+    return (proj, grads) if cfg.projects_input(layer) else (grads,)
 
 
 def grad_input_kernel(cfg: _Config, layer: int) -> Kernel:
@@ -80,14 +82,14 @@ def kernels_of(cfg: _Config) -> tuple[Kernel, ...]:
     (a deeper layer's cell does its input GEMM inside the step: width I + P)."""
     L, D, N = cfg.num_layers, cfg.directions, S.n
     if cfg.schedule == "wavefront" and D == 1 and L > 1:
-        proj, grads = _projection_kernels(cfg, 0)
+        *proj, grads = _projection_kernels(cfg, 0)
         diagonal = N + L - 1
         steps = _step_kernels(cfg, cfg.layer_input(1) + cfg.out, diagonal, L)
-        return (proj, *steps, dataclasses.replace(grads, concurrent=L))
+        return (*proj, *steps, dataclasses.replace(grads, concurrent=L))
     kernels: list[Kernel] = []
     for layer in range(L):
-        proj, grads = _projection_kernels(cfg, layer)
-        kernels += [proj, *_step_kernels(cfg, cfg.out, N, D), grads]
+        *proj, grads = _projection_kernels(cfg, layer)
+        kernels += [*proj, *_step_kernels(cfg, cfg.out, N, D), grads]
         kernels += [grad_input_kernel(cfg, layer)] if layer > 0 else []
     return tuple(kernels)
 

@@ -1,0 +1,53 @@
+"""``python -m costmodel.reference.fit [NAME|all]``: regenerate ``costmodel/data/fitted/*.toml``
+from every row of the named reference source(s); each value with the GPUs and rows it came
+from. Deterministic: the same data give the same file (a test checks the committed one)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from costmodel.reference import names, source
+
+FOLDER = Path(__file__).resolve().parents[1] / "data" / "fitted"
+HEADER = ("# Fitted by `python -m costmodel.reference.fit {name}` from {rows} rows of reference "
+          "'{name}'\n# (costmodel/reference/{module}.py); do not edit: rerun the command.\n"
+          "# Keys: [params.<architecture or 'all'>.<phase>]; gpus/rows: the data each value "
+          "came from.\n")
+
+
+def render(name: str) -> str:
+    """The TOML text of source ``name``'s fit on all of its rows."""
+    module = source(name)
+    frame = module.rows()
+    lines = [HEADER.format(name=name, rows=len(frame), module=module.__name__.rsplit(".", 1)[1])]
+    for arch, phases in module.fit(frame).items():
+        for phase, values in phases.items():
+            lines.append(f"[params.{arch}.{phase}]")
+            lines += [f"{key} = {_value(v)}" for key, v in values.items()]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _value(v) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(f'"{x}"' for x in v) + "]"
+    return repr(v)
+
+
+def main(argv: list[str]) -> int:
+    selection = argv[0] if argv else "all"
+    try:
+        chosen = names(selection)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for name in chosen:
+        path = FOLDER / f"{source(name).FITTED}.toml"
+        path.write_text(render(name), encoding="utf-8")
+        print(f"wrote {path.relative_to(FOLDER.parents[2])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,176 @@
+"""Published measurements: loading, provenance, the leave-one-GPU-out protocol, the fit, the
+fitted file and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from costmodel.cli.main import main
+from costmodel.hardware import load_hardware
+from costmodel.implementations import cudnn_rnn as impl
+from costmodel.reference import REQUIRED_COLUMNS, deepbench_rnn as db, fit as fitmod, score
+from costmodel.reference.nnls import relative_nnls
+
+ROWS = db.rows()
+MAXWELL = ROWS[ROWS["gpu"].isin(["m40", "titan-x"])].reset_index(drop=True)
+
+
+def test_rows_carry_provenance_and_resolve():
+    assert set(REQUIRED_COLUMNS) <= set(ROWS.columns)
+    # 3 inference sheets x 69 forward rows; 5 fp32 training sheets x 53 x (forward, data,
+    # weights, derived data + weights); P100 pseudo-fp16 53 x (forward, unsplit backward)
+    assert len(ROWS) == 3 * 69 + 6 * 53 * 4 + 53 * 2
+    assert ROWS["derived"].sum() == 6 * 53
+    for column in ("repo", "commit", "path_or_url", "sheet", "row", "file"):
+        assert ROWS[column].notna().all() and (ROWS[column].astype(str) != "").all(), column
+    assert set(ROWS["repo"]) == {"baidu-research/DeepBench"}
+    assert {load_hardware(g).vendor for g in ROWS["gpu"].unique()} == {"NVIDIA"}
+    assert set(ROWS["phase"]) == {"forward", "backward_data", "backward_weights", "backward"}
+    assert (ROWS["measured_s"] > 0).all()
+
+
+def test_a_row_as_read():  # P100 fp32 sheet row 300: LSTM H=1024 N=16 T=25, fwd 3.559 ms
+    row = ROWS[(ROWS["gpu"] == "p100") & (ROWS["row"] == 300) & (ROWS["dtype"] == "fp32")
+               & (ROWS["phase"] == "forward")]
+    assert len(row) == 1
+    assert row.iloc[0][["family", "hidden", "batch", "steps"]].tolist() == ["lstm", 1024, 16, 25]
+    assert row.iloc[0]["measured_s"] == pytest.approx(3.559e-3)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda d: d.update(gpu="NV_K80"), "field 'gpu'"),
+    (lambda d: d["rows"][1].update(cell="peephole"), "row 1: field 'cell'"),
+    (lambda d: d["rows"][0].update(batch=0), "row 0: field 'batch'"),
+    (lambda d: d["rows"][2].update(fwd_ms=-1.0), "row 2: field 'fwd_ms'"),
+    (lambda d: d["rows"][0].update(dtype="int8"), "row 0: field 'dtype'"),
+])
+def test_malformed_file_names_file_row_and_field(change, words):
+    data = {"gpu": "NV_M40", "source": "x", "repo_head_commit": "c", "url": "u",
+            "rows": [{"sheet": "s", "row": i, "cell": "lstm", "hidden": 8, "batch": 2,
+                      "timesteps": 3, "fwd_ms": 1.0, "dtype": "fp32"} for i in range(3)]}
+    change(data)
+    with pytest.raises(ValueError, match=f"^bad.json: .*{words}"):
+        db._file_rows("bad.json", json.dumps(data))
+    with pytest.raises(ValueError, match="bad.json: not valid JSON"):
+        db._file_rows("bad.json", "{")
+
+
+def test_nnls_recovers_a_non_negative_combination():
+    rng = np.random.default_rng(0)
+    columns = rng.uniform(0.1, 1.0, (40, 3))
+    truth = np.array([2.0, 0.0, 0.5])
+    assert np.allclose(relative_nnls(columns, np.zeros(40), columns @ truth), truth)
+
+
+def test_fit_is_deterministic_and_names_its_data():
+    first, second = db.fit(MAXWELL), db.fit(MAXWELL)
+    assert first == second
+    assert set(first) == {"maxwell", impl.ACROSS}
+    assert first["maxwell"]["forward"]["gpus"] == ["m40", "titan-x"]
+    assert first["maxwell"]["forward"]["rows"] == int(((MAXWELL["phase"] == "forward")).sum())
+
+
+def test_predict_goes_through_the_fit_s_own_arithmetic():
+    """The fit assumes time = call + steps * step + compute / e_c + memory / e_m per call;
+    predict (through costmodel.roofline.predict) must give exactly that."""
+    params = db.fit(MAXWELL)
+    p = params["maxwell"]
+    predicted = db.predict(MAXWELL, params)
+    for phase in impl.PHASES:
+        rows = MAXWELL[MAXWELL["phase"] == phase]
+        basis = db._basis(rows, phase)
+        q = p[phase]
+        expected = (q["call_s"] * basis["calls"] + q["step_s"] * basis["steps"]
+                    + basis["compute"] / q["compute_efficiency"]
+                    + basis["memory"] / q["memory_efficiency"])
+        assert np.allclose(predicted[rows.index], expected, rtol=1e-9), phase
+
+
+def test_leave_one_gpu_out_never_sees_the_held_out_rows(monkeypatch):
+    monkeypatch.setattr(db, "rows", lambda: MAXWELL.copy())
+    before = score.scored("deepbench-rnn")
+    perturbed = MAXWELL.copy()
+    held = perturbed["gpu"] == "m40"
+    perturbed.loc[held, "measured_s"] *= 3.0
+    monkeypatch.setattr(db, "rows", lambda: perturbed.copy())
+    after = score.scored("deepbench-rnn")
+    m40 = before["gpu"] == "m40"
+    assert np.array_equal(before.loc[m40, "predicted_model_s"], after.loc[m40, "predicted_model_s"])
+    # ... while the other GPU, which trained on the changed rows, moves
+    assert not np.allclose(before.loc[~m40, "predicted_model_s"],
+                           after.loc[~m40, "predicted_model_s"])
+
+
+def test_held_out_architecture_falls_back_to_the_nearest_older_set():
+    params = db.fit(MAXWELL)  # maxwell and the across set only
+    assert impl.transfer_set(params, "pascal") == "maxwell"  # newest older generation
+    assert impl.params_for(params, "pascal")["forward"].call_s == params["maxwell"]["forward"][
+        "call_s"]
+    assert impl.transfer_set(params, "cpu-or-unknown") == impl.ACROSS
+    older_missing = {"pascal": params["maxwell"], impl.ACROSS: params[impl.ACROSS]}
+    assert impl.transfer_set(older_missing, "maxwell") == impl.ACROSS  # nothing older
+
+
+def test_summary_reports_median_p90_worst_per_group():
+    frame = pd.DataFrame({"source": "s", "gpu": ["a"] * 4, "phase": "forward", "dtype": "fp32",
+                          **{f"error_{m}": [0.1, -0.2, 0.3, -0.4] for m in score.MODELS}})
+    row = score.summary(frame).iloc[0]
+    assert row["model_median"] == pytest.approx(0.25)  # |errors| 0.1 0.2 0.3 0.4
+    assert row["model_worst"] == pytest.approx(0.4)
+    assert row["model_p90"] == pytest.approx(0.37)  # 0.3 + 0.7 * (0.4 - 0.3)
+
+
+def test_committed_fitted_file_is_what_the_fit_script_writes():
+    committed = (fitmod.FOLDER / f"{db.FITTED}.toml").read_text(encoding="utf-8")
+    assert committed == fitmod.render("deepbench-rnn"), (
+        "costmodel/data/fitted/cudnn_rnn.toml is stale: python -m costmodel.reference.fit all")
+
+
+# ---- the CLI ---------------------------------------------------------------------------------
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(argv))
+    out = capsys.readouterr()
+    return done.value.code, out.out, out.err
+
+
+def test_unknown_reference_exits_2_with_one_line(capsys):
+    code, _, err = run(capsys, "validate", "--reference", "nope")
+    assert code == 2
+    assert err.strip() == "costmodel: error: unknown reference 'nope'; known: deepbench-rnn, all"
+    assert fitmod.main(["nope"]) == 2
+
+
+def test_malformed_data_exits_2_naming_file_row_and_field(monkeypatch, capsys):
+    def broken():
+        raise ValueError("costmodel/data/reference/x.json: row 3: field 'fwd_ms': must be ...")
+    monkeypatch.setattr(db, "rows", broken)
+    code, _, err = run(capsys, "validate", "--reference", "deepbench-rnn")
+    assert code == 2
+    assert "x.json: row 3: field 'fwd_ms'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_validate_without_reference_still_needs_an_output(capsys):
+    code, _, err = run(capsys, "validate", "--device", "cpu")
+    assert code == 2 and "--output" in err
+
+
+def test_reference_csv_and_json_in_sample(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(db, "rows", lambda: MAXWELL.copy())
+    out = tmp_path / "r.json"
+    code, _, err = run(capsys, "validate", "--reference", "deepbench-rnn",
+                       "--no-leave-one-gpu-out", "--format", "json", "-o", str(out))
+    assert code == 0, err
+    data = json.loads(out.read_text())
+    assert data["leave_one_gpu_out"] is False and len(data["rows"]) == len(MAXWELL)
+    assert {"model_median", "roofline_median", "priors_median"} <= set(data["summary"][0])
+    code, text, _ = run(capsys, "validate", "--reference", "all", "--no-leave-one-gpu-out",
+                        "--format", "csv")
+    assert code == 0
+    assert text.splitlines()[0].startswith("source,gpu,family,phase")
