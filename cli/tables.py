@@ -32,10 +32,16 @@ def _cell(value, unit) -> str:
     return render.si(value, unit)
 
 
-def comparison_table(result, fmt: str) -> str:
+#: The lines of ``compare --mode training``: what a training step costs.
+TRAINING_LINES = ("params", "flops_training", "activation_bytes", "depth_forward",
+                  "time_training_s")
+
+
+def comparison_table(result, fmt: str, training_only: bool = False) -> str:
     setup, rows = result.setup, result.rows
     header = [""] + [NAMES[r["model"]] for r in rows]
-    body = [[label] + [_cell(r[key], unit) for r in rows] for label, key, unit in LINES]
+    lines = [line for line in LINES if not training_only or line[1] in TRAINING_LINES]
+    body = [[label] + [_cell(r[key], unit) for r in rows] for label, key, unit in lines]
     title = (f"n={setup.n}, d={setup.d}, batch={setup.batch}, layers={setup.layers}, "
              f"{setup.dtype}, {result.hardware.name}"
              + (", causal" if setup.causal else "") + (", bidirectional" if

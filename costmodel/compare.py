@@ -183,12 +183,15 @@ def _row(name: str, record: Cost, setup: Setup, hw: Hardware, eff) -> dict:
     return {key: row[key] for key in ROW_KEYS}
 
 
-def inference_bytes(record: Cost, dtype: str = "fp32", *, n: int, batch: int) -> int:
+def inference_bytes(record: Cost, dtype: str = "fp32", *, n: int, batch: int,
+                    n_ctx: int | None = None) -> int:
     """Peak memory of one inference forward: weights, carried state (RNN h/c, attention K and
-    V) and, for a Transformer, the transient working memory at the forward's peak
+    V; the KV cache of ``n_ctx`` tokens for a record with one, see costmodel.decode) and, for a
+    Transformer, the transient working memory at the forward's peak
     (``LayerConfig.forward_transient_bytes``: n^2 scores of math attention, O(n) for fused)."""
     quantity = record.weight_bytes + record.state_bytes + forward_transient_bytes(record)
-    at = {S.n: n, S.n_src: n, S.batch: batch, S.dtype_bytes: sp.nsimplify(_bytes(dtype))}
+    at = {S.n: n, S.n_src: n, S.n_ctx: n if n_ctx is None else n_ctx, S.batch: batch,
+          S.dtype_bytes: sp.nsimplify(_bytes(dtype))}
     return int(quantity.xreplace(at))
 
 
