@@ -40,7 +40,7 @@ def serving_table(result, fmt: str) -> str:
     if result.crossovers:
         cross_header = ["crossover context"] + [label for _, label in CROSSOVER_LABELS]
         cross_body = []
-        for model in [r["model"] for r in rows if r["model"] != "transformer"]:
+        for model in dict.fromkeys(c["model"] for c in result.crossovers):
             found = {c["quantity"]: c["context"] for c in result.crossovers
                      if c["model"] == model}
             cross_body.append([NAMES[model]] + [_n(found.get(q)) for q, _ in CROSSOVER_LABELS])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from . import render
 
-NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "transformer": "Transformer"}
+NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "transformer": "Transformer",
+         "s4": "S4", "mamba": "Mamba", "linear_attention": "LinearAttn",
+         "linformer": "Linformer", "conformer": "Conformer", "ast": "AST"}
 
 #: (label, key, unit) of the comparison table, in order; unit None = plain number.
 LINES = (
@@ -57,7 +59,7 @@ def comparison_table(result, fmt: str, training_only: bool = False) -> str:
                   for label, key in ratio_keys]
     cross_header = ["crossover n (equal)", "memory", "FLOPs", "fwd time"]
     cross_body = []
-    for model in [r["model"] for r in rows if r["model"] != "transformer"]:
+    for model in dict.fromkeys(c["model"] for c in result.crossovers):
         found = {c["quantity"]: c["n"] for c in result.crossovers if c["model"] == model}
         cross_body.append([NAMES[model]] + [_n(found.get(q)) for q in
                                             ("activation_bytes", "flops", "time_forward_s")])

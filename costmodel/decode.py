@@ -32,6 +32,7 @@ import sympy as sp
 
 from costmodel import symbols as S
 from costmodel.compare import RECURRENT, Setup, assumptions, build, inference_bytes
+from costmodel.compare_families import CONSTANT_STATE
 from costmodel.cost import Cost
 from costmodel.hardware import Hardware, load_hardware
 from costmodel.implementations.sdpa import resolve
@@ -39,6 +40,9 @@ from costmodel.numeric import dtype_bytes_of
 from costmodel.roofline import Efficiency, predict
 
 MODES = ("prefill", "decode")
+#: compare's rows that generate with a state of fixed size, and all that can be served
+CONSTANT = (*RECURRENT, *CONSTANT_STATE)
+SERVABLE = (*CONSTANT, "transformer")
 #: New tokens per sequence in one decode step (the query length).
 DECODE_QUERY_TOKENS = 1
 #: The largest batch or context searched (2^40 tokens: no device holds that many).
@@ -164,8 +168,13 @@ def compare_serving(n: int, d: int, gpu: str | Hardware = "a100", mode: str = "d
     if setup.bidirectional:
         raise ValueError("bidirectional=True cannot serve autoregressively: a bidirectional "
                          "recurrence reads the whole sequence before its first output")
+    encoders = [m for m in setup.models if m not in SERVABLE]
+    if encoders:
+        raise ValueError(f"models={','.join(encoders)} cannot generate token by token (an "
+                         f"encoder, or Linformer's [k, n] projections fix n); serving modes "
+                         f"take: {', '.join(SERVABLE)}")
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
-    records = {name: build(setup, name) for name in setup.models}
+    records = {name: build(setup, name, serving=True) for name in setup.models}
     kw = dict(batch=setup.batch, dtype=setup.dtype, eff=eff, allow_tf32=setup.allow_tf32)
     rows = tuple(serve(rec, hw, mode, setup.n, name=name, **kw)
                  for name, rec in records.items())
@@ -192,7 +201,7 @@ def _crossovers(records: dict, hw: Hardware, setup: Setup, kw: dict):
     def time(name, context):
         return float(step_timing(records[name], hw, "decode", context, **kw).forward_s)
 
-    for name in (m for m in records if m in RECURRENT):
+    for name in (m for m in records if m in CONSTANT):
         state = state_in_context(records[name], setup)
         yield {"model": name, "quantity": "state_bytes",
                "context": symbolic_crossover(state, tf_state),

@@ -165,3 +165,30 @@ def test_bad_serving_input_is_one_line_exit_2(argv, word):
 def test_library_errors_name_the_argument(call, word):
     with pytest.raises(ValueError, match=word):
         call()
+
+
+@pytest.mark.parametrize("name,record", [
+    ("s4", lambda: cm.S4(128, 64)), ("mamba", lambda: cm.Mamba(128)),
+    ("linear_attention", lambda: cm.LinearAttention(128, 2)),
+    ("linformer", lambda: cm.Linformer(128, 2, 256)),
+    ("conformer", lambda: cm.ConformerBlock(128, 2, 512, dropout=0.0, attention="flash")),
+    ("ast", lambda: cm.AudioSpectrogramTransformer(embed_dim=128, depth=1, num_heads=2,
+                                                   mlp_dim=512))])
+def test_compare_rows_of_the_new_families_are_their_records(name, record):
+    code, out, _ = run("compare", "--n", "64", "--d", "128", "--models", name, "--format",
+                       "json")
+    assert code == 0
+    row = json.loads(out)["rows"][0]
+    expected = record().evaluate(n=64, batch=1)
+    assert {k: row[k] for k in expected} == expected
+
+
+def test_serving_a_family_in_recurrent_mode_and_refusing_encoders():
+    result = compare_serving(512, 128, "h100", "decode", models=("s4", "transformer"))
+    s4 = next(r for r in result.rows if r["model"] == "s4")
+    assert s4["state_bytes"] == 128 * 64 * 4  # H * N * 4 bytes, S4D's recurrent state
+    assert s4["time_s"] == float(step_timing(cm.S4(128, 64, mode="recurrent"), H100,
+                                             "decode", 512).forward_s)
+    code, out, err = run("compare", "--mode", "decode", "--n", "8", "--d", "64", "--models",
+                         "ast,lstm")
+    assert code == 2 and not out and "models=ast" in err and err.count("\n") == 1
