@@ -192,3 +192,21 @@ def test_serving_a_family_in_recurrent_mode_and_refusing_encoders():
     code, out, err = run("compare", "--mode", "decode", "--n", "8", "--d", "64", "--models",
                          "ast,lstm")
     assert code == 2 and not out and "models=ast" in err and err.count("\n") == 1
+
+
+@settings(max_examples=10, deadline=None)
+@given(new=st.integers(1, 64), cached_tokens=st.integers(0, 512))
+def test_causal_pairs_with_a_cache(new, cached_tokens):
+    """Flash (skips masked pairs): n*(n_ctx - n) + n(n+1)/2 pairs; one decode step sees the
+    whole context, so causal and dense count the same; math computes all n*n_ctx."""
+    E, h = 32, 2
+    at = dict(n=new, batch=1, n_ctx=new + cached_tokens)
+    flops = lambda **kw: cm.MultiheadAttention(  # noqa: E731
+        E, h, need_weights=False, kv_cache=True, **kw).evaluate(**at)["matmul_flops"]
+    projections = 2 * new * E * 3 * E + 2 * new * E * E
+    pairs = new * cached_tokens + new * (new + 1) // 2
+    assert flops(attention="flash", causal=True) == projections + 2 * 2 * E * pairs
+    assert flops(attention="math", causal=True) == flops(attention="math") == (
+        projections + 2 * 2 * E * new * (new + cached_tokens))
+    if new == 1:
+        assert flops(attention="flash", causal=True) == flops(attention="flash")
