@@ -50,8 +50,6 @@ SEARCH_LIMIT = 1 << 40
 #: Output keys of a row, in order: the stable JSON schema (SI units).
 ROW_KEYS = ("model", "mode", "context", "batch", "time_s", "tokens_per_s", "state_bytes",
             "memory_bytes", "max_batch", "max_context", "binding")
-#: Quantities whose crossover context is found (recurrence <= Transformer).
-CROSSOVER_QUANTITIES = ("state_bytes", "memory_bytes", "time_s")
 
 
 def cached(record: Cost) -> Cost:
@@ -133,17 +131,24 @@ def _largest(fn, limit) -> int | None:
     even x = 1 does not fit; None without a limit or when SEARCH_LIMIT still fits)."""
     if limit is None:
         return None
-    if fn(1) > limit:
-        return 0
+    first_over = first_true(lambda x: fn(x) > limit)
+    return None if first_over is None else first_over - 1
+
+
+def first_true(predicate) -> int | None:
+    """The smallest c in [1, SEARCH_LIMIT] where ``predicate`` holds, for a predicate that
+    stays true once true (doubling, then bisection); None when there is none."""
+    if predicate(1):
+        return 1
     lo, hi = 1, 2
-    while hi <= SEARCH_LIMIT and fn(hi) <= limit:
+    while hi <= SEARCH_LIMIT and not predicate(hi):
         lo, hi = hi, hi * 2
     if hi > SEARCH_LIMIT:
         return None
-    while hi - lo > 1:  # fn(lo) fits, fn(hi) does not
+    while hi - lo > 1:  # false at lo, true at hi
         mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fn(mid) <= limit else (lo, mid)
-    return lo
+        lo, hi = (lo, mid) if predicate(mid) else (mid, hi)
+    return hi
 
 
 @dataclass(frozen=True)
@@ -239,15 +244,5 @@ def symbolic_crossover(recurrent: sp.Expr, transformer: sp.Expr) -> int | None:
 
 def first_at_most(a, b) -> int | None:
     """The smallest c in [1, SEARCH_LIMIT] with a(c) <= b(c), where b - a is non-decreasing
-    in c (doubling, then bisection); None when there is none."""
-    if a(1) <= b(1):
-        return 1
-    lo, hi = 1, 2
-    while hi <= SEARCH_LIMIT and not a(hi) <= b(hi):
-        lo, hi = hi, hi * 2
-    if hi > SEARCH_LIMIT:
-        return None
-    while hi - lo > 1:  # a > b at lo, a <= b at hi
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if a(mid) <= b(mid) else (mid, hi)
-    return hi
+    in c; None when there is none."""
+    return first_true(lambda c: a(c) <= b(c))
