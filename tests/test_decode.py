@@ -210,3 +210,11 @@ def test_causal_pairs_with_a_cache(new, cached_tokens):
         projections + 2 * 2 * E * new * (new + cached_tokens))
     if new == 1:
         assert flops(attention="flash", causal=True) == flops(attention="flash")
+
+
+def test_costmodel_predict_decode_is_serve():
+    layer = cm.TransformerEncoderLayer(256, 4, 1024, dropout=0.0)
+    for mode in ("prefill", "decode"):
+        p = cm.predict(layer, "h100", n=2048, mode=mode)
+        assert p.mode == mode and p.saved_bytes == 0
+        assert p.total_s == serve(layer, H100, mode, 2048)["time_s"]
