@@ -38,12 +38,13 @@ def serving_table(result, fmt: str) -> str:
     items = [*assumption_items(result.assumptions), result.assumptions["step"]]
     tables = [(header, body)]
     if result.crossovers:
-        cross_header = ["crossover context"] + [label for _, label in CROSSOVER_LABELS]
+        labels = CROSSOVER_LABELS if result.mode == "decode" else (("time_s", "TTFT"),)
+        cross_header = [f"crossover {what}"] + [label for _, label in labels]
         cross_body = []
         for model in dict.fromkeys(c["model"] for c in result.crossovers):
             found = {c["quantity"]: c["context"] for c in result.crossovers
                      if c["model"] == model}
-            cross_body.append([NAMES[model]] + [_n(found.get(q)) for q, _ in CROSSOVER_LABELS])
+            cross_body.append([NAMES[model]] + [_n(found.get(q)) for q, _ in labels])
         tables.append((cross_header, cross_body))
     draw = {"markdown": render.to_markdown, "latex": render.to_latex}.get(fmt, render.to_table)
     parts = [draw(h, b) for h, b in tables]
@@ -52,7 +53,9 @@ def serving_table(result, fmt: str) -> str:
             "\n" + "\n".join(parts))
     if fmt == "latex":
         return "".join(f"% {line}\n" for line in [title, *_wrapped(items)]) + "\n".join(parts)
-    note = ("crossover context: the shortest context from which the recurrence is no worse "
-            "than\nthe Transformer ('never' = none up to 2^40 tokens); memory: the device's "
-            "memory_bytes.\n" if result.crossovers else "")
+    note = {"decode": "crossover context: the shortest context from which the model is no "
+                      "worse than\nthe Transformer ('never' = none up to 2^40 tokens); "
+                      "memory: the device's memory_bytes.\n",
+            "prefill": "crossover prompt: the prompt length where the times to first token "
+                       "cross ('never':\nno sign change up to 2^20 tokens).\n"}[result.mode] if result.crossovers else ""
     return "\n".join(["\n".join([title, *_wrapped(items)]) + "\n", *parts, note])

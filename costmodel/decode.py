@@ -31,7 +31,8 @@ import numpy as np
 import sympy as sp
 
 from costmodel import symbols as S
-from costmodel.compare import RECURRENT, Setup, assumptions, build, inference_bytes
+from costmodel.compare import (RECURRENT, Setup, _time_crossovers, assumptions, build,
+                               inference_bytes)
 from costmodel.compare_families import CONSTANT_STATE
 from costmodel.cost import Cost
 from costmodel.hardware import Hardware, load_hardware
@@ -168,7 +169,9 @@ def compare_serving(n: int, d: int, gpu: str | Hardware = "a100", mode: str = "d
                     eff: Efficiency | None = None, **options) -> Serving:
     """``compare``'s models (same ``Setup`` keywords) served: prefill of ``n`` tokens (time to
     first token) or one decode step at context ``n`` (time per token), with the crossover
-    contexts of every recurrence against the Transformer in decode mode."""
+    contexts of every fixed-state model against the Transformer (decode: state, memory and
+    time per token, from where the model is no worse; prefill: the prompt length where the
+    times to first token cross, compare's forward-time crossover)."""
     setup = Setup(n=n, d=d, **options).checked()
     if setup.bidirectional:
         raise ValueError("bidirectional=True cannot serve autoregressively: a bidirectional "
@@ -187,6 +190,13 @@ def compare_serving(n: int, d: int, gpu: str | Hardware = "a100", mode: str = "d
     crossovers = ()
     if mode == "decode" and "transformer" in records:
         crossovers = tuple(_crossovers(records, hw, setup, kw))
+    elif "transformer" in records:  # prefill: compare's forward-time crossover in n
+        found = _time_crossovers({m: r for m, r in records.items() if m in CONSTANT},
+                                 records["transformer"], setup, hw, eff)
+        crossovers = tuple({"model": m, "quantity": "time_s", "context": c,
+                            "method": "numeric (compare's sign change of the inference "
+                                      "forward time over the prompt length)"}
+                           for m, c in found.items())
     notes = {"prefill": "time_s is the time to first token: one inference forward over the "
                         "n-token prompt (n = n_ctx)",
              "decode": "time_s is one decode step per sequence: query length 1 over a context "

@@ -218,3 +218,14 @@ def test_costmodel_predict_decode_is_serve():
         p = cm.predict(layer, "h100", n=2048, mode=mode)
         assert p.mode == mode and p.saved_bytes == 0
         assert p.total_s == serve(layer, H100, mode, 2048)["time_s"]
+
+
+def test_prefill_crossover_is_compares_forward_time_crossover():
+    """A cache of n tokens is no cache: the prompt crossover is compare's time crossover."""
+    from costmodel.compare import compare
+
+    kw = dict(models=("gru", "transformer"))
+    served = compare_serving(256, 256, "h100", "prefill", **kw).crossovers
+    plain = [c for c in compare(256, 256, "h100", **kw).crossovers
+             if c["quantity"] == "time_forward_s"]
+    assert [c["context"] for c in served] == [c["n"] for c in plain]
