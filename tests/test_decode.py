@@ -229,3 +229,34 @@ def test_prefill_crossover_is_compares_forward_time_crossover():
     plain = [c for c in compare(256, 256, "h100", **kw).crossovers
              if c["quantity"] == "time_forward_s"]
     assert [c["context"] for c in served] == [c["n"] for c in plain]
+
+
+@pytest.mark.parametrize("mode", ["decode", "prefill"])
+def test_serving_sweep_is_serve_at_every_point(mode):
+    from costmodel.serving_sweep import serving_sweep
+
+    out = serving_sweep([1, 300], [128, 256], [1, 4], "h100", mode, models=("gru", "transformer"))
+    build = {"gru": lambda d: cm.GRU(d, d),
+             "transformer": lambda d: cm.TransformerEncoderLayer(d, d // 64, 4 * d,
+                                                                 dropout=0.0)}
+    for i in range(len(out["model"])):
+        row = serve(build[str(out["model"][i])](int(out["d"][i])), H100, mode,
+                    int(out["context"][i]), batch=int(out["batch"][i]))
+        for key in ("state_bytes", "memory_bytes", "binding"):
+            assert out[key][i] == row[key], key
+        assert out["time_s"][i] == pytest.approx(row["time_s"], rel=1e-12)
+
+
+def test_cli_sweep_decode_csv_is_the_library():
+    import csv
+    import io
+
+    from costmodel.serving_sweep import serving_sweep
+
+    code, out, _ = run("sweep", "--mode", "decode", "--n", "1,512", "--d", "128", "--batch",
+                       "2", "--gpu", "h100", "--models", "lstm,transformer")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    lib = serving_sweep([1, 512], [128], [2], "h100", "decode", models=("lstm", "transformer"))
+    assert [int(r["memory_bytes"]) for r in rows] == lib["memory_bytes"].tolist()
+    assert [float(r["time_s"]) for r in rows] == lib["time_s"].tolist()
