@@ -75,7 +75,8 @@ def test_fit_is_deterministic_and_names_its_data():
 
 
 def test_predict_goes_through_the_fit_s_own_arithmetic():
-    """The fit assumes time = call + steps * step + compute / e_c + memory / e_m per call;
+    """The fit assumes time = call + cycles * step_cycles + max(compute / e_c + element * f_e,
+    memory / e_m) per call;
     predict (through costmodel.roofline.predict) must give exactly that."""
     params = db.fit(MAXWELL)
     p = params["maxwell"]
@@ -84,9 +85,10 @@ def test_predict_goes_through_the_fit_s_own_arithmetic():
         rows = MAXWELL[MAXWELL["phase"] == phase]
         basis = db._basis(rows, phase)
         q = p[phase]
-        expected = (q["call_s"] * basis["calls"] + q["step_s"] * basis["steps"]
-                    + basis["compute"] / q["compute_efficiency"]
-                    + basis["memory"] / q["memory_efficiency"])
+        core = basis["compute"] / q["compute_efficiency"] + basis["element"] * q[
+            "flops_per_element"]
+        expected = (q["call_s"] * basis["calls"] + q["step_cycles"] * basis["cycles"]
+                    + np.maximum(core, basis["memory"] / q["memory_efficiency"]))
         assert np.allclose(predicted[rows.index], expected, rtol=1e-9), phase
 
 

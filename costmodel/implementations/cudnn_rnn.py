@@ -15,9 +15,10 @@ DeepBench times exactly these (``costmodel/data/reference/deepbench-rnn-*.json``
                 in waves on the SMs (a skinny step at small batch leaves SMs idle)
               + elements * flops_per_element / math peak   work per element moved that does not
                 shrink with the batch (the kernel's padded tile columns, loads, conversions)
-      memory  = bytes / (bandwidth * memory_efficiency): W_hh is re-read every step, from L2
-                (at the priors' l2_bandwidth_ratio) when it fits in the usable L2, else HBM;
-                memory_efficiency is fitted at most 1 (no stream beats the datasheet)
+      memory  = bytes / (bandwidth * stream * memory_efficiency): W_hh is re-read every step,
+                from L2 (at the priors' l2_bandwidth_ratio) when it fits in the usable L2, else
+                HBM; stream: the priors' fraction of datasheet bandwidth a transfer of that size
+                reaches (Calculon); memory_efficiency is fitted at most 1 (no faster than that)
 
 Why the core side and a clock-cycle floor: DeepBench's P100 (3584 cores at 1.30 GHz, 732 GB/s
 HBM2) runs every large-H step 1.2x (forward) to 1.35x (backward_data) slower than a GTX
@@ -201,7 +202,7 @@ def gemm_parts(kernel: Mapping, hw: Hardware, dtype: str, eff, cudnn_allow_tf32:
     peak = math_peak(hw, dtype, cudnn_allow_tf32)
     compute_s = flops / (peak * busy_fraction(kernel["shape"], concurrent, hw, eff))
     element_s = nbytes / dtype_bytes_of(dtype) / peak
-    rate = hw.hbm_bytes_per_s
+    rate = hw.hbm_bytes_per_s * eff.memory(nbytes)  # the priors' (Calculon's) stream curve
     fits = (resident > 0) & (resident <= (hw.l2_bytes or 0) * eff.l2_usable_fraction)
     cached = np.where(fits, resident, 0.0)
     memory_s = (nbytes - cached) / rate + cached / (rate * eff.l2_bandwidth_ratio)

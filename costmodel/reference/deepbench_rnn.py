@@ -41,7 +41,7 @@ S_PER_MS = 1e-3
 IRLS_ROUNDS = 40  # reweighting and binding-side rounds of the fit (converged before on these data)
 IRLS_FLOOR = 1e-3  # relative errors below 0.1 % weigh as 0.1 %
 UNUSED_EFFICIENCY = 1e6  # a term the fit drops: its time is ~0
-MEMORY_COEFFICIENT_MIN = 1.0  # 1 / memory_efficiency: no stream beats the datasheet
+MEMORY_COEFFICIENT_MIN = 1.0  # 1 / memory_efficiency: no stream beats the priors' curve
 BASIS = ("calls", "cycles", "compute", "element", "memory")
 
 
@@ -163,7 +163,8 @@ def _fit_phase(frame: pd.DataFrame, phase: str) -> dict:
     1/compute_eff, flops_per_element, 1/memory_eff): a non-negative least squares on relative
     errors, alternated with the binding side each row takes, and reweighted (IRLS) towards
     the least mean |relative error| so that a few outlying rows (cuDNN's odd batch sizes) do
-    not steer it. 1/memory_eff >= 1: no weight stream beats the datasheet bandwidth."""
+    not steer it. 1/memory_eff >= 1: no weight stream beats the priors' stream curve
+    (where the stream never binds on the training GPUs, the curve itself stands)."""
     basis, measured = _basis(frame, phase), frame["measured_s"].to_numpy()
     core = np.stack([basis["compute"], basis["element"]], axis=1)
     fixed = np.stack([basis["calls"], basis["cycles"]], axis=1)
