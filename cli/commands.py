@@ -37,8 +37,10 @@ def cli():
 @click.option("--bidirectional", is_flag=True, help="Bidirectional recurrences.")
 @click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
               show_default=True)
-@click.option("--attention", type=click.Choice(["math", "flash"]), default="math",
-              show_default=True, help="Attention kernel: scores in memory, or fused.")
+@click.option("--attention", type=click.Choice(["auto", "math", "flash"]), default="auto",
+              show_default=True,
+              help="Attention kernel: what PyTorch runs on the device for the dtype and mode "
+                   "(auto), scores in memory (math), or fused (flash).")
 @click.option("--causal", is_flag=True, help="Causal (masked) self-attention.")
 @click.option("--allow-tf32", is_flag=True,
               help="fp32 cuBLAS matmuls on TF32 tensor cores (PyTorch's default is off; "
@@ -50,16 +52,17 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
             allow_tf32, models, fmt):
     """RNN, LSTM and GRU against a Transformer encoder layer at one (n, d) on one GPU.
 
-    Prints params, forward and training FLOPs, activation and inference memory, sequential
-    depth, roofline forward and training-step time with the binding term and the fraction of
-    peak; then each recurrence / Transformer ratio and the crossover sequence lengths.
+    Prints params, forward and training FLOPs, activation memory, the peak memory of an
+    inference forward, sequential depth, roofline inference-forward and training-step time
+    with the binding term and the fraction of peak; then each recurrence / Transformer ratio
+    and the crossover sequence lengths. The header states every assumption (heads, ffn,
+    dropout, optimizer, attention kernel per mode, recurrence implementation). A d that 64
+    does not divide needs --heads.
 
     Example: costmodel compare --n 512 --d 768 --gpu a100 --batch 8 --format json
     """
     from costmodel.compare import compare as run
     from costmodel.hardware import load_hardware
-    from costmodel.implementations import rnn_implementation
-
     hw = load_hardware(gpu)
     if allow_tf32 and not hw.peaks.get("tf32"):
         raise click.BadParameter(f"{hw.name} has no TF32 tensor cores", param_hint="--allow-tf32")
@@ -70,19 +73,13 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
         click.echo(render.to_json({"rows": list(result.rows), "ratios": list(result.ratios),
                                    "crossovers": list(result.crossovers),
                                    "setup": _setup_dict(result),
-                                   "rnn_implementation": rnn_implementation(result.hardware)}),
-                   nl=False)
+                                   "assumptions": result.assumptions}), nl=False)
     elif fmt == "csv":
         from costmodel.sweep import comparison_columns, csv_text
 
         click.echo(csv_text(comparison_columns(result)), nl=False)
     else:
         click.echo(comparison_table(result, fmt), nl=False)
-        if fmt == "table":
-            import textwrap
-
-            click.echo(textwrap.fill(f"RNN/LSTM/GRU: {rnn_implementation(result.hardware)}",
-                                     width=80, subsequent_indent="  "))
 
 
 def _setup_dict(result) -> dict:

@@ -17,6 +17,9 @@ from .options import SIZE, models_option, values_option
 HELP = f"""Every model over a grid of n x d x batch, as CSV in SI units (one row per point and
 model; the same columns as `compare --format csv`).
 
+As compare: time_forward_s and inference_bytes are an inference forward (eval() under
+inference_mode; its peak memory), time_training_s a train-mode step with one Adam update.
+
 Rows are computed and written in chunks of {CHUNK_POINTS:,} points, so memory stays bounded; a
 grid of more than {MAX_ROWS:,} rows needs --yes, and an axis may have at most
 {MAX_AXIS_VALUES:,} values.
@@ -42,8 +45,10 @@ Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep
 @click.option("--bidirectional", is_flag=True, help="Bidirectional recurrences.")
 @click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
               show_default=True)
-@click.option("--attention", type=click.Choice(["math", "flash"]), default="math",
-              show_default=True, help="Attention kernel: scores in memory, or fused.")
+@click.option("--attention", type=click.Choice(["auto", "math", "flash"]), default="auto",
+              show_default=True,
+              help="Attention kernel: what PyTorch runs on the device per dtype and mode "
+                   "(auto), scores in memory (math), or fused (flash).")
 @click.option("--causal", is_flag=True, help="Causal (masked) self-attention.")
 @click.option("-o", "--output", default="-", show_default=True,
               help="CSV file to write ('-': stdout). A file is replaced atomically, a symlink "

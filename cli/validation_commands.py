@@ -99,7 +99,10 @@ def _benchmarks_path(output: Path) -> Path:
                    "the catalogue entry of this GPU; on a CPU the profile's measured peaks].")
 @click.option("--quick", is_flag=True, help="A tiny grid (and quick calibration).")
 @click.option("--families", default="rnn,lstm,gru,transformer", show_default=True)
-@click.option("--modes", default="forward,training", show_default=True)
+@click.option("--modes", default="inference,training", show_default=True,
+              help="inference (eval() under inference_mode: what users time), training (a "
+                   "train-mode step), forward (a train-mode forward under no_grad, what "
+                   "calibration fits).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads [default: the profile's].")
 @click.option("--max-config-s", type=float, default=1.0, show_default=True,
@@ -144,10 +147,10 @@ def validate(device, profile, baseline, quick, families, modes, threads, max_con
         raise click.UsageError("Missing option '-o' / '--output' (needed without --reference).")
     from costmodel.hardware import load_hardware
 
-    from costmodel.validation.modules import FAMILIES, MODES
+    from costmodel.validation.modules import FAMILIES, MODES, VALIDATE_MODES
 
     fams = _choices("--families", families, FAMILIES)
-    mds = _choices("--modes", modes, MODES)
+    mds = _choices("--modes", modes, tuple(dict.fromkeys(VALIDATE_MODES + MODES)))
     _check_outputs(output, *(output.with_suffix(s) for s in (".json", ".csv", ".png")))
     if profile is not None:
         hw = load_hardware(str(profile))

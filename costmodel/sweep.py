@@ -10,9 +10,10 @@ import numpy as np
 import sympy as sp
 
 from costmodel import symbols as S
-from costmodel.compare import MODELS, RECURRENT, Setup
+from costmodel.compare import HEAD_WIDTH, MODELS, RECURRENT, Setup, default_heads
 from costmodel.checks import check_choice
 from costmodel.hardware import Hardware, load_hardware
+from costmodel.implementations.sdpa import resolve
 from costmodel.limits import CHUNK_POINTS, LARGEST_SIZE, MAX_AXIS_VALUES, MAX_ROWS
 from costmodel.numeric import checked_array
 from costmodel.roofline import Efficiency, predict
@@ -26,7 +27,6 @@ QUANTITY_COLUMNS = ("params", "flops", "flops_training", "activation_bytes", "in
 COLUMNS = CONFIG_COLUMNS + QUANTITY_COLUMNS
 INTEGER_COLUMNS = ("params", "flops", "flops_training", "activation_bytes", "inference_bytes",
                    "depth_forward")
-HEAD_WIDTH = 64  # the default head width of the comparison (d/64 heads)
 
 
 def _sizes(name: str, values) -> np.ndarray:
@@ -68,12 +68,13 @@ def _checked(n, d, batch, models, heads):
     for name in models:
         check_choice("models", name, MODELS)
     if "transformer" in models:
-        divisor = heads if heads is not None else HEAD_WIDTH
-        bad = d[d % divisor != 0]
+        if heads is None:
+            for width in d[d % HEAD_WIDTH != 0][:1]:
+                default_heads(int(width))  # refuses a d that 64 does not divide, with the fix
+        bad = d[d % heads != 0] if heads is not None else d[:0]
         if bad.size:
-            what = f"heads={heads}" if heads is not None else f"the head width {HEAD_WIDTH}"
-            raise ValueError(f"d={int(bad[0])} is not divisible by {what}; choose d values "
-                             "that are, or pass heads")
+            raise ValueError(f"d={int(bad[0])} is not divisible by heads={heads}; choose d "
+                             "values that are, or other heads")
     return n, d, batch
 
 
@@ -87,7 +88,11 @@ def iter_sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=MODELS, head
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
     points = n.size * d.size * batch.size
     for name in models:
-        record = _symbolic(name, setup, heads)
+        # as compare: counts and the training step in train mode, forward time and
+        # inference memory as inference runs it (attention kernel per device and mode)
+        train = resolve(_symbolic(name, setup, heads), hw, setup.dtype, "training")[0]
+        infer = resolve(train, hw, setup.dtype, "inference")[0]
+        record = (train, infer, _inference_bytes(infer, setup.dtype))  # compiled once
         for start in range(0, points, chunk_points):
             index = np.unravel_index(np.arange(start, min(points, start + chunk_points)),
                                      (n.size, d.size, batch.size))
@@ -95,11 +100,15 @@ def iter_sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=MODELS, head
                          batch[index[2]])
 
 
-def _block(name, record, setup: Setup, hw: Hardware, eff, heads, N, D, B) -> dict:
-    """The columns of one model at the points (N, D, B)."""
+def _block(name, records, setup: Setup, hw: Hardware, eff, heads, N, D, B) -> dict:
+    """The columns of one model at the points (N, D, B); ``records``: the training record,
+    the inference record and its compiled peak memory."""
+    record, infer, peak = records
     values = record.vectorize()(n=N, d=D, batch=B, dtype=setup.dtype)
-    t = predict(record, hw, eff=eff, dtype=setup.dtype, n=N, d=D, batch=B,
-                allow_tf32=setup.allow_tf32)
+    t = predict(infer, hw, eff=eff, dtype=setup.dtype, n=N, d=D, batch=B,
+                allow_tf32=setup.allow_tf32, mode="inference")
+    train = predict(record, hw, eff=eff, dtype=setup.dtype, n=N, d=D, batch=B,
+                    allow_tf32=setup.allow_tf32)
     if name in RECURRENT:
         head_column = np.full(N.shape, "")
     else:
@@ -109,13 +118,24 @@ def _block(name, record, setup: Setup, hw: Hardware, eff, heads, N, D, B) -> dic
              "gpu": np.full(N.shape, hw.name), "dtype": np.full(N.shape, setup.dtype),
              **{k: values[k] for k in ("params", "flops", "flops_training",
                                        "activation_bytes", "depth_forward")},
-             "inference_bytes": values["weight_bytes"] + values["state_bytes"],
-             "time_forward_s": t.forward_s, "time_training_s": t.training_s,
+             "inference_bytes": peak({"n": N, "d": D, "batch": B})["inference_bytes"],
+             "time_forward_s": t.forward_s, "time_training_s": train.training_s,
              "binding": t.binding, "fraction_of_peak": t.fraction_of_peak}
     out = {c: np.broadcast_to(np.asarray(block[c]), N.shape) for c in COLUMNS}
     for c in INTEGER_COLUMNS:
         out[c] = _counts(out[c])
     return out
+
+
+def _inference_bytes(record, dtype: str):
+    """compare.inference_bytes as a function of {n, d, batch} arrays (weights, state and the
+    forward's working set), exact past int64 like ``vectorize``."""
+    from costmodel.compare import forward_transient_bytes
+    from costmodel.numeric import Vectorized, dtype_bytes_of
+
+    peak = record.weight_bytes + record.state_bytes + forward_transient_bytes(record)
+    expr = peak.xreplace({S.n_src: S.n, S.dtype_bytes: sp.nsimplify(dtype_bytes_of(dtype))})
+    return Vectorized([S.n, S.size_symbol("d"), S.batch], [expr], ["inference_bytes"], "sweep")
 
 
 def _counts(values: np.ndarray) -> np.ndarray:

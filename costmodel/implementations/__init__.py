@@ -5,7 +5,8 @@ implementation module says what a library really launches for a family and what 
 beyond FLOPs and bytes (fixed costs per call, per-step floors, the GEMM regime it picks),
 with parameters fitted to published measurements (``costmodel/data/fitted/<name>.toml``,
 written by ``python -m costmodel.reference.fit``). Today: cuDNN's RNN/LSTM/GRU
-(:mod:`costmodel.implementations.cudnn_rnn`) on NVIDIA GPUs. A calibrated profile (which
+(:mod:`costmodel.implementations.cudnn_rnn`) on NVIDIA GPUs, and PyTorch's SDPA dispatch
+(:mod:`costmodel.implementations.sdpa`: which attention kernel runs). A calibrated profile (which
 measured the device itself) and an explicitly given ``Efficiency`` keep the plain roofline.
 """
 
