@@ -1,0 +1,143 @@
+"""cuBLAS GEMMs and PyTorch's pointwise kernels on NVIDIA GPUs: time from tiles, waves and
+per-architecture efficiencies fitted to published measurements.
+
+A GEMM ``[batch] x (m x k) @ (k x n)`` runs as thread blocks that each own one output tile.
+cuBLAS picks among tile sizes (NeuSight's kernel names show ``sgemm_128x128``, ``128x64``,
+``64x64``, ...); smaller tiles run several blocks per SM, so one "slot" of an SM holds
+``BASE_TILE / tile`` blocks. With ``T`` tiles on ``S`` SMs the kernel runs
+``ceil(T / (S * blocks_per_sm))`` waves, each costing one base tile's work on one SM::
+
+    compute_s = waves * 2 * BASE_TILE_ELEMENTS * (k_per_split + tile_overhead_k)
+                / (peak_per_sm * efficiency * tile_factor)
+    memory_s  = bytes / (hbm_bytes_per_s * memory_efficiency)
+    gemm_s    = floor_s + max(compute_s, memory_s)      (the fastest tile: cuBLAS's heuristic)
+
+Too few tiles for one wave: the reduction is split (split-K) while each split keeps
+``SPLIT_K_MIN_DEPTH`` of k. ``tile_overhead_k``: a tile's fixed work (prologue, writing its
+output) as the reduction depth that would take as long. ``peak_per_sm`` is the matmul peak PyTorch reaches
+(:func:`costmodel.hardware.matmul_peak`: fp32 without TF32 by default) scaled by the part's
+sustained clock (``Hardware.sustained_fraction``: L4 and T4 cannot hold boost), over its SMs.
+
+A pointwise kernel (add, mul, relu, gelu, tanh, LayerNorm, softmax, dropout) moves bytes::
+
+    pointwise_s = floor_s + bytes / (hbm_bytes_per_s * pointwise_efficiency[op_class])
+
+``floor_s`` is the launch plus measurement floor of one op timed alone (CUDA events over a
+single call: 7-10 us in NeuSight's data). All fitted numbers live in
+``costmodel/data/fitted/cublas.toml`` (``python -m costmodel.reference.fit cublas``), per
+architecture where the training rows hold that architecture, else the cross-architecture set
+(``params["cross"]``), each with the rows it came from.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Mapping
+
+import numpy as np
+
+from costmodel.hardware import Hardware, matmul_peak
+from costmodel.numeric import dtype_bytes_of
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+FITTED = "cublas"
+BASE_TILE = (128, 128)  # the large sgemm/hgemm tile: one block fills an SM slot
+# tiles cuBLAS chooses among for fp32 and 16-bit GEMMs (NeuSight's kernel names: 128x128 in
+# 55 %, 128x64 in 20 %, 64x64 and 128x32 in 5 % each of 17,500 bmm/linear rows)
+TILES = ((128, 128), (128, 64), (64, 64))
+SPLIT_K_MIN_DEPTH = 256  # each split of the reduction keeps at least this much of k
+MATMUL_FLOPS_PER_MAC = 2  # one multiply-add = 2 FLOPs (costmodel.conventions)
+# bytes moved per element of the (rows x cols) tensor, by pointwise op class
+POINTWISE_MOVES = {"binary": 3,  # add/mul/div/pow of two tensors: read a, read b, write
+                   "scalar": 2,  # tensor op scalar: read, write
+                   "activation": 2,  # relu, gelu, tanh
+                   "layernorm": 2,  # read x, write y (statistics stay on chip)
+                   "softmax": 2,  # read x, write y (one row per block)
+                   "dropout": 3}  # read x, write y and the mask (bytes of the mask: 1 each)
+OP_CLASS = {"add": "binary", "mul": "binary", "div": "binary", "pow": "binary",
+            "sub": "binary", "truediv": "binary", "where": "binary",
+            "addu": "scalar", "mulu": "scalar", "divu": "scalar", "powu": "scalar",
+            "relu": "activation", "gelu": "activation", "tanh": "activation",
+            "ln": "layernorm", "layernorm": "layernorm", "softmax": "softmax",
+            "dropout": "dropout"}
+# the roofline's kernel kinds -> the op class whose efficiency applies
+KIND_CLASS = {"elementwise": "binary", "activation": "activation", "softmax": "softmax",
+              "reduction": "layernorm", "dropout": "dropout", "optimizer": "binary"}
+
+
+def params_for(params: Mapping, hw: Hardware) -> dict:
+    """The fitted set for ``hw``'s architecture, or the cross-architecture set."""
+    own = dict(params.get("architecture", {}).get(hw.architecture, {}))
+    cross = dict(params["cross"])
+    return {**cross, **{k: v for k, v in own.items() if k != "rows"},
+            "pointwise_efficiency": {**cross.get("pointwise_efficiency", {}),
+                                     **own.get("pointwise_efficiency", {})}}
+
+
+def peak_per_sm(hw: Hardware, dtype: str) -> float:
+    """Matmul FLOP/s of one SM at the sustained clock (torch default: no TF32)."""
+    if not hw.sm_count:
+        raise ValueError(f"{hw.name}: field 'sm_count': needed for the GEMM waves model")
+    return matmul_peak(hw, dtype) * hw.sustained_fraction() / hw.sm_count
+
+
+def gemm_time_s(m, n, k, batch, hw: Hardware, dtype: str, p: Mapping, weight_batch=None,
+                floor_s: float | None = None):
+    """Seconds of ``batch`` GEMMs (m x k) @ (k x n) on ``hw``; arrays broadcast.
+    ``weight_batch``: how many distinct (k x n) operands (default ``batch``; 1 for a Linear).
+    ``p``: one architecture's parameters (:func:`params_for`)."""
+    compute_s, memory_s = gemm_terms(m, n, k, batch, hw, dtype, p, weight_batch)
+    return (p["floor_s"] if floor_s is None else floor_s) + np.maximum(compute_s, memory_s)
+
+
+def gemm_terms(m, n, k, batch, hw: Hardware, dtype: str, p: Mapping, weight_batch=None):
+    """(compute_s, memory_s) of :func:`gemm_time_s`, without the floor."""
+    m, n, k, batch = (np.asarray(v, dtype=float) for v in (m, n, k, batch))
+    weights = batch if weight_batch is None else np.asarray(weight_batch, dtype=float)
+    slot_flops = MATMUL_FLOPS_PER_MAC * BASE_TILE[0] * BASE_TILE[1]
+    rate = peak_per_sm(hw, dtype) * p["gemm_efficiency"]
+    best = np.full(np.broadcast(m, n, k, batch).shape, np.inf)
+    for (tm, tn), factor in zip(TILES, p["tile_factor"]):
+        per_slot = (BASE_TILE[0] * BASE_TILE[1]) // (tm * tn)
+        tiles = batch * np.ceil(m / tm) * np.ceil(n / tn)
+        slots = hw.sm_count * per_slot
+        splits = np.maximum(1.0, np.minimum(np.floor(k / SPLIT_K_MIN_DEPTH),
+                                            np.floor(slots / tiles)))
+        waves = np.ceil(tiles * splits / slots)
+        depth = np.ceil(k / splits) + p["tile_overhead_k"]
+        best = np.minimum(best, waves * slot_flops * depth / (rate * factor))
+    moved = dtype_bytes_of(dtype) * (batch * (m * k + m * n) + weights * k * n)
+    return best, moved / (hw.hbm_bytes_per_s * p["gemm_memory_efficiency"])
+
+
+def pointwise_time_s(nbytes, op_class: str, hw: Hardware, p: Mapping,
+                     floor_s: float | None = None):
+    """Seconds of one pointwise kernel moving ``nbytes`` (see POINTWISE_MOVES)."""
+    return (p["floor_s"] if floor_s is None else floor_s) + pointwise_memory_s(
+        nbytes, op_class, hw, p)
+
+
+def pointwise_memory_s(nbytes, op_class: str, hw: Hardware, p: Mapping):
+    """:func:`pointwise_time_s` without the floor."""
+    efficiency = p["pointwise_efficiency"]
+    if op_class not in efficiency:
+        raise ValueError(f"op_class={op_class!r}: no fitted efficiency; known: "
+                         f"{', '.join(sorted(efficiency))}")
+    return np.asarray(nbytes, float) / (hw.hbm_bytes_per_s * efficiency[op_class])
+
+
+def pointwise_bytes(elements, op_class: str, dtype: str):
+    """Bytes a pointwise op of this class moves over ``elements`` of the output."""
+    return POINTWISE_MOVES[op_class] * dtype_bytes_of(dtype) * np.asarray(elements, float)
+
+
+@lru_cache(maxsize=1)
+def shipped() -> dict:
+    """The fitted parameters shipped in ``costmodel/data/fitted/cublas.toml``."""
+    text = resources.files("costmodel").joinpath("data", "fitted", f"{FITTED}.toml").read_text()
+    return tomllib.loads(text)
