@@ -66,8 +66,9 @@ OP_CLASS = {"add": "binary", "mul": "binary", "div": "binary", "pow": "binary",
             "ln": "layernorm", "layernorm": "layernorm", "softmax": "softmax",
             "dropout": "dropout"}
 # the roofline's kernel kinds -> the op class whose efficiency applies
+# (dropout: read x, write y and a mask, at the rate of an activation: no dropout rows measured)
 KIND_CLASS = {"elementwise": "binary", "activation": "activation", "softmax": "softmax",
-              "reduction": "layernorm", "dropout": "dropout", "optimizer": "binary"}
+              "reduction": "layernorm", "dropout": "activation", "optimizer": "binary"}
 
 
 def params_for(params: Mapping, hw: Hardware) -> dict:
@@ -79,11 +80,11 @@ def params_for(params: Mapping, hw: Hardware) -> dict:
                                      **own.get("pointwise_efficiency", {})}}
 
 
-def peak_per_sm(hw: Hardware, dtype: str) -> float:
+def peak_per_sm(hw: Hardware, dtype: str, allow_tf32: bool = False) -> float:
     """Matmul FLOP/s of one SM at the sustained clock (torch default: no TF32)."""
     if not hw.sm_count:
         raise ValueError(f"{hw.name}: field 'sm_count': needed for the GEMM waves model")
-    return matmul_peak(hw, dtype) * hw.sustained_fraction() / hw.sm_count
+    return matmul_peak(hw, dtype, allow_tf32) * hw.sustained_fraction() / hw.sm_count
 
 
 def gemm_time_s(m, n, k, batch, hw: Hardware, dtype: str, p: Mapping, weight_batch=None,
@@ -95,12 +96,13 @@ def gemm_time_s(m, n, k, batch, hw: Hardware, dtype: str, p: Mapping, weight_bat
     return (p["floor_s"] if floor_s is None else floor_s) + np.maximum(compute_s, memory_s)
 
 
-def gemm_terms(m, n, k, batch, hw: Hardware, dtype: str, p: Mapping, weight_batch=None):
+def gemm_terms(m, n, k, batch, hw: Hardware, dtype: str, p: Mapping, weight_batch=None,
+               allow_tf32: bool = False):
     """(compute_s, memory_s) of :func:`gemm_time_s`, without the floor."""
     m, n, k, batch = (np.asarray(v, dtype=float) for v in (m, n, k, batch))
     weights = batch if weight_batch is None else np.asarray(weight_batch, dtype=float)
     slot_flops = MATMUL_FLOPS_PER_MAC * BASE_TILE[0] * BASE_TILE[1]
-    rate = peak_per_sm(hw, dtype) * p["gemm_efficiency"]
+    rate = peak_per_sm(hw, dtype, allow_tf32) * p["gemm_efficiency"]
     best = np.full(np.broadcast(m, n, k, batch).shape, np.inf)
     for (tm, tn), factor in zip(TILES, p["tile_factor"]):
         per_slot = (BASE_TILE[0] * BASE_TILE[1]) // (tm * tn)
