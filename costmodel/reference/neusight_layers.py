@@ -1,0 +1,99 @@
+"""NeuSight's per-op times inside one traced Transformer layer (sitar-lab/NeuSight @ 6945927,
+``scripts/asplos/label/<device>/``): BERT-large, GPT-2 large, GPT-3 XL / 2.7B, OPT-1.3B on
+A100 PCIe 40/80 GB, H100 SXM, L4, T4, fp32, PyTorch 2.1; each torch.fx node replayed alone
+(CUDA events, mean of the 5 fastest of 25).
+
+One row per trace: the layer's forward time as the sum of its nodes' ``fw_ms``, without the
+embeddings, the final norm, the pooler and the LM head (nodes named in ``HEAD_WORDS``); the
+prediction sums :mod:`costmodel.implementations.cublas`'s time of every node: Linear/addmm as
+one GEMM, matmul/bmm as batched GEMMs, every other node as a pointwise kernel over its output
+(an inference-mode Dropout is the identity: the floor alone). Backward times are not scored.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+
+import numpy as np
+import pandas as pd
+
+from costmodel.hardware import load_hardware
+from costmodel.implementations import cublas
+from costmodel.reference import neusight, published
+
+NAME = "neusight-layers"
+FITTED = cublas.FITTED
+HEAD_WORDS = ("embed", "wte", "wpe", "transformer_drop", "ln_f", "final_layer_norm",
+              "pooler", "cls_", "lm_head", "classifier")
+GEMM_OPS = ("linear", "addmm", "matmul", "bmm")
+REQUIRED = ("row", "trace", "node", "op", "input_shapes", "output_shape", "fw_ms")
+
+
+def _op(origin: str, i: int, row: dict, inference: bool) -> dict:
+    try:
+        inputs = ast.literal_eval(row["input_shapes"])
+        output = ast.literal_eval(row["output_shape"])
+    except (ValueError, SyntaxError):
+        raise ValueError(f"{origin}: row {i}: field 'input_shapes': not a shape list") from None
+    op = row["op"].lower()
+    if op in ("linear", "addmm"):
+        a, w = (inputs[0], inputs[0]) if op == "linear" else (inputs[1], inputs[2])
+        depth = a[-1]
+        return {"kind": "gemm", "m": math.prod(output[:-1]), "n": output[-1], "k": depth,
+                "batch": 1, "weight_batch": 1}
+    if op in ("matmul", "bmm"):
+        a = inputs[0]
+        return {"kind": "gemm", "m": a[-2], "k": a[-1], "n": output[-1],
+                "batch": math.prod(output[:-2]), "weight_batch": math.prod(output[:-2])}
+    op_class = cublas.OP_CLASS.get(op, "binary")
+    elements = 0 if (op == "dropout" and inference) else math.prod(output or [1])
+    return {"kind": "pointwise", "op_class": "activation" if op_class == "dropout" else op_class,
+            "elements": elements}
+
+
+def rows() -> pd.DataFrame:
+    out = []
+    for entry in published.files("neusight-layer-"):
+        origin = published.origin_of(entry)
+        provenance, raw = published.table(entry, REQUIRED)
+        gpu = published.gpu_name(origin, provenance["device"])
+        traces: dict[str, dict] = {}
+        for i, row in enumerate(raw):
+            if any(word in row["node"] for word in HEAD_WORDS):
+                continue
+            trace = traces.setdefault(row["trace"], {"ops": [], "measured_s": 0.0, "rows": []})
+            trace["ops"].append(_op(origin, i, row, "-inf-" in row["trace"]))
+            trace["measured_s"] += published.number(origin, i, row, "fw_ms") * neusight.MS
+            trace["rows"].append(row["row"])
+        for name, trace in traces.items():
+            out.append({"source": NAME, "gpu": gpu, "family": "transformer_layer",
+                        "phase": "forward", "dtype": neusight.DTYPE, "trace": name,
+                        "mode": "inference" if "-inf-" in name else "training",
+                        "measured_s": trace["measured_s"], "ops": tuple(trace["ops"]),
+                        "row": trace["rows"][0], "repo": provenance["repo"],
+                        "commit": provenance["commit"], "path_or_url": provenance["source"]})
+    return pd.DataFrame(out)
+
+
+def fit(train: pd.DataFrame) -> dict:
+    """The per-op parameters, from NeuSight's per-op rows of the training GPUs only."""
+    ops = neusight.rows()
+    return neusight.fit(ops[ops.gpu.isin(set(train.gpu))].reset_index(drop=True))
+
+
+def op_seconds(op: dict, hw, p: dict) -> float:
+    if op["kind"] == "gemm":
+        return float(cublas.gemm_time_s(op["m"], op["n"], op["k"], op["batch"], hw,
+                                        neusight.DTYPE, p, op["weight_batch"]))
+    nbytes = cublas.pointwise_bytes(op["elements"], op["op_class"], neusight.DTYPE)
+    return float(cublas.pointwise_time_s(nbytes, op["op_class"], hw, p))
+
+
+def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
+    out = []
+    for gpu, ops in zip(frame.gpu, frame.ops):
+        hw = load_hardware(gpu)
+        p = cublas.params_for(params, hw)
+        out.append(sum(op_seconds(op, hw, p) for op in ops))
+    return np.asarray(out)
