@@ -7,14 +7,14 @@ cuBLAS picks among tile sizes (NeuSight's kernel names show ``sgemm_128x128``, `
 ``BASE_TILE / tile`` blocks. With ``T`` tiles on ``S`` SMs the kernel runs
 ``ceil(T / (S * blocks_per_sm))`` waves, each costing one base tile's work on one SM::
 
-    compute_s = waves * 2 * BASE_TILE_ELEMENTS * (k_per_split + tile_overhead_k)
-                / (peak_per_sm * efficiency * tile_factor)
-    memory_s  = bytes / (hbm_bytes_per_s * memory_efficiency)
+    compute_s = waves * (2 * BASE_TILE_ELEMENTS * k_per_split
+                         / (peak_per_sm * efficiency * tile_factor) + wave_overhead_s)
+    memory_s  = bytes / (hbm_bytes_per_s * memory_efficiency)   (x l2_speedup if it fits in L2)
     gemm_s    = floor_s + max(compute_s, memory_s)      (the fastest tile: cuBLAS's heuristic)
 
 Too few tiles for one wave: the reduction is split (split-K) while each split keeps
-``SPLIT_K_MIN_DEPTH`` of k. ``tile_overhead_k``: a tile's fixed work (prologue, writing its
-output) as the reduction depth that would take as long. ``peak_per_sm`` is the matmul peak PyTorch reaches
+``SPLIT_K_MIN_DEPTH`` of k. ``wave_overhead_s``: a wave's fixed time (loading the first
+operand tiles, writing the output tile: memory latency, which does not scale with the peak). ``peak_per_sm`` is the matmul peak PyTorch reaches
 (:func:`costmodel.hardware.matmul_peak`: fp32 without TF32 by default) scaled by the part's
 sustained clock (``Hardware.sustained_fraction``: L4 and T4 cannot hold boost), over its SMs.
 
@@ -50,6 +50,7 @@ BASE_TILE = (128, 128)  # the large sgemm/hgemm tile: one block fills an SM slot
 # tiles cuBLAS chooses among for fp32 and 16-bit GEMMs (NeuSight's kernel names: 128x128 in
 # 55 %, 128x64 in 20 %, 64x64 and 128x32 in 5 % each of 17,500 bmm/linear rows)
 TILES = ((128, 128), (128, 64), (64, 64))
+L2_USABLE_FRACTION = 0.5  # of the L2 that holds an op's tensors between calls (A100: two halves)
 SPLIT_K_MIN_DEPTH = 256  # each split of the reduction keeps at least this much of k
 MATMUL_FLOPS_PER_MAC = 2  # one multiply-add = 2 FLOPs (costmodel.conventions)
 # bytes moved per element of the (rows x cols) tensor, by pointwise op class
@@ -65,6 +66,11 @@ OP_CLASS = {"add": "binary", "mul": "binary", "div": "binary", "pow": "binary",
             "relu": "activation", "gelu": "activation", "tanh": "activation",
             "ln": "layernorm", "layernorm": "layernorm", "softmax": "softmax",
             "dropout": "dropout"}
+SOFTMAX_SMEM_BYTES = 48 * 1024  # CUDA's default shared memory per block (PyTorch SoftMax.cu)
+SOFTMAX_UNCACHED_EXTRA_READS = 2  # max pass, sum pass, then the write pass reads again
+# LayerNorm's second read of a row comes from cache up to 3072 fp32 values: read off NeuSight's
+# A100 rows (0.7-0.85 of bandwidth at H <= 3072, 0.58 = 0.87 * 2/3 from H = 4096), not a source
+LAYERNORM_CACHED_ROW_BYTES = 12 * 1024
 # the roofline's kernel kinds -> the op class whose efficiency applies
 # (dropout: read x, write y and a mask, at the rate of an activation: no dropout rows measured)
 KIND_CLASS = {"elementwise": "binary", "activation": "activation", "softmax": "softmax",
@@ -111,10 +117,18 @@ def gemm_terms(m, n, k, batch, hw: Hardware, dtype: str, p: Mapping, weight_batc
         splits = np.maximum(1.0, np.minimum(np.floor(k / SPLIT_K_MIN_DEPTH),
                                             np.floor(slots / tiles)))
         waves = np.ceil(tiles * splits / slots)
-        depth = np.ceil(k / splits) + p["tile_overhead_k"]
-        best = np.minimum(best, waves * slot_flops * depth / (rate * factor))
+        wave_s = slot_flops * np.ceil(k / splits) / (rate * factor) + p["wave_overhead_s"]
+        best = np.minimum(best, waves * wave_s)
     moved = dtype_bytes_of(dtype) * (batch * (m * k + m * n) + weights * k * n)
-    return best, moved / (hw.hbm_bytes_per_s * p["gemm_memory_efficiency"])
+    return best, moved / (memory_rate(moved, hw, p) * p["gemm_memory_efficiency"])
+
+
+def memory_rate(moved, hw: Hardware, p: Mapping):
+    """Bytes/s before efficiency: HBM, or ``l2_speedup`` x HBM where all ``moved`` bytes fit
+    in ``L2_USABLE_FRACTION`` of the L2 (an op run again on the same tensors finds them there,
+    as every repeated-call benchmark does)."""
+    fits = np.asarray(moved, float) <= (hw.l2_bytes or 0) * L2_USABLE_FRACTION
+    return hw.hbm_bytes_per_s * np.where(fits, p.get("l2_speedup", 1.0), 1.0)
 
 
 def pointwise_time_s(nbytes, op_class: str, hw: Hardware, p: Mapping,
@@ -130,12 +144,31 @@ def pointwise_memory_s(nbytes, op_class: str, hw: Hardware, p: Mapping):
     if op_class not in efficiency:
         raise ValueError(f"op_class={op_class!r}: no fitted efficiency; known: "
                          f"{', '.join(sorted(efficiency))}")
-    return np.asarray(nbytes, float) / (hw.hbm_bytes_per_s * efficiency[op_class])
+    nbytes = np.asarray(nbytes, float)
+    return nbytes / (memory_rate(nbytes, hw, p) * efficiency[op_class])
 
 
-def pointwise_bytes(elements, op_class: str, dtype: str):
-    """Bytes a pointwise op of this class moves over ``elements`` of the output."""
-    return POINTWISE_MOVES[op_class] * dtype_bytes_of(dtype) * np.asarray(elements, float)
+def pointwise_bytes(elements, op_class: str, dtype: str, row=None):
+    """Bytes a pointwise op of this class moves over ``elements`` of the output; ``row``: the
+    length of the reduced last dimension (softmax, LayerNorm), where the kernel reads a row
+    again once it no longer stays on chip (:func:`extra_row_reads`)."""
+    moves = POINTWISE_MOVES[op_class] + (0 if row is None else extra_row_reads(op_class, row,
+                                                                               dtype))
+    return moves * dtype_bytes_of(dtype) * np.asarray(elements, float)
+
+
+def extra_row_reads(op_class: str, row, dtype: str):
+    """Reads of the input beyond the first, by row length: PyTorch's softmax caches a row in
+    shared memory while it fits a block's default 48 KiB (``cunn_SoftMaxForwardSmem``), else
+    reads it three times (max, sum, write pass: ``cunn_SoftMaxForward``); its LayerNorm reads a
+    row twice (statistics, then normalise), the second time from cache while the row is small
+    (``LAYERNORM_CACHED_ROW_BYTES``)."""
+    row_bytes = np.asarray(row, float) * dtype_bytes_of(dtype)
+    if op_class == "softmax":
+        return np.where(row_bytes < SOFTMAX_SMEM_BYTES, 0, SOFTMAX_UNCACHED_EXTRA_READS)
+    if op_class == "layernorm":
+        return np.where(row_bytes <= LAYERNORM_CACHED_ROW_BYTES, 0, 1)
+    return np.zeros_like(row_bytes)
 
 
 @lru_cache(maxsize=1)

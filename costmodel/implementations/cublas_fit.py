@@ -26,9 +26,10 @@ EFFICIENCY_GRID = np.geomspace(0.05, 1.0, 61)
 # a GEMM streams its operands at least at the rate copies reach (80-90 % of the datasheet
 # bandwidth, performance notes); a lower fitted value would only absorb compute misfit
 MEMORY_EFFICIENCY_GRID = np.geomspace(0.6, 1.0, 21)
+L2_SPEEDUP_GRID = np.geomspace(1.0, 8.0, 19)
 TILE_FACTOR_GRID = np.geomspace(0.4, 1.0, 19)
 FLOOR_GRID_S = np.geomspace(1e-6, 40e-6, 41)
-OVERHEAD_K_GRID = np.concatenate([[0.0], np.geomspace(4, 512, 22)])  # depth-equivalent of a tile's fixed work
+WAVE_OVERHEAD_GRID_S = np.concatenate([[0.0], np.geomspace(0.1e-6, 20e-6, 24)])
 ROUNDS = 3  # coordinate-search sweeps (the loss settles after two)
 
 
@@ -59,7 +60,8 @@ def _gemm_predict(rows: pd.DataFrame, hw_of, p: dict, floor_s: float):
 def _pointwise_predict(rows: pd.DataFrame, hw_of, p: dict, floor_s: float):
     out = np.empty(len(rows))
     for (gpu, op_class, dtype), idx in rows.groupby(["gpu", "op_class", "dtype"]).indices.items():
-        nbytes = cublas.pointwise_bytes(rows.elements.iloc[idx], op_class, dtype)
+        nbytes = cublas.pointwise_bytes(rows.elements.iloc[idx], op_class, dtype,
+                                        rows.width.iloc[idx] if "width" in rows else None)
         out[idx] = cublas.pointwise_time_s(nbytes, op_class, hw_of(gpu), p, floor_s)
     return out
 
@@ -67,18 +69,19 @@ def _pointwise_predict(rows: pd.DataFrame, hw_of, p: dict, floor_s: float):
 def fit_gemm(rows: pd.DataFrame, hw_of, floor_s: float) -> dict:
     """gemm_efficiency, gemm_memory_efficiency and the tile factors from GEMM rows."""
     start = {"gemm_efficiency": 0.8, "gemm_memory_efficiency": 0.8,
-             "tile_factor": [1.0] * len(cublas.TILES), "tile_overhead_k": 0.0}
+             "tile_factor": [1.0] * len(cublas.TILES), "wave_overhead_s": 0.0, "l2_speedup": 1.0}
 
     def evaluate(values):
         p = {**values, "tile_factor": [1.0, values.get("t1", 1.0), values.get("t2", 1.0)]}
         return _gemm_predict(rows, hw_of, p, floor_s)
 
     grids = {"gemm_efficiency": EFFICIENCY_GRID, "gemm_memory_efficiency": MEMORY_EFFICIENCY_GRID,
-             "t1": TILE_FACTOR_GRID, "t2": TILE_FACTOR_GRID, "tile_overhead_k": OVERHEAD_K_GRID}
+             "t1": TILE_FACTOR_GRID, "t2": TILE_FACTOR_GRID, "wave_overhead_s": WAVE_OVERHEAD_GRID_S,
+             "l2_speedup": L2_SPEEDUP_GRID}
     best = _search(evaluate, rows.measured_s.to_numpy(), {**start, "t1": 1.0, "t2": 1.0}, grids)
     return {"gemm_efficiency": best["gemm_efficiency"],
             "gemm_memory_efficiency": best["gemm_memory_efficiency"],
-            "tile_overhead_k": best["tile_overhead_k"],
+            "wave_overhead_s": best["wave_overhead_s"], "l2_speedup": best["l2_speedup"],
             "tile_factor": [1.0, best["t1"], best["t2"]]}
 
 

@@ -35,10 +35,11 @@ def to_toml(data: dict, prefix: str = "") -> str:
 
 
 def main(name: str = "all") -> list[Path]:
-    written = []
+    written, fitted = [], set()
     for module in (importlib.import_module(m) for m in SOURCES):
-        if name not in ("all", module.NAME, module.FITTED):
-            continue
+        if name not in ("all", module.NAME, module.FITTED) or module.FITTED in fitted:
+            continue  # (one fit per file: the first source writing it, neusight for cublas)
+        fitted.add(module.FITTED)
         params = module.fit(module.rows())
         header = (f"# Fitted by `python -m costmodel.reference.fit {module.NAME}` from the rows "
                   f"of source {module.NAME!r} (costmodel/data/reference/); do not edit.\n")

@@ -60,9 +60,10 @@ def _vec_rows(entry) -> list[dict]:
             raise ValueError(f"{origin}: row {i}: field 'op': {row['op']!r} is not one of "
                              f"{', '.join(sorted(cublas.OP_CLASS))}")
         op_class = cublas.OP_CLASS[row["op"]]
-        elements = published.number(origin, i, row, "B") * published.number(origin, i, row, "H")
+        width = published.number(origin, i, row, "H")
+        elements = published.number(origin, i, row, "B") * width
         out.append({**_common(provenance, gpu), "family": op_class, "op_class": op_class,
-                    "op": row["op"], "row": row["row"], "elements": elements,
+                    "op": row["op"], "row": row["row"], "elements": elements, "width": width,
                     "measured_s": published.number(origin, i, row, "latency_ms") * MS})
     return out
 
@@ -93,6 +94,7 @@ def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
                                                 g.weight_batch)
         for op_class, jdx in sub[~gemm].groupby("op_class").indices.items():
             chosen = idx[~gemm][jdx]
-            nbytes = cublas.pointwise_bytes(frame.elements.iloc[chosen], op_class, DTYPE)
+            nbytes = cublas.pointwise_bytes(frame.elements.iloc[chosen], op_class, DTYPE,
+                                            frame.width.iloc[chosen])
             out[chosen] = cublas.pointwise_time_s(nbytes, op_class, hw, p)
     return out

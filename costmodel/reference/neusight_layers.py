@@ -49,7 +49,7 @@ def _op(origin: str, i: int, row: dict, inference: bool) -> dict:
     op_class = cublas.OP_CLASS.get(op, "binary")
     elements = 0 if (op == "dropout" and inference) else math.prod(output or [1])
     return {"kind": "pointwise", "op_class": "activation" if op_class == "dropout" else op_class,
-            "elements": elements}
+            "elements": elements, "width": output[-1] if output else 1}
 
 
 def rows() -> pd.DataFrame:
@@ -86,7 +86,7 @@ def op_seconds(op: dict, hw, p: dict) -> float:
     if op["kind"] == "gemm":
         return float(cublas.gemm_time_s(op["m"], op["n"], op["k"], op["batch"], hw,
                                         neusight.DTYPE, p, op["weight_batch"]))
-    nbytes = cublas.pointwise_bytes(op["elements"], op["op_class"], neusight.DTYPE)
+    nbytes = cublas.pointwise_bytes(op["elements"], op["op_class"], neusight.DTYPE, op["width"])
     return float(cublas.pointwise_time_s(nbytes, op["op_class"], hw, p))
 
 
