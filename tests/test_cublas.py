@@ -12,7 +12,7 @@ from costmodel.implementations import cublas
 from costmodel.roofline import kernel_time
 
 # a parameter set with round numbers, so the arithmetic below can be followed by hand
-P = {"gemm_efficiency": 0.5, "gemm_memory_efficiency": 1.0, "tile_overhead_k": 0.0,
+P = {"gemm_efficiency": 0.5, "gemm_memory_efficiency": 1.0, "wave_overhead_s": 0.0,
      "tile_factor": [1.0, 0.5, 0.25], "floor_s": 5e-6,
      "pointwise_efficiency": {"binary": 0.5, "activation": 0.5, "layernorm": 0.5,
                               "softmax": 0.5, "scalar": 0.5}}

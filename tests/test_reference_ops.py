@@ -112,3 +112,36 @@ def test_layers_sum_their_ops():
 def test_fitted_toml_round_trips():
     data = {"cross": {"a": 0.5, "rows": ["x: 1 rows"], "inner": {"b": 1.0}}}
     assert tomllib.loads(to_toml(data)) == data
+
+
+HAND = {"cross": {"gemm_efficiency": 0.5, "gemm_memory_efficiency": 1.0, "wave_overhead_s": 0.0,
+                  "tile_factor": [1.0, 0.5, 0.25], "floor_s": 5e-6,
+                  "pointwise_efficiency": {c: 0.5 for c in ("binary", "scalar", "activation",
+                                                           "layernorm", "softmax")}}}
+
+
+def test_llmcompass_layer_shapes_and_rows():
+    from costmodel.reference import llmcompass
+
+    ops = llmcompass.layer_ops("prefill")
+    # GPT-3 175B on 4 GPUs: 8 x 2048 = 16384 tokens, d_model 12288 split 4 ways = 3072
+    assert ops["Q_K_V"][0] == {"kind": "gemm", "m": 16384, "n": 3072, "k": 12288, "batch": 1,
+                               "weight_batch": 1} and len(ops["Q_K_V"]) == 3
+    # 96 / 4 = 24 heads of 12288 / 96 = 128: scores [8 * 24] (2048 x 128) @ (128 x 2048)
+    assert ops["Q_mul_K"][0]["batch"] == 192 and ops["Q_mul_K"][0]["k"] == 128
+    rows = llmcompass.rows()
+    assert set(rows.gpu) == {"a100-sxm4-80gb"} and (rows.dtype == "fp16").all()
+    assert len(rows[rows.family == "layer_op_decode"]) == 10  # AllReduce left out
+    assert (llmcompass.predict(rows, HAND) > 0).all()
+
+
+def test_attention_rows_and_fused_fp32_on_tf32():
+    from costmodel.reference import attention
+
+    rows = attention.rows()
+    assert set(rows.model) == {"flash", "math"} and "bwd" not in set(rows.phase)
+    fp32 = rows[(rows.dtype == "fp32")]
+    predicted = attention.predict(fp32, HAND)
+    flash, math = predicted[fp32.model == "flash"], predicted[fp32.model == "math"]
+    # the fused kernels' fp32 runs on TF32 tensor cores (156 vs 19.5 TFLOP/s): far faster
+    assert flash.max() < math.min()

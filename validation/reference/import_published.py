@@ -1,6 +1,6 @@
 """Compact the transcribed published measurements into ``costmodel/data/reference/*.json``.
 
-    python -m validation.reference.import_published SOURCE_DIR
+    python -m costmodel.validation.reference.import_published SOURCE_DIR   (from a checkout)
 
 SOURCE_DIR holds the transcriptions (``neusight-perop-*.json``, ``neusight-model-layer-ops.json``,
 ``llmcompass-a100-mi210.json``, ``attention-a100.json``, ``gemm-a100-thread.json``), each with

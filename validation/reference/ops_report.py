@@ -1,7 +1,7 @@
 """Leave-one-GPU-out figures of the cuBLAS/pointwise model on NeuSight's per-op and per-layer
-rows, beside the uncalibrated roofline (``Efficiency.ideal()``) and the old priors::
+rows (and LLMCompass's and the attention threads'), beside the uncalibrated roofline (``Efficiency.ideal()``) and the old priors::
 
-    python -m validation.reference.ops_report [--sample FRACTION]
+    python -m costmodel.validation.reference.ops_report [--sample FRACTION]
 
 Prints one table per source: median / p90 / worst absolute relative error per GPU and family.
 """
@@ -16,50 +16,56 @@ import pandas as pd
 from costmodel.efficiency import Efficiency
 from costmodel.hardware import load_hardware
 from costmodel.implementations import cublas
-from costmodel.reference import neusight, neusight_layers, published
+from costmodel.numeric import dtype_bytes_of
+from costmodel.reference import attention, llmcompass, neusight, neusight_layers, published
 from costmodel.roofline import kernel_time
 
 
-def _kernel(op: dict, elements_bytes: float) -> dict:
+def _kernel(op: dict, elements_bytes: float, dtype: str) -> dict:
     if op["kind"] == "gemm":
         m, n, k, b, w = (float(op[x]) for x in ("m", "n", "k", "batch", "weight_batch"))
         return {"name": "gemm", "kind": "gemm", "phase": "forward", "count": 1,
                 "concurrent": 1, "shape": (m, n, k), "resident_bytes": 0,
                 "flops": cublas.MATMUL_FLOPS_PER_MAC * b * m * n * k,
-                "bytes": 4.0 * (b * (m * k + m * n) + w * k * n)}
+                "bytes": dtype_bytes_of(dtype) * (b * (m * k + m * n) + w * k * n)}
     return {"name": "pointwise", "kind": "elementwise", "phase": "forward", "count": 1,
             "concurrent": 1, "shape": None, "resident_bytes": 0, "flops": 0.0,
             "bytes": elements_bytes}
 
 
-def baseline_seconds(op: dict, gpu: str, eff: Efficiency) -> float:
+def baseline_seconds(op: dict, gpu: str, eff: Efficiency, dtype: str) -> float:
     """One op through the generic roofline (no cuBLAS parameters) with ``eff``."""
     nbytes = 0.0 if op["kind"] == "gemm" else float(
-        cublas.pointwise_bytes(op["elements"], op["op_class"], neusight.DTYPE))
-    k = _kernel(op, nbytes)
-    return float(kernel_time(k, load_hardware(gpu), eff, "fp32", False, True)["lower_s"])
+        cublas.pointwise_bytes(op["elements"], op["op_class"], dtype, op.get("width")))
+    k = _kernel(op, nbytes, dtype)
+    return float(kernel_time(k, load_hardware(gpu), eff, dtype, False, True)["lower_s"])
 
 
 def _ops_of(frame: pd.DataFrame):
     for r in frame.itertuples():
-        if r.family in ("bmm", "linear"):
+        if "ops" in frame:
+            yield r.ops
+        elif r.family in ("bmm", "linear"):
             yield [{"kind": "gemm", "m": r.m, "n": r.n, "k": r.k, "batch": r.batch,
                     "weight_batch": r.weight_batch}]
         elif r.family == "transformer_layer":
             yield r.ops
         else:
-            yield [{"kind": "pointwise", "op_class": r.op_class, "elements": r.elements}]
+            yield [{"kind": "pointwise", "op_class": r.op_class, "elements": r.elements,
+                    "width": r.width}]
 
 
 def baselines(frame: pd.DataFrame) -> dict:
     out = {}
     for label, eff in (("ideal", Efficiency.ideal()), ("priors", Efficiency.priors())):
-        out[label] = np.asarray([sum(baseline_seconds(op, gpu, eff) for op in ops)
-                                 for gpu, ops in zip(frame.gpu, _ops_of(frame))])
+        out[label] = np.asarray([sum(baseline_seconds(op, gpu, eff, dtype) for op in ops)
+                                 for gpu, dtype, ops in zip(frame.gpu, frame.dtype,
+                                                            _ops_of(frame))])
     return out
 
 
 def report(module, frame: pd.DataFrame, by=("gpu", "family")) -> pd.DataFrame:
+    """LOGO median / p90 / worst per group, with the ideal roofline's and the priors' medians."""
     logo = published.leave_one_gpu_out(frame, module.fit, module.predict)
     table = published.summary(frame, logo, by).add_prefix("logo_").rename(
         columns={"logo_rows": "rows"})
@@ -82,6 +88,19 @@ def main() -> None:
     layers = neusight_layers.rows()
     print("\nneusight per-layer forward (sum of the layer's ops), leave-one-GPU-out")
     print(report(neusight_layers, layers, ("gpu", "mode")).round(3).to_string())
+    print("\nllmcompass (A100 SXM4 80GB, 16-bit; parameters from NeuSight's fp32 rows)")
+    print(report(llmcompass, llmcompass.rows(), ("family",)).round(3).to_string())
+    rows = llmcompass.rows()
+    predicted = llmcompass.predict(rows, llmcompass.fit(rows.iloc[0:0]))
+    for stage in llmcompass.LAYER:
+        mine = (rows.family == f"layer_op_{stage}").to_numpy()
+        total, measured = predicted[mine].sum(), rows.measured_s[mine].sum()
+        print(f"GPT-3 layer {stage}: sum of ops predicted {total * 1e3:.3f} ms, measured "
+              f"{measured * 1e3:.3f} ms, error {total / measured - 1:+.1%}")
+    att = attention.rows()
+    print("\nattention threads (A100; no baseline columns)")
+    print(published.summary(att, attention.predict(att, attention.fit(att)),
+                            ("model", "kernel", "dtype")).round(3).to_string())
 
 
 if __name__ == "__main__":
