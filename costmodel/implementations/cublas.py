@@ -148,13 +148,16 @@ def pointwise_memory_s(nbytes, op_class: str, hw: Hardware, p: Mapping):
     return nbytes / (memory_rate(nbytes, hw, p) * efficiency[op_class])
 
 
-def pointwise_bytes(elements, op_class: str, dtype: str, row=None):
+def pointwise_bytes(elements, op_class: str, dtype: str, row=None, moves=None):
     """Bytes a pointwise op of this class moves over ``elements`` of the output; ``row``: the
     length of the reduced last dimension (softmax, LayerNorm), where the kernel reads a row
-    again once it no longer stays on chip (:func:`extra_row_reads`)."""
-    moves = POINTWISE_MOVES[op_class] + (0 if row is None else extra_row_reads(op_class, row,
-                                                                               dtype))
-    return moves * dtype_bytes_of(dtype) * np.asarray(elements, float)
+    again once it no longer stays on chip (:func:`extra_row_reads`); ``moves``: tensors of the
+    output's size read or written where known (a broadcast operand counts its share), else
+    the class's POINTWISE_MOVES."""
+    base = POINTWISE_MOVES[op_class] if moves is None else np.nan_to_num(
+        np.asarray(moves, float), nan=POINTWISE_MOVES[op_class])  # NaN: not known
+    extra = 0 if row is None else extra_row_reads(op_class, row, dtype)
+    return (base + extra) * dtype_bytes_of(dtype) * np.asarray(elements, float)
 
 
 def extra_row_reads(op_class: str, row, dtype: str):

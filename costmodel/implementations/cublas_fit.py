@@ -61,7 +61,8 @@ def _pointwise_predict(rows: pd.DataFrame, hw_of, p: dict, floor_s: float):
     out = np.empty(len(rows))
     for (gpu, op_class, dtype), idx in rows.groupby(["gpu", "op_class", "dtype"]).indices.items():
         nbytes = cublas.pointwise_bytes(rows.elements.iloc[idx], op_class, dtype,
-                                        rows.width.iloc[idx] if "width" in rows else None)
+                                        rows.width.iloc[idx] if "width" in rows else None,
+                                        rows.moves.iloc[idx] if "moves" in rows else None)
         out[idx] = cublas.pointwise_time_s(nbytes, op_class, hw_of(gpu), p, floor_s)
     return out
 

@@ -77,7 +77,12 @@ def rows() -> pd.DataFrame:
 
 
 def fit(train: pd.DataFrame) -> dict:
-    return cublas_fit.fit(train, load_hardware)
+    """Parameters from the training rows plus the layer-trace nodes of the same GPUs (timed
+    alone like the per-op rows; smaller tensors, so they pin the floor and the L2 speedup)."""
+    from costmodel.reference import neusight_layers
+
+    nodes = neusight_layers.node_rows(set(train.gpu))
+    return cublas_fit.fit(pd.concat([train, nodes], ignore_index=True), load_hardware)
 
 
 def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:

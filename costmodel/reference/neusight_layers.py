@@ -47,9 +47,13 @@ def _op(origin: str, i: int, row: dict, inference: bool) -> dict:
         return {"kind": "gemm", "m": a[-2], "k": a[-1], "n": output[-1],
                 "batch": math.prod(output[:-2]), "weight_batch": math.prod(output[:-2])}
     op_class = cublas.OP_CLASS.get(op, "binary")
-    elements = 0 if (op == "dropout" and inference) else math.prod(output or [1])
+    elements = math.prod(output or [1])
+    # tensors of the output's size moved: the output, plus each input's share (a broadcast
+    # mask or a scalar counts its own size); an inference-mode Dropout is the identity
+    moves = 0.0 if (op == "dropout" and inference) else 1.0 + sum(
+        math.prod(shape) for shape in inputs if isinstance(shape, list)) / max(elements, 1)
     return {"kind": "pointwise", "op_class": "activation" if op_class == "dropout" else op_class,
-            "elements": elements, "width": output[-1] if output else 1}
+            "elements": elements, "width": output[-1] if output else 1, "moves": moves}
 
 
 def rows() -> pd.DataFrame:
@@ -62,31 +66,57 @@ def rows() -> pd.DataFrame:
         for i, row in enumerate(raw):
             if any(word in row["node"] for word in HEAD_WORDS):
                 continue
-            trace = traces.setdefault(row["trace"], {"ops": [], "measured_s": 0.0, "rows": []})
+            trace = traces.setdefault(row["trace"], {"ops": [], "measured_s": 0.0, "rows": [],
+                                                         "node_s": []})
             trace["ops"].append(_op(origin, i, row, "-inf-" in row["trace"]))
-            trace["measured_s"] += published.number(origin, i, row, "fw_ms") * neusight.MS
+            seconds = published.number(origin, i, row, "fw_ms") * neusight.MS
+            trace["measured_s"] += seconds
+            trace["node_s"].append(seconds)
             trace["rows"].append(row["row"])
         for name, trace in traces.items():
             out.append({"source": NAME, "gpu": gpu, "family": "transformer_layer",
                         "phase": "forward", "dtype": neusight.DTYPE, "trace": name,
                         "mode": "inference" if "-inf-" in name else "training",
                         "measured_s": trace["measured_s"], "ops": tuple(trace["ops"]),
+                        "node_s": tuple(trace["node_s"]),
                         "row": trace["rows"][0], "repo": provenance["repo"],
                         "commit": provenance["commit"], "path_or_url": provenance["source"]})
     return pd.DataFrame(out)
 
 
 def fit(train: pd.DataFrame) -> dict:
-    """The per-op parameters, from NeuSight's per-op rows of the training GPUs only."""
+    """The per-op parameters from NeuSight's per-op rows and layer nodes of the training GPUs
+    only (:func:`costmodel.reference.neusight.fit`)."""
     ops = neusight.rows()
     return neusight.fit(ops[ops.gpu.isin(set(train.gpu))].reset_index(drop=True))
+
+
+def node_rows(gpus) -> pd.DataFrame:
+    """Every modelled node of the layer traces of ``gpus`` as a per-op row (forward times:
+    each node was replayed and timed alone, like the per-op sets)."""
+    out = []
+    for row in rows().itertuples():
+        if row.gpu not in gpus:
+            continue
+        for op, seconds in zip(row.ops, row.node_s):
+            common = {"source": NAME, "gpu": row.gpu, "dtype": row.dtype, "measured_s": seconds,
+                      "phase": "forward"}
+            if op["kind"] == "gemm":
+                out.append({**common, "family": "linear" if op["batch"] == 1 else "bmm",
+                            **{k: float(op[k]) for k in ("m", "n", "k", "batch", "weight_batch")}})
+            elif seconds > 0:
+                out.append({**common, "family": op["op_class"], "op_class": op["op_class"],
+                            "elements": float(op["elements"]), "width": float(op["width"]),
+                            "moves": op["moves"]})
+    return pd.DataFrame(out)
 
 
 def op_seconds(op: dict, hw, p: dict) -> float:
     if op["kind"] == "gemm":
         return float(cublas.gemm_time_s(op["m"], op["n"], op["k"], op["batch"], hw,
                                         neusight.DTYPE, p, op["weight_batch"]))
-    nbytes = cublas.pointwise_bytes(op["elements"], op["op_class"], neusight.DTYPE, op["width"])
+    nbytes = cublas.pointwise_bytes(op["elements"], op["op_class"], neusight.DTYPE, op["width"],
+                                    op["moves"])
     return float(cublas.pointwise_time_s(nbytes, op["op_class"], hw, p))
 
 
