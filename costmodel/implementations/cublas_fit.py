@@ -46,24 +46,37 @@ def _search(evaluate: Callable[[dict], np.ndarray], measured, start: dict, grids
     return best
 
 
-def _gemm_predict(rows: pd.DataFrame, hw_of, p: dict, floor_s: float):
+def _groups(rows: pd.DataFrame, hw_of, columns) -> list:
+    """(row indices, Hardware, dtype, {column: array}) per GPU and dtype, built once per fit."""
+    return [(idx, hw_of(gpu), dtype, {c: rows[c].to_numpy()[idx] for c in columns})
+            for (gpu, dtype), idx in rows.groupby(["gpu", "dtype"]).indices.items()]
+
+
+def _gemm_predict(rows: pd.DataFrame, hw_of, p: dict, floor_s: float, groups=None):
     out = np.empty(len(rows))
-    for gpu, idx in rows.groupby("gpu").indices.items():
-        sub = rows.iloc[idx]
-        for dtype, jdx in sub.groupby("dtype").indices.items():
-            r = sub.iloc[jdx]
-            out[idx[jdx]] = cublas.gemm_time_s(r.m, r.n, r.k, r.batch, hw_of(gpu), dtype,
-                                               p, r.weight_batch, floor_s)
+    for idx, hw, dtype, r in groups or _groups(rows, hw_of, ("m", "n", "k", "batch",
+                                                              "weight_batch")):
+        out[idx] = cublas.gemm_time_s(r["m"], r["n"], r["k"], r["batch"], hw, dtype, p,
+                                      r["weight_batch"], floor_s)
     return out
 
 
-def _pointwise_predict(rows: pd.DataFrame, hw_of, p: dict, floor_s: float):
-    out = np.empty(len(rows))
+def _pointwise_groups(rows: pd.DataFrame, hw_of) -> list:
+    """(row indices, Hardware, op class, bytes) per GPU, class and dtype: bytes do not depend
+    on the parameters, so they are counted once per fit."""
+    out = []
     for (gpu, op_class, dtype), idx in rows.groupby(["gpu", "op_class", "dtype"]).indices.items():
         nbytes = cublas.pointwise_bytes(rows.elements.iloc[idx], op_class, dtype,
                                         rows.width.iloc[idx] if "width" in rows else None,
                                         rows.moves.iloc[idx] if "moves" in rows else None)
-        out[idx] = cublas.pointwise_time_s(nbytes, op_class, hw_of(gpu), p, floor_s)
+        out.append((idx, hw_of(gpu), op_class, np.asarray(nbytes)))
+    return out
+
+
+def _pointwise_predict(rows: pd.DataFrame, hw_of, p: dict, floor_s: float, groups=None):
+    out = np.empty(len(rows))
+    for idx, hw, op_class, nbytes in groups or _pointwise_groups(rows, hw_of):
+        out[idx] = cublas.pointwise_time_s(nbytes, op_class, hw, p, floor_s)
     return out
 
 
@@ -72,9 +85,11 @@ def fit_gemm(rows: pd.DataFrame, hw_of, floor_s: float) -> dict:
     start = {"gemm_efficiency": 0.8, "gemm_memory_efficiency": 0.8,
              "tile_factor": [1.0] * len(cublas.TILES), "wave_overhead_s": 0.0, "l2_speedup": 1.0}
 
+    groups = _groups(rows, hw_of, ("m", "n", "k", "batch", "weight_batch"))
+
     def evaluate(values):
         p = {**values, "tile_factor": [1.0, values.get("t1", 1.0), values.get("t2", 1.0)]}
-        return _gemm_predict(rows, hw_of, p, floor_s)
+        return _gemm_predict(rows, hw_of, p, floor_s, groups)
 
     grids = {"gemm_efficiency": EFFICIENCY_GRID, "gemm_memory_efficiency": MEMORY_EFFICIENCY_GRID,
              "t1": TILE_FACTOR_GRID, "t2": TILE_FACTOR_GRID, "wave_overhead_s": WAVE_OVERHEAD_GRID_S,
@@ -90,9 +105,11 @@ def fit_floor(rows: pd.DataFrame, hw_of) -> float:
     """The floor of one timed op, jointly with rough pointwise efficiencies (all classes one)."""
     classes = sorted(rows.op_class.unique())
 
+    groups = _pointwise_groups(rows, hw_of)
+
     def evaluate(values):
         p = {"pointwise_efficiency": {c: values["eff"] for c in classes}}
-        return _pointwise_predict(rows, hw_of, p, values["floor_s"])
+        return _pointwise_predict(rows, hw_of, p, values["floor_s"], groups)
 
     best = _search(evaluate, rows.measured_s.to_numpy(), {"eff": 0.8, "floor_s": 5e-6},
                    {"eff": EFFICIENCY_GRID, "floor_s": FLOOR_GRID_S})
@@ -104,11 +121,12 @@ def fit_pointwise(rows: pd.DataFrame, hw_of, floor_s: float) -> dict:
     out = {}
     for op_class, sub in rows.groupby("op_class"):
         sub = sub.reset_index(drop=True)
+        groups = _pointwise_groups(sub, hw_of)
 
-        def evaluate(values, sub=sub, op_class=op_class):
+        def evaluate(values, sub=sub, op_class=op_class, groups=groups):
             return _pointwise_predict(sub, hw_of, {"pointwise_efficiency": {op_class:
                                                                             values["e"]}},
-                                      floor_s)
+                                      floor_s, groups)
 
         out[op_class] = _search(evaluate, sub.measured_s.to_numpy(), {"e": 0.8},
                                 {"e": EFFICIENCY_GRID})["e"]

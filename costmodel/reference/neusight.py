@@ -12,6 +12,8 @@ pointwise: one (B, H) tensor, B * H elements. The per-layer rows are :mod:`.neus
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -70,10 +72,15 @@ def _vec_rows(entry) -> list[dict]:
 
 def rows() -> pd.DataFrame:
     """One row per published per-op measurement (GEMM and pointwise)."""
+    return pd.DataFrame(list(_records()))
+
+
+@lru_cache(maxsize=1)
+def _records() -> tuple[dict, ...]:
     out = [r for e in published.files("neusight-bmm-") + published.files("neusight-linear-")
            for r in _gemm_rows(e)]
     out += [r for e in published.files("neusight-vec-") for r in _vec_rows(e)]
-    return pd.DataFrame(out)
+    return tuple(out)
 
 
 def fit(train: pd.DataFrame) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import math
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,12 @@ def _op(origin: str, i: int, row: dict, inference: bool) -> dict:
 
 
 def rows() -> pd.DataFrame:
+    """One row per layer trace: its nodes' ops (``ops``), their times (``node_s``), the sum."""
+    return pd.DataFrame(list(_records()))
+
+
+@lru_cache(maxsize=1)
+def _records() -> tuple[dict, ...]:
     out = []
     for entry in published.files("neusight-layer-"):
         origin = published.origin_of(entry)
@@ -81,7 +88,7 @@ def rows() -> pd.DataFrame:
                         "node_s": tuple(trace["node_s"]),
                         "row": trace["rows"][0], "repo": provenance["repo"],
                         "commit": provenance["commit"], "path_or_url": provenance["source"]})
-    return pd.DataFrame(out)
+    return tuple(out)
 
 
 def fit(train: pd.DataFrame) -> dict:
