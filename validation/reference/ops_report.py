@@ -24,10 +24,11 @@ from costmodel.roofline import kernel_time
 def _kernel(op: dict, elements_bytes: float, dtype: str) -> dict:
     if op["kind"] == "gemm":
         m, n, k, b, w = (float(op[x]) for x in ("m", "n", "k", "batch", "weight_batch"))
+        # a bmm is ``b`` concurrent copies of one GEMM (flops and bytes are per copy)
         return {"name": "gemm", "kind": "gemm", "phase": "forward", "count": 1,
-                "concurrent": 1, "shape": (m, n, k), "resident_bytes": 0,
-                "flops": cublas.MATMUL_FLOPS_PER_MAC * b * m * n * k,
-                "bytes": dtype_bytes_of(dtype) * (b * (m * k + m * n) + w * k * n)}
+                "concurrent": b, "shape": (m, n, k), "resident_bytes": 0,
+                "flops": cublas.MATMUL_FLOPS_PER_MAC * m * n * k,
+                "bytes": dtype_bytes_of(dtype) * ((m * k + m * n) + w / b * k * n)}
     return {"name": "pointwise", "kind": "elementwise", "phase": "forward", "count": 1,
             "concurrent": 1, "shape": None, "resident_bytes": 0, "flops": 0.0,
             "bytes": elements_bytes}
