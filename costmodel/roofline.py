@@ -156,8 +156,10 @@ def _cublas_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str, allow_tf
     nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
     if k["kind"] == "gemm":
         m, n, depth = k["shape"][:3]
+        # an optional 4th shape entry: GEMMs batched inside the launch (a bmm over heads)
+        batch = k["concurrent"] * (k["shape"][3] if len(k["shape"]) > 3 else 1)
         peak = matmul_peak(hw, dtype, allow_tf32)
-        compute_s, memory_s = cublas.gemm_terms(m, n, depth, k["concurrent"], hw, dtype, p,
+        compute_s, memory_s = cublas.gemm_terms(m, n, depth, batch, hw, dtype, p,
                                                 allow_tf32=allow_tf32)
     else:
         peak = hw.peak_flops_per_s("fp32")  # pointwise work runs on the vector units

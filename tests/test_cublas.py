@@ -97,3 +97,14 @@ def test_shipped_fit_has_rows_for_every_value():
         assert table["rows"] and all(" rows" in r for r in table["rows"])
         assert 0 < table["gemm_efficiency"] <= 1
     assert np.isfinite(shipped["cross"]["floor_s"])
+
+
+def test_roofline_reads_a_batched_gemm_shape():
+    hw = load_hardware("a100")
+    eff = Efficiency.for_hardware(hw, {"cross": P})
+    # scores of 12 heads: [12] (512 x 64) @ (64 x 512), one launch
+    k = {"name": "scores", "kind": "gemm", "phase": "forward", "count": 1, "concurrent": 1,
+         "shape": (512, 512, 64, 12), "resident_bytes": 0, "flops": 2.0 * 12 * 512 * 512 * 64,
+         "bytes": 4.0 * 12 * (512 * 64 * 2 + 512 * 512)}
+    row = kernel_time(k, hw, eff, "fp32", False, True)
+    assert row["lower_s"] == pytest.approx(cublas.gemm_time_s(512, 512, 64, 12, hw, "fp32", P))
