@@ -9,14 +9,14 @@ cuBLAS picks among tile sizes (NeuSight's kernel names show ``sgemm_128x128``, `
 
     compute_s = waves * (2 * BASE_TILE_ELEMENTS * k_per_split
                          / (peak_per_sm * efficiency * tile_factor) + wave_overhead_s)
-    memory_s  = bytes / (hbm_bytes_per_s * memory_efficiency)   (x l2_speedup if it fits in L2)
+    memory_s  = bytes / (hbm_bytes_per_s * memory_efficiency)  (x l2_speedup if it fits in L2)
     gemm_s    = floor_s + max(compute_s, memory_s)      (the fastest tile: cuBLAS's heuristic)
 
 Too few tiles for one wave: the reduction is split (split-K) while each split keeps
 ``SPLIT_K_MIN_DEPTH`` of k. ``wave_overhead_s``: a wave's fixed time (loading the first
-operand tiles, writing the output tile: memory latency, which does not scale with the peak). ``peak_per_sm`` is the matmul peak PyTorch reaches
-(:func:`costmodel.hardware.matmul_peak`: fp32 without TF32 by default) scaled by the part's
-sustained clock (``Hardware.sustained_fraction``: L4 and T4 cannot hold boost), over its SMs.
+operand tiles, writing the output tile: memory latency, which does not scale with the peak).
+``peak_per_sm`` is the matmul peak PyTorch reaches (:func:`costmodel.hardware.matmul_peak`:
+fp32 without TF32 by default) scaled by the part's sustained clock (``Hardware.sustained_fraction``: L4 and T4 cannot hold boost), over its SMs.
 
 A pointwise kernel (add, mul, relu, gelu, tanh, LayerNorm, softmax, dropout) moves bytes::
 
@@ -48,7 +48,7 @@ except ModuleNotFoundError:  # Python 3.10
 FITTED = "cublas"
 BASE_TILE = (128, 128)  # the large sgemm/hgemm tile: one block fills an SM slot
 # tiles cuBLAS chooses among for fp32 and 16-bit GEMMs (NeuSight's kernel names: 128x128 in
-# 55 %, 128x64 in 20 %, 64x64 and 128x32 in 5 % each of 17,500 bmm/linear rows)
+# 55 %, 128x64 in 20 %, 64x64 and 128x32 in 5 % each of 16,513 bmm/linear rows)
 TILES = ((128, 128), (128, 64), (64, 64))
 L2_USABLE_FRACTION = 0.5  # of the L2 that holds an op's tensors between calls (A100: two halves)
 SPLIT_K_MIN_DEPTH = 256  # each split of the reduction keeps at least this much of k
@@ -58,21 +58,19 @@ POINTWISE_MOVES = {"binary": 3,  # add/mul/div/pow of two tensors: read a, read 
                    "scalar": 2,  # tensor op scalar: read, write
                    "activation": 2,  # relu, gelu, tanh
                    "layernorm": 2,  # read x, write y (statistics stay on chip)
-                   "softmax": 2,  # read x, write y (one row per block)
-                   "dropout": 3}  # read x, write y and the mask (bytes of the mask: 1 each)
+                   "softmax": 2}  # read x, write y (one row per block)
 OP_CLASS = {"add": "binary", "mul": "binary", "div": "binary", "pow": "binary",
             "sub": "binary", "truediv": "binary", "where": "binary",
             "addu": "scalar", "mulu": "scalar", "divu": "scalar", "powu": "scalar",
             "relu": "activation", "gelu": "activation", "tanh": "activation",
             "ln": "layernorm", "layernorm": "layernorm", "softmax": "softmax",
-            "dropout": "dropout"}
+            "dropout": "activation"}  # no dropout rows measured: at an activation's rate
 SOFTMAX_SMEM_BYTES = 48 * 1024  # CUDA's default shared memory per block (PyTorch SoftMax.cu)
 SOFTMAX_UNCACHED_EXTRA_READS = 2  # max pass, sum pass, then the write pass reads again
 # LayerNorm's second read of a row comes from cache up to 3072 fp32 values: read off NeuSight's
 # A100 rows (0.7-0.85 of bandwidth at H <= 3072, 0.58 = 0.87 * 2/3 from H = 4096), not a source
 LAYERNORM_CACHED_ROW_BYTES = 12 * 1024
 # the roofline's kernel kinds -> the op class whose efficiency applies
-# (dropout: read x, write y and a mask, at the rate of an activation: no dropout rows measured)
 KIND_CLASS = {"elementwise": "binary", "activation": "activation", "softmax": "softmax",
               "reduction": "layernorm", "dropout": "activation", "optimizer": "binary"}
 

@@ -53,8 +53,8 @@ def _op(origin: str, i: int, row: dict, inference: bool) -> dict:
     # mask or a scalar counts its own size); an inference-mode Dropout is the identity
     moves = 0.0 if (op == "dropout" and inference) else 1.0 + sum(
         math.prod(shape) for shape in inputs if isinstance(shape, list)) / max(elements, 1)
-    return {"kind": "pointwise", "op_class": "activation" if op_class == "dropout" else op_class,
-            "elements": elements, "width": output[-1] if output else 1, "moves": moves}
+    return {"kind": "pointwise", "op_class": op_class, "elements": elements,
+            "width": output[-1] if output else 1, "moves": moves}
 
 
 def rows() -> pd.DataFrame:
