@@ -3,11 +3,14 @@
 A100 PCIe 40/80 GB, H100 SXM, L4, T4, fp32, PyTorch 2.1; each torch.fx node replayed alone
 (CUDA events, mean of the 5 fastest of 25).
 
-One row per trace: the layer's forward time as the sum of its nodes' ``fw_ms``, without the
+One row per trace and phase: the layer's forward time as the sum of its nodes' ``fw_ms``
+(and for the training traces its backward time, the sum of ``bw_ms``: autograd's kernels of
+each node, :func:`backward_ops`), without the
 embeddings, the final norm, the pooler and the LM head (nodes named in ``HEAD_WORDS``); the
 prediction sums :mod:`costmodel.implementations.cublas`'s time of every node: Linear/addmm as
 one GEMM, matmul/bmm as batched GEMMs, every other node as a pointwise kernel over its output
-(an inference-mode Dropout is the identity: the floor alone). Backward times are not scored.
+(an inference-mode Dropout is the identity: the floor alone). The parameters are fitted on
+forward times only, so the backward rows test the transfer to another phase.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ FITTED = cublas.FITTED
 HEAD_WORDS = ("embed", "wte", "wpe", "transformer_drop", "ln_f", "final_layer_norm",
               "pooler", "cls_", "lm_head", "classifier")
 GEMM_OPS = ("linear", "addmm", "matmul", "bmm")
-REQUIRED = ("row", "trace", "node", "op", "input_shapes", "output_shape", "fw_ms")
+REQUIRED = ("row", "trace", "node", "op", "input_shapes", "output_shape", "fw_ms", "bw_ms")
+BACKWARD_EXTRA_MOVES = 1  # the output's gradient, read on top of the forward's tensors
 
 
 def _op(origin: str, i: int, row: dict, inference: bool) -> dict:
@@ -73,22 +77,38 @@ def _records() -> tuple[dict, ...]:
         for i, row in enumerate(raw):
             if any(word in row["node"] for word in HEAD_WORDS):
                 continue
-            trace = traces.setdefault(row["trace"], {"ops": [], "measured_s": 0.0, "rows": [],
-                                                         "node_s": []})
-            trace["ops"].append(_op(origin, i, row, "-inf-" in row["trace"]))
-            seconds = published.number(origin, i, row, "fw_ms") * neusight.MS
-            trace["measured_s"] += seconds
-            trace["node_s"].append(seconds)
+            trace = traces.setdefault(row["trace"], {"ops": [], "node_s": [], "rows": [],
+                                                     "backward_ops": [], "backward_s": 0.0})
+            op = _op(origin, i, row, "-inf-" in row["trace"])
+            trace["ops"].append(op)
+            trace["node_s"].append(published.number(origin, i, row, "fw_ms") * neusight.MS)
             trace["rows"].append(row["row"])
+            backward_s = published.number(origin, i, row, "bw_ms", positive=False) * neusight.MS
+            if backward_s > 0:  # nodes without a gradient (masks, constants) have none
+                trace["backward_ops"] += backward_ops(op)
+                trace["backward_s"] += backward_s
         for name, trace in traces.items():
-            out.append({"source": NAME, "gpu": gpu, "family": "transformer_layer",
-                        "phase": "forward", "dtype": neusight.DTYPE, "trace": name,
-                        "mode": "inference" if "-inf-" in name else "training",
-                        "measured_s": trace["measured_s"], "ops": tuple(trace["ops"]),
-                        "node_s": tuple(trace["node_s"]),
-                        "row": trace["rows"][0], "repo": provenance["repo"],
-                        "commit": provenance["commit"], "path_or_url": provenance["source"]})
+            common = {"source": NAME, "gpu": gpu, "family": "transformer_layer",
+                      "dtype": neusight.DTYPE, "trace": name, "row": trace["rows"][0],
+                      "mode": "inference" if "-inf-" in name else "training",
+                      "repo": provenance["repo"], "commit": provenance["commit"],
+                      "path_or_url": provenance["source"]}
+            out.append({**common, "phase": "forward", "measured_s": sum(trace["node_s"]),
+                        "ops": tuple(trace["ops"]), "node_s": tuple(trace["node_s"])})
+            if trace["backward_s"] > 0:
+                out.append({**common, "phase": "backward", "measured_s": trace["backward_s"],
+                            "ops": tuple(trace["backward_ops"]), "node_s": ()})
     return tuple(out)
+
+
+def backward_ops(op: dict) -> list[dict]:
+    """The kernels of one node's autograd backward: a GEMM's two (the input's gradient
+    (m x n) @ (n x k), the weight's (k x m) @ (m x n)); a pointwise op reads the output's
+    gradient besides its own operands and writes the inputs' gradients (BACKWARD_EXTRA_MOVES)."""
+    if op["kind"] == "gemm":
+        return [{**op, "m": op["m"], "n": op["k"], "k": op["n"]},
+                {**op, "m": op["k"], "n": op["n"], "k": op["m"]}]
+    return [{**op, "moves": op["moves"] + BACKWARD_EXTRA_MOVES}]
 
 
 def fit(train: pd.DataFrame) -> dict:
@@ -103,7 +123,7 @@ def node_rows(gpus) -> pd.DataFrame:
     each node was replayed and timed alone, like the per-op sets)."""
     out = []
     for row in rows().itertuples():
-        if row.gpu not in gpus:
+        if row.gpu not in gpus or row.phase != "forward":
             continue
         for op, seconds in zip(row.ops, row.node_s):
             common = {"source": NAME, "gpu": row.gpu, "dtype": row.dtype, "measured_s": seconds,
