@@ -1,13 +1,14 @@
-"""Click commands: compare, gpus, formula, sweep (claims, calibrate, validate join later)."""
+"""Click commands: compare, gpus, formula (sweep, claims, calibrate, validate live in their own
+modules and are registered here)."""
 
 from __future__ import annotations
 
 import click
 
 from costmodel import __version__
-from costmodel.files import write_atomic
 
 from . import render
+from .options import SIZE, models_option
 from .tables import comparison_table, gpu_rows
 
 FORMATS = ("table", "json", "csv", "markdown", "latex")
@@ -22,58 +23,61 @@ def cli():
     """
 
 
-def _models(ctx, param, value):
-    from costmodel.compare import MODELS
-
-    names = tuple(v.strip().lower() for v in value.split(",") if v.strip())
-    bad = [v for v in names if v not in MODELS]
-    if bad or not names:
-        raise click.BadParameter(f"{','.join(bad) or value!r}: choose from {','.join(MODELS)}")
-    return names
-
-
 @cli.command()
-@click.option("--n", "n", type=int, required=True, help="Sequence length (steps/tokens).")
-@click.option("--d", "d", type=int, required=True, help="Model width: hidden = d_model = d.")
+@click.option("--n", "n", type=SIZE, required=True, help="Sequence length (steps/tokens).")
+@click.option("--d", "d", type=SIZE, required=True, help="Model width: hidden = d_model = d.")
 @click.option("--gpu", default="a100", show_default=True,
               help="Device short name (see `costmodel gpus`) or a device/profile TOML file.")
-@click.option("--batch", type=int, default=1, show_default=True)
-@click.option("--layers", type=int, default=1, show_default=True)
-@click.option("--heads", type=int, default=None, help="Attention heads [default: d/64].")
-@click.option("--ffn", type=int, default=None, help="Transformer dim_feedforward [default: 4d].")
+@click.option("--batch", type=SIZE, default=1, show_default=True,
+              help="Sequences per step (the batch size).")
+@click.option("--layers", type=SIZE, default=1, show_default=True,
+              help="Stacked layers of every model.")
+@click.option("--heads", type=SIZE, default=None, help="Attention heads [default: d/64].")
+@click.option("--ffn", type=SIZE, default=None, help="Transformer dim_feedforward [default: 4d].")
 @click.option("--bidirectional", is_flag=True, help="Bidirectional recurrences.")
 @click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
               show_default=True)
-@click.option("--attention", type=click.Choice(["math", "flash"]), default="math",
-              show_default=True, help="Attention kernel: scores in memory, or fused.")
+@click.option("--attention", type=click.Choice(["auto", "math", "flash"]), default="auto",
+              show_default=True,
+              help="Attention kernel: what PyTorch runs on the device for the dtype and mode "
+                   "(auto), scores in memory (math), or fused (flash).")
 @click.option("--causal", is_flag=True, help="Causal (masked) self-attention.")
 @click.option("--allow-tf32", is_flag=True,
               help="fp32 cuBLAS matmuls on TF32 tensor cores (PyTorch's default is off; "
                    "cuDNN RNNs use TF32 either way).")
 @click.option("--models", default="rnn,lstm,gru,transformer", show_default=True,
-              callback=_models, help="Comma-separated rows to show.")
+              callback=models_option, help="Comma-separated rows to show.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attention, causal,
             allow_tf32, models, fmt):
     """RNN, LSTM and GRU against a Transformer encoder layer at one (n, d) on one GPU.
 
-    Prints params, forward and training FLOPs, activation and inference memory, sequential
-    depth, roofline forward and training-step time with the binding term and the fraction of
-    peak; then each recurrence / Transformer ratio and the crossover sequence lengths.
+    Prints params, forward and training FLOPs, activation memory, the peak memory of an
+    inference forward, sequential depth, roofline inference-forward and training-step time
+    with the binding term and the fraction of peak; then each recurrence / Transformer ratio
+    and the crossover sequence lengths. The header states every assumption (heads, ffn,
+    dropout, optimizer, attention kernel per mode, recurrence implementation). A d that 64
+    does not divide needs --heads.
 
     Example: costmodel compare --n 512 --d 768 --gpu a100 --batch 8 --format json
     """
     from costmodel.compare import compare as run
-
-    result = run(n, d, gpu, batch=batch, layers=layers, heads=heads, ffn=ffn,
+    from costmodel.hardware import load_hardware
+    hw = load_hardware(gpu)
+    if allow_tf32 and not hw.peaks.get("tf32"):
+        raise click.BadParameter(f"{hw.name} has no TF32 tensor cores", param_hint="--allow-tf32")
+    result = run(n, d, hw, batch=batch, layers=layers, heads=heads, ffn=ffn,
                  bidirectional=bidirectional, dtype=dtype, attention=attention, causal=causal,
                  allow_tf32=allow_tf32, models=models)
     if fmt == "json":
         click.echo(render.to_json({"rows": list(result.rows), "ratios": list(result.ratios),
                                    "crossovers": list(result.crossovers),
-                                   "setup": _setup_dict(result)}), nl=False)
+                                   "setup": _setup_dict(result),
+                                   "assumptions": result.assumptions}), nl=False)
     elif fmt == "csv":
-        click.echo(render.to_csv(list(result.rows)), nl=False)
+        from costmodel.sweep import comparison_columns, csv_text
+
+        click.echo(csv_text(comparison_columns(result)), nl=False)
     else:
         click.echo(comparison_table(result, fmt), nl=False)
 
@@ -111,14 +115,19 @@ def _tabulate(fmt, header, body) -> str:
 
 
 @cli.command()
-@click.argument("module", type=click.Choice(["rnn", "lstm", "gru", "transformer", "attention"]))
+@click.argument("module", type=click.Choice(["rnn", "lstm", "gru", "transformer", "decoder",
+                                             "attention", "conv", "crnn"]))
 @click.argument("quantity")
 @click.option("--latex", is_flag=True, help="Print LaTeX instead of plain text.")
-@click.option("--layers", type=int, default=1, show_default=True)
-@click.option("--bidirectional", is_flag=True)
+@click.option("--layers", type=SIZE, default=1, show_default=True,
+              help="Stacked layers (rnn, lstm, gru, transformer, decoder only).")
+@click.option("--bidirectional", is_flag=True, help="Bidirectional (rnn, lstm, gru only).")
 def formula(module, quantity, latex, layers, bidirectional):
     """The symbolic formula of one QUANTITY (params, flops, activation_bytes, depth_forward,
-    ...) of MODULE, in the sequence length n, batch, width d (and heads h, ffn f).
+    ...) of MODULE, in the sequence length n, batch, width d (and heads h, feed-forward
+    width f, input channels c, kernel width k; decoder: memory length n_src). conv is
+    Conv1d(c, d, k); crnn the seed document's CRNN (its sizes fixed, n and batch free).
+    An option that does not apply to MODULE is refused.
 
     Example: costmodel formula lstm flops --latex
     """
@@ -131,81 +140,15 @@ def formula(module, quantity, latex, layers, bidirectional):
     click.echo(f"leading terms: {sp.latex(lead) if latex else lead}")
 
 
-def _values(ctx, param, text):
-    """'512', '128,256,512', '64:1024:64' (inclusive arithmetic), '16:4096:x2' (geometric)."""
-    try:
-        if ":" not in text:
-            return [int(v) for v in text.split(",") if v.strip()]
-        start, stop, step = text.split(":")
-        start, stop = int(start), int(stop)
-        if step.startswith("x"):
-            factor = int(step[1:])
-            if factor < 2 or start < 1:
-                raise ValueError
-            out = [start]
-            while out[-1] * factor <= stop:
-                out.append(out[-1] * factor)
-            return out
-        if int(step) < 1:
-            raise ValueError
-        return list(range(start, stop + 1, int(step)))
-    except ValueError:
-        raise click.BadParameter(f"{text!r}: use a number, a list '128,256', a range "
-                                 "'64:1024:64' or a geometric range '16:4096:x2'") from None
-
-
-@cli.command()
-@click.option("--n", "n", default="16:4096:x2", show_default=True, callback=_values,
-              help="Sequence lengths.")
-@click.option("--d", "d", default="256,512,768,1024", show_default=True, callback=_values,
-              help="Widths.")
-@click.option("--batch", default="1", show_default=True, callback=_values, help="Batch sizes.")
-@click.option("--gpu", default="a100", show_default=True)
-@click.option("--models", default="rnn,lstm,gru,transformer", show_default=True,
-              callback=_models)
-@click.option("--layers", type=int, default=1, show_default=True)
-@click.option("--heads", type=int, default=None, help="Heads [default: d/64 for each d].")
-@click.option("--bidirectional", is_flag=True)
-@click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
-              show_default=True)
-@click.option("--attention", type=click.Choice(["math", "flash"]), default="math",
-              show_default=True)
-@click.option("--causal", is_flag=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="CSV file to write (atomically) [default: stdout].")
-def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attention, causal,
-          output):
-    """Every model over a grid of n x d x batch, as CSV in SI units (one row per point).
-
-    Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep.csv
-    """
-    from costmodel.sweep import COLUMNS
-    from costmodel.sweep import sweep as run
-
-    columns = run(n, d, batch, gpu, models=models, heads=heads, layers=layers,
-                  bidirectional=bidirectional, dtype=dtype, attention=attention, causal=causal)
-    text = _columns_csv(columns, COLUMNS)
-    if output:
-        write_atomic(output, text)
-        click.echo(f"wrote {len(columns['model']):,} rows to {output}", err=True)
-    else:
-        click.echo(text, nl=False)
-
-
-def _columns_csv(columns, names) -> str:
-    """CSV of equal-length columns: ints exact, floats as repr (shortest round-trip)."""
-    cells = [list(map(str, columns[c].tolist())) for c in names]
-    return "\n".join([",".join(names), *map(",".join, zip(*cells))]) + "\n"
-
-
 def _register_optional_commands():
     """Commands that live in their own modules (claims; calibrate and validate need torch only
     when they run, so their modules import without it)."""
     from .claims import claims
     from .measure_claims import measure_claims
+    from .sweep_command import sweep
     from .validation_commands import calibrate, validate
 
-    for command in (claims, measure_claims, calibrate, validate):
+    for command in (claims, measure_claims, sweep, calibrate, validate):
         cli.add_command(command)
     for command in cli.commands.values():
         # the same help flags whether a command runs under the group or on its own

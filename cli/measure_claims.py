@@ -1,6 +1,7 @@
 """``costmodel measure-claims``: run the benchmarks behind the seed documents' measured claims
-and record them in the package's ``data/claims/measurements.json`` (registered by
-cli/commands.py). Needs torch, an optional extra: without it, exit 2 naming the extra.
+and record them in a JSON file (registered by cli/commands.py). The claim verdicts read the
+package's ``data/claims/measurements.json``; this command never writes there unless told to
+with ``-o``. Needs torch, an optional extra: without it, exit 2 naming the extra.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from pathlib import Path
 import click
 
 COMMAND = "costmodel measure-claims"
+#: Where the measurements go by default: the current folder, never the installed package.
+DEFAULT_OUTPUT = "measurements.json"
 
 
-def default_output() -> Path:
+def package_file() -> Path:
+    """The file the claim verdicts read (in a source checkout: costmodel/data/claims/)."""
     import costmodel
 
     return Path(costmodel.__file__).resolve().parent / "data" / "claims" / "measurements.json"
@@ -32,9 +36,11 @@ def _fail(message: str):
 @click.option("--quick", is_flag=True, help="Tiny sizes, seconds (smoke tests, not for claims).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads (torch.set_num_threads) [default: torch's].")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="JSON to write (atomically) [default: the package's "
-                   "data/claims/measurements.json, which the claim verdicts read].")
+@click.option("-o", "--output", default=DEFAULT_OUTPUT, show_default=True,
+              help="JSON to write ('-': stdout), in the current folder by default. The claim "
+                   "verdicts read the package's data/claims/measurements.json: to update "
+                   "them, pass that path (costmodel/data/claims/measurements.json in a source "
+                   "checkout).")
 def measure_claims(only, quick, threads, output):
     """Measure what the documents' time, utilization, speedup and memory-saving claims need.
 
@@ -49,31 +55,33 @@ def measure_claims(only, quick, threads, output):
 
     try:
         from costmodel.validation.claims_bench import BENCHMARKS, run
-        from costmodel.files import write_atomic
+        from costmodel.files import plan, write_atomic
         from costmodel.validation.timing import open_device
 
         device = open_device("auto", threads)
     except MissingTorch as err:
         _fail(str(err))
-    if quick and output is None:
+    if quick and Path(output).resolve() in (package_file(), Path(DEFAULT_OUTPUT).resolve()):
         _fail("--quick sizes are not for claims: write them elsewhere with -o FILE")
+    plan(output)  # refuse a bad output before minutes of benchmarks
     bad = [n for n in only if n not in BENCHMARKS]
     if bad:
         _fail(f"--only {bad[0]!r} is not one of: {', '.join(BENCHMARKS)}")
     if device.note:
         click.echo(device.note, err=True)
     click.echo(f"device: {device.name} ({device.kind}, {device.threads} thread(s))", err=True)
-    path = output or default_output()
+    path = Path(output)
     command = " ".join([COMMAND, *(f"--only {n}" for n in only), *(["--quick"] if quick else []),
                         *([f"--threads {threads}"] if threads else [])])  # -o: never a path
     start = time.perf_counter()
     results = run(only or None, quick, device, lambda m: click.echo(m, err=True))
-    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() and only else {}
+    merge = only and output != "-" and path.is_file()  # --only keeps the others recorded
+    old = json.loads(path.read_text(encoding="utf-8")) if merge else {}
     for entry in results.values():
         entry["command"] = command
     data = {"about": "Measurements for the claims ledger, written by `costmodel "
                      "measure-claims`; read by costmodel.claims.evaluators_measured.",
             "benchmarks": {**old.get("benchmarks", {}), **results}}
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    write_atomic(output, json.dumps(data, indent=2, sort_keys=True) + "\n")
     click.echo(f"wrote {len(results)} benchmark(s) to {path} in "
                f"{time.perf_counter() - start:.0f} s", err=True)

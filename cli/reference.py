@@ -28,4 +28,6 @@ def render() -> str:
 
 
 def write(path: str | Path = "docs/cli.md") -> None:
-    Path(path).write_text(render(), encoding="utf-8")
+    from costmodel.files import write_atomic
+
+    write_atomic(path, render())

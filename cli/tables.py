@@ -14,7 +14,7 @@ LINES = (
     ("activation memory", "activation_bytes", "B"),
     ("inference memory", "inference_bytes", "B"),
     ("sequential depth", "depth_forward", None),
-    ("forward time", "time_forward_s", "s"),
+    ("inference forward", "time_forward_s", "s"),
     ("  bound by", "binding", "text"),
     ("training step", "time_training_s", "s"),
     ("fraction of peak", "fraction_of_peak", "%"),
@@ -37,15 +37,16 @@ def comparison_table(result, fmt: str) -> str:
     header = [""] + [NAMES[r["model"]] for r in rows]
     body = [[label] + [_cell(r[key], unit) for r in rows] for label, key, unit in LINES]
     title = (f"n={setup.n}, d={setup.d}, batch={setup.batch}, layers={setup.layers}, "
-             f"{setup.dtype}, {result.hardware.name}, {setup.attention} attention"
+             f"{setup.dtype}, {result.hardware.name}"
              + (", causal" if setup.causal else "") + (", bidirectional" if
                                                        setup.bidirectional else ""))
+    items = assumption_items(result.assumptions)
     ratio_header = ["ratio to Transformer"] + [NAMES[r["model"].split("/")[0]]
                                               for r in result.ratios]
     ratio_keys = (("params", "params"), ("forward FLOPs", "flops"),
                   ("activation memory", "activation_bytes"), ("sequential depth",
                                                               "depth_forward"),
-                  ("forward time", "time_forward"), ("training step", "time_training"))
+                  ("inference forward", "time_forward"), ("training step", "time_training"))
     ratio_body = [[label] + [render.ratio(r[key]) for r in result.ratios]
                   for label, key in ratio_keys]
     cross_header = ["crossover n (equal)", "memory", "FLOPs", "fwd time"]
@@ -60,10 +61,40 @@ def comparison_table(result, fmt: str) -> str:
     draw = {"markdown": render.to_markdown, "latex": render.to_latex}.get(fmt, render.to_table)
     parts = [draw(h, b) for h, b in tables]
     if fmt == "markdown":
-        return f"**{title}**\n\n" + "\n".join(parts)
+        return f"**{title}**\n\n" + "".join(f"- {item}\n" for item in items) + (
+            "\n" + "\n".join(parts))
     if fmt == "latex":
-        return f"% {title}\n" + "\n".join(parts)
-    return "\n".join([title + "\n", *parts, _note(result)])
+        return "".join(f"% {line}\n" for line in [title, *_wrapped(items)]) + "\n".join(parts)
+    return "\n".join(["\n".join([title, *_wrapped(items)]) + "\n", *parts, _note(result)])
+
+
+WIDTH = 80  # the table and its header fit a terminal (a test checks)
+
+
+def _wrapped(items: list[str]) -> list[str]:
+    """Lines of at most WIDTH characters, continuations indented."""
+    import textwrap
+
+    return [line for t in items for line in textwrap.wrap(t, WIDTH, subsequent_indent="  ")]
+
+
+def assumption_items(a: dict) -> list[str]:
+    """What the comparison assumed, one sentence per item."""
+    if not a:
+        return []
+    layer = (f"{a['heads']} heads of width {a['head_width']}, ffn {a['ffn']}, "
+             if a["heads"] else "")
+    text = [f"assumed: {layer}dropout {a['dropout']:g}, batch_first={a['batch_first']}",
+            f"training step: {a['training_step'].replace('Adam', a['optimizer'].title())}",
+            f"inference (forward time, memory): {a['inference']}"]
+    if a.get("attention"):
+        kernels = {mode: a["attention"][mode]["kernel"] for mode in ("training", "inference")}
+        how = ("explicit" if a["attention"]["training"]["path"] == "explicit"
+               else "what PyTorch's SDPA dispatch runs here")
+        text.append(f"attention: {kernels['training']} in training, {kernels['inference']} "
+                    f"in inference ({how})")
+    text.append(f"recurrences: {a['rnn_implementation']}")
+    return text
 
 
 def _note(result) -> str:
@@ -85,13 +116,13 @@ def _n(value) -> str:
 
 
 def gpu_rows(devices):
-    header = ["--gpu", "name", "fp32 TF", "tf32", "bf16", "GB/s", "GB", "L2 MiB"]
+    header = ["--gpu", "name", "fp32 TF", "tf32", "bf16", "fp16", "GB/s", "GB", "L2 MiB"]
     body, raw = [], []
     for hw in devices:
         peaks = {k: hw.peaks.get(k) for k in ("fp32", "tf32", "bf16", "fp16", "fp8", "int8",
                                                "fp64")}
         body.append([hw.short_names[0], hw.name]
-                    + [_tf(peaks[k]) for k in ("fp32", "tf32", "bf16")]
+                    + [_tf(peaks[k]) for k in ("fp32", "tf32", "bf16", "fp16")]
                     + [f"{hw.hbm_bytes_per_s / 1e9:,.0f}",
                        "-" if hw.memory_bytes is None else f"{hw.memory_bytes / 1e9:.0f}",
                        "-" if hw.l2_bytes is None else f"{hw.l2_bytes / 2 ** 20:.0f}"])

@@ -43,6 +43,18 @@ def _catalogue_guard(path: Path) -> None:
                                  "(costmodel/data); write it elsewhere", param_hint="-o")
 
 
+def _check_outputs(given: Path, *paths: Path) -> None:
+    """Refuse ``-o -`` (these commands write several files) and any of ``paths`` the one
+    writer cannot write, before minutes of measuring."""
+    from costmodel.files import STDOUT, plan
+
+    if str(given) == STDOUT:
+        raise click.BadParameter("this command writes several files; give a path, not '-'",
+                                 param_hint="-o")
+    for path in paths:
+        plan(path)
+
+
 @click.command("calibrate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="auto: CUDA when available, else the CPU.")
@@ -60,6 +72,7 @@ def calibrate(device, quick, threads, output):
     Example: costmodel calibrate --device cpu --threads 1 -o cpu-profile.toml
     """
     _catalogue_guard(output)
+    _check_outputs(output, output, _benchmarks_path(output))
     dev = _open(device, threads)
     from costmodel.validation.calibrate import calibrate as run
     from costmodel.files import write_atomic
@@ -69,8 +82,12 @@ def calibrate(device, quick, threads, output):
     header = ("# Device profile written by `costmodel calibrate`; use it as --gpu "
               f"{output.name}.\n# Measured figures only; see [calibration] for how.\n")
     write_atomic(output, header + to_toml(profile))
-    write_atomic(output.with_name(output.stem + "-benchmarks.json"), to_json(rows))
+    write_atomic(_benchmarks_path(output), to_json(rows))
     _progress(f"wrote {output}")
+
+
+def _benchmarks_path(output: Path) -> Path:
+    return output.with_name(output.stem + "-benchmarks.json")
 
 
 @click.command("validate", context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,7 +99,10 @@ def calibrate(device, quick, threads, output):
                    "the catalogue entry of this GPU; on a CPU the profile's measured peaks].")
 @click.option("--quick", is_flag=True, help="A tiny grid (and quick calibration).")
 @click.option("--families", default="rnn,lstm,gru,transformer", show_default=True)
-@click.option("--modes", default="forward,training", show_default=True)
+@click.option("--modes", default="inference,training", show_default=True,
+              help="inference (eval() under inference_mode: what users time), training (a "
+                   "train-mode step), forward (a train-mode forward under no_grad, what "
+                   "calibration fits).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads [default: the profile's].")
 @click.option("--max-config-s", type=float, default=1.0, show_default=True,
@@ -95,22 +115,43 @@ def calibrate(device, quick, threads, output):
 @click.option("--quiet-s", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Before each timing wait up to this long for other processes to go quiet; "
                    "retake a timing they disturbed (shared machines).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Output stem: writes STEM.json, STEM.csv and STEM.png.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Output stem: writes STEM.json, STEM.csv and STEM.png (with --reference: "
+                   "the one output file, default stdout).")
+@click.option("--reference", default=None,
+              help="Score a published-measurement source (NAME or all) instead of timing this "
+                   "machine; needs no torch.")
+@click.option("--leave-one-gpu-out/--no-leave-one-gpu-out", default=True, show_default=True,
+              help="With --reference: refit without each GPU before scoring it.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="With --reference: the output format.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --reference: predicted-vs-measured PNG.")
 def validate(device, profile, baseline, quick, families, modes, threads, max_config_s,
-             budget_s, rounds, quiet_s, output):
+             budget_s, rounds, quiet_s, output, reference, leave_one_gpu_out, fmt, plot):
     """Predicted vs measured on a held-out grid (n 16..4096, d 64..2048, batch 1..64).
 
     Reports median, p90 and worst |error| for the datasheet roofline and the calibrated model.
+    With --reference NAME|all: the shipped published GPU measurements instead (no torch).
 
     Example: costmodel validate --device cpu --gpu cpu-profile.toml -o results/cpu
+
+    Example: costmodel validate --reference deepbench-rnn --format json -o rnn.json
     """
+    if reference is not None:
+        from .reference_validation import run
+
+        run(reference, leave_one_gpu_out, fmt, output, plot)
+        return
+    if output is None:
+        raise click.UsageError("Missing option '-o' / '--output' (needed without --reference).")
     from costmodel.hardware import load_hardware
 
-    from costmodel.validation.modules import FAMILIES, MODES
+    from costmodel.validation.modules import FAMILIES, MODES, VALIDATE_MODES
 
     fams = _choices("--families", families, FAMILIES)
-    mds = _choices("--modes", modes, MODES)
+    mds = _choices("--modes", modes, tuple(dict.fromkeys(VALIDATE_MODES + MODES)))
+    _check_outputs(output, *(output.with_suffix(s) for s in (".json", ".csv", ".png")))
     if profile is not None:
         hw = load_hardware(str(profile))
         if threads is None and hw.calibration:

@@ -9,6 +9,10 @@ batch size ``batch``::
     >>> r.evaluate(n=512, batch=1)["params"]
     4724736
 
+Time on a device: ``cm.predict(record, "a100", n=512, batch=8, dtype="fp16",
+mode="inference")`` (per-phase seconds and per-kernel rows; ``cm.load_hardware(name_or_path)``
+reads a catalogue device or a calibrated profile).
+
 Conventions (1 multiply-add = 2 FLOPs, bias vectors, nonlinearity costs) live in
 :mod:`costmodel.conventions`; every one is documented in docs/conventions.md.
 """
@@ -46,6 +50,16 @@ _EXPORTS = {
     "Conv2d": "costmodel.models.conv",
     "MaxPool2d": "costmodel.models.conv",
     "CRNN": "costmodel.models.crnn",
+    "S4": "costmodel.models.s4",
+    "Mamba": "costmodel.models.mamba",
+    "LinearAttention": "costmodel.models.linear_attention",
+    "Linformer": "costmodel.models.linear_attention",
+    "ConformerBlock": "costmodel.models.conformer",
+    "AudioSpectrogramTransformer": "costmodel.models.ast",
+    "ast_patch_grid": "costmodel.models.ast",
+    "predict": "costmodel.api",
+    "Prediction": "costmodel.api",
+    "load_hardware": "costmodel.hardware",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -7,7 +7,7 @@ import numbers
 
 import sympy as sp
 
-from costmodel.symbols import size_symbol
+from costmodel.symbols import RESERVED_NAMES, size_symbol
 
 
 def check_size(name: str, value, *, minimum: int = 1):
@@ -19,6 +19,9 @@ def check_size(name: str, value, *, minimum: int = 1):
     if isinstance(value, str):
         if not value.isidentifier():
             raise ValueError(f"{name}={value!r} must be a positive integer or a symbol name")
+        if value in RESERVED_NAMES:
+            raise ValueError(f"{name}={value!r} is a reserved symbol name (a runtime value); "
+                             f"use another name, e.g. 'd'. Reserved: {', '.join(RESERVED_NAMES)}")
         return size_symbol(value)
     if isinstance(value, sp.Basic):
         if value.is_number:

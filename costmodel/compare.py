@@ -5,6 +5,13 @@ input = hidden = d for the recurrences; d_model = d, heads, dim_feedforward = 4d
 Transformer; dropout 0 everywhere so the comparison is of architectures, not of regularisers),
 evaluates them, predicts their time with the roofline, and solves for the sequence lengths
 where each recurrence and the Transformer cost the same.
+
+Two modes, each as PyTorch runs it on the device (costmodel.implementations.sdpa): the
+forward time, binding term and inference memory are those of inference (``model.eval()``
+under ``torch.inference_mode()``); counts, activation memory and the training step those of a
+train-mode step (forward, backward, one Adam update). ``Comparison.assumptions`` states every
+choice that changes the answer (heads, ffn, dropout, optimizer, attention kernel per mode,
+recurrence implementation).
 """
 
 from __future__ import annotations
@@ -20,11 +27,15 @@ from costmodel import symbols as S
 from costmodel.checks import check_bool, check_choice, check_size
 from costmodel.cost import FIELDS, Cost
 from costmodel.hardware import Hardware, load_hardware
+from costmodel.implementations import rnn_implementation
+from costmodel.implementations.sdpa import MODES, resolve
 from costmodel.roofline import Efficiency, predict
 
 MODELS = ("rnn", "lstm", "gru", "transformer")
 RECURRENT = ("rnn", "lstm", "gru")
-ATTENTION_KERNELS = ("math", "flash")
+ATTENTION_KERNELS = ("auto", "math", "flash")
+#: The comparison's default head width (BERT/GPT-2 convention): d / 64 heads.
+HEAD_WIDTH = 64
 #: Quantities whose crossover in n is solved (recurrence == Transformer).
 CROSSOVER_QUANTITIES = ("activation_bytes", "flops", "time_forward_s")
 #: Output keys beyond the cost record's fields, all SI (seconds, bytes, FLOP/byte).
@@ -46,7 +57,7 @@ class Setup:
     ffn: int | None = None
     bidirectional: bool = False
     dtype: str = "fp32"
-    attention: str = "math"
+    attention: str = "auto"
     causal: bool = False
     #: cuBLAS matmuls in fp32 on TF32 tensor cores (torch.backends.cuda.matmul.allow_tf32,
     #: default False); cuDNN's RNNs and convolutions use TF32 by default either way.
@@ -55,8 +66,12 @@ class Setup:
 
     def checked(self) -> "Setup":
         d = check_size("d", self.d)
-        heads = self.heads if self.heads is not None else _default_heads(d)
-        heads = check_size("heads", heads)
+        if self.heads is not None:
+            heads = check_size("heads", self.heads)
+        elif "transformer" in self.models:
+            heads = default_heads(d)
+        else:  # no Transformer row: heads change nothing
+            heads = d // HEAD_WIDTH if d % HEAD_WIDTH == 0 else 1
         if d % heads:
             raise ValueError(f"heads={heads} must divide d={d}")
         ffn = check_size("ffn", self.ffn if self.ffn is not None else 4 * d)
@@ -77,10 +92,15 @@ class Setup:
             models=tuple(dict.fromkeys(self.models)))
 
 
-def _default_heads(d: int) -> int:
-    """64-wide heads (BERT/GPT-2 convention) when d allows it, else a single head."""
-    head_width = 64
-    return d // head_width if d % head_width == 0 else 1
+def default_heads(d: int) -> int:
+    """d / 64 heads; a d that 64 does not divide is refused with the fix (choose heads)."""
+    if d % HEAD_WIDTH == 0:
+        return d // HEAD_WIDTH
+    near = min((h for h in range(1, d + 1) if d % h == 0),
+               key=lambda h: (abs(d / h - HEAD_WIDTH), h))
+    raise ValueError(f"d={d} is not a multiple of the default head width {HEAD_WIDTH}: choose "
+                     f"the number of heads with --heads (heads=), one that divides {d}, "
+                     f"e.g. --heads {near} ({d // near}-wide heads)")
 
 
 def build(setup: Setup, name: str) -> Cost:
@@ -103,6 +123,7 @@ class Comparison:
     ratios: tuple[dict, ...]
     crossovers: tuple[dict, ...]
     records: dict = field(compare=False, repr=False, default_factory=dict)
+    assumptions: dict = field(compare=False, default_factory=dict)
 
 
 def compare(n: int, d: int, gpu: str | Hardware = "a100", *, eff: Efficiency | None = None,
@@ -110,26 +131,87 @@ def compare(n: int, d: int, gpu: str | Hardware = "a100", *, eff: Efficiency | N
     """Evaluate every model of the comparison at (n, d) on ``gpu`` (a name or a TOML path)."""
     setup = Setup(n=n, d=d, **options).checked()
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
-    records = {name: build(setup, name) for name in setup.models}
+    records = {name: resolve(build(setup, name), hw, setup.dtype, "training")[0]
+               for name in setup.models}
     rows = tuple(_row(name, rec, setup, hw, eff) for name, rec in records.items())
     ratios = _ratios(rows) if "transformer" in records else ()
     crossovers = _crossovers(records, setup, hw, eff) if "transformer" in records else ()
-    return Comparison(setup, hw, rows, ratios, crossovers, records)
+    return Comparison(setup, hw, rows, ratios, crossovers, records,
+                      assumptions(setup, hw, records.get("transformer"), eff))
+
+
+def assumptions(setup: Setup, hw: Hardware, transformer: Cost | None = None,
+                eff: Efficiency | None = None) -> dict:
+    """Every choice of the comparison that changes its numbers, for the table and the JSON.
+    (``rnn_implementation`` is the recurrences' implementation model; ``attention`` the SDPA
+    kernel PyTorch runs per mode, ``None`` without a Transformer row.)"""
+    attention = None
+    if transformer is not None:
+        attention = {mode: resolve(transformer, hw, setup.dtype, mode)[1].as_dict()
+                     for mode in MODES}
+    compared = "transformer" in setup.models
+    return {"heads": setup.heads if compared else None,
+            "head_width": setup.d // setup.heads if compared else None,
+            "ffn": setup.ffn if compared else None, "dropout": 0.0, "batch_first": False,
+            "optimizer": "adam",
+            "training_step": "train-mode forward + backward + one Adam update",
+            "inference": "model.eval() under torch.inference_mode(): dropout off, nothing "
+                         "saved",
+            "attention": attention,
+            "rnn_implementation": rnn_implementation(hw, eff),
+            "rnn_memory": "fused (cuDNN/oneDNN reserve space), wavefront schedule",
+            "allow_tf32": setup.allow_tf32}
 
 
 def _row(name: str, record: Cost, setup: Setup, hw: Hardware, eff) -> dict:
-    values = record.evaluate(n=setup.n, batch=setup.batch, dtype=setup.dtype)
-    t = predict(record, hw, eff=eff, dtype=setup.dtype, n=setup.n, batch=setup.batch,
-                allow_tf32=setup.allow_tf32)
+    """Counts and the training step from the train-mode record; forward time, binding and
+    inference memory from the record as inference runs it."""
+    at = dict(n=setup.n, batch=setup.batch)
+    values = record.evaluate(**at, dtype=setup.dtype)
+    infer = resolve(record, hw, setup.dtype, "inference")[0]
+    t = predict(infer, hw, eff=eff, dtype=setup.dtype, allow_tf32=setup.allow_tf32,
+                mode="inference", **at)
+    train = predict(record, hw, eff=eff, dtype=setup.dtype, allow_tf32=setup.allow_tf32, **at)
     row = {"model": name, **values,
-           # inference holds the weights and the carried state (RNN h/c, attention KV cache)
-           "inference_bytes": values["weight_bytes"] + values["state_bytes"],
-           "time_forward_s": float(t.forward_s), "time_forward_upper_s": float(t.forward_upper_s),
-           "time_training_s": float(t.training_s),
-           "time_training_upper_s": float(t.training_upper_s), "binding": str(t.binding),
+           "inference_bytes": inference_bytes(infer, setup.dtype, **at),
+           "time_forward_s": float(t.forward_s),
+           "time_forward_upper_s": float(t.forward_upper_s),
+           "time_training_s": float(train.training_s),
+           "time_training_upper_s": float(train.training_upper_s), "binding": str(t.binding),
            "fraction_of_peak": float(t.fraction_of_peak),
            "arithmetic_intensity": float(t.arithmetic_intensity)}
     return {key: row[key] for key in ROW_KEYS}
+
+
+def inference_bytes(record: Cost, dtype: str = "fp32", *, n: int, batch: int) -> int:
+    """Peak memory of one inference forward: weights, carried state (RNN h/c, attention K and
+    V) and, for a Transformer, the transient working memory at the forward's peak
+    (``LayerConfig.forward_transient_bytes``: n^2 scores of math attention, O(n) for fused)."""
+    quantity = record.weight_bytes + record.state_bytes + forward_transient_bytes(record)
+    at = {S.n: n, S.n_src: n, S.batch: batch, S.dtype_bytes: sp.nsimplify(_bytes(dtype))}
+    return int(quantity.xreplace(at))
+
+
+def forward_transient_bytes(record: Cost) -> sp.Expr:
+    """Working memory at the peak of one inference forward beyond weights and state.
+
+    A Transformer layer or stack: ``LayerConfig.forward_transient_bytes``. A recurrence: per
+    layer, its input sequence, the gate pre-activations of every step (cuDNN and oneDNN
+    compute the input projection for the whole sequence at once) and its output sequence,
+    read off the layer's ``input_projection`` GEMM ([m, k] @ [k, gates] with m = n*batch,
+    per direction) and step GEMM (k = hidden); layers run one after another: the largest.
+    Other records: 0 (not modelled).
+    """
+    config = getattr(record, "config", None)
+    if config is not None:
+        return config.forward_transient_bytes()
+    forward = [k for k in record.kernels if k.phase == "forward" and k.shape is not None]
+    layers = []
+    for i, k in enumerate(forward):
+        if k.name.endswith("input_projection") and i + 1 < len(forward):
+            (m, gates, width), hidden = k.shape[:3], forward[i + 1].shape[2]
+            layers.append((m * width + k.concurrent * m * (gates + hidden)) * S.dtype_bytes)
+    return sp.Max(*layers) if layers else sp.Integer(0)
 
 
 RATIO_KEYS = ("params", "flops", "flops_training", "activation_bytes", "inference_bytes",
@@ -173,15 +255,17 @@ def _bytes(dtype: str):
     return dtype_bytes_of(dtype)
 
 
-def _symbolic_crossover(a: sp.Expr, b: sp.Expr, fixed: dict) -> float | None:
-    """The smallest real n >= 1 with a(n) == b(n), or None when they never meet."""
+def _symbolic_crossover(a: sp.Expr, b: sp.Expr, fixed: dict) -> int | None:
+    """The smallest whole n >= 1 at or past the first real root of a(n) == b(n) (the root
+    rounded up, exactly), or None when they never meet."""
     diff = sp.expand((a - b).xreplace(fixed))
     if diff.free_symbols - {S.n}:
         return None
     if diff == 0:
-        return 1.0
-    roots = sp.solve(sp.Eq(diff, 0), S.n) if diff.has(S.n) else []
-    real = sorted(float(r) for r in roots if r.is_real and float(r) >= 1)
+        return 1
+    x = sp.Symbol("x", real=True)  # n is an integer symbol: solve would drop 3.5 as a root
+    roots = sp.solve(sp.Eq(diff.xreplace({S.n: x}), 0), x) if diff.has(S.n) else []
+    real = sorted(int(sp.ceiling(r)) for r in roots if r.is_real and r >= 1)
     return real[0] if real else None
 
 
@@ -192,7 +276,7 @@ def _time_crossovers(recurrent: dict, tf: Cost, setup: Setup, hw: Hardware,
     each one vectorised call of the roofline."""
     def forward(record, n):
         return np.asarray(predict(record, hw, eff=eff, dtype=setup.dtype, batch=setup.batch,
-                                  allow_tf32=setup.allow_tf32,
+                                  allow_tf32=setup.allow_tf32, mode="inference",
                                   n=n).forward_s, dtype=float)
 
     grid = np.unique(np.round(np.geomspace(1, CROSSOVER_SEARCH_MAX_N, 64)).astype(np.int64))
@@ -206,5 +290,5 @@ def _time_crossovers(recurrent: dict, tf: Cost, setup: Setup, hw: Hardware,
             continue
         fine = np.arange(grid[change[0]], grid[change[0] + 1] + 1)
         fine_sign = np.sign(forward(record, fine) - forward(tf, fine))
-        found[name] = float(fine[np.argmax(fine_sign != fine_sign[0])])
+        found[name] = int(fine[np.argmax(fine_sign != fine_sign[0])])
     return found

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+import sympy as sp
+
 #: One multiply-add = 2 FLOPs (a multiply and an add), PyTorch's convention.
 FLOPS_PER_MAC = 2
 
@@ -93,3 +95,34 @@ STATISTICS_BYTES = 4
 #: step size, sqrt, add eps, divide, scale, subtract (5) = 12; AdamW's decoupled decay +1.
 OPTIMIZER_UPDATE_FLOPS = MappingProxyType({"sgd": 2, "momentum": 4, "adam": 12, "adamw": 13})
 OPTIMIZER_BASE_TENSORS_MOVED = 3  # read parameter, read gradient, write parameter
+
+# ----- pointwise operations of the linear-time and hybrid families (ssm, linear attention,
+# ----- conformer); forward/backward FLOPs per element, derivations beside each.
+#: SiLU (swish) x * sigmoid(x): sigmoid (4) and a multiply (1) = 5. Backward: PyTorch's
+#: silu_backward recomputes sigmoid from the saved input (4), then g * s * (1 + x * (1 - s)):
+#: 1 - s, x * (.), 1 + (.), s * (.), times g = 5; 9 in all.
+SILU_FLOPS = 5
+SILU_BACKWARD_FLOPS = 9
+#: Softplus log(1 + exp(x)): exp, add, log = 3. Backward g * sigmoid(x): sigmoid (4) and a
+#: multiply (1) = 5.
+SOFTPLUS_FLOPS = 3
+SOFTPLUS_BACKWARD_FLOPS = 5
+#: GLU a * sigmoid(b), per output element: sigmoid (4) and a multiply (1) = 5. Backward:
+#: sigmoid recomputed (4), da = g * s (1), db = g * a * s * (1 - s): 1 - s and 3 multiplies
+#: (4); 9 in all.
+GLU_FLOPS = 5
+GLU_BACKWARD_FLOPS = 9
+#: BatchNorm in training does LayerNorm's arithmetic per element (mean, subtract, square,
+#: variance, normalise, scale, shift), reducing over (batch, n) per channel instead of over
+#: the features of a row; its backward likewise (affine gradients included).
+BATCHNORM_FLOPS = LAYERNORM_FLOPS
+BATCHNORM_BACKWARD_FLOPS = LAYERNORM_BACKWARD_FLOPS + 2
+#: Complex arithmetic in real FLOPs: (a+bi)(c+di) is 4 multiplies and 2 adds = 6; an add 2.
+COMPLEX_MUL_FLOPS = 6
+COMPLEX_ADD_FLOPS = 2
+#: FFTs are not matmul FLOPs (FlopCounterMode counts none): they go to ``elementwise_flops``
+#: with kernels of kind "fft". A radix-2 complex FFT of length m does m/2 * log2(m)
+#: butterflies of one complex multiply and two complex adds (6 + 2*2 = 10 FLOPs):
+#: 5 m log2(m). A real-input FFT (rfft) or its inverse (irfft) of length m costs half that,
+#: 5/2 m log2(m); log2(m) is rounded up so counts stay integers (exact for powers of two).
+REAL_FFT_FLOPS_PER_POINT_LOG2 = sp.Rational(5, 2)

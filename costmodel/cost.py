@@ -19,7 +19,8 @@ import sympy as sp
 
 from costmodel import symbols as S
 from costmodel.bigo import big_o, leading_terms
-from costmodel.numeric import _runtime_values, compile_numpy, runtime_mapping
+from costmodel.numeric import (Vectorized, _runtime_values, compile_numpy, float_arguments,
+                               runtime_mapping)
 
 #: Stored fields that add up when records are put in series.
 ADDITIVE = (
@@ -128,10 +129,23 @@ class Cost:
     kernels: tuple[Kernel, ...] = ()
     parts: tuple["Cost", ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False)
+    #: Values per position of a sequence the module reads and writes (Linear's features, a
+    #: convolution's channels (times height in 2-D), an RNN's input size and directions x
+    #: hidden); ``Sequential`` checks neighbours agree. ``None``: no single width.
+    in_features: sp.Expr | None = None
+    out_features: sp.Expr | None = None
+    #: What autograd adds when this record's input requires grad, for a record built as a
+    #: model's first layer (``input_requires_grad=False``): the input-gradient FLOPs, bytes,
+    #: saved tensors and kernels. ``None`` when nothing changes. ``Sequential`` adds it to
+    #: every module behind a trainable one (:func:`costmodel.compose.with_input_grad`).
+    input_grad_cost: "Cost | None" = None
 
     def __post_init__(self):
         for name in ADDITIVE + EXTRA:
             object.__setattr__(self, name, sp.sympify(getattr(self, name)))
+        for name in ("in_features", "out_features"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, sp.sympify(getattr(self, name)))
 
     # ----- derived quantities -------------------------------------------------------------
     @property
@@ -175,6 +189,10 @@ class Cost:
         changes.update({k: _x(getattr(self, k), mapping) for k in EXTRA})
         changes["kernels"] = tuple(k.xreplace(mapping) for k in self.kernels)
         changes["parts"] = tuple(p.xreplace(mapping) for p in self.parts)
+        for name in ("in_features", "out_features", "input_grad_cost"):
+            value = getattr(self, name)
+            changes[name] = None if value is None else (
+                value.xreplace(mapping) if isinstance(value, Cost) else _x(value, mapping))
         return dataclasses.replace(self, **changes)
 
     def renamed(self, name: str) -> "Cost":
@@ -230,24 +248,15 @@ class Cost:
             f = LSTM("d", "d").vectorize()
             f(n=np.arange(1, 1001), d=768, batch=8)["flops"]
         """
-        import numpy as np
-
         quantities = tuple(quantities)
-        names = [s.name for s in self._arguments]
         if quantities not in self._compiled:
             exprs = [self.get(q) for q in quantities]
-            self._compiled[quantities] = compile_numpy(self._arguments, exprs)
+            self._compiled[quantities] = Vectorized(self._arguments, exprs, quantities)
         compiled = self._compiled[quantities]
 
         def run(dtype="fp32", optimizer="adam", **values):
-            values = _runtime_values(dtype, optimizer, values)
-            missing = [nm for nm in names if values.get(nm) is None]
-            if missing:
-                raise ValueError(f"vectorize needs values for {missing}")
-            args = [np.asarray(values[nm]) for nm in names]
-            shape = np.broadcast_shapes(*(a.shape for a in args)) if args else ()
-            results = compiled(*args)
-            return {q: np.broadcast_to(r, shape) for q, r in zip(quantities, results)}
+            # sizes checked like evaluate's; counts past int64 come back as exact ints
+            return compiled(_runtime_values(dtype, optimizer, values))
 
         return run
 
@@ -279,7 +288,7 @@ class Cost:
         missing = [a.name for a in args if values.get(a.name) is None]
         if missing:
             raise ValueError(f"kernel_values needs values for {missing}")
-        flat = compiled(*[np.asarray(values[a.name]) for a in args]) if args else []
+        flat = compiled(*float_arguments(args, values)) if args else []
         if not args:
             _, exprs = self._kernel_exprs
             flat = [float(e) for e in exprs]

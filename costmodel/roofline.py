@@ -69,6 +69,9 @@ class Timing:
     arithmetic_intensity: np.ndarray  # forward FLOPs per byte moved
     fraction_of_peak: np.ndarray  # time at each kernel's own peak / predicted time (forward)
     kernels: tuple[dict, ...] = field(default=(), compare=False)
+    mode: str = "training"
+    #: the attention kernel assumed (costmodel.implementations.sdpa.Dispatch) or None
+    attention: object = field(default=None, compare=False)
 
 
 def _peak(kind: str, hw: Hardware, dtype: str, allow_tf32: bool, cudnn_allow_tf32: bool):
@@ -220,19 +223,34 @@ def _latency(name: str, eff: Efficiency, family: str, phase: str, whole=None) ->
 
 def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype: str = "fp32",
             optimizer: str = "adam", allow_tf32: bool = False, cudnn_allow_tf32: bool = True,
-            implementation: str | None = None, **values) -> Timing:
+            implementation: str | None = None, mode: str = "training", rnn_params=None,
+            **values) -> Timing:
     """Roofline time of ``record`` on ``hw`` at ``values`` (n, batch, sizes; arrays broadcast).
+
+    ``mode``: "training" (a train-mode forward, dropout on, then backward and the update) or
+    "inference" (``eval()`` under ``inference_mode``: dropout off, the backward, optimizer and
+    training fields NaN). A Transformer record is first rebuilt as PyTorch runs it on ``hw``
+    in that mode (:func:`costmodel.implementations.sdpa.resolve`; ``Timing.attention``).
 
     ``training_s`` is forward + backward + one optimizer update (a memory-bound pass over the
     parameters, see ``conventions.OPTIMIZER_UPDATE_FLOPS``). ``eff`` defaults to the profile's
     own efficiency when ``hw`` is a calibrated profile, else the priors. ``implementation``
     selects a profile's per-family terms (default: the record's class name, e.g. "lstm").
+    On an NVIDIA GPU without a profile and without an explicit ``eff``, the recurrent kernels
+    are priced by cuDNN's implementation model (:mod:`costmodel.implementations.cudnn_rnn`)
+    with ``rnn_params`` (phase -> ``PhaseParams``; default: the fitted file's).
     """
-    eff = Efficiency.for_hardware(hw) if eff is None else eff
+    from costmodel.implementations import recurrent_rows
+    from costmodel.implementations.sdpa import resolve
+
+    record, attention = resolve(record, hw, dtype, mode)
+    eff_given, eff = eff, Efficiency.for_hardware(hw) if eff is None else eff
     family = implementation or family_of(record)
-    kernels = record.kernel_values(dtype=dtype, optimizer=optimizer, **values)
+    kernels = [k for k in record.kernel_values(dtype=dtype, optimizer=optimizer, **values)
+               if mode == "training" or k["phase"] == "forward"]  # inference: no backward
     rows = [kernel_time(k, hw, eff, dtype, allow_tf32, cudnn_allow_tf32, family)
             for k in kernels]
+    rows = recurrent_rows(rows, kernels, hw, dtype, eff_given, rnn_params, cudnn_allow_tf32)
     numbers = record.vectorize(("params", "flops", "bytes"))(dtype=dtype, optimizer=optimizer,
                                                              **values)
     weight_bytes = np.asarray(numbers["params"], dtype=float) * dtype_bytes_of(dtype)
@@ -260,9 +278,13 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
         fraction = np.where(totals["forward"] > 0, at_peak / totals["forward"], 0.0)
     training = totals["forward"] + totals["backward"] + update["lower_s"]
     training_upper = totals["forward_upper"] + totals["backward_upper"] + update["upper_s"]
-    return Timing(totals["forward"], totals["forward_upper"], totals["backward"],
-                  update["lower_s"], training, training_upper, binding, intensity, fraction,
-                  tuple(rows))
+    backward, optimizer_s = totals["backward"], update["lower_s"]
+    if mode == "inference":  # no backward pass, no update: nothing to report
+        backward, optimizer_s, training, training_upper = (
+            np.full_like(np.asarray(totals["forward"], dtype=float), np.nan) for _ in range(4))
+    return Timing(totals["forward"], totals["forward_upper"], backward, optimizer_s,
+                  training, training_upper, binding, intensity, fraction, tuple(rows), mode,
+                  attention)
 
 
 def family_of(record: Cost) -> str:

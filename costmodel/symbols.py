@@ -9,7 +9,10 @@ dtype_bytes bytes per element of weights and activations (4 for fp32, 2 for bf16
 optimizer_states  optimizer state tensors kept per parameter (0 SGD, 1 momentum, 2 Adam).
 
 Sizes a user passes as strings (``LSTM("d", "h")``) become positive integer symbols through
-:func:`size_symbol`, so ``LSTM("d", "d")`` gives the general formula in ``d``.
+:func:`size_symbol`, so ``LSTM("d", "d")`` gives the general formula in ``d``. A size may not
+take a name of :data:`RESERVED_NAMES`: ``LSTM("n", "n")`` would otherwise bind the hidden size
+to the sequence length, and ``LSTM("s", "s")`` make a second ``s`` that ``evaluate`` cannot
+fill.
 """
 
 from __future__ import annotations
@@ -32,6 +35,15 @@ RUNTIME_SYMBOLS = {
 }
 
 
+#: Names a size symbol may not take: the runtime symbols' own names (``n``, ``s``, ...) and
+#: the keywords ``evaluate`` and ``vectorize`` read as runtime values (``dtype``, ...).
+RESERVED_NAMES = tuple(sorted({sym.name for sym in RUNTIME_SYMBOLS.values()}
+                              | {"dtype", "optimizer"}))
+
+
 def size_symbol(name: str) -> sp.Symbol:
     """A positive integer symbol for a size, e.g. ``size_symbol("d")``."""
+    if name in RESERVED_NAMES:
+        raise ValueError(f"size name {name!r} is reserved for a runtime value; reserved names: "
+                         f"{', '.join(RESERVED_NAMES)}")
     return sp.Symbol(name, positive=True, integer=True)

@@ -164,8 +164,9 @@ def test_causal_math_counts_dense(need_weights):
     mask = nn.Transformer.generate_square_subsequent_mask(n)
     mod = nn.MultiheadAttention(E, h, batch_first=True)
     kw = dict(need_weights=need_weights, attn_mask=mask, is_causal=True)
-    rec = cm.MultiheadAttention(E, h, causal=True, need_weights=need_weights).evaluate(
-        n=n, batch=b)
+    # the math backend is forced below, so the record names it (auto would be CPU flash)
+    rec = cm.MultiheadAttention(E, h, causal=True, need_weights=need_weights,
+                                attention="math").evaluate(n=n, batch=b)
     with sdpa_kernel(SDPBackend.MATH):
         assert (rec["matmul_flops"], rec["matmul_flops_backward"]) == torch_flops(mod, x, x, x,
                                                                                   **kw)

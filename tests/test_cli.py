@@ -140,7 +140,7 @@ def test_json_schema_is_stable_and_documented():
 
     code, out, _ = run("compare", "--n", "16", "--d", "64", "--format", "json")
     data = json.loads(out)
-    assert set(data) == {"rows", "ratios", "crossovers", "setup"}
+    assert set(data) == {"rows", "ratios", "crossovers", "setup", "assumptions"}
     assert all(tuple(row) == ROW_KEYS for row in data["rows"])
     doc = (Path(__file__).resolve().parent.parent / "docs" / "compare.md").read_text()
     assert all(f"`{key}`" in doc for key in ROW_KEYS)

@@ -189,7 +189,7 @@ def test_symbolic_sizes_substitute_evaluate_vectorize_agree():
                          input_requires_grad=True)
     via_subs = numbers(record, n=37, batch=3, **sizes)
     assert via_subs == numbers(concrete, n=37, batch=3)
-    vec = record.vectorize()(n=np.array([37]), batch=3, s=4, **sizes)
+    vec = record.vectorize()(n=np.array([37]), batch=3, dtype=4, **sizes)
     for q, value in via_subs.items():
         assert vec[q][0] == pytest.approx(value)
     assert sp.simplify(record.out_len - (sp.floor((S.n - 1) / 2) + 1)) == 0

@@ -96,3 +96,17 @@ def test_leading_terms_keep_every_term_no_other_outgrows():
 def test_unknown_quantity_is_a_clear_error():
     with pytest.raises(ValueError, match="quantity='speed'"):
         Cost(name="x").get("speed")
+
+
+def test_runtime_symbols_are_set_by_their_keywords_only():
+    import numpy as np
+    import pytest
+
+    import costmodel as cm
+
+    record = cm.LSTM(8, 8)
+    for bad in ({"s": 2}, {"k_opt": 0}):
+        with pytest.raises(ValueError, match="set it with"):
+            record.evaluate(n=1, **bad)
+        with pytest.raises(ValueError, match="set it with"):
+            record.vectorize()(n=np.array([1]), batch=1, **bad)

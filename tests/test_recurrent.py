@@ -207,3 +207,22 @@ def test_symbolic_sizes_give_general_formula():
 def test_bad_input_names_the_argument(call, word):
     with pytest.raises(ValueError, match=word):
         call()
+
+
+@pytest.mark.parametrize("kind, kw", [
+    ("gru", dict(num_layers=3, bidirectional=True)),
+    ("lstm", dict(num_layers=2, schedule="layer", input_requires_grad=True)),
+    ("rnn", dict(num_layers=2, schedule="layer", bidirectional=True)),
+])
+def test_layer_schedule_backward_gemm_kernels_carry_the_backward_matmul_flops(kind, kw):
+    """Layer by layer, the backward GEMM launches (steps, weight gradients, input gradients
+    above layer 0 and, with input_requires_grad, layer 0's) do the record's backward matmul
+    FLOPs, plus the dh_0 GEMM each step kernel also runs (n steps where autograd does n - 1):
+    directions * layers * 2 * batch * GH * P."""
+    record = FAMILIES[kind][0](5, 4, **kw)
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    directions = 2 if kw.get("bidirectional") else 1
+    launched = sum(k.flops * k.count * k.concurrent for k in record.kernels
+                   if k.phase == "backward" and k.kind == "rnn_gemm")
+    dh0 = directions * kw["num_layers"] * 2 * S.batch * gates * 4 * 4
+    assert sp.expand(launched - record.matmul_flops_backward - dh0) == 0

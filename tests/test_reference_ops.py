@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from costmodel.reference import neusight, neusight_layers, published
-from costmodel.reference.fit import to_toml
+from costmodel.reference.published import fitted_toml as to_toml
 
 try:
     import tomllib
@@ -145,3 +145,12 @@ def test_attention_rows_and_fused_fp32_on_tf32():
     flash, math = predicted[fp32.model == "flash"], predicted[fp32.model == "math"]
     # the fused kernels' fp32 runs on TF32 tensor cores (156 vs 19.5 TFLOP/s): far faster
     assert flash.max() < math.min()
+
+
+def test_committed_cublas_fit_is_what_the_fit_script_writes():
+    from costmodel.implementations import cublas
+    from costmodel.reference import fit as fitmod
+
+    committed = (fitmod.FOLDER / f"{cublas.FITTED}.toml").read_text(encoding="utf-8")
+    assert committed == fitmod.render("neusight"), (
+        "costmodel/data/fitted/cublas.toml is stale: python -m costmodel.reference.fit neusight")

@@ -1,8 +1,13 @@
 """Whole torch modules next to their cost records: ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``, a
 Python-loop ``nn.LSTMCell`` recurrence, ``nn.TransformerEncoderLayer``, its FFN and scaled
-dot-product attention with the math and the efficient kernels. Forward runs in training mode
-under ``no_grad`` (no saved tensors; a Transformer layer stays off its inference fast path, as
-the cost record assumes); a training step is forward, ``sum().backward()`` and one Adam update.
+dot-product attention with the math and the efficient kernels. Three modes:
+
+* ``inference``: what users time, ``module.eval()`` under ``torch.inference_mode()`` (dropout
+  off, nothing saved, the Transformer fast path where PyTorch takes it); predicted with
+  ``predict(..., mode="inference")``. ``costmodel validate`` times this and ``training``.
+* ``forward``: a training-mode forward under ``no_grad`` (dropout on, nothing saved): what
+  calibration fits its forward terms on (kept so a profile fits what it always fitted).
+* ``training``: forward, ``sum().backward()`` and one Adam update, in training mode.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from .bench import torch_dtype
 from .timing import QUIET_CORES, Device, measure, random_inputs, wait_quiet
 
 FAMILIES = ("rnn", "lstm", "gru", "transformer")
-MODES = ("forward", "training")
+MODES = ("forward", "training")  # what calibration times
+VALIDATE_MODES = ("inference", "training")  # what validation times: what users run
 HEAD_DIM = 64  # nhead = d / 64 as in costmodel compare (at least one head)
 FFN_RATIO = 4  # dim_feedforward = 4 d
 DROPOUT = 0.1  # torch.nn.TransformerEncoderLayer's default
@@ -87,6 +93,13 @@ def _output(out):
 def step_function(cfg: Config, module):
     """``fn(x)`` running one forward (no grad) or one training step of ``module``."""
     torch = require_torch()
+    if cfg.mode == "inference":
+        module.eval()
+
+        def inference(x):
+            with torch.inference_mode():
+                return module(x)
+        return inference
     if cfg.mode == "forward":
         def forward(x):
             with torch.no_grad():

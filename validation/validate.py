@@ -17,7 +17,7 @@ from pathlib import Path
 from costmodel.roofline import Efficiency, predict
 
 from . import require_torch
-from .modules import (FAMILIES, MODES, Config, cost_record, memory_record,
+from .modules import (FAMILIES, VALIDATE_MODES, Config, cost_record, memory_record,
                       peak_allocated_bytes, saved_bytes)
 from .modules import time_config
 from costmodel.files import write_atomic
@@ -33,18 +33,26 @@ SHUFFLE_SEED = 0  # the grid is timed in a fixed shuffled order
 SAVED_BYTES_LIMIT = 2 ** 28  # measure saved tensors only where one forward stays this small
 
 
-def grid(name: str, families=FAMILIES, modes=MODES, dtype: str = "fp32") -> list[Config]:
+def grid(name: str, families=FAMILIES, modes=VALIDATE_MODES,
+         dtype: str = "fp32") -> list[Config]:
     ns, ds, batches = GRIDS[name]
     return [Config(f, n, d, b, m, dtype)
             for f, d, n, b, m in itertools.product(families, ds, ns, batches, modes)]
 
 
-def _predicted(timing, mode: str) -> float:
-    return float(timing.forward_s if mode == "forward" else timing.training_s)
+def _predicted(record, hw, cfg: Config, **kw) -> float:
+    """The prediction for what ``cfg.mode`` times: an inference forward (eval mode, the
+    attention kernel PyTorch's inference path picks), a training-mode forward, or a step."""
+    mode = "inference" if cfg.mode == "inference" else "training"
+    t = predict(record, hw, dtype=cfg.dtype, n=cfg.n, batch=cfg.batch, mode=mode, **kw)
+    return float(t.training_s if cfg.mode == "training" else t.forward_s)
 
 
-def _memory(cfg: Config, device: Device) -> dict:
-    record = memory_record(cfg, device.kind)
+def _memory(cfg: Config, device: Device, hw) -> dict:
+    from costmodel.implementations.sdpa import resolve
+
+    # the attention kernel this device runs in training (device-free records count the CPU's)
+    record = resolve(memory_record(cfg, device.kind), hw, cfg.dtype, "training")[0]
     numbers = record.evaluate(n=cfg.n, batch=cfg.batch, dtype=cfg.dtype)
     out = {"predicted_saved_bytes": int(numbers["activation_bytes"])}
     if cfg.mode != "training":
@@ -60,10 +68,8 @@ def run_one(cfg: Config, device: Device, baseline_hw, calibrated_hw, max_config_
             budget_s: float, quiet_s: float = 0.0) -> dict:
     """One grid point: predictions, then (unless skipped) the measurement and errors."""
     record = cost_record(cfg)
-    base = _predicted(predict(record, baseline_hw, eff=Efficiency.ideal(), dtype=cfg.dtype,
-                              n=cfg.n, batch=cfg.batch), cfg.mode)
-    calibrated = _predicted(predict(record, calibrated_hw, dtype=cfg.dtype, n=cfg.n,
-                                    batch=cfg.batch), cfg.mode)
+    base = _predicted(record, baseline_hw, cfg, eff=Efficiency.ideal())
+    calibrated = _predicted(record, calibrated_hw, cfg)
     row = {**cfg.as_dict(), "baseline_s": base, "calibrated_s": calibrated}
     if calibrated > max_config_s:
         return {**row, "status": "skipped",
@@ -71,7 +77,7 @@ def run_one(cfg: Config, device: Device, baseline_hw, calibrated_hw, max_config_
     torch = require_torch()
     try:
         m = time_config(cfg, device, budget_s=budget_s, quiet_s=quiet_s)
-        row.update(_memory(cfg, device))
+        row.update(_memory(cfg, device, calibrated_hw))
     except (torch.OutOfMemoryError, MemoryError) as err:
         if device.kind == "cuda":
             torch.cuda.empty_cache()
@@ -98,7 +104,8 @@ def summary(rows: list[dict]) -> dict:
            "oom": sum(r.get("status") == "oom" for r in rows),
            "baseline": error_stats([r["baseline_err_pct"] for r in done]),
            "calibrated": error_stats([r["calibrated_err_pct"] for r in done]), "groups": {}}
-    for family, mode in itertools.product(FAMILIES, MODES):
+    modes = dict.fromkeys(r["mode"] for r in rows)  # in the order timed
+    for family, mode in itertools.product(FAMILIES, modes):
         chosen = [r for r in done if r["family"] == family and r["mode"] == mode]
         if chosen:
             out["groups"][f"{family}.{mode}"] = {

@@ -1,0 +1,65 @@
+"""Which implementation runs a record's kernels on a device, and its time model.
+
+The roofline (:mod:`costmodel.roofline`) prices any kernel from its FLOPs and bytes; an
+implementation module says what a library really launches for a family and what that costs
+beyond FLOPs and bytes (fixed costs per call, per-step floors, the GEMM regime it picks),
+with parameters fitted to published measurements (``costmodel/data/fitted/<name>.toml``,
+written by ``python -m costmodel.reference.fit``). Today: cuDNN's RNN/LSTM/GRU
+(:mod:`costmodel.implementations.cudnn_rnn`) on NVIDIA GPUs, and PyTorch's SDPA dispatch
+(:mod:`costmodel.implementations.sdpa`: which attention kernel runs). A calibrated profile (which
+measured the device itself) and an explicitly given ``Efficiency`` keep the plain roofline.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from costmodel.hardware import Hardware
+
+RNN_IMPLEMENTATION_NOTE = ("cuDNN GEMM-per-step (ALGO_STANDARD; persistent kernels where "
+                           "PyTorch picks them), fitted on Maxwell/Pascal DeepBench")
+
+
+def uses_cudnn_rnn(hw: Hardware, eff_given, rnn_params) -> bool:
+    """cuDNN's RNN model applies on an NVIDIA GPU that has no calibrated profile, unless the
+    caller chose an ``Efficiency`` (e.g. ``Efficiency.ideal()``); explicit ``rnn_params``
+    (a reference fit being scored) always select it."""
+    if rnn_params is not None:
+        return True
+    return eff_given is None and not getattr(hw, "efficiency", None) and hw.vendor == "NVIDIA"
+
+
+def recurrent_rows(rows: list[dict], kernels: list[dict], hw: Hardware, dtype: str,
+                   eff_given, rnn_params: Mapping | None, cudnn_allow_tf32: bool) -> list[dict]:
+    """``rows`` (the roofline's, one per kernel) with the recurrent kernels priced by cuDNN's
+    model and one fixed-cost row per cuDNN call appended; ``rows`` unchanged where the model
+    does not apply or the record has no recurrence."""
+    if not uses_cudnn_rnn(hw, eff_given, rnn_params):
+        return rows
+    from costmodel.efficiency import Efficiency
+    from costmodel.implementations import cudnn_rnn
+
+    params = (rnn_params if rnn_params is not None
+              else cudnn_rnn.params_for(cudnn_rnn.fitted_table(), hw.architecture))
+    owned, calls = cudnn_rnn.kernel_rows(kernels, hw, dtype, params, Efficiency.priors(),
+                                         cudnn_allow_tf32)
+    if not owned:
+        return rows
+    return [owned.get(i, row) for i, row in enumerate(rows)] + calls
+
+
+def rnn_implementation(hw: Hardware, eff_given=None) -> str:
+    """One line: the RNN/LSTM/GRU regime the time rows assume on ``hw`` (compare states it)."""
+    if not uses_cudnn_rnn(hw, eff_given, None):
+        source = "calibrated profile" if getattr(hw, "efficiency", None) else "priors"
+        return f"roofline per kernel ({source}); no cuDNN implementation model"
+    from costmodel.implementations import cudnn_rnn
+
+    table = cudnn_rnn.fitted_table()
+    fitted = set(table) - {cudnn_rnn.ACROSS}
+    used = cudnn_rnn.transfer_set(table, hw.architecture)
+    where = ("fitted on this architecture" if used == hw.architecture else
+             f"{used if used != cudnn_rnn.ACROSS else 'all'}'s set extrapolated to "
+             f"{hw.architecture or 'this device'}")
+    return (f"cuDNN GEMM-per-step (ALGO_STANDARD; persistent where PyTorch picks it), fitted "
+            f"on {'/'.join(a.title() for a in sorted(fitted))} DeepBench, {where}")

@@ -24,7 +24,7 @@ A pointwise kernel (add, mul, relu, gelu, tanh, LayerNorm, softmax, dropout) mov
 
 ``floor_s`` is the launch plus measurement floor of one op timed alone (CUDA events over a
 single call: 7-10 us in NeuSight's data). All fitted numbers live in
-``costmodel/data/fitted/cublas.toml`` (``python -m costmodel.reference.fit cublas``), per
+``costmodel/data/fitted/cublas.toml`` (``python -m costmodel.reference.fit neusight``), per
 architecture where the training rows hold that architecture, else the cross-architecture set
 (``params["cross"]``), each with the rows it came from.
 """

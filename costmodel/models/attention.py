@@ -27,7 +27,8 @@ kernel skips whole tiles, so it does a little more). ``FlopCounterMode`` ignores
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import sympy as sp
 
@@ -39,6 +40,9 @@ from costmodel.cost import Cost, Kernel
 from costmodel.models.primitives import linear_part, mm_flops, tokens_of
 
 KERNELS = ("math", "flash")
+#: What a constructor takes: a kernel, or "auto" (what PyTorch runs: see
+#: costmodel.implementations.sdpa; without a device, PyTorch's CPU choice in training mode).
+CHOICES = ("auto", *KERNELS)
 #: Forward products of the attention core: scores Q K^T and output P V.
 FORWARD_PRODUCTS = 2
 #: Math backward: dP = dO V^T, dV = P^T dO, dQ = dS K, dK = dS^T Q.
@@ -77,6 +81,8 @@ class AttentionConfig:
     #: How many times the kv projection's saved memory counts (1; 0 or a copy switch when
     #: an earlier layer already saved the same memory tensor).
     memory_saved: object = 1
+    #: what the caller asked for ("auto", "math", "flash"); ``attention`` is the kernel built
+    requested: str = ""
 
     @property
     def packed(self) -> bool:
@@ -89,14 +95,33 @@ class AttentionConfig:
         return source + int(self.add_bias_kv) + int(self.add_zero_attn)
 
 
+@dataclass(frozen=True)
+class AttentionRecord(Cost):
+    """``MultiheadAttention``'s record with its ``config`` and ``rebuild`` (config -> record),
+    so :func:`costmodel.implementations.sdpa.resolve` can rebuild it as a device runs it."""
+
+    config: AttentionConfig | None = field(default=None, compare=False)
+    rebuild: Callable | None = field(default=None, compare=False, repr=False)
+
+
+def module_record(cfg: AttentionConfig) -> AttentionRecord:
+    """The record of ``nn.MultiheadAttention`` for ``cfg``, rebuildable."""
+    from costmodel.models.layers import cost_fields
+
+    return AttentionRecord(**cost_fields(attention_block(cfg)), config=cfg,
+                           rebuild=module_record)
+
+
 def MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
                        add_zero_attn=False, kdim=None, vdim=None, batch_first=False,
-                       device=None, dtype=None, *, attention="math", causal=False,
+                       device=None, dtype=None, *, attention="auto", causal=False,
                        need_weights=True, input_requires_grad=False,
-                       mask_bytes=C.DROPOUT_MASK_BYTES_PER_ELEMENT) -> Cost:
+                       mask_bytes=C.DROPOUT_MASK_BYTES_PER_ELEMENT) -> AttentionRecord:
     """``torch.nn.MultiheadAttention`` over ``n`` query tokens, in training mode.
 
-    Costmodel-only keywords: ``attention`` ("math" | "flash"), ``causal``, ``need_weights``
+    Costmodel-only keywords: ``attention`` ("auto" | "math" | "flash"; "auto" is the kernel
+    PyTorch's CPU runs in training mode: math with need_weights=True or dropout, else its
+    flash kernel), ``causal``, ``need_weights``
     (the forward argument; True as in a direct call), ``input_requires_grad`` (whether the query input
     needs a gradient; the key/value source never does here) and ``mask_bytes`` (dropout mask
     bytes per element: 1 for CUDA's bool mask, ``symbols.dtype_bytes`` for CPU eager).
@@ -109,12 +134,19 @@ def MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv
                         ("add_zero_attn", add_zero_attn), ("batch_first", batch_first)):
         check_bool(flag, value)
     source = "self" if kdim is None and vdim is None else "cross"
+    requested = check_choice("attention", attention, CHOICES)
+    if attention == "auto":
+        from costmodel.implementations import sdpa
+
+        attention = sdpa.dispatch(sdpa.CPU, "fp32", "training", dropout=float(dropout),
+                                  need_weights=bool(need_weights), module="mha").record
     config = AttentionConfig(
         embed_dim, num_heads, check_probability("dropout", dropout), bias, add_bias_kv,
         add_zero_attn, embed_dim if kdim is None else check_size("kdim", kdim),
         embed_dim if vdim is None else check_size("vdim", vdim), batch_first,
-        attention, causal, need_weights, input_requires_grad, mask_bytes, source)
-    return attention_block(config)
+        attention, causal, need_weights, input_requires_grad, mask_bytes, source,
+        requested=requested)
+    return module_record(config)
 
 
 def validate(cfg: AttentionConfig) -> None:
@@ -150,7 +182,7 @@ def attention_block(cfg: AttentionConfig, name: str | None = None) -> Cost:
     record = combine(name, parts, depth_forward=1 + core.depth_forward + 1,
                      depth_backward=1 + core.depth_backward + 1)
     return dataclasses.replace(
-        record, state_bytes=KV_TENSORS * S.batch * src * E * s,
+        record, state_bytes=KV_TENSORS * S.batch * src * E * s, in_features=E, out_features=E,
         saved_input_bytes=projections[0].saved_input_bytes if not cfg.batch_first else 0)
 
 
@@ -164,13 +196,17 @@ def _projections(cfg: AttentionConfig) -> tuple[Cost, ...]:
     q = linear_part("q_proj", t, E, E, bias=cfg.bias, input_grad=cfg.input_grad)
     if cfg.packed:
         # memory: [t_src, E] @ W_kv^T: [E, 2E] -> kv: [t_src, 2E]
-        kv = linear_part("kv_proj", t_src, E, 2 * E, bias=cfg.bias, input_grad=False)
+        kv = linear_part("kv_proj", t_src, E, 2 * E, bias=cfg.bias, input_grad=False,
+                         side_input=True)
         return (q, saving(kv, cfg.memory_saved))
     # key: [t_src, kdim] @ W_k^T -> [t_src, E]; value: [t_src, vdim] @ W_v^T -> [t_src, E]
     # key is value (one memory tensor) when kdim == vdim: saved once unless batch_first made
     # each projection copy its transposed input.
-    v = linear_part("v_proj", t_src, cfg.vdim, E, bias=cfg.bias, input_grad=False)
-    return (q, linear_part("k_proj", t_src, cfg.kdim, E, bias=cfg.bias, input_grad=False),
+    v = linear_part("v_proj", t_src, cfg.vdim, E, bias=cfg.bias, input_grad=False,
+                    side_input=True)
+    k = linear_part("k_proj", t_src, cfg.kdim, E, bias=cfg.bias, input_grad=False,
+                    side_input=True)
+    return (q, k,
             saving(v, copy_switch(cfg.batch_first) if cfg.kdim == cfg.vdim else 1))
 
 

@@ -25,6 +25,7 @@ import sympy as sp
 from costmodel import conventions as C
 from costmodel import symbols as S
 from costmodel.checks import check_bool, check_choice, check_size, is_known
+from costmodel.compose import with_input_grad
 from costmodel.cost import Cost, Kernel
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -144,15 +145,12 @@ def _checked(in_channels, out_channels, kernel, stride, padding, dilation, group
                 kernel=kernel, pads=pads, same=same, out_sizes=out_sizes)
 
 
-def _conv_kernels(fwd, grad_w, grad_in, conv_bytes, pad_bytes, rows, cols, out_channels):
-    """Forward and backward launches; implicit-GEMM shapes (m, n, k) for the roofline."""
+def _conv_kernels(fwd, grad_w, conv_bytes, pad_bytes, rows, cols, out_channels):
+    """Forward and weight-gradient launches; implicit-GEMM shapes (m, n, k) for the roofline."""
     kernels = (Kernel("conv", "conv", "forward", fwd, conv_bytes,
                       shape=(rows, out_channels, cols)),
                Kernel("conv.grad_weight", "conv", "backward", grad_w, conv_bytes,
                       shape=(out_channels, cols, rows)))
-    if grad_in != 0:
-        kernels += (Kernel("conv.grad_input", "conv", "backward", grad_in, conv_bytes,
-                           shape=(rows, cols, out_channels)),)
     if pad_bytes != 0:
         kernels = (Kernel("conv.pad", "elementwise", "forward", 0, pad_bytes),) + kernels
     return kernels
@@ -170,39 +168,46 @@ def _conv(name, in_channels, out_channels, kernel, stride, padding, dilation, gr
     out_elems = b * c_out * out_spatial
     per_group = sp.sympify(c_in) / groups  # input channels each filter sees
     weights = c_out * per_group * k_elems + (c_out if bias else 0)
+    rows, cols = b * out_spatial, per_group * k_elems
     # im2col per group: [b*out_spatial, (in/g)*k] @ [(in/g)*k, out/g] -> [b*out_spatial, out/g]
     fwd = C.FLOPS_PER_MAC * b * out_spatial * c_out * per_group * k_elems
-    # grad_input: transposed conv of dy: [b, out, *out_sp] with W -> [b, in, *sizes], as fwd.
-    grad_in = fwd if input_requires_grad else 0
     # grad_weight: x^T: [in, b*out_spatial*k] @ dy: [b*out_spatial, out] -> [in, out] per
     # group = the forward count (FlopCounterMode ignores groups here and reports groups x).
     grad_w = fwd
     # PyTorch pads a copy of the input first (even by 0 in a padding_mode other than zeros);
     # reflect/replicate then keep the unpadded input for their own backward if it needs grad.
     explicit = padding_mode != "zeros" or read_elems != in_elems
-    pad_saves_input = explicit and input_requires_grad and padding_mode in ("reflect",
-                                                                            "replicate")
+    pad_saves_input = explicit and padding_mode in ("reflect", "replicate")
     pad_bytes = (in_elems + read_elems) * s if explicit else 0
     conv_bytes = (read_elems + weights + out_elems) * s
-    return Cost(
+    # grad_input: transposed conv of dy: [b, out, *out_sp] with W -> [b, in, *sizes], as fwd.
+    kept = in_elems * s if pad_saves_input else 0
+    grad_input = Cost(name=f"{name}.grad_input", matmul_flops_backward=fwd,
+                      activation_bytes=kept, saved_input_bytes=kept,
+                      kernels=(Kernel("conv.grad_input", "conv", "backward", fwd, conv_bytes,
+                                      shape=(rows, cols, c_out)),))
+    record = Cost(
         name=name,
         params=weights,
         matmul_flops=fwd,
         elementwise_flops=out_elems if bias else 0,
-        matmul_flops_backward=grad_in + grad_w,
+        matmul_flops_backward=grad_w,
         elementwise_flops_backward=out_elems if bias else 0,  # grad_bias: sum of dy
         bytes=conv_bytes + pad_bytes,
-        activation_bytes=(read_elems + (in_elems if pad_saves_input else 0)) * s,
-        saved_input_bytes=in_elems * s if (not explicit or pad_saves_input) else 0,
+        activation_bytes=read_elems * s,
+        saved_input_bytes=0 if explicit else in_elems * s,
         depth_forward=1,
         depth_backward=1,
         out_len=a["out_sizes"][-1],
-        kernels=_conv_kernels(fwd, grad_w, grad_in, conv_bytes, pad_bytes, b * out_spatial,
-                              per_group * k_elems, c_out),
+        kernels=_conv_kernels(fwd, grad_w, conv_bytes, pad_bytes, rows, cols, c_out),
         notes=(f"groups={groups}: grad_weight FLOPs are the kernel's work (1 x forward); "
                f"FlopCounterMode reports {groups} x (it ignores groups)",)
         if groups != 1 else (),
+        in_features=c_in * sp.Mul(*sizes[:-1]),
+        out_features=c_out * sp.Mul(*a["out_sizes"][:-1]),
+        input_grad_cost=grad_input,
     )
+    return with_input_grad(record) if input_requires_grad else record
 
 
 def _repr(cls, in_channels, out_channels, kernel, stride, padding, dilation, groups, bias,
@@ -281,25 +286,29 @@ def MaxPool2d(kernel_size, stride=None, padding=0, dilation=1, return_indices=Fa
     _check_fits("input_height", height, out_h)
     s, b = S.dtype_bytes, S.batch
     in_elems, out_elems = b * channels * height * S.n, b * channels * out_h * out_w
-    keeps_indices = input_requires_grad or return_indices
     fwd = out_elems * math.prod(kernel) * C.MAXPOOL_COMPARE_FLOPS
-    fwd_bytes = (in_elems + out_elems) * s + (out_elems * C.INDEX_BYTES if keeps_indices else 0)
-    saved_input = in_elems * s if input_requires_grad else 0
-    bwd = out_elems * C.MAXPOOL_BACKWARD_FLOPS if input_requires_grad else 0
-    kernels = (Kernel("maxpool", "reduction", "forward", fwd, fwd_bytes),)
-    if input_requires_grad:
-        kernels += (Kernel("maxpool.grad_input", "gather", "backward", bwd,
-                           (in_elems + out_elems) * s + out_elems * C.INDEX_BYTES),)
+    index_bytes = out_elems * C.INDEX_BYTES
+    fwd_bytes = (in_elems + out_elems) * s + (index_bytes if return_indices else 0)
+    # with an input that needs grad: the forward also writes the indices (if not returned
+    # anyway), autograd saves them and the input, and the backward scatters each gradient
+    written = 0 if return_indices else index_bytes
+    bwd = out_elems * C.MAXPOOL_BACKWARD_FLOPS
+    grad_input = Cost(
+        name="maxpool.grad_input", elementwise_flops_backward=bwd, bytes=written,
+        activation_bytes=in_elems * s + index_bytes, saved_input_bytes=in_elems * s,
+        kernels=(Kernel("maxpool", "reduction", "forward", 0, written),
+                 Kernel("maxpool.grad_input", "gather", "backward", bwd,
+                        (in_elems + out_elems) * s + index_bytes)))
     stride_shown = kernel_size if stride is None else stride
-    return Cost(
+    record = Cost(
         name=f"MaxPool2d(kernel_size={kernel_size}, stride={stride_shown}, padding={padding}, "
              f"dilation={dilation}, ceil_mode={ceil_mode})",
         elementwise_flops=fwd,
-        elementwise_flops_backward=bwd,
         bytes=fwd_bytes,
-        activation_bytes=saved_input + (out_elems * C.INDEX_BYTES if input_requires_grad
-                                        else 0),
-        saved_input_bytes=saved_input,
         out_len=out_w,
-        kernels=kernels,
+        kernels=(Kernel("maxpool", "reduction", "forward", fwd, fwd_bytes),),
+        in_features=channels * height,
+        out_features=channels * out_h,
+        input_grad_cost=grad_input,
     )
+    return with_input_grad(record) if input_requires_grad else record

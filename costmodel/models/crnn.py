@@ -48,9 +48,12 @@ def _labelled(record: Cost, label: str) -> Cost:
             return dataclasses.replace(kernel, name=label + ("." + tail if tail else ""))
         return dataclasses.replace(kernel, name=f"{label}.{kernel.name}")
 
+    extra = record.input_grad_cost
     return dataclasses.replace(record, name=label,
                                kernels=tuple(rename(k) for k in record.kernels),
-                               notes=(record.name,) + record.notes)
+                               notes=(record.name,) + record.notes,
+                               input_grad_cost=None if extra is None else dataclasses.replace(
+                                   extra, kernels=tuple(rename(k) for k in extra.kernels)))
 
 
 def _positive(size) -> bool:

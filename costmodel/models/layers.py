@@ -6,8 +6,9 @@ feature width (ReLU, GELU, Tanh, Dropout) take a costmodel-only keyword ``featur
 the symbol ``features``).
 
 Training defaults follow a normal step: every parameter requires grad; a module's input does
-not (``input_requires_grad=False``: no grad-input matmul, as for the first layer of a model). Pass
-``input_requires_grad=True`` for a module that sits behind another trainable module.
+not (``input_requires_grad=False``: no grad-input matmul, as for the first layer of a model).
+``Sequential`` adds the grad-input cost to a module behind a trainable one; pass
+``input_requires_grad=True`` to build a standalone record that includes it.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def Linear(in_features, out_features, bias=True, device=None, dtype=None, *,
     check_bool("bias", bias)
     check_bool("input_requires_grad", input_requires_grad)
     name = f"Linear(in_features={in_features}, out_features={out_features}, bias={bias})"
-    return linear_part(name, tokens_of(), in_features, out_features, bias=bias,
-                       input_grad=input_requires_grad)
+    record = linear_part(name, tokens_of(), in_features, out_features, bias=bias,
+                         input_grad=input_requires_grad)
+    return dataclasses.replace(record, in_features=in_features, out_features=out_features)
 
 
 def Embedding(num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
@@ -74,6 +76,7 @@ def Embedding(num_embeddings, embedding_dim, padding_idx=None, max_norm=None, no
         bytes=fwd_bytes,
         activation_bytes=index_bytes,
         saved_input_bytes=index_bytes,
+        out_features=embedding_dim,
         kernels=(Kernel(name, "gather", "forward", 0, fwd_bytes),
                  Kernel(f"{name}.grad_weight", "gather", "backward", rows, fwd_bytes)),
     )
@@ -106,6 +109,7 @@ def LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, de
     name = f"LayerNorm({shown}, eps={eps}, elementwise_affine={elementwise_affine})"
     return Cost(**{**cost_fields(part), "name": name, "params": affine_vectors * width,
                    "activation_bytes": part.activation_bytes + stats,
+                   "in_features": width, "out_features": width,
                    "kernels": (Kernel(name, "reduction", "forward", part.elementwise_flops,
                                       part.bytes),
                                Kernel(f"{name}.backward", "reduction", "backward",
@@ -133,7 +137,8 @@ def _activation(kind: str, name: str, features, saves: str, flops=None, backward
                           C.NONLINEARITY_FLOPS[kind] if flops is None else flops,
                           C.NONLINEARITY_BACKWARD_FLOPS[kind] if backward is None else backward,
                           saves=saves, kind="activation")
-    return with_backward_kernel(part)
+    return dataclasses.replace(with_backward_kernel(part), in_features=features,
+                               out_features=features)
 
 
 def ReLU(inplace=False, *, features=FEATURES) -> Cost:
@@ -173,11 +178,13 @@ def Dropout(p=0.5, inplace=False, *, features=FEATURES,
     elements = tokens_of() * features
     name = f"Dropout(p={p})"
     if p in (0.0, 1.0):
-        return Cost(name=name, notes=(f"p={p}: no mask is kept",))
+        return Cost(name=name, notes=(f"p={p}: no mask is kept",), in_features=features,
+                    out_features=features)
     part = pointwise_part(name, elements, C.DROPOUT_FLOPS, C.DROPOUT_FLOPS, saves="none",
                           kind="dropout")
     return with_backward_kernel(
-        dataclasses.replace(part, activation_bytes=elements * mask_bytes))
+        dataclasses.replace(part, activation_bytes=elements * mask_bytes,
+                            in_features=features, out_features=features))
 
 
 def dropout_or_none(p, features, mask_bytes, name: str) -> tuple[Cost, ...]:
@@ -203,5 +210,10 @@ def named(record: Cost, name: str) -> Cost:
         if kernel_name.startswith(record.name):  # a leaf's own kernels: "linear1.grad_input"
             return name + kernel_name[len(record.name):]
         return f"{name}.{kernel_name}"
-    kernels = tuple(dataclasses.replace(k, name=rename(k.name)) for k in record.kernels)
-    return dataclasses.replace(record, name=name, kernels=kernels)
+
+    def renamed(r: Cost) -> Cost:  # the input-gradient kernels too, so they stay apart
+        kernels = tuple(dataclasses.replace(k, name=rename(k.name)) for k in r.kernels)
+        extra = r.input_grad_cost
+        return dataclasses.replace(r, name=rename(r.name), kernels=kernels,
+                                   input_grad_cost=None if extra is None else renamed(extra))
+    return renamed(record)

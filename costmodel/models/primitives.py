@@ -26,6 +26,7 @@ def linear_part(
     *,
     bias: bool = True,
     input_grad: bool = True,
+    side_input: bool = False,
     save_input: bool = True,
     depth: int = 1,
     kind: str = "gemm",
@@ -37,10 +38,12 @@ def linear_part(
               dW = dy^T: [out, tokens] @ x: [tokens, in]
               db = sum over tokens of dy (tokens*out adds, elementwise).
     Autograd saves x for dW (``save_input``; a caller may share an already-saved tensor).
+    Without ``input_grad`` the dx GEMM becomes the record's ``input_grad_cost``, unless x is a
+    ``side_input`` that never needs a gradient (an attention's key/value memory).
     """
     s = S.dtype_bytes
     fwd = mm_flops(tokens, in_features, out_features)
-    grad_in = mm_flops(tokens, out_features, in_features) if input_grad else 0
+    grad_in = mm_flops(tokens, out_features, in_features)
     grad_w = mm_flops(out_features, tokens, in_features)
     bias_elems = tokens * out_features if bias else 0
     weights = in_features * out_features + (out_features if bias else 0)
@@ -53,23 +56,25 @@ def linear_part(
                (tokens * out_features + tokens * in_features + weights) * s,
                shape=(out_features, in_features, tokens)),
     )
-    if input_grad:
-        kernels += (Kernel(f"{name}.grad_input", kind, "backward", grad_in,
-                           (tokens * out_features + weights + tokens * in_features) * s,
-                           shape=(tokens, in_features, out_features)),)
+    grad_input = Cost(
+        name=f"{name}.grad_input", matmul_flops_backward=grad_in,
+        kernels=(Kernel(f"{name}.grad_input", kind, "backward", grad_in,
+                        (tokens * out_features + weights + tokens * in_features) * s,
+                        shape=(tokens, in_features, out_features)),))
     return Cost(
         name=name,
         params=weights,
         matmul_flops=fwd,
         elementwise_flops=bias_elems,
-        matmul_flops_backward=grad_in + grad_w,
+        matmul_flops_backward=(grad_in if input_grad else 0) + grad_w,
         elementwise_flops_backward=bias_elems,
         bytes=fwd_bytes,
         activation_bytes=saved,
         saved_input_bytes=saved,
         depth_forward=depth,
         depth_backward=depth,
-        kernels=kernels,
+        kernels=kernels + (grad_input.kernels if input_grad else ()),
+        input_grad_cost=None if input_grad or side_input else grad_input,
     )
 
 

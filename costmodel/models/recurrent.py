@@ -16,6 +16,10 @@ implementation        "fused" (cuDNN/oneDNN reserve space, default) or "autograd
 input_requires_grad   False: the model input needs no gradient (no dx GEMM in layer 0).
 h0_requires_grad      False: the initial state needs no gradient (no dh_0 GEMM).
 nonlinearity_flops    overrides of ``conventions.NONLINEARITY_FLOPS`` (and ``..._backward``).
+input_mode            "linear" (default: layer 0 projects its input, x_t W_ih^T) or "skip"
+                      (cuDNN's CUDNN_SKIP_INPUT: layer 0 adds x_t to the gates unprojected, so
+                      input_size must equal hidden_size; no W_ih, no input GEMM, and the
+                      weight-gradient GEMM covers W_hh only). Baidu DeepBench times this mode.
 """
 
 from __future__ import annotations
@@ -29,12 +33,14 @@ import sympy as sp
 from costmodel import conventions as C
 from costmodel import symbols as S
 from costmodel.checks import check_bool, check_choice, check_probability, check_size
-from costmodel.compose import combine
-from costmodel.cost import Cost, Kernel
+from costmodel.compose import combine, with_input_grad
+from costmodel.cost import Cost
 from costmodel.models.cells import CELLS, Cell, nonlinearity_table
 from costmodel.models.primitives import linear_part, mm_flops, pointwise_part
+from costmodel.models.recurrent_kernels import depth_of, grad_input_kernel, kernels_of
 
 SCHEDULES = ("wavefront", "layer")
+INPUT_MODES = ("linear", "skip")
 IMPLEMENTATIONS = ("fused", "autograd")
 
 
@@ -55,6 +61,7 @@ class _Config:
     h0_grad: bool
     reset_after: bool
     batch_first: bool
+    input_mode: str
     act: dict
     act_backward: dict
 
@@ -64,6 +71,10 @@ class _Config:
 
     def layer_input(self, layer: int):
         return self.input_size if layer == 0 else self.directions * self.out
+
+    def projects_input(self, layer: int) -> bool:
+        """False for layer 0 under CUDNN_SKIP_INPUT: x_t goes to the gates as it is."""
+        return layer > 0 or self.input_mode == "linear"
 
     @property
     def gemms_per_step(self) -> int:
@@ -95,11 +106,12 @@ def _direction(cfg: _Config, layer: int, direction: int) -> Cost:
     B, N = S.batch, S.n
     H, P, GH = cfg.hidden, cfg.out, cfg.cell.gates * cfg.hidden
     in_size = cfg.layer_input(layer)
-    parts = [
-        linear_part("input_projection", B * N, in_size, GH, bias=cfg.bias_vectors >= 1,
-                    input_grad=layer > 0 or cfg.input_grad, save_input=False, kind="rnn_gemm"),
-        _recurrent_part(cfg),
-    ]
+    parts = [_recurrent_part(cfg)]
+    if cfg.projects_input(layer):
+        parts.insert(0, linear_part("input_projection", B * N, in_size, GH,
+                                    bias=cfg.bias_vectors >= 1,
+                                    input_grad=layer > 0 or cfg.input_grad, save_input=False,
+                                    kind="rnn_gemm"))
     if cfg.projected:
         parts.append(linear_part("projection", B * N, H, P, bias=False, save_input=False,
                                  kind="rnn_gemm"))
@@ -127,72 +139,6 @@ def _direction(cfg: _Config, layer: int, direction: int) -> Cost:
     return combine(tag, parts)
 
 
-def _projection_kernels(cfg: _Config, layer: int) -> tuple[Kernel, Kernel]:
-    """A layer's hoisted input projection (forward) and its weight-gradient GEMM (backward,
-    cuDNN does dW_ih and dW_hh of all steps as one GEMM over [x_t, h_{t-1}])."""
-    B, N, s = S.batch, S.n, S.dtype_bytes
-    GH, P, D, I = cfg.cell.gates * cfg.hidden, cfg.out, cfg.directions, cfg.layer_input(layer)
-    # x: [B*N, I] @ W_ih^T: [I, GH] -> [B*N, GH]
-    proj = Kernel(f"layer{layer}.input_projection", "rnn_gemm", "forward",
-                  mm_flops(B * N, I, GH), (B * N * (I + GH) + GH * I) * s,
-                  concurrent=D, shape=(B * N, GH, I))
-    # dgates^T: [GH, B*N] @ [x, h]: [B*N, I + P] -> [GH, I + P]
-    grads = Kernel(f"layer{layer}.weight_gradients", "rnn_gemm", "backward",
-                   mm_flops(GH, B * N, I + P), (GH * (I + P) + B * N * (GH + I + P)) * s,
-                   concurrent=D, shape=(GH, I + P, B * N))
-    return proj, grads
-
-
-def _step_kernels(cfg: _Config, width, count, concurrent) -> tuple[Kernel, ...]:
-    """One step's GEMM h: [B, width] @ W^T: [width, GH] (width = P, or I + P when a wavefront
-    step also does a deeper layer's input GEMM), its pointwise cell, and their backward."""
-    B, s = S.batch, S.dtype_bytes
-    GH, k = cfg.cell.gates * cfg.hidden, cfg.gemms_per_step
-    weights = GH * width * s  # re-read every step: L2-resident when it fits
-    moved = weights + (B * width + B * GH) * s
-    common = dict(count=count, concurrent=concurrent, resident_bytes=weights)
-    return (
-        Kernel("step_gemm", "rnn_gemm", "forward", mm_flops(B, width, GH) * k, moved,
-               shape=(B, GH, width), **common),
-        Kernel("step_pointwise", "elementwise", "forward",
-               B * cfg.cell.forward(cfg.hidden, cfg.act, cfg.nonlinearity),
-               3 * B * GH * s, count=count, concurrent=concurrent),  # read 2 GEMM outs, write
-        # dgates: [B, GH] @ W: [GH, width] -> [B, width]
-        Kernel("step_gemm_backward", "rnn_gemm", "backward", mm_flops(B, GH, width) * k, moved,
-               shape=(B, width, GH), **common),
-        Kernel("step_pointwise_backward", "elementwise", "backward",
-               B * cfg.cell.backward(cfg.hidden, cfg.act_backward, cfg.nonlinearity),
-               4 * B * GH * s, count=count, concurrent=concurrent),  # saved gates, dh in/out
-    )
-
-
-def _kernels(cfg: _Config) -> tuple[Kernel, ...]:
-    """The critical path as launches.
-
-    Layer schedule: per layer, the input projection, then n steps (GEMM + pointwise), and in
-    backward n steps then the weight-gradient GEMM. Wavefront (unidirectional, L > 1): layer
-    0's projection, then n + L - 1 diagonal steps, each running up to L cells side by side
-    (a deeper layer's cell does its input GEMM inside the step: width I + P)."""
-    L, D, N = cfg.num_layers, cfg.directions, S.n
-    if cfg.schedule == "wavefront" and D == 1 and L > 1:
-        proj, grads = _projection_kernels(cfg, 0)
-        diagonal = N + L - 1
-        steps = _step_kernels(cfg, cfg.layer_input(1) + cfg.out, diagonal, L)
-        return (proj, *steps, dataclasses.replace(grads, concurrent=L))
-    kernels: list[Kernel] = []
-    for layer in range(L):
-        proj, grads = _projection_kernels(cfg, layer)
-        kernels += [proj, *_step_kernels(cfg, cfg.out, N, D), grads]
-    return tuple(kernels)
-
-
-def _depth(cfg: _Config) -> sp.Expr:
-    steps = cfg.gemms_per_step
-    if cfg.schedule == "wavefront" and cfg.directions == 1:
-        return 1 + steps * (S.n + cfg.num_layers - 1)
-    return cfg.num_layers * (1 + steps * S.n)
-
-
 def _initial_state(cfg: _Config) -> Cost:
     """h0 (and c0): [L*D, batch, P] zeros that autograd keeps for the first step's GEMM; also
     the recurrent state inference carries from step to step."""
@@ -218,17 +164,36 @@ def _dropout(cfg: _Config) -> Cost:
     )
 
 
+def _input_grad(record: Cost, cfg: _Config) -> Cost | None:
+    """Layer 0's dx GEMMs (the FLOPs from the parts' input projections, one per direction),
+    as one launch running the directions side by side; None under CUDNN_SKIP_INPUT (dx is
+    the gates' gradient itself: no GEMM)."""
+    if not cfg.projects_input(0):
+        return None
+    return Cost(name="layer0.grad_input",
+                matmul_flops_backward=record.input_grad_cost.matmul_flops_backward,
+                kernels=(grad_input_kernel(cfg, 0),))
+
+
 def _build(title: str, cfg: _Config) -> Cost:
+    """The record; built without layer 0's input gradient, which is then added as
+    ``with_input_grad`` adds it in a chain, so both routes give the same record."""
+    given = cfg.input_grad
+    cfg = dataclasses.replace(cfg, input_grad=False)
     parts = [_direction(cfg, layer, d)
              for layer in range(_layers_int(cfg.num_layers)) for d in range(cfg.directions)]
     parts += [_initial_state(cfg), _dropout(cfg)]
-    depth = _depth(cfg)
+    depth = depth_of(cfg)
     record = combine(title, parts, depth_forward=depth, depth_backward=depth,
-                     kernels=_kernels(cfg))
+                     kernels=kernels_of(cfg))
     # The input tensor itself is what the first GEMM saves, unless batch_first forces a
     # transposed copy (PyTorch makes the time-major input contiguous).
     first = S.batch * S.n * cfg.input_size * S.dtype_bytes
-    return dataclasses.replace(record, saved_input_bytes=0 if cfg.batch_first else first)
+    record = dataclasses.replace(
+        record, saved_input_bytes=0 if cfg.batch_first else first,
+        in_features=cfg.input_size, out_features=cfg.directions * cfg.out,
+        input_grad_cost=_input_grad(record, cfg))
+    return with_input_grad(record) if given else record
 
 
 def _layers_int(num_layers) -> int:
@@ -241,7 +206,7 @@ def _layers_int(num_layers) -> int:
 def _config(kind, input_size, hidden_size, num_layers, bias, dropout, bidirectional,
             proj_size=0, nonlinearity="tanh", reset_after=True, *, batch_first, bias_vectors,
             schedule, implementation, input_requires_grad, h0_requires_grad,
-            nonlinearity_flops, nonlinearity_backward_flops) -> _Config:
+            nonlinearity_flops, nonlinearity_backward_flops, input_mode) -> _Config:
     input_size = check_size("input_size", input_size)
     hidden = check_size("hidden_size", hidden_size)
     layers = _layers_int(check_size("num_layers", num_layers))
@@ -254,6 +219,10 @@ def _config(kind, input_size, hidden_size, num_layers, bias, dropout, bidirectio
     check_choice("implementation", implementation, IMPLEMENTATIONS)
     check_bool("input_requires_grad", input_requires_grad)
     check_bool("h0_requires_grad", h0_requires_grad)
+    check_choice("input_mode", input_mode, INPUT_MODES)
+    if input_mode == "skip" and input_size != hidden:
+        raise ValueError(f"input_mode='skip' needs input_size={input_size} equal to "
+                         f"hidden_size={hidden} (cuDNN adds x_t to the gates unprojected)")
     out = hidden
     if not (isinstance(proj_size, int) and not isinstance(proj_size, bool) and proj_size == 0):
         if kind != "lstm":
@@ -267,7 +236,7 @@ def _config(kind, input_size, hidden_size, num_layers, bias, dropout, bidirectio
         nonlinearity=nonlinearity, dropout=dropout, schedule=schedule,
         implementation=implementation, input_grad=input_requires_grad,
         h0_grad=h0_requires_grad, reset_after=reset_after,
-        batch_first=check_bool("batch_first", batch_first),
+        batch_first=check_bool("batch_first", batch_first), input_mode=input_mode,
         act=nonlinearity_table(nonlinearity_flops, backward=False),
         act_backward=nonlinearity_table(nonlinearity_backward_flops, backward=True),
     )
@@ -280,7 +249,8 @@ def _title(cls, input_size, hidden_size, **options) -> str:
 
 _EXTRAS = dict(bias_vectors=C.DEFAULT_BIAS_VECTORS, schedule="wavefront",
                implementation="fused", input_requires_grad=False, h0_requires_grad=False,
-               nonlinearity_flops=None, nonlinearity_backward_flops=None)
+               nonlinearity_flops=None, nonlinearity_backward_flops=None,
+               input_mode="linear")
 
 
 def RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,

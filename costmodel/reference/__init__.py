@@ -1,6 +1,41 @@
-"""Registry of the published-measurement sources (one module each, see ``TIMELAYER``'s
-interface: ``NAME``, ``FITTED``, ``rows()``, ``fit(train)``, ``predict(rows, params)``).
-Minimal version from branch ``ops``; the registry of branch ``cudnn`` supersedes it."""
+"""Published GPU measurements as the ground truth of the time model: a registry of sources.
 
-SOURCES = ("costmodel.reference.neusight", "costmodel.reference.neusight_layers",
-           "costmodel.reference.llmcompass", "costmodel.reference.attention")
+Each source is a module ``costmodel/reference/<source>.py`` with ``NAME`` (what ``costmodel
+validate --reference NAME`` takes), ``FITTED`` (the ``costmodel/data/fitted/<FITTED>.toml`` its
+fit writes), ``rows() -> DataFrame`` (one row per measurement: source, gpu, family, phase,
+dtype, measured_s, repo, commit, path_or_url, plus its configuration), ``fit(train) -> dict``
+and ``predict(rows, params) -> ndarray`` (through the same functions ``costmodel compare``
+uses). :mod:`costmodel.reference.score` scores them leave-one-GPU-out; ``python -m
+costmodel.reference.fit`` regenerates the fitted files.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# NAME -> module path; sources register here (one line each)
+SOURCES = {
+    "deepbench-rnn": "costmodel.reference.deepbench_rnn",
+    "neusight": "costmodel.reference.neusight",
+    "neusight-layers": "costmodel.reference.neusight_layers",
+    "llmcompass": "costmodel.reference.llmcompass",
+    "attention": "costmodel.reference.attention",
+}
+REQUIRED_COLUMNS = ("source", "gpu", "family", "phase", "dtype", "measured_s", "repo",
+                    "commit", "path_or_url")
+
+
+def source(name: str) -> ModuleType:
+    """The module of reference source ``name``; ValueError naming the known ones."""
+    if name not in SOURCES:
+        raise ValueError(f"unknown reference {name!r}; known: {', '.join(sorted(SOURCES))}, all")
+    return importlib.import_module(SOURCES[name])
+
+
+def names(selection: str) -> list[str]:
+    """``"all"`` -> every registered source; else ``[selection]`` once it is known."""
+    if selection == "all":
+        return sorted(SOURCES)
+    source(selection)
+    return [selection]

@@ -90,3 +90,18 @@ def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
         hw = load_hardware(row.gpu)
         out.append(seconds(row, hw, cublas.params_for(params, hw)))
     return np.asarray(out)
+
+
+def baseline(frame: pd.DataFrame, eff) -> np.ndarray:
+    """The generic roofline with ``eff``: the two GEMMs, plus the softmax pass for ``math``."""
+    ops = []
+    for r in frame.itertuples():
+        heads = r.batch * r.heads
+        gemms = [{"kind": "gemm", "m": r.seq, "n": r.seq, "k": r.head_dim, "batch": heads,
+                  "weight_batch": heads},
+                 {"kind": "gemm", "m": r.seq, "n": r.head_dim, "k": r.seq, "batch": heads,
+                  "weight_batch": heads}]
+        softmax = {"kind": "pointwise", "op_class": "softmax", "elements": heads * r.seq ** 2,
+                   "width": r.seq}
+        ops.append(gemms + ([softmax] if r.model == "math" else []))
+    return published.baseline(frame, eff, ops)

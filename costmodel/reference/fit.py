@@ -1,57 +1,62 @@
-"""Regenerate ``costmodel/data/fitted/<FITTED>.toml`` from the shipped measurements::
-
-    python -m costmodel.reference.fit [NAME|all]
-
-Each source's ``fit`` sees all of its rows; the file records every value with the rows it came
-from (``rows = [...]`` beside each table). Minimal version from branch ``ops``."""
+"""``python -m costmodel.reference.fit [NAME|all]``: regenerate ``costmodel/data/fitted/*.toml``
+from every row of the named reference source(s); each value with the GPUs and rows it came
+from. Deterministic: the same data give the same file (a test checks the committed one)."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 
-from costmodel.reference import SOURCES
+from costmodel.reference import names, source
 
 FOLDER = Path(__file__).resolve().parents[1] / "data" / "fitted"
+HEADER = ("# Fitted by `python -m costmodel.reference.fit {name}` from {rows} rows of reference "
+          "'{name}'\n# (costmodel/reference/{module}.py); do not edit: rerun the command.\n"
+          "# Keys: [params.<architecture or 'all'>.<phase>]; gpus/rows: the data each value "
+          "came from.\n")
+
+
+def render(name: str) -> str:
+    """The TOML text of source ``name``'s fit on all of its rows (a source with a layout of
+    its own renders it: ``fitted_toml(params)``)."""
+    module = source(name)
+    frame = module.rows()
+    header = HEADER.format(name=name, rows=len(frame), module=module.__name__.rsplit(".", 1)[1])
+    if hasattr(module, "fitted_toml"):  # its own layout: the header's first two lines only
+        return "".join(header.splitlines(keepends=True)[:2]) + module.fitted_toml(
+            module.fit(frame))
+    lines = [header]
+    for arch, phases in module.fit(frame).items():
+        for phase, values in phases.items():
+            lines.append(f"[params.{arch}.{phase}]")
+            lines += [f"{key} = {_value(v)}" for key, v in values.items()]
+            lines.append("")
+    return "\n".join(lines)
 
 
 def _value(v) -> str:
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    return repr(float(v)) if isinstance(v, float) else repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(f'"{x}"' for x in v) + "]"
+    return repr(v)
 
 
-def to_toml(data: dict, prefix: str = "") -> str:
-    """A nested dict of numbers, strings and lists as TOML (tables after plain keys)."""
-    plain = [f"{k} = {_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    lines = ([f"[{prefix}]"] if prefix and plain else []) + plain
-    for k, v in data.items():
-        if isinstance(v, dict):
-            lines += ["", to_toml(v, f"{prefix}.{k}" if prefix else k)]
-    return "\n".join(lines).strip("\n")
-
-
-def main(name: str = "all") -> list[Path]:
-    written, fitted = [], set()
-    for module in (importlib.import_module(m) for m in SOURCES):
-        if name not in ("all", module.NAME, module.FITTED) or module.FITTED in fitted:
-            continue  # (one fit per file: the first source writing it, neusight for cublas)
-        fitted.add(module.FITTED)
-        params = module.fit(module.rows())
-        header = (f"# Fitted by `python -m costmodel.reference.fit {module.NAME}` from the rows "
-                  f"of source {module.NAME!r} (costmodel/data/reference/); do not edit.\n")
-        path = FOLDER / f"{module.FITTED}.toml"
-        FOLDER.mkdir(parents=True, exist_ok=True)
-        path.write_text(header + to_toml(params) + "\n", encoding="utf-8")
-        written.append(path)
-    if not written:
-        raise SystemExit(f"unknown reference name {name!r}")
-    return written
+def main(argv: list[str]) -> int:
+    selection = argv[0] if argv else "all"
+    try:
+        chosen = names(selection)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    written = set()
+    for name in chosen:
+        if source(name).FITTED in written:  # sources sharing one fitted file: the first writes
+            continue
+        written.add(source(name).FITTED)
+        path = FOLDER / f"{source(name).FITTED}.toml"
+        path.write_text(render(name), encoding="utf-8")
+        print(f"wrote {path.relative_to(FOLDER.parents[2])}")
+    return 0
 
 
 if __name__ == "__main__":
-    for p in main(*(sys.argv[1:2] or ["all"])):
-        print(p.name)
+    raise SystemExit(main(sys.argv[1:]))

@@ -127,3 +127,8 @@ def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
 
 
 
+
+
+def baseline(frame: pd.DataFrame, eff) -> np.ndarray:
+    """The generic roofline with ``eff`` over each row's ops (score.py's baselines)."""
+    return published.baseline(frame, eff, frame["ops"])

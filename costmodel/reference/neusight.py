@@ -110,3 +110,23 @@ def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
                                             frame.width.iloc[chosen])
             out[chosen] = cublas.pointwise_time_s(nbytes, op_class, hw, p)
     return out
+
+
+def ops_of(frame: pd.DataFrame) -> list[list[dict]]:
+    """Each row as the op dicts :func:`costmodel.reference.published.baseline` prices."""
+    out = []
+    for r in frame.itertuples():
+        if r.family in cublas_fit.GEMM_FAMILIES:
+            out.append([{"kind": "gemm", "m": r.m, "n": r.n, "k": r.k, "batch": r.batch,
+                         "weight_batch": r.weight_batch}])
+        else:
+            out.append([{"kind": "pointwise", "op_class": r.op_class, "elements": r.elements,
+                         "width": r.width}])
+    return out
+
+
+def baseline(frame: pd.DataFrame, eff) -> np.ndarray:
+    return published.baseline(frame, eff, ops_of(frame))
+
+
+fitted_toml = published.fitted_toml

@@ -154,3 +154,8 @@ def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
         p = cublas.params_for(params, hw)
         out.append(sum(op_seconds(op, hw, p) for op in ops))
     return np.asarray(out)
+
+
+def baseline(frame: pd.DataFrame, eff) -> np.ndarray:
+    """The generic roofline with ``eff`` over each row's ops (score.py's baselines)."""
+    return published.baseline(frame, eff, frame["ops"])

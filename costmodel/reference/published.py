@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel.hardware import load_hardware
+from costmodel.numeric import dtype_bytes_of
 
 FOLDER = ("data", "reference")
 PROVENANCE_COLUMNS = ("repo", "commit", "path_or_url")
@@ -91,3 +92,51 @@ def summary(rows: pd.DataFrame, predicted, by=("gpu", "family")) -> pd.DataFrame
     grouped = frame.groupby(list(by)).error
     return pd.DataFrame({"rows": grouped.size(), "median": grouped.median(),
                          "p90": grouped.quantile(0.9), "worst": grouped.max()})
+
+
+def _roofline_kernel(op: dict, dtype: str) -> dict:
+    """One op as a kernel record of :func:`costmodel.roofline.kernel_time` (per copy)."""
+    from costmodel.implementations import cublas
+
+    if op["kind"] == "gemm":  # a bmm is ``batch`` concurrent copies of one GEMM
+        m, n, k, b, w = (float(op[x]) for x in ("m", "n", "k", "batch", "weight_batch"))
+        return {"name": "gemm", "kind": "gemm", "phase": "forward", "count": 1,
+                "concurrent": b, "shape": (m, n, k), "resident_bytes": 0,
+                "flops": cublas.MATMUL_FLOPS_PER_MAC * m * n * k,
+                "bytes": dtype_bytes_of(dtype) * ((m * k + m * n) + w / b * k * n)}
+    nbytes = float(cublas.pointwise_bytes(op["elements"], op["op_class"], dtype,
+                                          op.get("width"), op.get("moves")))
+    return {"name": "pointwise", "kind": "elementwise", "phase": "forward", "count": 1,
+            "concurrent": 1, "shape": None, "resident_bytes": 0, "flops": 0.0,
+            "bytes": nbytes}
+
+
+def baseline(frame: pd.DataFrame, eff, ops_per_row) -> np.ndarray:
+    """Seconds per row by the generic roofline with ``eff`` (``Efficiency.ideal()``: the
+    datasheet roofline; ``Efficiency.priors()``: the old priors), no cuBLAS parameters; each
+    row's ops (dicts as the source modules build them) summed."""
+    from costmodel.roofline import kernel_time
+
+    out = []
+    for gpu, dtype, ops in zip(frame.gpu, frame.dtype, ops_per_row):
+        hw = load_hardware(gpu)
+        out.append(sum(float(kernel_time(_roofline_kernel(op, dtype), hw, eff, dtype, False,
+                                         True)["lower_s"]) for op in ops))
+    return np.asarray(out)
+
+
+def fitted_toml(data: dict, prefix: str = "") -> str:
+    """A nested dict of numbers, strings and lists as TOML (plain keys before tables)."""
+    def value(v) -> str:
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return repr(float(v)) if isinstance(v, float) else repr(v)
+
+    plain = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    lines = ([f"[{prefix}]"] if prefix and plain else []) + plain
+    for k, v in data.items():
+        if isinstance(v, dict):
+            lines += ["", fitted_toml(v, f"{prefix}.{k}" if prefix else k)]
+    return "\n".join(lines).strip("\n") + ("" if prefix else "\n")

@@ -10,59 +10,15 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import pandas as pd
 
 from costmodel.efficiency import Efficiency
-from costmodel.hardware import load_hardware
-from costmodel.implementations import cublas
-from costmodel.numeric import dtype_bytes_of
 from costmodel.reference import attention, llmcompass, neusight, neusight_layers, published
-from costmodel.roofline import kernel_time
 
 
-def _kernel(op: dict, elements_bytes: float, dtype: str) -> dict:
-    if op["kind"] == "gemm":
-        m, n, k, b, w = (float(op[x]) for x in ("m", "n", "k", "batch", "weight_batch"))
-        # a bmm is ``b`` concurrent copies of one GEMM (flops and bytes are per copy)
-        return {"name": "gemm", "kind": "gemm", "phase": "forward", "count": 1,
-                "concurrent": b, "shape": (m, n, k), "resident_bytes": 0,
-                "flops": cublas.MATMUL_FLOPS_PER_MAC * m * n * k,
-                "bytes": dtype_bytes_of(dtype) * ((m * k + m * n) + w / b * k * n)}
-    return {"name": "pointwise", "kind": "elementwise", "phase": "forward", "count": 1,
-            "concurrent": 1, "shape": None, "resident_bytes": 0, "flops": 0.0,
-            "bytes": elements_bytes}
-
-
-def baseline_seconds(op: dict, gpu: str, eff: Efficiency, dtype: str) -> float:
-    """One op through the generic roofline (no cuBLAS parameters) with ``eff``."""
-    nbytes = 0.0 if op["kind"] == "gemm" else float(
-        cublas.pointwise_bytes(op["elements"], op["op_class"], dtype, op.get("width")))
-    k = _kernel(op, nbytes, dtype)
-    return float(kernel_time(k, load_hardware(gpu), eff, dtype, False, True)["lower_s"])
-
-
-def _ops_of(frame: pd.DataFrame):
-    for r in frame.itertuples():
-        if "ops" in frame:
-            yield r.ops
-        elif r.family in ("bmm", "linear"):
-            yield [{"kind": "gemm", "m": r.m, "n": r.n, "k": r.k, "batch": r.batch,
-                    "weight_batch": r.weight_batch}]
-        elif r.family == "transformer_layer":
-            yield r.ops
-        else:
-            yield [{"kind": "pointwise", "op_class": r.op_class, "elements": r.elements,
-                    "width": r.width}]
-
-
-def baselines(frame: pd.DataFrame) -> dict:
-    out = {}
-    for label, eff in (("ideal", Efficiency.ideal()), ("priors", Efficiency.priors())):
-        out[label] = np.asarray([sum(baseline_seconds(op, gpu, eff, dtype) for op in ops)
-                                 for gpu, dtype, ops in zip(frame.gpu, frame.dtype,
-                                                            _ops_of(frame))])
-    return out
+def baselines(module, frame: pd.DataFrame) -> dict:
+    return {label: module.baseline(frame, eff)
+            for label, eff in (("ideal", Efficiency.ideal()), ("priors", Efficiency.priors()))}
 
 
 def report(module, frame: pd.DataFrame, by=("gpu", "family")) -> pd.DataFrame:
@@ -70,7 +26,7 @@ def report(module, frame: pd.DataFrame, by=("gpu", "family")) -> pd.DataFrame:
     logo = published.leave_one_gpu_out(frame, module.fit, module.predict)
     table = published.summary(frame, logo, by).add_prefix("logo_").rename(
         columns={"logo_rows": "rows"})
-    for label, predicted in baselines(frame).items():
+    for label, predicted in baselines(module, frame).items():
         table[f"{label}_median"] = published.summary(frame, predicted, by)["median"]
     return table
 

@@ -1,0 +1,85 @@
+"""Option types shared by the commands: sizes (ASCII digits, bounded), value lists, models."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from costmodel.limits import LARGEST_SIZE, MAX_AXIS_VALUES
+
+#: A size as typed: optional minus, ASCII digits only (Python's int() would also take '５１２').
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def ascii_int(text: str, largest: int = LARGEST_SIZE) -> int:
+    """``int(text)`` for ASCII digits only, at most ``largest``; ValueError otherwise."""
+    text = text.strip()
+    if not _INTEGER.fullmatch(text):
+        raise ValueError(f"{text!r} is not an integer (ASCII digits 0-9)")
+    value = int(text)
+    if value > largest:
+        raise ValueError(f"{text} is above the largest size {largest:,} (2**53)")
+    return value
+
+
+class Size(click.ParamType):
+    """An integer size typed in ASCII digits, at most :data:`LARGEST_SIZE` (2**53). Zero and
+    negatives pass through, so the library's check names the argument (``n=0 must be ...``)."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        try:
+            return ascii_int(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+SIZE = Size()
+
+
+def models_option(ctx, param, value):
+    from costmodel.compare import MODELS
+
+    names = tuple(v.strip().lower() for v in value.split(",") if v.strip())
+    bad = [v for v in names if v not in MODELS]
+    if bad or not names:
+        raise click.BadParameter(f"{','.join(bad) or value!r}: choose from {','.join(MODELS)}")
+    return names
+
+
+def values_option(ctx, param, text):
+    """'512', '128,256,512', '64:1024:64' (inclusive arithmetic), '16:4096:x2' (geometric).
+    A range stays lazy (``range``): its length is known before anything is allocated."""
+    try:
+        if ":" not in text:
+            values = [ascii_int(v) for v in text.split(",") if v.strip()]
+        else:
+            values = _range(*text.split(":"))
+    except (ValueError, TypeError) as err:
+        detail = str(err) if "ASCII" in str(err) or "largest" in str(err) else ""
+        raise click.BadParameter(f"{text!r}: use a number, a list '128,256', a range "
+                                 "'64:1024:64' or a geometric range '16:4096:x2'"
+                                 + (f" ({detail})" if detail else "")) from None
+    if len(values) > MAX_AXIS_VALUES:
+        raise click.BadParameter(f"{text!r} has {len(values):,} values, more than the "
+                                 f"{MAX_AXIS_VALUES:,} one axis may have")
+    return values
+
+
+def _range(start: str, stop: str, step: str):
+    start, stop = ascii_int(start), ascii_int(stop)
+    if step.startswith("x"):
+        factor = ascii_int(step[1:])
+        if factor < 2 or start < 1:
+            raise ValueError("a geometric range needs a start >= 1 and a factor >= 2")
+        out = [start]
+        while out[-1] * factor <= stop:
+            out.append(out[-1] * factor)
+        return out
+    if ascii_int(step) < 1:
+        raise ValueError("a range needs a step >= 1")
+    return range(start, stop + 1, ascii_int(step))

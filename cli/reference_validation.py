@@ -1,0 +1,89 @@
+"""``costmodel validate --reference NAME|all``: predicted vs measured on published GPU data.
+
+Needs no torch: the rows are shipped (costmodel/data/reference), the models are the library's.
+Parse -> :mod:`costmodel.reference.score` -> render (table, JSON or CSV; optional plot).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+
+FORMATS = ("table", "json", "csv")
+PLOT_BAND = 1.25  # the shaded band: predicted within a factor 1.25 of measured
+
+
+def run(reference: str, leave_one_gpu_out: bool, fmt: str, output: Path | None,
+        plot: Path | None) -> None:
+    from costmodel.files import STDOUT, open_output, write_atomic
+    from costmodel.reference import names, score
+
+    try:
+        frames = [score.scored(name, leave_one_gpu_out) for name in names(reference)]
+    except ValueError as err:
+        click.echo(f"costmodel: error: {err}", err=True)
+        sys.exit(2)
+    frame = pd.concat(frames, ignore_index=True)
+    summary = score.summary(frame)
+    text = _render(frame, summary, fmt, reference, leave_one_gpu_out)
+    if output is None or str(output) == STDOUT:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(output, text)
+        click.echo(f"wrote {output}", err=True)
+    if plot is not None:
+        with open_output(plot, binary=True) as handle:
+            draw(frame, handle, reference, leave_one_gpu_out)
+        click.echo(f"wrote {plot}", err=True)
+
+
+def _render(frame, summary, fmt: str, reference: str, logo: bool) -> str:
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        return json.dumps({"reference": reference, "leave_one_gpu_out": logo,
+                           "summary": summary.to_dict(orient="records"),
+                           "rows": frame.to_dict(orient="records")}, indent=1, default=str) + "\n"
+    shown = summary.copy()
+    for column in shown.columns:
+        if column.endswith(("_median", "_p90", "_worst")):
+            shown[column] = (100 * shown[column]).round(1)
+    head = (f"reference {reference}: |predicted / measured - 1| in %, "
+            f"{'leave-one-GPU-out' if logo else 'in-sample'}; model = implementation model, "
+            "roofline = datasheet roofline, priors = generic priors\n")
+    return head + shown.to_string(index=False) + "\n"
+
+
+def draw(frame, path, reference: str, logo: bool) -> None:
+    """Log-log predicted vs measured, one colour per GPU, y = x and a x1.25 band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if "derived" in frame.columns:  # sums of plotted rows: not points of their own
+        frame = frame[~frame["derived"].astype(bool)]
+    fig, ax = plt.subplots(figsize=(7, 6.5))
+    measured, predicted = frame["measured_s"], frame["predicted_model_s"]
+    for gpu, group in frame.groupby("gpu"):
+        ax.scatter(group["measured_s"], group["predicted_model_s"], s=12, alpha=0.7, label=gpu)
+    low, high = float(min(measured.min(), predicted.min())), float(
+        max(measured.max(), predicted.max()))
+    line = np.array([low / 2, high * 2])
+    ax.plot(line, line, color="black", linewidth=1, label="y = x")
+    ax.fill_between(line, line / PLOT_BAND, line * PLOT_BAND, color="grey", alpha=0.2,
+                    label=f"within x{PLOT_BAND}")
+    ax.set(xscale="log", yscale="log", xlabel="measured (s)", ylabel="predicted (s)")
+    err = np.abs(frame["error_model"])
+    ax.set_title(f"{reference}: {'leave-one-GPU-out' if logo else 'in-sample'}, "
+                 f"{len(frame)} rows\nmedian |error| {100 * np.median(err):.1f} %, "
+                 f"p90 {100 * np.quantile(err, 0.9):.1f} %", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, format="png")
+    plt.close(fig)

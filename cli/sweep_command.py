@@ -1,0 +1,94 @@
+"""``costmodel sweep``: every model over a grid, streamed to CSV in chunks (registered by
+cli/commands.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import click
+
+from costmodel.files import open_output, plan
+from costmodel.limits import CHUNK_POINTS, MAX_AXIS_VALUES, MAX_ROWS
+
+from .options import SIZE, models_option, values_option
+
+
+HELP = f"""Every model over a grid of n x d x batch, as CSV in SI units (one row per point and
+model; the same columns as `compare --format csv`).
+
+As compare: time_forward_s and inference_bytes are an inference forward (eval() under
+inference_mode; its peak memory), time_training_s a train-mode step with one Adam update.
+
+Rows are computed and written in chunks of {CHUNK_POINTS:,} points, so memory stays bounded; a
+grid of more than {MAX_ROWS:,} rows needs --yes, and an axis may have at most
+{MAX_AXIS_VALUES:,} values.
+
+Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep.csv
+"""
+
+
+@click.command("sweep", help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--n", "n", default="16:4096:x2", show_default=True, callback=values_option,
+              help="Sequence lengths.")
+@click.option("--d", "d", default="256,512,768,1024", show_default=True,
+              callback=values_option, help="Widths.")
+@click.option("--batch", default="1", show_default=True, callback=values_option,
+              help="Batch sizes.")
+@click.option("--gpu", default="a100", show_default=True,
+              help="Device short name (see `costmodel gpus`) or a device/profile TOML file.")
+@click.option("--models", default="rnn,lstm,gru,transformer", show_default=True,
+              callback=models_option, help="Comma-separated models.")
+@click.option("--layers", type=SIZE, default=1, show_default=True,
+              help="Stacked layers of every model.")
+@click.option("--heads", type=SIZE, default=None, help="Heads [default: d/64 for each d].")
+@click.option("--bidirectional", is_flag=True, help="Bidirectional recurrences.")
+@click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
+              show_default=True)
+@click.option("--attention", type=click.Choice(["auto", "math", "flash"]), default="auto",
+              show_default=True,
+              help="Attention kernel: what PyTorch runs on the device per dtype and mode "
+                   "(auto), scores in memory (math), or fused (flash).")
+@click.option("--causal", is_flag=True, help="Causal (masked) self-attention.")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="CSV file to write ('-': stdout). A file is replaced atomically, a symlink "
+                   "written through, a device or pipe written in place; folders are never "
+                   "created.")
+@click.option("--yes", is_flag=True,
+              help=f"Write a grid of more than {MAX_ROWS:,} rows (memory stays bounded).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar (there is none when stderr "
+                                                  "is not a terminal).")
+def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attention, causal,
+          output, yes, quiet):
+    from costmodel.sweep import csv_text, grid_rows, iter_sweep
+
+    rows = grid_rows(n, d, batch, models)
+    if rows > MAX_ROWS and not yes:
+        raise click.UsageError(f"the grid has {rows:,} rows, more than the limit of "
+                               f"{MAX_ROWS:,}; pass --yes to write it")
+    plan(output)  # refuse a bad output before any work
+    chunks = iter_sweep(n, d, batch, gpu, models=models, heads=heads, layers=layers,
+                        bidirectional=bidirectional, dtype=dtype, attention=attention,
+                        causal=causal, chunk_points=CHUNK_POINTS)
+    first = next(chunks)  # argument errors surface before the file is opened
+    with open_output(output) as out, _progress(rows, quiet) as bar:
+        out.write(csv_text(first))
+        bar.update(len(first["model"]))
+        for chunk in chunks:
+            out.write(csv_text(chunk, header=False))
+            bar.update(len(chunk["model"]))
+    if output != "-":
+        click.echo(f"wrote {rows:,} rows to {output}", err=True)
+
+
+class _NoBar:
+    def update(self, steps: int) -> None:
+        pass
+
+
+def _progress(rows: int, quiet: bool):
+    """click's progress bar on stderr, or nothing (quiet, or stderr not a terminal)."""
+    if quiet or not sys.stderr.isatty():
+        return contextlib.nullcontext(_NoBar())
+    return click.progressbar(length=rows, label="sweep", file=sys.stderr)
+

@@ -1,0 +1,314 @@
+"""cuDNN's RNN/LSTM/GRU on an NVIDIA GPU: the kernels it launches for a record's recurrence
+and what they cost beyond FLOPs and bytes.
+
+PyTorch's ``nn.RNN/LSTM/GRU`` on CUDA make three cuDNN calls per layer pass, and Baidu
+DeepBench times exactly these (``costmodel/data/reference/deepbench-rnn-*.json``):
+
+    forward           call_s + steps * (floor + step GEMM)   h_{t-1}: [B, P] @ W_hh^T: [P, G*H]
+    backward_data     call_s + steps * (floor + step GEMM)   dgates: [B, G*H] @ W_hh, as sequential
+    backward_weights  call_s + bulk GEMM                      dW = dgates^T @ [x, h] over all steps
+
+    floor     = step_cycles / boost clock   (the step's launches and fused gate kernel: GPU work
+                that runs at the SM clock)
+    step GEMM = max(core, memory)           (the SMs' work and the weight stream overlap)
+      core    = FLOPs / (math peak * compute_efficiency * occupancy)   occupancy: output tiles
+                in waves on the SMs (a skinny step at small batch leaves SMs idle)
+              + elements * flops_per_element / math peak   work per element moved that does not
+                shrink with the batch (the kernel's padded tile columns, loads, conversions)
+      memory  = bytes / (bandwidth * stream * memory_efficiency): W_hh is re-read every step,
+                from L2 (at the priors' l2_bandwidth_ratio) when it fits in the usable L2, else
+                HBM; stream: the priors' fraction of datasheet bandwidth a transfer of that size
+                reaches (Calculon); memory_efficiency is fitted at most 1 (no faster than that)
+
+Why the core side and a clock-cycle floor: DeepBench's P100 (3584 cores at 1.30 GHz, 732 GB/s
+HBM2) runs every large-H step 1.2x (forward) to 1.35x (backward_data) slower than a GTX
+1080 Ti (3584 cores at 1.58 GHz, 484 GB/s): the ratio of their clocks, not of their
+bandwidths, so on Pascal the step is bound by the cores, with the HBM stream below it.
+``call_s`` (a fixed cost per call and layer pass: launches, workspace set-up), ``step_cycles``,
+the two efficiencies and ``flops_per_element`` are fitted per phase from DeepBench by
+``python -m costmodel.reference.fit`` into ``costmodel/data/fitted/cudnn_rnn.toml``, per
+architecture and across architectures (the transfer set for a GPU whose generation has no
+measurements). Gate arithmetic and cuDNN's
+fused pointwise kernels are inside the fitted floor: the record's ``step_pointwise*`` kernels
+take no time of their own here. The hoisted input projection and the input gradient (not in
+DeepBench: it times ``CUDNN_SKIP_INPUT``) are bulk GEMMs like backward_weights and take its
+parameters (no call cost of their own).
+
+Math: PyTorch runs an fp16 RNN with FLOAT math (``promote_rnn_math_type``) and
+``CUDNN_TENSOR_OP_MATH``: tensor cores from Volta on, the fp32 units before (DeepBench's P100
+"pseudo fp16" rows); fp32 uses TF32 where ``torch.backends.cudnn.allow_tf32`` (default True).
+Bidirectional directions and wavefront layers are the kernels' ``concurrent`` copies: their
+work adds, the per-step floor does not.
+
+Regimes (:func:`select_algo`, PyTorch's ``get_algo`` in aten/src/ATen/native/cudnn/RNN.cpp):
+``PERSIST_STATIC_SMALL_H`` for small hidden sizes (cuDNN >= 8.2.1, sm >= 6.0),
+``PERSIST_STATIC`` for some fp16 single-layer unidirectional cases on Volta and large Ampere and
+newer, else ``STANDARD`` (GEMM per step). A persistent kernel keeps W_hh on chip: its step
+reads no weights. No published persistent timings were found, so a persistent step is the
+STANDARD step without the weight traffic: an extrapolation, stated as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Mapping
+
+import numpy as np
+
+from costmodel.hardware import ARCHITECTURES, Hardware, matmul_peak
+from costmodel.numeric import dtype_bytes_of
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+FITTED = "cudnn_rnn"  # costmodel/data/fitted/<FITTED>.toml
+PHASES = ("forward", "backward_data", "backward_weights")
+# one step floor for every cell: DeepBench's grid confounds cell and size (its vanilla RNNs
+# are all H >= 1760, its GRUs long), so per-cell floors fitted there (tried: forward medians
+# 6-10 % instead of 9-14 %) extrapolate to 68 us per step for a small RNN: not kept
+TERMS = ("call_s", "step_cycles", "compute_efficiency", "flops_per_element",
+         "memory_efficiency")
+ACROSS = "all"  # the parameter set fitted on every architecture: the transfer set
+ALGOS = ("standard", "persist_static", "persist_static_small_h")
+NO_TENSOR_CORES = ("maxwell", "pascal")  # fp16 math runs on the fp32 units there
+# compute capability major of each generation (PyTorch's heuristics test prop->major)
+_MAJOR = {"maxwell": 5, "pascal": 6, "volta": 7, "turing": 7, "ampere": 8, "ada": 8,
+          "hopper": 9}
+PERSIST_MIN_SMS = 98  # RNN.cpp: sm >= 8.0 with >= 98 SMs (excludes A30, A40, sm_86 parts)
+PERSIST_MAX_HIDDEN = 1024  # use_persist_common_heuristics: hidden <= 1024, multiple of 128
+PERSIST_MULTIPLE = 128
+PERSIST_MAX_BATCH = 128  # use_persist_device_heuristics: batch <= 128, multiple of 8
+PERSIST_BATCH_MULTIPLE = 8
+# sm >= 8.0, RNN_RELU/TANH: not when batch >= 96 and hidden >= 896 ("poor performance")
+PERSIST_RNN_SLOW = (96, 896)
+# Volta: batch a multiple of 16 but not 80 or 112, or exactly 8; and (min steps, max batch)
+VOLTA_BATCH_MULTIPLE, VOLTA_BAD_BATCHES, VOLTA_SMALL_BATCH = 16, (80, 112), 8
+VOLTA_STEPS_TO_MAX_BATCH = ((40, 128), (20, 96), (10, 32))
+# use_rnn_persist_small_h: largest hidden size per (cell, direction of the pass)
+SMALL_H_MAX = {("rnn", True): 384, ("lstm", True): 192, ("gru", True): 192,
+               ("rnn", False): 256, ("lstm", False): 128, ("gru", False): 128}
+SMALL_H_MIN_MAJOR = 6  # use_rnn_persist_small_h: sm >= 6.0 (and cuDNN >= 8.2.1)
+GATES_TO_CELL = {1: "rnn", 4: "lstm", 3: "gru"}
+
+
+@dataclass(frozen=True)
+class PhaseParams:
+    """The fitted terms of one cuDNN call (see the module docstring)."""
+
+    call_s: float
+    step_cycles: float
+    compute_efficiency: float
+    flops_per_element: float
+    memory_efficiency: float
+
+    def step_s(self, hw: Hardware) -> float:
+        """The per-step floor in seconds on ``hw``: ``step_cycles`` at its boost clock."""
+        if not hw.boost_clock_hz:
+            raise ValueError(f"hardware {hw.name!r} has no boost_clock_hz: cuDNN's per-step "
+                             "floor is counted in clock cycles")
+        return self.step_cycles / hw.boost_clock_hz
+
+
+def params_for(table: Mapping, architecture: str) -> dict[str, PhaseParams]:
+    """The phase parameters of ``architecture`` from a fitted table (``{arch: {phase: {term:
+    value}}}``): its own set, else the newest older generation fitted (the fixed costs are
+    the library's, and they fell with its versions: cuDNN 5 on Maxwell paid 3-5x the per-step
+    floor of cuDNN 6 on Pascal, so the newest measured is the nearest), else the set fitted
+    across all architectures."""
+    return {phase: PhaseParams(**{t: float(chosen[phase][t]) for t in TERMS})
+            for chosen in (table[transfer_set(table, architecture)],) for phase in PHASES}
+
+
+def transfer_set(table: Mapping, architecture: str) -> str:
+    """The key of ``table`` whose parameters a device of ``architecture`` uses."""
+    if architecture in table:
+        return architecture
+    order = list(ARCHITECTURES)
+    if architecture in order:
+        older = [a for a in table if a in order and order.index(a) < order.index(architecture)]
+        if older:
+            return max(older, key=order.index)
+    return ACROSS
+
+
+@lru_cache(maxsize=1)
+def fitted_table() -> dict:
+    """``costmodel/data/fitted/cudnn_rnn.toml``'s parameters (``[params.<arch>.<phase>]``)."""
+    path = resources.files("costmodel").joinpath("data", "fitted", f"{FITTED}.toml")
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    return raw["params"]
+
+
+def math_peak(hw: Hardware, dtype: str, cudnn_allow_tf32: bool = True) -> float:
+    """The peak a cuDNN RNN GEMM in ``dtype`` runs at on ``hw`` (see the module docstring)."""
+    if dtype in ("fp16", "bf16") and hw.architecture in NO_TENSOR_CORES:
+        return matmul_peak(hw, "fp32", False)
+    return matmul_peak(hw, dtype, cudnn_allow_tf32)
+
+
+def select_algo(cell: str, hidden, input_size, layers: int, directions: int, batch, n,
+                dtype: str, hw: Hardware, projected: bool = False, forward: bool = True):
+    """The cuDNN algorithm PyTorch picks (``get_algo``): one of :data:`ALGOS` per element of
+    the broadcast ``hidden, input_size, batch, n`` arrays."""
+    hidden, input_size, batch, n = (np.asarray(v) for v in (hidden, input_size, batch, n))
+    major = _MAJOR.get(hw.architecture, 0)
+    if projected or dtype == "fp64":
+        return np.full(np.broadcast(hidden, batch, n).shape, ALGOS[0])
+    small = (hidden <= SMALL_H_MAX[(cell, forward)]) & (major >= SMALL_H_MIN_MAJOR)
+    common = ((layers == 1) & (directions == 1) & (hidden <= PERSIST_MAX_HIDDEN)
+              & (hidden % PERSIST_MULTIPLE == 0) & (input_size % PERSIST_MULTIPLE == 0))
+    persist = common & (dtype == "fp16") & _persist_device(cell, hidden, batch, n, hw, major)
+    return np.where(small, ALGOS[2], np.where(persist, ALGOS[1], ALGOS[0]))
+
+
+def _persist_device(cell, hidden, batch, n, hw: Hardware, major: int):
+    """``use_persist_device_heuristics``: Volta (not Turing) and large sm >= 8.0 parts."""
+    if hw.architecture == "volta":
+        size_ok = (((batch % VOLTA_BATCH_MULTIPLE == 0) & ~np.isin(batch, VOLTA_BAD_BATCHES))
+                   | (batch == VOLTA_SMALL_BATCH))
+        long_enough = np.zeros(np.broadcast(batch, n).shape, dtype=bool)
+        for min_steps, max_batch in VOLTA_STEPS_TO_MAX_BATCH:
+            long_enough = long_enough | ((n >= min_steps) & (batch <= max_batch))
+        return size_ok & long_enough
+    if major >= 8 and (hw.sm_count or 0) >= PERSIST_MIN_SMS and cell != "gru":
+        ok = (batch % PERSIST_BATCH_MULTIPLE == 0) & (batch <= PERSIST_MAX_BATCH)
+        slow_batch, slow_hidden = PERSIST_RNN_SLOW
+        return ok & ((batch < slow_batch) | (hidden < slow_hidden)) if cell == "rnn" else ok
+    return np.zeros(np.broadcast(hidden, batch).shape, dtype=bool)
+
+
+def gemm_terms(kernel: Mapping, hw: Hardware, dtype: str, p: PhaseParams, eff,
+               cudnn_allow_tf32: bool = True, persistent=False):
+    """(core_s, memory_s) of one launch of an evaluated kernel (``flops, bytes,
+    resident_bytes, concurrent, shape``) as in the module docstring; ``persistent`` (bool
+    array) drops the re-read weights. ``eff``: the priors (tiles, L2 fractions)."""
+    unit = gemm_parts(kernel, hw, dtype, eff, cudnn_allow_tf32, persistent)
+    core_s = unit["compute"] / p.compute_efficiency + unit["element"] * p.flops_per_element
+    return core_s, unit["memory"] / p.memory_efficiency
+
+
+def gemm_parts(kernel: Mapping, hw: Hardware, dtype: str, eff, cudnn_allow_tf32: bool = True,
+               persistent=False) -> dict:
+    """The seconds of one launch per unit of each fitted term: ``compute`` (efficiency 1),
+    ``element`` (1 FLOP per element moved), ``memory`` (efficiency 1)."""
+    concurrent = np.asarray(kernel["concurrent"], dtype=float)
+    flops = np.asarray(kernel["flops"], dtype=float) * concurrent
+    nbytes = np.asarray(kernel["bytes"], dtype=float) * concurrent
+    resident = np.asarray(kernel["resident_bytes"], dtype=float) * concurrent
+    peak = math_peak(hw, dtype, cudnn_allow_tf32)
+    compute_s = flops / (peak * busy_fraction(kernel["shape"], concurrent, hw, eff))
+    element_s = nbytes / dtype_bytes_of(dtype) / peak
+    rate = hw.hbm_bytes_per_s * eff.memory(nbytes)  # the priors' (Calculon's) stream curve
+    fits = (resident > 0) & (resident <= (hw.l2_bytes or 0) * eff.l2_usable_fraction)
+    cached = np.where(fits, resident, 0.0)
+    memory_s = (nbytes - cached) / rate + cached / (rate * eff.l2_bandwidth_ratio)
+    memory_s = np.where(persistent, (nbytes - resident) / rate, memory_s)
+    return {"compute": compute_s, "element": element_s, "memory": memory_s}
+
+
+def busy_fraction(shape, concurrent, hw: Hardware, eff):
+    """The share of SMs a GEMM's output tiles (the priors' tile, times the split-K factor)
+    keep busy: min(1, tiles / SMs). cuDNN's step GEMMs pick among many tile shapes, so the
+    whole-wave quantisation of the cuBLAS waves term is not applied (it put 2x steps between
+    neighbouring DeepBench widths that the measurements do not show)."""
+    if shape is None or not eff.tile_m or not hw.sm_count:
+        return 1.0
+    m, n, k = (np.asarray(v, dtype=float) for v in shape[:3])
+    tiles = np.ceil(m / eff.tile_m) * np.ceil(n / eff.tile_n) * concurrent
+    splits = np.maximum(1.0, np.minimum(np.floor(k / eff.split_k_min_depth),
+                                        np.ceil(hw.sm_count / tiles)))
+    return np.minimum(1.0, tiles * splits / hw.sm_count)
+
+
+def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[str, PhaseParams],
+                eff, cudnn_allow_tf32: bool = True) -> tuple[dict[int, dict], list[dict]]:
+    """The rows of the recurrent kernels of an evaluated kernel list (``Cost.kernel_values``)
+    as cuDNN runs them, keyed by their index, and one fixed-cost row per cuDNN call (one per
+    layer pass and phase). ``params``: phase -> :class:`PhaseParams`, and optionally ``algo``
+    (one of :data:`ALGOS`) to fix the regime as a benchmark did. Rows have :func:`costmodel.roofline.kernel_time`'s keys plus
+    ``implementation`` and ``call`` (the cuDNN call: forward, backward_data, backward_weights)."""
+    owned, calls = {}, []
+    layers = sum(_base(k) == "step_gemm" for k in kernels)
+    for i, k in enumerate(kernels):
+        call = _call_of(k)
+        if call is None:
+            continue
+        p = params[call]
+        step = _base(k).startswith("step_")
+        if _base(k).startswith("step_pointwise"):  # fused: inside the fitted step floor
+            owned[i] = _row(k, call, np.zeros(()), np.zeros(()), 0.0, math_peak(hw, dtype))
+            continue
+        cell = _cell_of(k, call) if step else None
+        algo = params.get("algo") or (_algo(k, hw, dtype, layers, call, cell) if step else None)
+        persistent = (np.asarray(algo) != ALGOS[0]) if step else False
+        core_s, memory_s = gemm_terms(k, hw, dtype, p, eff, cudnn_allow_tf32, persistent)
+        owned[i] = _row(k, call, core_s, memory_s, p.step_s(hw) if step else 0.0,
+                        math_peak(hw, dtype, cudnn_allow_tf32))
+        if _base(k) in ("step_gemm", "step_gemm_backward", "weight_gradients"):
+            calls.append(_row({"name": f"cudnn_call.{call}", "phase": k["phase"], "count": 1,
+                               "flops": 0.0, "bytes": 0.0}, call, np.zeros(()),
+                              np.zeros(()), p.call_s, 1.0))
+    return owned, calls
+
+
+def _base(k: Mapping) -> str:
+    """A kernel's own name without the prefixes composition adds (``gru.layer0.x`` -> ``x``)."""
+    return k["name"].rsplit(".", 1)[-1]
+
+
+def _call_of(k: Mapping) -> str | None:
+    """The cuDNN call a record kernel belongs to, or None for a kernel cuDNN does not run."""
+    base = _base(k)
+    if base in ("step_gemm", "step_pointwise"):
+        return "forward"
+    if base in ("step_gemm_backward", "step_pointwise_backward"):
+        return "backward_data"
+    if k["kind"] == "rnn_gemm" and base in ("weight_gradients", "input_projection",
+                                            "grad_input"):
+        return "backward_weights"  # bulk GEMMs: backward_weights is the one DeepBench times
+    return None
+
+
+def _cell_of(k: Mapping, call: str) -> str | None:
+    """The cell of a step kernel from gates = G*H / width: exact for an unprojected layer; a
+    deeper wavefront cell's width is input + hidden (2H); None otherwise (projection)."""
+    batch, gates_hidden, width = _step_shape(k, call)
+    ratio = np.asarray(gates_hidden, dtype=float) / np.asarray(width, dtype=float)
+    for scale in (1, 2):
+        cells = [GATES_TO_CELL[g] for g in GATES_TO_CELL if np.all(ratio * scale == g)]
+        if cells:
+            return cells[0]
+    return None
+
+
+def _step_shape(k: Mapping, call: str):
+    """(batch, G*H, width) of a forward or backward step GEMM."""
+    m, n, depth = k["shape"][:3]
+    return (m, n, depth) if call == "forward" else (m, depth, n)
+
+
+def _algo(k: Mapping, hw: Hardware, dtype: str, layers: int, call: str, cell: str | None):
+    """The regime of a step kernel (STANDARD where the cell is unknown or copies run side by
+    side), its width standing in for the input size too."""
+    batch, _, width = _step_shape(k, call)
+    if cell is None or float(np.max(k["concurrent"])) > 1:
+        return ALGOS[0]
+    return select_algo(cell, width, width, layers, 1, batch, k["count"], dtype, hw,
+                       forward=call == "forward")
+
+
+def _row(k: Mapping, call: str, core_s, memory_s, latency_s: float, peak: float) -> dict:
+    flops = np.asarray(k["flops"], dtype=float) * np.asarray(k.get("concurrent", 1), float)
+    terms = np.stack(np.broadcast_arrays(core_s, memory_s, np.full_like(
+        np.asarray(core_s, dtype=float), latency_s)))
+    lower = np.maximum(core_s, memory_s) + latency_s  # the SMs' work overlaps the stream
+    return {"name": k["name"], "phase": k["phase"], "count": k["count"], "flops": flops,
+            "bytes": np.asarray(k["bytes"], dtype=float), "peak_flops_per_s": peak,
+            "ideal_s": flops / peak, "compute_s": terms[0], "memory_s": terms[1],
+            "latency_s": terms[2], "lower_s": lower, "upper_s": terms.sum(axis=0),
+            "binding": np.asarray(("compute", "memory", "latency"))[terms.argmax(axis=0)],
+            "implementation": FITTED, "call": call}

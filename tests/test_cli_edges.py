@@ -1,0 +1,158 @@
+"""CLI consistency at the edges: one CSV column set, options that do not apply, digits, types."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+import costmodel as cm
+from costmodel import symbols as S
+from costmodel.cli.commands import cli
+from costmodel.hardware import load_hardware
+from costmodel.sweep import COLUMNS
+
+from test_files import refused, run
+
+
+def rows_of(text: str) -> tuple[list[str], list[dict]]:
+    reader = csv.DictReader(io.StringIO(text))
+    return reader.fieldnames, list(reader)
+
+
+# ----- one CSV column set -----------------------------------------------------------------
+def test_compare_and_sweep_write_the_same_columns_and_numbers():
+    code, compared, err = run("compare", "--n", "64", "--d", "128", "--batch", "2",
+                              "--format", "csv")
+    assert code == 0, err
+    code, swept, err = run("sweep", "--n", "64", "--d", "128", "--batch", "2")
+    assert code == 0, err
+    (head_c, rows_c), (head_s, rows_s) = rows_of(compared), rows_of(swept)
+    assert head_c == head_s == list(COLUMNS)
+    assert COLUMNS[:8] == ("model", "n", "d", "batch", "layers", "heads", "gpu", "dtype")
+    for a, b in zip(rows_c, rows_s, strict=True):
+        for column in COLUMNS:
+            if column.startswith("time_") or column == "fraction_of_peak":
+                assert float(a[column]) == pytest.approx(float(b[column]), rel=1e-9), column
+            else:
+                assert a[column] == b[column], column
+    lstm = next(r for r in rows_c if r["model"] == "lstm")
+    assert int(lstm["params"]) == cm.LSTM(128, 128).evaluate(n=64)["params"]
+    assert (lstm["n"], lstm["d"], lstm["gpu"], lstm["dtype"]) == ("64", "128",
+                                                                  "A100 SXM4 40GB", "fp32")
+    transformer = next(r for r in rows_c if r["model"] == "transformer")
+    assert transformer["heads"] == "2" and lstm["heads"] == ""  # 128 / 64 = 2 heads
+
+
+# ----- options that do not apply ----------------------------------------------------------
+def test_allow_tf32_is_refused_on_a_gpu_without_tf32():
+    assert "tf32" not in load_hardware("t4").peaks  # the datasheet lists none
+    code, _, err = run("compare", "--n", "64", "--d", "128", "--gpu", "t4", "--allow-tf32")
+    assert refused(code, err, "T4", "TF32")
+    assert run("compare", "--n", "64", "--d", "128", "--gpu", "a100", "--allow-tf32")[0] == 0
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["attention", "params", "--bidirectional"], "bidirectional"),
+    (["transformer", "params", "--bidirectional"], "bidirectional"),
+    (["conv", "params", "--layers", "2"], "layers"),
+    (["crnn", "params", "--bidirectional"], "bidirectional"),
+])
+def test_formula_refuses_options_that_do_not_apply(argv, word):
+    code, _, err = run("formula", *argv)
+    assert refused(code, err, word, "does not apply")
+
+
+@pytest.mark.parametrize("module, record", [
+    ("conv", lambda: cm.Conv1d("c", "d", "k")),
+    ("crnn", lambda: cm.CRNN()),
+    ("decoder", lambda: cm.TransformerDecoderLayer("d", "h", dim_feedforward="f", dropout=0.0)),
+])
+def test_formula_covers_conv_crnn_and_the_decoder(module, record):
+    code, out, err = run("formula", module, "flops")
+    assert code == 0, err
+    names = {s.name: s for s in record().free_symbols}
+    printed = sp.sympify(out.splitlines()[0], locals=names)
+    assert sp.expand(printed - record().flops) == 0
+
+
+def test_formula_decoder_layers_stack():
+    code, out, _ = run("formula", "decoder", "params", "--layers", "3")
+    layer = cm.TransformerDecoderLayer("d", "h", dim_feedforward="f", dropout=0.0)
+    printed = sp.sympify(out.splitlines()[0], locals={s.name: s for s in layer.free_symbols})
+    assert code == 0 and sp.expand(printed - 3 * layer.params) == 0
+
+
+# ----- digits and types -------------------------------------------------------------------
+@pytest.mark.parametrize("argv", [
+    ["compare", "--n", "５１２", "--d", "768"],
+    ["compare", "--n", "512", "--d", "768", "--batch", "٣"],  # Arabic-Indic three
+    ["sweep", "--n", "16,３２"],
+    ["sweep", "--d", "64:１２８:64"],
+    ["formula", "lstm", "params", "--layers", "２"],
+])
+def test_full_width_and_other_unicode_digits_are_refused(argv):
+    code, _, err = run(*argv)
+    assert refused(code, err, "ASCII")
+
+
+def test_crossover_n_is_an_int_or_null_in_json():
+    code, out, _ = run("compare", "--n", "512", "--d", "768", "--format", "json")
+    found = [c["n"] for c in json.loads(out)["crossovers"]]
+    assert code == 0 and found and all(n is None or type(n) is int for n in found)
+    assert any(type(n) is int for n in found)
+
+
+def test_crossover_is_the_first_whole_n_at_or_past_the_root():
+    from costmodel.compare import _symbolic_crossover
+
+    # (n - 7/2)(n + 1) = 0: the real root >= 1 is 3.5, so the first whole n is 4
+    assert _symbolic_crossover(S.n ** 2, sp.Rational(5, 2) * S.n + sp.Rational(7, 2), {}) == 4
+    assert _symbolic_crossover(S.n, S.n, {}) == 1
+    assert _symbolic_crossover(S.n + 1, S.n, {}) is None
+
+
+@pytest.mark.parametrize("command, option", [
+    ("compare", "batch"), ("compare", "layers"), ("sweep", "batch"), ("sweep", "layers"),
+    ("formula", "layers"),
+])
+def test_batch_and_layers_have_help(command, option):
+    param = next(p for p in cli.commands[command].params if p.name == option)
+    assert param.help and len(param.help) > 10
+
+
+def test_gpus_shows_fp16():
+    from costmodel.cli.tables import gpu_rows
+    from costmodel.hardware import list_hardware
+
+    header, body, _ = gpu_rows(list_hardware())
+    t4 = next(row for row in body if row[0] == "t4")
+    fp16 = float(t4[header.index("fp16")])  # TFLOP/s, one decimal
+    assert fp16 == pytest.approx(load_hardware("t4").peaks["fp16"] / 1e12, abs=0.05)
+    assert "fp16" in run("gpus")[1].splitlines()[0].split()
+
+
+# ----- measure-claims never writes into the installed package by default ------------------
+def test_measure_claims_defaults_to_the_current_folder():
+    from costmodel.cli.measure_claims import DEFAULT_OUTPUT, measure_claims, package_file
+
+    default = next(p for p in measure_claims.params if p.name == "output").default
+    assert default == DEFAULT_OUTPUT and not Path(default).is_absolute()
+    assert Path(default).resolve() != package_file()
+    code, out, _ = run("measure-claims", "--help")
+    assert "current folder" in " ".join(out.split())
+
+
+def test_csv_text_quotes_what_csv_needs_and_keeps_numbers_exact():
+    from costmodel.sweep import csv_text
+
+    columns = {c: [1] for c in COLUMNS}
+    columns.update(model=["rnn"], gpu=['My, "fast" GPU'], heads=[""], params=[2 ** 70],
+                   time_forward_s=[0.1 + 0.2])
+    (row,) = csv.DictReader(io.StringIO(csv_text(columns)))
+    assert row["gpu"] == 'My, "fast" GPU' and row["heads"] == ""
+    assert int(row["params"]) == 2 ** 70 and float(row["time_forward_s"]) == 0.1 + 0.2

@@ -1,0 +1,174 @@
+"""The public time API (costmodel.predict, costmodel.load_hardware) and compare's stated
+assumptions (issue 9: heads, ffn, dropout, optimizer, attention kernel, recurrence)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+import costmodel as cm
+from costmodel.roofline import predict as roofline
+
+
+def test_predict_phases_and_kernels_add_up():
+    layer = cm.TransformerEncoderLayer(768, 12, dropout=0.0)
+    p = cm.predict(layer, "a100", n=512, batch=8, dtype="fp16", mode="training")
+    assert set(p.phases) == {"forward", "backward", "optimizer", "total"}
+    assert math.isclose(p.total_s, p.phases["forward"] + p.phases["backward"]
+                        + p.phases["optimizer"])
+    for phase in ("forward", "backward"):  # per-kernel rows sum to the phase (no call terms
+        # on the priors)
+        rows = sum(k.total_s for k in p.kernels if k.phase == phase)
+        assert math.isclose(rows, p.phases[phase], rel_tol=1e-12)
+    assert p.attention["kernel"] == "flash"
+    assert {k.implementation for k in p.kernels if "attention" in k.name} == {"sdpa:flash"}
+    assert all(k.binding in ("compute", "memory", "latency") for k in p.kernels)
+
+
+def test_predict_is_the_roofline_compare_uses():
+    layer = cm.TransformerEncoderLayer(256, 4, dropout=0.0)
+    hw = cm.load_hardware("h100")
+    p = cm.predict(layer, hw, n=128, batch=2, mode="inference")
+    t = roofline(layer, hw, n=128, batch=2, mode="inference")
+    assert p.phases == {"forward": float(t.forward_s), "total": float(t.forward_s)}
+    assert math.isnan(float(t.training_s))  # no training step in inference mode
+    assert all(k.phase == "forward" for k in p.kernels)
+
+
+def test_inference_is_eval_mode_without_dropout():
+    """Inference drops dropout (eval()); a train-mode forward keeps its dropout kernels."""
+    layer = cm.TransformerEncoderLayer(256, 4, dropout=0.1, attention="math")
+    infer = cm.predict(layer, "a100", n=64, mode="inference")
+    train = cm.predict(layer, "a100", n=64, mode="training")
+    assert not any(k.name.startswith("dropout") for k in infer.kernels)
+    assert any(k.name.startswith("dropout") for k in train.kernels)
+    assert infer.phases["forward"] < train.phases["forward"]
+
+
+def test_recurrent_records_have_no_attention():
+    p = cm.predict(cm.LSTM(64, 64), "t4", n=10)
+    assert p.attention is None and {k.implementation for k in p.kernels} == {"lstm"}
+
+
+def test_predict_refuses_grids_and_bad_modes():
+    import numpy as np
+
+    with pytest.raises(ValueError, match="one point"):
+        cm.predict(cm.LSTM(8, 8), "a100", n=np.array([1, 2]))
+    with pytest.raises(ValueError, match="mode"):
+        cm.predict(cm.LSTM(8, 8), "a100", n=4, mode="eval")
+
+
+def test_top_level_api_imports_without_torch():
+    code = ("import sys; sys.modules['torch'] = None; import costmodel as cm; "
+            "p = cm.predict(cm.GRU(32, 32), cm.load_hardware('a100'), n=8); "
+            "print(p.phases['total'] > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "True", out.stderr
+
+
+# ---- compare states its assumptions --------------------------------------------------------
+
+def _run(*args):
+    import contextlib
+    import io
+
+    from costmodel.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as done:
+            code = done.code or 0
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_compare_json_states_every_assumption():
+    code, out, _ = _run("compare", "--n", "512", "--d", "768", "--gpu", "a100",
+                        "--format", "json")
+    a = json.loads(out)["assumptions"]
+    assert (a["heads"], a["head_width"], a["ffn"], a["dropout"], a["optimizer"]) == (
+        12, 64, 3072, 0.0, "adam")
+    # fp32 on an A100: flash is fp16/bf16 only, the memory-efficient kernel runs
+    assert {m: a["attention"][m]["kernel"] for m in ("training", "inference")} == {
+        "training": "memory-efficient", "inference": "memory-efficient"}
+    assert "memory-efficient (SDPA auto on A100" in a["attention"]["training"]["label"]
+    assert a["rnn_implementation"]
+
+
+def test_compare_table_header_names_the_kernel_and_the_optimizer():
+    code, out, _ = _run("compare", "--n", "512", "--d", "768", "--gpu", "h100", "--dtype",
+                        "bf16")
+    head = out.split("\n\n")[0]
+    assert code == 0 and "cudnn in training" in head and "Adam update" in head
+    assert "12 heads of width 64" in head and "ffn 3072" in head
+
+
+@pytest.mark.parametrize("command", ["compare", "sweep"])
+def test_d_the_head_width_does_not_divide_is_refused_with_the_fix(command):
+    code, out, err = _run(command, "--n", "16", "--d", "1000")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "d=1000" in err and "--heads" in err and "--heads 20" in err
+    code, out, _ = _run(command, "--n", "16", "--d", "1000", "--heads", "20")
+    assert code == 0
+
+
+def test_explicit_math_keeps_the_quadratic_inference_row():
+    """--attention math is the textbook kernel: its inference peak holds the n^2 scores."""
+    from costmodel.compare import compare
+
+    rows = {k: {r["model"]: r for r in compare(4096, 768, "a100", attention=k).rows}
+            for k in ("auto", "math")}
+    scores = 2 * 12 * 4096 * 4096 * 4  # scores and probabilities, 12 heads, fp32
+    gap = rows["math"]["transformer"]["inference_bytes"] - rows["auto"]["transformer"][
+        "inference_bytes"]
+    assert scores * 0.9 < gap < scores
+    assert compare(16, 64, "a100", attention="math").assumptions["attention"]["training"][
+        "path"] == "explicit"
+
+
+def test_inference_memory_is_the_same_in_compare_and_sweep():
+    from costmodel.compare import compare
+    from costmodel.sweep import sweep
+
+    rows = {r["model"]: r["inference_bytes"] for r in compare(300, 256, "a100").rows}
+    columns = sweep([300], [256], [1], "a100")
+    assert dict(zip(columns["model"].tolist(), columns["inference_bytes"].tolist())) == rows
+
+
+def test_recurrent_inference_peak_golden():
+    """GRU(768, 768), n=100, batch=2, fp32: weights 3,543,552 params x 4 B; h 2*768*4 B;
+    working set: input 200*768, gate pre-activations 200*2304, output 200*768 elements, x 4 B
+    = 200*3840*4 = 3,072,000 B."""
+    from costmodel.compare import inference_bytes
+
+    got = inference_bytes(cm.GRU(768, 768), n=100, batch=2)
+    assert got == 3_543_552 * 4 + 2 * 768 * 4 + 200 * (768 + 3 * 768 + 768) * 4
+
+
+def test_markdown_states_each_assumption_once():
+    code, out, _ = _run("compare", "--n", "64", "--d", "128", "--format", "markdown",
+                        "--attention", "flash")
+    bullets = [line for line in out.splitlines() if line.startswith("- ")]
+    assert code == 0 and len(bullets) == 5  # heads/ffn/dropout, step, inference, attention, rnn
+    assert "- attention: flash in training, flash in inference (explicit)" in bullets
+
+
+def test_prediction_names_flops_bytes_and_saved_memory_of_the_kernel_run():
+    """fp16 on an A100 runs flash: the fused record's saved bytes, not the math record's."""
+    layer = cm.TransformerEncoderLayer(256, 4, dropout=0.0)
+    p = cm.predict(layer, "a100", n=512, batch=2, dtype="fp16")
+    fused = cm.TransformerEncoderLayer(256, 4, dropout=0.0, attention="flash")
+    at = dict(n=512, batch=2, dtype="fp16")
+    assert p.saved_bytes == fused.evaluate(**at)["activation_bytes"]
+    core = next(k for k in p.kernels if k.name == "self_attn.flash_attention")
+    want = next(k for k in fused.kernel_values(**at) if k["name"] == core.name)
+    assert (core.flops, core.bytes) == (float(want["flops"]), float(want["bytes"]))
+    assert cm.predict(layer, "a100", n=512, batch=2, dtype="fp16",
+                      mode="inference").saved_bytes == 0
