@@ -108,3 +108,24 @@ def test_roofline_reads_a_batched_gemm_shape():
          "bytes": 4.0 * 12 * (512 * 64 * 2 + 512 * 512)}
     row = kernel_time(k, hw, eff, "fp32", False, True)
     assert row["lower_s"] == pytest.approx(cublas.gemm_time_s(512, 512, 64, 12, hw, "fp32", P))
+
+
+def test_few_rows_stream_the_weights_instead_of_a_full_tile():
+    """m < SKINNY_MAX_ROWS (a decode step's Linear): the rows that exist, padded to 8, and the
+    weight stream binds. A100 SXM4 40GB, fp32, (1 x 4096) @ (4096 x 4096): the weights alone
+    are 4096 * 4096 * 4 B = 67.1 MB, 43 us at 1,555 GB/s, while one 128-row tile wave would
+    compute 2 * 128 * 4096 * 4096 FLOPs at the fp32 peak."""
+    import numpy as np
+
+    from costmodel.hardware import load_hardware
+    from costmodel.implementations import cublas
+
+    hw = load_hardware("a100")
+    p = cublas.params_for(cublas.shipped(), hw)
+    compute_s, memory_s = cublas.gemm_terms(1, 4096, 4096, 1, hw, "fp32", p, weight_batch=1)
+    assert float(memory_s) >= 4096 * 4096 * 4 / hw.hbm_bytes_per_s
+    assert float(compute_s) < float(memory_s)  # the weight stream binds
+    times = [float(cublas.gemm_time_s(m, 4096, 4096, 1, hw, "fp32", p, weight_batch=1))
+             for m in (1, 2, 8, 9, 16, 32, 63, 64, 128)]
+    assert all(a <= b * (1 + 1e-12) for a, b in zip(times, times[1:]))  # more rows never faster
+    assert np.isclose(times[0], times[2], rtol=1e-2)  # 1 and 8 rows: the same padded 8 rows

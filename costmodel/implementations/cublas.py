@@ -50,6 +50,13 @@ BASE_TILE = (128, 128)  # the large sgemm/hgemm tile: one block fills an SM slot
 # tiles cuBLAS chooses among for fp32 and 16-bit GEMMs (NeuSight's kernel names: 128x128 in
 # 55 %, 128x64 in 20 %, 64x64 and 128x32 in 5 % each of 16,513 bmm/linear rows)
 TILES = ((128, 128), (128, 64), (64, 64))
+# Below this many rows (a Linear on a few tokens, a decode step) cuBLAS runs GEMV / small-M
+# kernels instead of a 64-128-row tile: the work is the rows that exist, padded to
+# SKINNY_ROW_ALIGN, and streaming the weights binds. No published row has m < 64 (NeuSight's
+# smallest m is 64), so this regime is a bound, not a fit: compute at the fitted efficiency on
+# the padded rows, memory at the fitted GEMM memory efficiency.
+SKINNY_MAX_ROWS = 64
+SKINNY_ROW_ALIGN = 8  # rows padded to a multiple of 8 (one warp's MMA / vector-load granule)
 L2_USABLE_FRACTION = 0.5  # of the L2 that holds an op's tensors between calls (A100: two halves)
 SPLIT_K_MIN_DEPTH = 256  # each split of the reduction keeps at least this much of k
 MATMUL_FLOPS_PER_MAC = 2  # one multiply-add = 2 FLOPs (costmodel.conventions)
@@ -117,6 +124,10 @@ def gemm_terms(m, n, k, batch, hw: Hardware, dtype: str, p: Mapping, weight_batc
         waves = np.ceil(tiles * splits / slots)
         wave_s = slot_flops * np.ceil(k / splits) / (rate * factor) + p["wave_overhead_s"]
         best = np.minimum(best, waves * wave_s)
+    padded = np.ceil(m / SKINNY_ROW_ALIGN) * SKINNY_ROW_ALIGN
+    skinny_s = (MATMUL_FLOPS_PER_MAC * batch * padded * n * k / (rate * hw.sm_count)
+                + p["wave_overhead_s"])
+    best = np.where(m < SKINNY_MAX_ROWS, np.minimum(best, skinny_s), best)
     moved = dtype_bytes_of(dtype) * (batch * (m * k + m * n) + weights * k * n)
     return best, moved / (memory_rate(moved, hw, p) * p["gemm_memory_efficiency"])
 
