@@ -145,10 +145,11 @@ def _register_optional_commands():
     when they run, so their modules import without it)."""
     from .claims import claims
     from .measure_claims import measure_claims
+    from .plot_command import plot
     from .sweep_command import sweep
     from .validation_commands import calibrate, validate
 
-    for command in (claims, measure_claims, sweep, calibrate, validate):
+    for command in (claims, measure_claims, sweep, calibrate, validate, plot):
         cli.add_command(command)
     for command in cli.commands.values():
         # the same help flags whether a command runs under the group or on its own

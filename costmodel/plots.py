@@ -1,0 +1,312 @@
+"""Figures of the library's numbers: memory, time, depth and roofline vs size, and predicted
+vs measured. Each ``plot_*`` returns a :class:`matplotlib.figure.Figure` (no pyplot state, no
+display); :func:`save` writes one as PNG, SVG or PDF by the path's suffix through
+:mod:`costmodel.files` (never half-written). The numbers come from the functions the CLI's
+``compare`` and ``sweep`` use (:func:`costmodel.sweep.sweep`, :func:`costmodel.predict`), the
+data series stay on the Axes (``ax.lines``, ``ax.collections``), so a test reads them back.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from costmodel.compare import MODELS, RECURRENT, Setup, assumptions, build
+from costmodel.hardware import Hardware, load_hardware
+
+KINDS = ("memory", "time", "depth", "roofline", "validation")
+#: Output formats by file suffix (matplotlib's savefig format names).
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+#: The sweep axes a time or depth plot may put on x, with their axis labels.
+X_AXES = {"n": "sequence length n (steps / tokens)", "batch": "batch (sequences)",
+          "d": "model width d (hidden = d_model)"}
+FIGSIZE_IN = (7.5, 5.2)
+DPI = 120
+GIB = 2**30  # bytes per GiB: memory axes are rendered in GiB
+FOOTNOTE_WIDTH_CHARS = 150
+FOOTNOTE_LINE_FRACTION = 0.021  # of the figure's height per footnote line (6.5 pt text)
+TITLE_WIDTH_CHARS = 95
+LINESTYLES = ("-", "--", ":", "-.")
+
+
+def figure_format(path) -> str:
+    """The savefig format of ``path`` by its suffix; ValueError naming the allowed ones."""
+    suffix = Path(str(path)).suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"output {str(path)!r}: unknown suffix {suffix or '(none)'!r}; "
+                         f"use one of {', '.join(FORMATS)}")
+    return FORMATS[suffix]
+
+
+def to_bytes(fig, fmt: str) -> bytes:
+    """The figure rendered in ``fmt`` (png, svg or pdf)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=DPI, metadata=_metadata(fmt))
+    return buffer.getvalue()
+
+
+def _metadata(fmt: str) -> dict:
+    """No creation date in SVG/PDF, so a regenerated figure is byte-identical."""
+    return {"Date": None} if fmt in ("svg", "pdf") else {}
+
+
+def save(fig, path) -> None:
+    """Write ``fig`` to ``path`` (PNG/SVG/PDF by suffix), atomically."""
+    from costmodel.files import plan, write_atomic
+
+    fmt = figure_format(path)
+    plan(path)
+    write_atomic(path, to_bytes(fig, fmt))
+
+
+def _figure():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=FIGSIZE_IN, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _hardware(gpu) -> Hardware:
+    return gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
+
+
+def _gpus(gpu) -> list[Hardware]:
+    if isinstance(gpu, (str, Hardware)):
+        gpu = [gpu]
+    devices = [_hardware(g) for g in gpu]
+    if not devices:
+        raise ValueError("gpu: give at least one device")
+    return devices
+
+
+def assumption_note(setup: Setup, hw: Hardware) -> str:
+    """The footnote: dtype, attention kernel per mode, RNN implementation (from compare's
+    assumptions), batch, layers, heads, ffn."""
+    tf = None
+    if "transformer" in setup.models:
+        from costmodel.implementations.sdpa import resolve
+
+        tf = resolve(build(setup, "transformer"), hw, setup.dtype, "training")[0]
+    said = assumptions(setup, hw, tf)
+    parts = [f"{hw.name}: dtype {setup.dtype}", f"batch {setup.batch}",
+             f"layers {setup.layers}"]
+    if said["attention"]:
+        parts.append("attention " + ", ".join(f"{mode}: {a['kernel']}"
+                                              for mode, a in said["attention"].items()))
+        parts.append(f"heads {said['heads']}, ffn {said['ffn']}")
+    if set(setup.models) & set(RECURRENT):
+        parts.append(f"RNN: {said['rnn_implementation']}")
+    return "; ".join(parts)
+
+
+def _footnote(fig, notes) -> None:
+    text = "\n".join(textwrap.fill(n, FOOTNOTE_WIDTH_CHARS) for n in dict.fromkeys(notes))
+    lines = text.count("\n") + 1
+    fig.text(0.005, 0.005, text, fontsize=6.5, color="0.3", va="bottom", ha="left")
+    fig.get_layout_engine().set(rect=(0, FOOTNOTE_LINE_FRACTION * lines, 1,
+                                      1 - FOOTNOTE_LINE_FRACTION * lines))
+
+
+def _finish(ax, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel)
+    ax.set_title(textwrap.fill(title, TITLE_WIDTH_CHARS), fontsize=9.5)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7.5, loc="best")
+
+
+# ---- memory ---------------------------------------------------------------------------------
+
+#: The training step's memory: what the forward saves plus weights, gradients, Adam states.
+TRAINING_MEMORY = ("activation_bytes", "weight_bytes", "gradient_bytes", "optimizer_bytes")
+ADAM_STATES = 2  # Adam keeps two moments per parameter
+
+
+def memory_record(d: int, gpu="a100", *, model: str, attention: str = "auto", **options):
+    """The training record of ``model`` as it runs on ``gpu`` and its setup."""
+    from costmodel.implementations.sdpa import resolve
+
+    setup = Setup(n=1, d=d, attention=attention, models=(model,), **options).checked()
+    return resolve(build(setup, model), _hardware(gpu), setup.dtype, "training")[0], setup
+
+
+def training_memory_expr(record, setup: Setup):
+    """Bytes of one training step (:data:`TRAINING_MEMORY` summed) in n alone."""
+    import sympy as sp
+
+    from costmodel import symbols as S
+    from costmodel.numeric import dtype_bytes_of
+
+    fixed = {S.batch: setup.batch, S.dtype_bytes: sp.nsimplify(dtype_bytes_of(setup.dtype)),
+             S.optimizer_states: ADAM_STATES, S.n_src: S.n}
+    return sp.expand(sum(record.get(q) for q in TRAINING_MEMORY).xreplace(fixed))
+
+
+def training_memory(n, d: int, gpu="a100", *, model: str, attention: str = "auto",
+                    **options) -> np.ndarray:
+    """Bytes of one training step at each n: the curve of :func:`plot_memory`."""
+    record, setup = memory_record(d, gpu, model=model, attention=attention, **options)
+    values = record.vectorize(TRAINING_MEMORY)(n=np.asarray(n), batch=setup.batch,
+                                               dtype=setup.dtype)
+    return sum(np.asarray(values[q], dtype=float) for q in TRAINING_MEMORY)
+
+
+def first_n_above(a, b) -> int | None:
+    """The smallest whole n >= 1 where expression ``b`` reaches ``a`` (compare's exact solve
+    of a == b), or None when they never meet."""
+    from costmodel.compare import _symbolic_crossover
+
+    return _symbolic_crossover(a, b, {})
+
+
+def plot_memory(n, d: int, gpu="a100", *, models=MODELS, **options):
+    """Training-step memory vs n: each recurrence (linear in n) and the Transformer with math
+    attention (n^2 scores saved) and with a fused kernel (linear); marked: where math attention
+    overtakes the first recurrence (solved exactly) and where each curve crosses the device's
+    memory (a horizontal line)."""
+    import sympy as sp
+
+    hw, n = _hardware(gpu), np.asarray(list(n), dtype=np.int64)
+    if not n.size:
+        raise ValueError("n: give at least one sequence length")
+    options.pop("attention", None)  # the plot shows both kernels
+    fig, ax = _figure()
+    exprs = {}
+    for i, name in enumerate(models):
+        for kernel in (("math", "flash") if name == "transformer" else ("auto",)):
+            label = name if name != "transformer" else f"transformer ({kernel} attention)"
+            record, setup = memory_record(d, hw, model=name, attention=kernel, **options)
+            exprs[label] = training_memory_expr(record, setup)
+            ys = training_memory(n, d, hw, model=name, attention=kernel, **options)
+            ax.plot(n, ys / GIB, marker=".", label=label, color=f"C{i + (kernel == 'flash')}",
+                    linestyle="--" if kernel == "flash" else "-")
+    marks = []
+    if hw.memory_bytes:
+        ax.axhline(hw.memory_bytes / GIB, color="black", linewidth=1,
+                   label=f"{hw.name} memory ({hw.memory_bytes / GIB:.0f} GiB)")
+        for label, expr in exprs.items():
+            full = first_n_above(sp.Integer(int(hw.memory_bytes)), expr)
+            if full is not None and n[0] <= full <= n[-1]:
+                marks.append((full, hw.memory_bytes, f"{label.split(' (')[0]}"
+                              f"{' (math)' if 'math' in label else ''} stops fitting "
+                              f"at n = {full:,}", "x"))
+    rec = next((m for m in models if m in RECURRENT), None)
+    quad = "transformer (math attention)"
+    if rec and quad in exprs:
+        star = first_n_above(exprs[rec], exprs[quad])
+        if star is not None and n[0] <= star <= n[-1]:
+            y = _at(exprs[quad], star)
+            marks.append((star, y, f"math attention overtakes {rec} at n = {star:,}", "o"))
+    if quad in exprs:
+        knee = quadratic_knee(exprs[quad])
+        if knee is not None and n[0] <= knee <= n[-1]:
+            marks.append((knee, _at(exprs[quad], knee), "math attention: its n^2 term passes "
+                          f"its n term at n = {knee:,}", "o"))
+    for x, y, text, marker in marks:
+        ax.plot([x], [y / GIB], marker, color="red", markersize=8, linestyle="none",
+                label=text)
+    setup = Setup(n=int(n[0]), d=d, models=tuple(models), **options).checked()
+    _finish(ax, f"Training-step memory vs n (d={d}, batch={setup.batch}, {setup.dtype}) "
+                f"on {hw.name}", X_AXES["n"], "memory of one training step (GiB)")
+    _footnote(fig, [assumption_note(setup, hw),
+                    "memory = weights + gradients + Adam states + activations saved for "
+                    "backward (exact formulas); dashed: fused (flash) attention, its memory "
+                    "linear in n; crossings solved exactly in n"])
+    return fig
+
+
+def quadratic_knee(expr) -> int | None:
+    """The smallest whole n where the n^2 term of ``expr`` reaches its n term (the documents'
+    O(n^2) vs O(n d) crossover), None when it has no n^2 term."""
+    import sympy as sp
+
+    from costmodel import symbols as S
+
+    poly = sp.Poly(expr, S.n)
+    quad, lin = poly.coeff_monomial(S.n**2), poly.coeff_monomial(S.n)
+    return int(sp.ceiling(lin / quad)) if quad else None
+
+
+def _at(expr, n_value: int) -> float:
+    from costmodel import symbols as S
+
+    return float(expr.xreplace({S.n: n_value}))
+
+
+# ---- time and depth --------------------------------------------------------------------------
+
+def _sweep_axes(x: str, n, d, batch, values):
+    if x not in X_AXES:
+        raise ValueError(f"x={x!r}: choose one of {', '.join(X_AXES)}")
+    axes = {"n": n, "d": d, "batch": batch}
+    axes[x] = values
+    return [list(np.atleast_1d(axes[k])) for k in ("n", "d", "batch")]
+
+
+def sweep_series(quantity: str, values, gpu, *, x="n", n=512, d=768, batch=1,
+                 models=MODELS, **options) -> dict[tuple[str, str], tuple]:
+    """``{(model, gpu name): (x values, quantity)}`` from :func:`costmodel.sweep.sweep`,
+    ``values`` on axis ``x``, the other two axes fixed: the data of the time/depth plots."""
+    from costmodel.sweep import sweep
+
+    grid = _sweep_axes(x, n, d, batch, values)
+    if not len(grid[("n", "d", "batch").index(x)]):
+        raise ValueError(f"{x}: give at least one value")
+    out = {}
+    for hw in _gpus(gpu):
+        cols = sweep(*grid, hw, models=tuple(models), **options)
+        for name in models:
+            mine = cols["model"] == name
+            out[(name, hw.name)] = (cols[x][mine].astype(float),
+                                    cols[quantity][mine].astype(float))
+    return out
+
+
+def _series_plot(quantity, values, gpu, ylabel, title, *, x, n, d, batch, models, **options):
+    devices = _gpus(gpu)
+    series = sweep_series(quantity, values, devices, x=x, n=n, d=d, batch=batch,
+                          models=models, **options)
+    fig, ax = _figure()
+    colours = {m: f"C{i}" for i, m in enumerate(models)}
+    same: dict[tuple, list[str]] = {}  # identical curves (depth of the recurrences): one line
+    for (name, gpu_name), (xs, ys) in series.items():
+        same.setdefault((gpu_name, xs.tobytes(), ys.tobytes()), []).append(name)
+    for (name, gpu_name), (xs, ys) in series.items():
+        names = same[(gpu_name, xs.tobytes(), ys.tobytes())]
+        if name != names[0]:
+            continue
+        style = LINESTYLES[[h.name for h in devices].index(gpu_name) % len(LINESTYLES)]
+        label = " = ".join(names)
+        ax.plot(xs, ys, marker=".", linestyle=style, color=colours[name],
+                label=f"{label}, {gpu_name}" if len(devices) > 1 else label)
+    fixed = ", ".join(f"{k}={v}" for k, v in (("n", n), ("d", d), ("batch", batch)) if k != x)
+    first = _sweep_axes(x, n, d, batch, values)
+    setup = Setup(n=int(first[0][0]), d=int(first[1][0]), batch=int(first[2][0]),
+                  models=tuple(models), **options).checked()
+    _finish(ax, f"{title} vs {x} ({fixed}, {setup.dtype}) on "
+                f"{', '.join(h.name for h in devices)}", X_AXES[x], ylabel)
+    _footnote(fig, [assumption_note(setup, hw) for hw in devices])
+    return fig
+
+
+def plot_time(values, gpu="a100", *, x="n", mode="inference", n=512, d=768, batch=1,
+              models=MODELS, **options):
+    """Roofline time vs ``x`` (n, batch or d) of each model on each GPU: an inference forward
+    (``mode="inference"``) or a training step (``"training"``), as compare predicts them."""
+    column = {"inference": "time_forward_s", "training": "time_training_s"}.get(mode)
+    if column is None:
+        raise ValueError(f"mode={mode!r}: choose inference or training")
+    what = "inference forward" if mode == "inference" else "training step (fwd+bwd+Adam)"
+    return _series_plot(column, values, gpu, f"time of one {what} (s)", f"Time, {what}",
+                        x=x, n=n, d=d, batch=batch, models=models, **options)
+
+
+def plot_depth(values, gpu="a100", *, x="n", n=512, d=768, batch=1, models=MODELS,
+               **options):
+    """Sequential depth of the forward (dependent GEMM-class steps) vs ``x``: the same on every
+    device, so only the first of ``gpu`` is drawn (it names the assumptions)."""
+    return _series_plot("depth_forward", values, _gpus(gpu)[:1],
+                        "forward depth (dependent GEMM-class steps)", "Sequential depth",
+                        x=x, n=n, d=d, batch=batch, models=models, **options)
