@@ -44,10 +44,15 @@ def _table(header, rows) -> str:
 
 def cost_html(record) -> str:
     """A record as an HTML table: quantity, formula (readable), leading terms."""
-    rows = [(q, str(record.get(q)), record.big_o(q)) for q in SHOWN]
+    rows = [(q, readable(record.get(q)), readable(record.big_o(q))) for q in SHOWN]
     title = f"<p><b>{html.escape(record.name)}</b> (symbols: n sequence length, batch, " \
             "s bytes per element, k_opt optimizer states)</p>"
     return title + _table(("quantity", "formula", "order"), rows)
+
+
+def readable(expr) -> str:
+    """A formula as plain text for people: ``3132*batch*n**2`` -> ``3132·batch·n^2``."""
+    return str(expr).replace("**", "^").replace("*", "·")
 
 
 def cost_latex(record) -> str:
@@ -73,12 +78,18 @@ def comparison_html(result) -> str:
     s = result.setup
     head = (f"<p><b>compare</b> n={s.n}, d={s.d}, batch={s.batch}, layers={s.layers}, "
             f"{s.dtype} on {html.escape(result.hardware.name)}</p>")
-    rows = [(r["model"], *(si(r[k], unit) for k, unit in _SHOWN_ROWS)) for r in result.rows]
+    rows = [(r["model"], *(_cell(r, k, unit) for k, unit in _SHOWN_ROWS)) for r in result.rows]
     table = _table(("model", *(k for k, _ in _SHOWN_ROWS)), rows)
     cross = _table(("model", "quantity", "crossover n", "method"),
                    [(c["model"], c["quantity"], c["n"] if c["n"] is not None else "never",
                      c["method"]) for c in result.crossovers]) if result.crossovers else ""
     return head + table + cross + assumptions_html(result.assumptions)
+
+
+def _cell(row: dict, key: str, unit: str) -> str:
+    if key == "fraction_of_peak":
+        return f"{100 * row[key]:.2g} %"
+    return si(row[key], unit)
 
 
 def assumptions_html(said: dict) -> str:

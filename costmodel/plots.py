@@ -43,8 +43,12 @@ def figure_format(path) -> str:
 
 def to_bytes(fig, fmt: str) -> bytes:
     """The figure rendered in ``fmt`` (png, svg or pdf)."""
+    import matplotlib
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, dpi=DPI, metadata=_metadata(fmt))
+    # SVG text stays text (searchable, small, no glyph ids that clash when inlined twice)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buffer, format=fmt, dpi=DPI, metadata=_metadata(fmt))
     return buffer.getvalue()
 
 

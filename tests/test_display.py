@@ -15,7 +15,7 @@ from costmodel.sweep import COLUMNS, sweep, sweep_frame
 def test_cost_html_and_latex_show_the_formulas():
     record = cm.LSTM(768, 768)
     page = record._repr_html_()
-    assert "<table>" in page and str(record.params) in page  # 4*768*(768+768+2) ... exact
+    assert "<table>" in page and str(record.params) in page  # 4*4*768*(768+768+2)/... exact
     latex = record._repr_latex_()
     assert latex.startswith("$$") and sp.latex(record.flops) in latex
     assert r"\text{depth forward}" in latex
