@@ -150,3 +150,12 @@ def test_cli_refuses_with_one_line(tmp_path, monkeypatch, capsys, args, words):
     err = capsys.readouterr().err
     assert done.value.code == 2 and words in err and err.count("\n") == 1
     assert not list(tmp_path.iterdir())  # nothing written, not even half
+
+
+def test_docs_show_every_committed_figure():
+    from pathlib import Path
+    import re
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    shown = set(re.findall(r"\(images/([^)]+\.png)\)", (docs / "plots.md").read_text()))
+    assert shown == {p.name for p in (docs / "images").glob("*.png")}
