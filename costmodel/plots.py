@@ -1,5 +1,6 @@
-"""Figures of the library's numbers: memory, time, depth and roofline vs size, and predicted
-vs measured. Each ``plot_*`` returns a :class:`matplotlib.figure.Figure` (no pyplot state, no
+"""Figures of the library's numbers: time and depth vs size here, memory in
+:mod:`costmodel.plot_memory`, the roofline and predicted vs measured in
+:mod:`costmodel.plot_roofline` (all reachable as ``plots.plot_*``). Each ``plot_*`` returns a :class:`matplotlib.figure.Figure` (no pyplot state, no
 display); :func:`save` writes one as PNG, SVG or PDF by the path's suffix through
 :mod:`costmodel.files` (never half-written). The numbers come from the functions the CLI's
 ``compare`` and ``sweep`` use (:func:`costmodel.sweep.sweep`, :func:`costmodel.predict`), the
@@ -17,7 +18,6 @@ import numpy as np
 from costmodel.compare import MODELS, RECURRENT, Setup, assumptions, build
 from costmodel.hardware import Hardware, load_hardware
 
-KINDS = ("memory", "time", "depth", "roofline", "validation")
 #: Output formats by file suffix (matplotlib's savefig format names).
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 #: The sweep axes a time or depth plot may put on x, with their axis labels.
@@ -121,124 +121,6 @@ def _finish(ax, title: str, xlabel: str, ylabel: str) -> None:
     ax.legend(fontsize=7.5, loc="best")
 
 
-# ---- memory ---------------------------------------------------------------------------------
-
-#: The training step's memory: what the forward saves plus weights, gradients, Adam states.
-TRAINING_MEMORY = ("activation_bytes", "weight_bytes", "gradient_bytes", "optimizer_bytes")
-ADAM_STATES = 2  # Adam keeps two moments per parameter
-
-
-def memory_record(d: int, gpu="a100", *, model: str, attention: str = "auto", **options):
-    """The training record of ``model`` as it runs on ``gpu`` and its setup."""
-    from costmodel.implementations.sdpa import resolve
-
-    setup = Setup(n=1, d=d, attention=attention, models=(model,), **options).checked()
-    return resolve(build(setup, model), _hardware(gpu), setup.dtype, "training")[0], setup
-
-
-def training_memory_expr(record, setup: Setup):
-    """Bytes of one training step (:data:`TRAINING_MEMORY` summed) in n alone."""
-    import sympy as sp
-
-    from costmodel import symbols as S
-    from costmodel.numeric import dtype_bytes_of
-
-    fixed = {S.batch: setup.batch, S.dtype_bytes: sp.nsimplify(dtype_bytes_of(setup.dtype)),
-             S.optimizer_states: ADAM_STATES, S.n_src: S.n}
-    return sp.expand(sum(record.get(q) for q in TRAINING_MEMORY).xreplace(fixed))
-
-
-def training_memory(n, d: int, gpu="a100", *, model: str, attention: str = "auto",
-                    **options) -> np.ndarray:
-    """Bytes of one training step at each n: the curve of :func:`plot_memory`."""
-    record, setup = memory_record(d, gpu, model=model, attention=attention, **options)
-    values = record.vectorize(TRAINING_MEMORY)(n=np.asarray(n), batch=setup.batch,
-                                               dtype=setup.dtype)
-    return sum(np.asarray(values[q], dtype=float) for q in TRAINING_MEMORY)
-
-
-def first_n_above(a, b) -> int | None:
-    """The smallest whole n >= 1 where expression ``b`` reaches ``a`` (compare's exact solve
-    of a == b), or None when they never meet."""
-    from costmodel.compare import _symbolic_crossover
-
-    return _symbolic_crossover(a, b, {})
-
-
-def plot_memory(n, d: int, gpu="a100", *, models=MODELS, **options):
-    """Training-step memory vs n: each recurrence (linear in n) and the Transformer with math
-    attention (n^2 scores saved) and with a fused kernel (linear); marked: where math attention
-    overtakes the first recurrence (solved exactly) and where each curve crosses the device's
-    memory (a horizontal line)."""
-    import sympy as sp
-
-    hw, n = _hardware(gpu), np.asarray(list(n), dtype=np.int64)
-    if not n.size:
-        raise ValueError("n: give at least one sequence length")
-    options.pop("attention", None)  # the plot shows both kernels
-    fig, ax = _figure()
-    exprs = {}
-    for i, name in enumerate(models):
-        for kernel in (("math", "flash") if name == "transformer" else ("auto",)):
-            label = name if name != "transformer" else f"transformer ({kernel} attention)"
-            record, setup = memory_record(d, hw, model=name, attention=kernel, **options)
-            exprs[label] = training_memory_expr(record, setup)
-            ys = training_memory(n, d, hw, model=name, attention=kernel, **options)
-            ax.plot(n, ys / GIB, marker=".", label=label, color=f"C{i + (kernel == 'flash')}",
-                    linestyle="--" if kernel == "flash" else "-")
-    marks = []
-    if hw.memory_bytes:
-        ax.axhline(hw.memory_bytes / GIB, color="black", linewidth=1,
-                   label=f"{hw.name} memory ({hw.memory_bytes / GIB:.0f} GiB)")
-        for label, expr in exprs.items():
-            full = first_n_above(sp.Integer(int(hw.memory_bytes)), expr)
-            if full is not None and n[0] <= full <= n[-1]:
-                marks.append((full, hw.memory_bytes, f"{label.split(' (')[0]}"
-                              f"{' (math)' if 'math' in label else ''} stops fitting "
-                              f"at n = {full:,}", "x"))
-    rec = next((m for m in models if m in RECURRENT), None)
-    quad = "transformer (math attention)"
-    if rec and quad in exprs:
-        star = first_n_above(exprs[rec], exprs[quad])
-        if star is not None and n[0] <= star <= n[-1]:
-            y = _at(exprs[quad], star)
-            marks.append((star, y, f"math attention overtakes {rec} at n = {star:,}", "o"))
-    if quad in exprs:
-        knee = quadratic_knee(exprs[quad])
-        if knee is not None and n[0] <= knee <= n[-1]:
-            marks.append((knee, _at(exprs[quad], knee), "math attention: its n^2 term passes "
-                          f"its n term at n = {knee:,}", "o"))
-    for x, y, text, marker in marks:
-        ax.plot([x], [y / GIB], marker, color="red", markersize=8, linestyle="none",
-                label=text)
-    setup = Setup(n=int(n[0]), d=d, models=tuple(models), **options).checked()
-    _finish(ax, f"Training-step memory vs n (d={d}, batch={setup.batch}, {setup.dtype}) "
-                f"on {hw.name}", X_AXES["n"], "memory of one training step (GiB)")
-    _footnote(fig, [assumption_note(setup, hw),
-                    "memory = weights + gradients + Adam states + activations saved for "
-                    "backward (exact formulas); dashed: fused (flash) attention, its memory "
-                    "linear in n; crossings solved exactly in n"])
-    return fig
-
-
-def quadratic_knee(expr) -> int | None:
-    """The smallest whole n where the n^2 term of ``expr`` reaches its n term (the documents'
-    O(n^2) vs O(n d) crossover), None when it has no n^2 term."""
-    import sympy as sp
-
-    from costmodel import symbols as S
-
-    poly = sp.Poly(expr, S.n)
-    quad, lin = poly.coeff_monomial(S.n**2), poly.coeff_monomial(S.n)
-    return int(sp.ceiling(lin / quad)) if quad else None
-
-
-def _at(expr, n_value: int) -> float:
-    from costmodel import symbols as S
-
-    return float(expr.xreplace({S.n: n_value}))
-
-
 # ---- time and depth --------------------------------------------------------------------------
 
 def _sweep_axes(x: str, n, d, batch, values):
@@ -314,3 +196,17 @@ def plot_depth(values, gpu="a100", *, x="n", n=512, d=768, batch=1, models=MODEL
     return _series_plot("depth_forward", values, _gpus(gpu)[:1],
                         "forward depth (dependent GEMM-class steps)", "Sequential depth",
                         x=x, n=n, d=d, batch=batch, models=models, **options)
+
+
+#: The figures that live in their own modules, reachable from here: ``plots.plot_memory``.
+_ELSEWHERE = {"plot_memory": "costmodel.plot_memory", "plot_roofline": "costmodel.plot_roofline",
+              "plot_validation": "costmodel.plot_roofline",
+              "reference_figure": "costmodel.plot_roofline"}
+
+
+def __getattr__(name: str):
+    if name in _ELSEWHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    raise AttributeError(f"module 'costmodel.plots' has no attribute {name!r}")

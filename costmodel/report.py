@@ -9,8 +9,9 @@ import html
 
 from costmodel.compare import compare
 from costmodel.display import comparison_html, cost_html
+from costmodel.plot_memory import plot_memory
 from costmodel.plot_roofline import plot_roofline
-from costmodel.plots import plot_depth, plot_memory, plot_time, to_bytes
+from costmodel.plots import plot_depth, plot_time, to_bytes
 
 #: The figures' sequence lengths: 16, 32, ... up to this many times the report's n.
 N_SPAN = 16

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import costmodel as cm
+from costmodel import plot_memory as pm
 from costmodel import plot_roofline, plots
 from costmodel.compare import Setup, build
 from costmodel.hardware import load_hardware
@@ -29,7 +30,7 @@ def test_memory_curves_are_the_training_step_bytes():
         setup = Setup(n=1, d=768, batch=8, attention=kernel, models=(model,)).checked()
         record = cm.implementations.sdpa.resolve(build(setup, model), hw, "fp32",
                                                  "training")[0]
-        want = [sum(record.evaluate(n=n, batch=8)[q] for q in plots.TRAINING_MEMORY)
+        want = [sum(record.evaluate(n=n, batch=8)[q] for q in pm.TRAINING_MEMORY)
                 for n in N]  # evaluate's exact integers, Adam (2 states) by default
         np.testing.assert_allclose(lines[label].get_ydata(), np.array(want) / plots.GIB,
                                    rtol=1e-12)
@@ -39,16 +40,16 @@ def test_memory_curves_are_the_training_step_bytes():
     # the quadratic (math) curve stops fitting: the marked n is the first whole n past it
     stop = next(k for k in lines if "stops fitting" in k)
     n_full = int(lines[stop].get_xdata()[0])
-    record, setup = plots.memory_record(768, hw, model="transformer", attention="math",
+    record, setup = pm.memory_record(768, hw, model="transformer", attention="math",
                                         batch=8)
-    expr = plots.training_memory_expr(record, setup)
-    assert plots._at(expr, n_full) >= hw.memory_bytes > plots._at(expr, n_full - 1)
+    expr = pm.training_memory_expr(record, setup)
+    assert pm.at(expr, n_full) >= hw.memory_bytes > pm.at(expr, n_full - 1)
 
 
 def test_quadratic_knee_is_where_n_squared_reaches_n():
     n = cm.symbols.n
-    assert plots.quadratic_knee(3 * n**2 + 3000 * n + 7) == 1000  # 3 n^2 = 3000 n at n = 1000
-    assert plots.quadratic_knee(5 * n + 1) is None
+    assert pm.quadratic_knee(3 * n**2 + 3000 * n + 7) == 1000  # 3 n^2 = 3000 n at n = 1000
+    assert pm.quadratic_knee(5 * n + 1) is None
 
 
 def test_time_lines_are_the_sweeps_times_on_each_gpu():

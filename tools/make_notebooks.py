@@ -16,7 +16,8 @@ TIMEOUT_S = 120
 md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
 
 SETUP = code("%matplotlib inline\nimport pandas as pd\nimport costmodel as cm\n"
-             "from costmodel import plots\nfrom costmodel.compare import compare")
+             "from costmodel import plots\nfrom costmodel import plot_memory as pm\n"
+             "from costmodel.compare import compare")
 
 CRNN_AND_CLAIMS = [
     md("# The music-emotion CRNN, and which of the documents' numbers hold\n\n"
@@ -71,11 +72,11 @@ MEMORY_DEPTH_TIME = [
     md("Where each stops fitting, solved exactly from the formulas:"),
     code("for gpu in ('a100', 'h100'):\n"
          "    hw = cm.load_hardware(gpu)\n"
-         "    record, setup = plots.memory_record(768, hw, model='transformer', "
+         "    record, setup = pm.memory_record(768, hw, model='transformer', "
          "attention='math', batch=8)\n"
-         "    expr = plots.training_memory_expr(record, setup)\n"
+         "    expr = pm.training_memory_expr(record, setup)\n"
          "    print(hw.name, 'math attention stops fitting at n =', "
-         "plots.first_n_above(int(hw.memory_bytes), expr))"),
+         "pm.first_n_above(int(hw.memory_bytes), expr))"),
     md("## Depth vs time\n\nA recurrence's forward is n dependent steps; a Transformer "
        "layer's is a constant 5 GEMM-class steps. Whether that costs time depends on how much "
        "work each step has: on a GPU the recurrences' steps are latency-bound."),
