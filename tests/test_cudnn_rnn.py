@@ -3,6 +3,7 @@ concurrency, and that the CPU profile's predictions did not move."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -20,8 +21,12 @@ REPO = Path(__file__).resolve().parents[1]
 FREE = 1e12  # an efficiency so high that the GEMM takes ~no time: only call and step terms
 
 
-def params(call_s=0.0, step_s=0.0, compute=FREE, memory=FREE, algo=None):
-    p = {phase: impl.PhaseParams(call_s, step_s, compute, memory) for phase in impl.PHASES}
+CYCLES = 20_000  # a per-step floor in clock cycles (the fitted Pascal forward floor is ~26k)
+
+
+def params(call_s=0.0, step_cycles=0.0, compute=FREE, memory=FREE, element=0.0, algo=None):
+    p = {phase: impl.PhaseParams(call_s, step_cycles, compute, element, memory)
+         for phase in impl.PHASES}
     return {**p, "algo": algo} if algo else p
 
 
@@ -97,10 +102,30 @@ def test_fp16_runs_fp32_math_before_volta_and_tensor_cores_after():
 @pytest.mark.parametrize("n", [1, 7, 100])
 def test_call_and_step_terms_add_up(n):
     hw, record = load_hardware("titan-xp"), cm.GRU(512, 512, input_mode="skip")
-    t = predict(record, hw, rnn_params=params(call_s=1e-4, step_s=1e-5), batch=4, n=n)
-    assert math.isclose(float(t.forward_s), 1e-4 + n * 1e-5, rel_tol=1e-6)
+    t = predict(record, hw, rnn_params=params(call_s=1e-4, step_cycles=CYCLES), batch=4, n=n)
+    step_s = CYCLES / hw.boost_clock_hz  # 20,000 / 1.582 GHz = 12.6 us
+    assert math.isclose(float(t.forward_s), 1e-4 + n * step_s, rel_tol=1e-6)
     # backward: backward_data (call + n steps) and backward_weights (call)
-    assert math.isclose(float(t.backward_s), 2e-4 + n * 1e-5, rel_tol=1e-6)
+    assert math.isclose(float(t.backward_s), 2e-4 + n * step_s, rel_tol=1e-6)
+
+
+def test_step_floor_is_counted_in_clock_cycles():
+    """The same cycles take longer on a slower clock: P100 PCIe (1.30 GHz) against a GTX
+    1080 Ti (1.582 GHz), both from their catalogue files."""
+    record, floor = cm.LSTM(512, 512, input_mode="skip"), params(step_cycles=CYCLES)
+    p100, gp102 = load_hardware("p100"), load_hardware("1080ti")
+    slow = predict(record, p100, rnn_params=floor, batch=4, n=10)
+    fast = predict(record, gp102, rnn_params=floor, batch=4, n=10)
+    assert math.isclose(float(slow.forward_s), 10 * CYCLES / p100.boost_clock_hz, rel_tol=1e-9)
+    assert math.isclose(float(slow.forward_s) / float(fast.forward_s),
+                        gp102.boost_clock_hz / p100.boost_clock_hz, rel_tol=1e-9)
+
+
+def test_a_floor_needs_a_clock():
+    hw = load_hardware("p100")
+    clockless = dataclasses.replace(hw, boost_clock_hz=None)
+    with pytest.raises(ValueError, match="no boost_clock_hz"):
+        predict(cm.LSTM(64, 64), clockless, rnn_params=params(step_cycles=CYCLES), batch=1, n=2)
 
 
 def test_one_call_cost_per_layer_pass():
@@ -112,26 +137,36 @@ def test_one_call_cost_per_layer_pass():
 
 
 def test_stacked_layers_overlap_in_a_wavefront():
-    hw, floors = load_hardware("titan-xp"), params(call_s=1e-4, step_s=1e-5)
-    n = 20
+    hw, floors = load_hardware("titan-xp"), params(call_s=1e-4, step_cycles=CYCLES)
+    n, step_s = 20, CYCLES / load_hardware("titan-xp").boost_clock_hz
     wave = predict(cm.LSTM(256, 256, num_layers=2), hw, rnn_params=floors, batch=4, n=n)
     layer = predict(cm.LSTM(256, 256, num_layers=2, schedule="layer"), hw, rnn_params=floors,
                     batch=4, n=n)
     # wavefront: one pass of n + L - 1 = 21 diagonal steps; layer by layer: 2 x (call + n steps)
-    assert math.isclose(float(wave.forward_s), 1e-4 + (n + 1) * 1e-5, rel_tol=1e-6)
-    assert math.isclose(float(layer.forward_s), 2 * (1e-4 + n * 1e-5), rel_tol=1e-6)
+    assert math.isclose(float(wave.forward_s), 1e-4 + (n + 1) * step_s, rel_tol=1e-6)
+    assert math.isclose(float(layer.forward_s), 2 * (1e-4 + n * step_s), rel_tol=1e-6)
 
 
 def test_directions_run_concurrently():
     hw = load_hardware("p100")
-    floor = params(step_s=1e-5)
+    floor = params(step_cycles=CYCLES)
     uni = predict(cm.LSTM(2048, 2048), hw, rnn_params=floor, batch=8, n=10)
     bi = predict(cm.LSTM(2048, 2048, bidirectional=True), hw, rnn_params=floor, batch=8, n=10)
     assert math.isclose(float(bi.forward_s), float(uni.forward_s), rel_tol=1e-9)  # floors
     work = params(compute=FREE, memory=1.0)  # memory only: W_hh (64 MiB) never fits in L2
-    uni = predict(cm.LSTM(2048, 2048), hw, rnn_params=work, batch=8, n=10)
-    bi = predict(cm.LSTM(2048, 2048, bidirectional=True), hw, rnn_params=work, batch=8, n=10)
-    assert math.isclose(float(bi.forward_s), 2 * float(uni.forward_s), rel_tol=1e-9)
+    uni, bi = (predict(cm.LSTM(2048, 2048, input_mode="skip", bidirectional=b), hw,
+                       rnn_params=work, batch=8, n=10) for b in (False, True))
+    # twice the bytes, each stream at the priors' rate for its size
+    one = _step_bytes(cm.LSTM(2048, 2048, input_mode="skip"), "fp32")
+    curve = Efficiency.priors().memory
+    assert math.isclose(float(bi.forward_s), 2 * float(uni.forward_s) * curve(one)
+                        / curve(2 * one), rel_tol=1e-9)
+
+
+def _step_bytes(record, dtype):
+    """The bytes of one forward step GEMM of ``record`` at batch 8."""
+    kernels = record.kernel_values(dtype=dtype, batch=8, n=10)
+    return float(next(k for k in kernels if k["name"].endswith("step_gemm"))["bytes"])
 
 
 def test_fp16_storage_halves_the_weight_traffic_on_pascal():
@@ -139,11 +174,45 @@ def test_fp16_storage_halves_the_weight_traffic_on_pascal():
     memory = params(compute=FREE, memory=1.0)
     fp32 = predict(record, hw, rnn_params=memory, dtype="fp32", batch=8, n=10)
     fp16 = predict(record, hw, rnn_params=memory, dtype="fp16", batch=8, n=10)
-    assert math.isclose(float(fp16.forward_s), float(fp32.forward_s) / 2, rel_tol=1e-9)
+    # half the bytes, each stream at the priors' rate for its size (a bit lower when smaller)
+    curve, full = Efficiency.priors().memory, _step_bytes(record, "fp32")
+    assert _step_bytes(record, "fp16") == full / 2
+    assert math.isclose(float(fp16.forward_s), float(fp32.forward_s) / 2 * curve(full)
+                        / curve(full / 2), rel_tol=1e-9)
     compute = params(compute=1.0, memory=FREE)
     fp32 = predict(record, hw, rnn_params=compute, dtype="fp32", batch=8, n=10)
     fp16 = predict(record, hw, rnn_params=compute, dtype="fp16", batch=8, n=10)
     assert math.isclose(float(fp16.forward_s), float(fp32.forward_s), rel_tol=1e-9)
+
+
+def test_the_cores_and_the_weight_stream_overlap():
+    """step GEMM = max(core, memory): each side alone, then both (the larger binds)."""
+    hw, record = load_hardware("p100"), cm.LSTM(2048, 2048, input_mode="skip")
+    alone = {side: float(predict(record, hw, rnn_params=p, batch=b, n=10).forward_s)
+             for side, p in (("core", params(compute=1.0)), ("memory", params(memory=1.0)))
+             for b in (8,)}
+    both = float(predict(record, hw, rnn_params=params(compute=1.0, memory=1.0), batch=8,
+                         n=10).forward_s)
+    assert math.isclose(both, max(alone.values()), rel_tol=1e-9)
+    assert alone["core"] != pytest.approx(alone["memory"])  # the max is not a tie
+
+
+def test_element_term_counts_elements_at_the_math_rate():
+    """flops_per_element: work per element moved, whatever the batch; pseudo-fp16 on Pascal
+    moves as many elements as fp32 at the same (fp32) math rate, so it takes as long."""
+    hw, record = load_hardware("p100"), cm.GRU(1024, 1024, input_mode="skip")
+    per = params(element=100.0)
+
+    def forward(dtype, batch):
+        return float(predict(record, hw, rnn_params=per, dtype=dtype, batch=batch,
+                             n=1).forward_s)
+
+    # W_hh: 3 * 1024 * 1024 elements dominate; h_{t-1} and the gates add 1024 + 3 * 1024 per
+    # batch row: 100 FLOPs each at 9.3 TFLOP/s
+    weights_s = 100 * 3 * 1024 * 1024 / hw.peaks["fp32"]
+    assert forward("fp32", 1) == pytest.approx(weights_s, rel=2e-3)
+    assert forward("fp16", 1) == pytest.approx(forward("fp32", 1), rel=1e-9)
+    assert forward("fp32", 32) < 1.05 * forward("fp32", 1)  # not the batch: the weights
 
 
 def test_persistent_step_reads_no_weights():
@@ -228,7 +297,7 @@ def test_fp16_skinny_steps_gain_what_t4_measured_not_the_peak_ratio():
             # h: [N, K] @ W^T: [K, M]: the weights dominate the bytes
             kernel = {"flops": 2 * mk * n * mk, "bytes": (mk * mk + 2 * n * mk) * size,
                       "resident_bytes": mk * mk * size, "concurrent": 1, "shape": (n, mk, mk)}
-            model[dtype] = sum(impl.gemm_terms(kernel, hw, dtype, p, eff))
+            model[dtype] = max(impl.gemm_terms(kernel, hw, dtype, p, eff))  # core vs stream
         measured_ratio = times["fp32"] / times[next(k for k in times if k != "fp32")]
         ratios.append((model["fp32"] / model["fp16"], measured_ratio))
     model_r, meas_r = np.array(ratios).T

@@ -4,21 +4,31 @@ and what they cost beyond FLOPs and bytes.
 PyTorch's ``nn.RNN/LSTM/GRU`` on CUDA make three cuDNN calls per layer pass, and Baidu
 DeepBench times exactly these (``costmodel/data/reference/deepbench-rnn-*.json``):
 
-    forward           call_s + steps * (step_s + step GEMM)   h_{t-1}: [B, P] @ W_hh^T: [P, G*H]
-    backward_data     call_s + steps * (step_s + step GEMM)   dgates: [B, G*H] @ W_hh, as sequential
+    forward           call_s + steps * (floor + step GEMM)   h_{t-1}: [B, P] @ W_hh^T: [P, G*H]
+    backward_data     call_s + steps * (floor + step GEMM)   dgates: [B, G*H] @ W_hh, as sequential
     backward_weights  call_s + bulk GEMM                      dW = dgates^T @ [x, h] over all steps
 
-    step GEMM = compute + memory   (a skinny step does not overlap its loads and FMAs)
-      compute = FLOPs / (math peak * compute_efficiency * occupancy)   occupancy: output tiles in
-                waves on the SMs (a skinny step at small batch leaves SMs idle)
-      memory  = bytes / (bandwidth * memory_efficiency): W_hh is re-read every step, from L2
-                (at the priors' l2_bandwidth_ratio) when it fits in the usable L2, else HBM
+    floor     = step_cycles / boost clock   (the step's launches and fused gate kernel: GPU work
+                that runs at the SM clock)
+    step GEMM = max(core, memory)           (the SMs' work and the weight stream overlap)
+      core    = FLOPs / (math peak * compute_efficiency * occupancy)   occupancy: output tiles
+                in waves on the SMs (a skinny step at small batch leaves SMs idle)
+              + elements * flops_per_element / math peak   work per element moved that does not
+                shrink with the batch (the kernel's padded tile columns, loads, conversions)
+      memory  = bytes / (bandwidth * stream * memory_efficiency): W_hh is re-read every step,
+                from L2 (at the priors' l2_bandwidth_ratio) when it fits in the usable L2, else
+                HBM; stream: the priors' fraction of datasheet bandwidth a transfer of that size
+                reaches (Calculon); memory_efficiency is fitted at most 1 (no faster than that)
 
-``call_s`` (a fixed cost per call and layer pass: launches, workspace set-up), ``step_s`` (a
-floor per dependent step: the step's launches and the fused gate kernel) and the two
-efficiencies are fitted per phase from DeepBench by ``python -m costmodel.reference.fit`` into
-``costmodel/data/fitted/cudnn_rnn.toml``, per architecture and across architectures (the
-transfer set for a GPU whose generation has no measurements). Gate arithmetic and cuDNN's
+Why the core side and a clock-cycle floor: DeepBench's P100 (3584 cores at 1.30 GHz, 732 GB/s
+HBM2) runs every large-H step 1.2x (forward) to 1.35x (backward_data) slower than a GTX
+1080 Ti (3584 cores at 1.58 GHz, 484 GB/s): the ratio of their clocks, not of their
+bandwidths, so on Pascal the step is bound by the cores, with the HBM stream below it.
+``call_s`` (a fixed cost per call and layer pass: launches, workspace set-up), ``step_cycles``,
+the two efficiencies and ``flops_per_element`` are fitted per phase from DeepBench by
+``python -m costmodel.reference.fit`` into ``costmodel/data/fitted/cudnn_rnn.toml``, per
+architecture and across architectures (the transfer set for a GPU whose generation has no
+measurements). Gate arithmetic and cuDNN's
 fused pointwise kernels are inside the fitted floor: the record's ``step_pointwise*`` kernels
 take no time of their own here. The hoisted input projection and the input gradient (not in
 DeepBench: it times ``CUDNN_SKIP_INPUT``) are bulk GEMMs like backward_weights and take its
@@ -48,6 +58,7 @@ from typing import Mapping
 import numpy as np
 
 from costmodel.hardware import ARCHITECTURES, Hardware, matmul_peak
+from costmodel.numeric import dtype_bytes_of
 
 try:
     import tomllib
@@ -59,7 +70,8 @@ PHASES = ("forward", "backward_data", "backward_weights")
 # one step floor for every cell: DeepBench's grid confounds cell and size (its vanilla RNNs
 # are all H >= 1760, its GRUs long), so per-cell floors fitted there (tried: forward medians
 # 6-10 % instead of 9-14 %) extrapolate to 68 us per step for a small RNN: not kept
-TERMS = ("call_s", "step_s", "compute_efficiency", "memory_efficiency")
+TERMS = ("call_s", "step_cycles", "compute_efficiency", "flops_per_element",
+         "memory_efficiency")
 ACROSS = "all"  # the parameter set fitted on every architecture: the transfer set
 ALGOS = ("standard", "persist_static", "persist_static_small_h")
 NO_TENSOR_CORES = ("maxwell", "pascal")  # fp16 math runs on the fp32 units there
@@ -88,9 +100,17 @@ class PhaseParams:
     """The fitted terms of one cuDNN call (see the module docstring)."""
 
     call_s: float
-    step_s: float
+    step_cycles: float
     compute_efficiency: float
+    flops_per_element: float
     memory_efficiency: float
+
+    def step_s(self, hw: Hardware) -> float:
+        """The per-step floor in seconds on ``hw``: ``step_cycles`` at its boost clock."""
+        if not hw.boost_clock_hz:
+            raise ValueError(f"hardware {hw.name!r} has no boost_clock_hz: cuDNN's per-step "
+                             "floor is counted in clock cycles")
+        return self.step_cycles / hw.boost_clock_hz
 
 
 def params_for(table: Mapping, architecture: str) -> dict[str, PhaseParams]:
@@ -163,21 +183,31 @@ def _persist_device(cell, hidden, batch, n, hw: Hardware, major: int):
 
 def gemm_terms(kernel: Mapping, hw: Hardware, dtype: str, p: PhaseParams, eff,
                cudnn_allow_tf32: bool = True, persistent=False):
-    """(compute_s, memory_s) of one launch of an evaluated kernel (``flops, bytes,
+    """(core_s, memory_s) of one launch of an evaluated kernel (``flops, bytes,
     resident_bytes, concurrent, shape``) as in the module docstring; ``persistent`` (bool
     array) drops the re-read weights. ``eff``: the priors (tiles, L2 fractions)."""
+    unit = gemm_parts(kernel, hw, dtype, eff, cudnn_allow_tf32, persistent)
+    core_s = unit["compute"] / p.compute_efficiency + unit["element"] * p.flops_per_element
+    return core_s, unit["memory"] / p.memory_efficiency
+
+
+def gemm_parts(kernel: Mapping, hw: Hardware, dtype: str, eff, cudnn_allow_tf32: bool = True,
+               persistent=False) -> dict:
+    """The seconds of one launch per unit of each fitted term: ``compute`` (efficiency 1),
+    ``element`` (1 FLOP per element moved), ``memory`` (efficiency 1)."""
     concurrent = np.asarray(kernel["concurrent"], dtype=float)
     flops = np.asarray(kernel["flops"], dtype=float) * concurrent
     nbytes = np.asarray(kernel["bytes"], dtype=float) * concurrent
     resident = np.asarray(kernel["resident_bytes"], dtype=float) * concurrent
-    occupancy = busy_fraction(kernel["shape"], concurrent, hw, eff)
-    compute_s = flops / (math_peak(hw, dtype, cudnn_allow_tf32) * p.compute_efficiency * occupancy)
-    rate = hw.hbm_bytes_per_s * p.memory_efficiency
+    peak = math_peak(hw, dtype, cudnn_allow_tf32)
+    compute_s = flops / (peak * busy_fraction(kernel["shape"], concurrent, hw, eff))
+    element_s = nbytes / dtype_bytes_of(dtype) / peak
+    rate = hw.hbm_bytes_per_s * eff.memory(nbytes)  # the priors' (Calculon's) stream curve
     fits = (resident > 0) & (resident <= (hw.l2_bytes or 0) * eff.l2_usable_fraction)
     cached = np.where(fits, resident, 0.0)
     memory_s = (nbytes - cached) / rate + cached / (rate * eff.l2_bandwidth_ratio)
     memory_s = np.where(persistent, (nbytes - resident) / rate, memory_s)
-    return compute_s, memory_s
+    return {"compute": compute_s, "element": element_s, "memory": memory_s}
 
 
 def busy_fraction(shape, concurrent, hw: Hardware, eff):
@@ -215,8 +245,8 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
         cell = _cell_of(k, call) if step else None
         algo = params.get("algo") or (_algo(k, hw, dtype, layers, call, cell) if step else None)
         persistent = (np.asarray(algo) != ALGOS[0]) if step else False
-        compute_s, memory_s = gemm_terms(k, hw, dtype, p, eff, cudnn_allow_tf32, persistent)
-        owned[i] = _row(k, call, compute_s, memory_s, p.step_s if step else 0.0,
+        core_s, memory_s = gemm_terms(k, hw, dtype, p, eff, cudnn_allow_tf32, persistent)
+        owned[i] = _row(k, call, core_s, memory_s, p.step_s(hw) if step else 0.0,
                         math_peak(hw, dtype, cudnn_allow_tf32))
         if _base(k) in ("step_gemm", "step_gemm_backward", "weight_gradients"):
             calls.append(_row({"name": f"cudnn_call.{call}", "phase": k["phase"], "count": 1,
@@ -271,11 +301,11 @@ def _algo(k: Mapping, hw: Hardware, dtype: str, layers: int, call: str, cell: st
                        forward=call == "forward")
 
 
-def _row(k: Mapping, call: str, compute_s, memory_s, latency_s: float, peak: float) -> dict:
+def _row(k: Mapping, call: str, core_s, memory_s, latency_s: float, peak: float) -> dict:
     flops = np.asarray(k["flops"], dtype=float) * np.asarray(k.get("concurrent", 1), float)
-    terms = np.stack(np.broadcast_arrays(compute_s, memory_s, np.full_like(
-        np.asarray(compute_s, dtype=float), latency_s)))
-    lower = compute_s + memory_s + latency_s  # skinny: loads and FMAs do not overlap
+    terms = np.stack(np.broadcast_arrays(core_s, memory_s, np.full_like(
+        np.asarray(core_s, dtype=float), latency_s)))
+    lower = np.maximum(core_s, memory_s) + latency_s  # the SMs' work overlaps the stream
     return {"name": k["name"], "phase": k["phase"], "count": k["count"], "flops": flops,
             "bytes": np.asarray(k["bytes"], dtype=float), "peak_flops_per_s": peak,
             "ideal_s": flops / peak, "compute_s": terms[0], "memory_s": terms[1],

@@ -38,9 +38,11 @@ PHASE_COLUMNS = {"forward": "fwd_ms", "backward_data": "bwd_data_ms",
 KERNEL_OF = {"forward": "step_gemm", "backward_data": "step_gemm_backward",
              "backward_weights": "layer0.weight_gradients"}
 S_PER_MS = 1e-3
-IRLS_ROUNDS = 20  # reweighting rounds of the fit (converged well before on these data)
+IRLS_ROUNDS = 40  # reweighting and binding-side rounds of the fit (converged before on these data)
 IRLS_FLOOR = 1e-3  # relative errors below 0.1 % weigh as 0.1 %
 UNUSED_EFFICIENCY = 1e6  # a term the fit drops: its time is ~0
+MEMORY_COEFFICIENT_MIN = 1.0  # 1 / memory_efficiency: no stream beats the priors' curve
+BASIS = ("calls", "cycles", "compute", "element", "memory")
 
 
 def rows() -> pd.DataFrame:
@@ -133,41 +135,53 @@ def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
 
 
 def _basis(frame: pd.DataFrame, phase: str) -> dict:
-    """Per row of ``phase``: calls, steps, and the GEMM's compute and memory seconds at
-    efficiency 1 (the fit scales them; :func:`predict` must agree, a test checks it)."""
-    unit = impl.PhaseParams(0.0, 0.0, 1.0, 1.0)
-    parts = {key: np.zeros(len(frame)) for key in ("calls", "steps", "compute", "memory")}
+    """Per row of ``phase``: calls, floor cycles in seconds (steps / boost clock), and the
+    GEMM's compute, element and memory seconds per unit of their terms (the fit scales them;
+    :func:`predict` must agree, a test checks it)."""
+    parts = {key: np.zeros(len(frame)) for key in BASIS}
     eff = Efficiency.priors()
     for hw, family, dtype, group in _groups(frame):
         kernels = record(family).kernel_values(dtype=dtype, batch=group["batch"].to_numpy(),
                                                n=group["steps"].to_numpy(),
                                                d=group["hidden"].to_numpy())
         k = next(k for k in kernels if k["name"] == KERNEL_OF[phase])
-        compute_s, memory_s = impl.gemm_terms(k, hw, dtype, unit, eff)
+        unit = impl.gemm_parts(k, hw, dtype, eff)
         at = frame.index.get_indexer(group.index)
         count = np.broadcast_to(np.asarray(k["count"], dtype=float), len(group))
         parts["calls"][at] = 1.0
-        parts["steps"][at] = count if phase != "backward_weights" else 0.0
-        parts["compute"][at] = count * np.broadcast_to(compute_s, len(group))
-        parts["memory"][at] = count * np.broadcast_to(memory_s, len(group))
+        steps = count if phase != "backward_weights" else 0.0
+        parts["cycles"][at] = steps / hw.boost_clock_hz
+        for term in ("compute", "element", "memory"):
+            parts[term][at] = count * np.broadcast_to(unit[term], len(group))
     return parts
 
 
 def _fit_phase(frame: pd.DataFrame, phase: str) -> dict:
-    """time = call_s * calls + step_s * steps + compute / compute_efficiency + memory /
-    memory_efficiency is linear in (call_s, step_s, 1/compute_eff, 1/memory_eff): a
-    non-negative least squares on relative errors, reweighted (IRLS) towards the least mean
-    |relative error| so that a few outlying rows (cuDNN's odd batch sizes) do not steer it."""
+    """time = call_s * calls + step_cycles * cycles + max(core, memory) with core = compute /
+    compute_efficiency + element * flops_per_element and memory = memory / memory_efficiency.
+    For a given choice of the binding side per row it is linear in (call_s, step_cycles,
+    1/compute_eff, flops_per_element, 1/memory_eff): a non-negative least squares on relative
+    errors, alternated with the binding side each row takes, and reweighted (IRLS) towards
+    the least mean |relative error| so that a few outlying rows (cuDNN's odd batch sizes) do
+    not steer it. 1/memory_eff >= 1: no weight stream beats the priors' stream curve
+    (where the stream never binds on the training GPUs, the curve itself stands)."""
     basis, measured = _basis(frame, phase), frame["measured_s"].to_numpy()
-    columns = np.stack([basis["calls"], basis["steps"], basis["compute"], basis["memory"]],
-                       axis=1)
+    core = np.stack([basis["compute"], basis["element"]], axis=1)
+    fixed = np.stack([basis["calls"], basis["cycles"]], axis=1)
+    memory = basis["memory"]
+    mean = lambda v: max(float(v.mean()), np.finfo(float).tiny)  # noqa: E731
+    core_binds = core.sum(axis=1) / mean(core.sum(axis=1)) >= memory / mean(memory)
     weights = np.ones(len(frame))
+    floor = np.array([0.0, 0.0, 0.0, 0.0, MEMORY_COEFFICIENT_MIN])
     for _ in range(IRLS_ROUNDS):
-        x = relative_nnls(columns * weights[:, None], np.zeros(len(frame)),
-                          measured * weights, scale=measured)
+        columns = np.concatenate([fixed, core * core_binds[:, None],
+                                  (memory * ~core_binds)[:, None]], axis=1)
+        x = floor + relative_nnls(columns * weights[:, None], (columns @ floor) * weights,
+                                  measured * weights, scale=measured)
+        core_binds = core @ x[2:4] >= memory * x[4]
         relative = np.abs(columns @ x / measured - 1.0)
         weights = 1.0 / np.sqrt(np.maximum(relative, IRLS_FLOOR))
-    values = [*x[:2], _inverse(x[2]), _inverse(x[3])]
+    values = [x[0], x[1], _inverse(x[2]), x[3], _inverse(x[4])]
     return {**dict(zip(impl.TERMS, (float(f"{v:.4g}") for v in values))),
             "gpus": sorted(frame["gpu"].unique()), "rows": int(len(frame))}
 
