@@ -86,21 +86,23 @@ def _gpus(gpu) -> list[Hardware]:
     return devices
 
 
-def assumption_note(setup: Setup, hw: Hardware) -> str:
+def assumption_note(setup: Setup, hw: Hardware, x: str = "n") -> str:
     """The footnote: dtype, attention kernel per mode, RNN implementation (from compare's
-    assumptions), batch, layers, heads, ffn."""
+    assumptions), batch, layers, heads, ffn (at the first point when ``x`` varies them)."""
     tf = None
     if "transformer" in setup.models:
         from costmodel.implementations.sdpa import resolve
 
         tf = resolve(build(setup, "transformer"), hw, setup.dtype, "training")[0]
     said = assumptions(setup, hw, tf)
-    parts = [f"{hw.name}: dtype {setup.dtype}", f"batch {setup.batch}",
-             f"layers {setup.layers}"]
+    parts = [f"{hw.name}: dtype {setup.dtype}", f"layers {setup.layers}"]
+    if x != "batch":
+        parts.insert(1, f"batch {setup.batch}")
     if said["attention"]:
         parts.append("attention " + ", ".join(f"{mode}: {a['kernel']}"
                                               for mode, a in said["attention"].items()))
-        parts.append(f"heads {said['heads']}, ffn {said['ffn']}")
+        parts.append("heads d/64, ffn 4d" if x == "d" else
+                     f"heads {said['heads']}, ffn {said['ffn']}")
     if set(setup.models) & set(RECURRENT):
         parts.append(f"RNN: {said['rnn_implementation']}")
     return "; ".join(parts)
@@ -173,7 +175,7 @@ def _series_plot(quantity, values, gpu, ylabel, title, *, x, n, d, batch, models
                   models=tuple(models), **options).checked()
     _finish(ax, f"{title} vs {x} ({fixed}, {setup.dtype}) on "
                 f"{', '.join(h.name for h in devices)}", X_AXES[x], ylabel)
-    _footnote(fig, [assumption_note(setup, hw) for hw in devices])
+    _footnote(fig, [assumption_note(setup, hw, x) for hw in devices])
     return fig
 
 
