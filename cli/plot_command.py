@@ -80,6 +80,9 @@ def plot(kind, output, n, d, batch, x, gpu, models, mode, layers, heads, dtype, 
         if not len(values):
             raise click.BadParameter("the range is empty", param_hint=f"--{name}")
     devices = _gpus(gpu)
+    if kind in ("memory", "roofline") and len(devices) > 1:
+        raise click.BadParameter(f"{kind} draws one device; give one (time takes several)",
+                                 param_hint="--gpu")
     common = dict(models=models, layers=layers, heads=heads, dtype=dtype, causal=causal)
     if kind == "memory":
         fig = plots.plot_memory(n, _one("d", d), devices[0], batch=_one("batch", batch),

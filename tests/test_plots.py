@@ -141,6 +141,7 @@ def test_cli_writes_each_kind(tmp_path, kind, suffix, args):
     (["plot", "time", "--n", "16:8:1", "-o", "a.png"], "the range is empty"),
     (["plot", "time", "-o", "missing/a.png"], "does not exist"),
     (["plot", "memory", "--d", "256,512", "-o", "a.png"], "--d"),
+    (["plot", "roofline", "--n", "64", "--gpu", "a100,h100", "-o", "a.png"], "one device"),
 ])
 def test_cli_refuses_with_one_line(tmp_path, monkeypatch, capsys, args, words):
     from costmodel.cli.main import main
