@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 import pandas as pd
 
 FORMATS = ("table", "json", "csv")
