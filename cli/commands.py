@@ -12,6 +12,8 @@ from .options import SIZE, models_option
 from .tables import comparison_table, gpu_rows
 
 FORMATS = ("table", "json", "csv", "markdown", "latex")
+#: compare --mode: the default shows both an inference forward and a training step
+COMPARE_MODES = ("both", "training", "prefill", "decode")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 88})
@@ -47,9 +49,14 @@ def cli():
                    "cuDNN RNNs use TF32 either way).")
 @click.option("--models", default="rnn,lstm,gru,transformer", show_default=True,
               callback=models_option, help="Comma-separated rows to show.")
+@click.option("--mode", type=click.Choice(COMPARE_MODES), default="both", show_default=True,
+              help="both: inference forward and training step of n tokens; training: the "
+                   "training step only; prefill: time to first token of an n-token prompt; "
+                   "decode: one generated token at context n (KV cache / recurrent state), "
+                   "with the crossover contexts.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attention, causal,
-            allow_tf32, models, fmt):
+            allow_tf32, models, mode, fmt):
     """RNN, LSTM and GRU against a Transformer encoder layer at one (n, d) on one GPU.
 
     Prints params, forward and training FLOPs, activation memory, the peak memory of an
@@ -57,18 +64,25 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
     with the binding term and the fraction of peak; then each recurrence / Transformer ratio
     and the crossover sequence lengths. The header states every assumption (heads, ffn,
     dropout, optimizer, attention kernel per mode, recurrence implementation). A d that 64
-    does not divide needs --heads.
+    does not divide needs --heads. --mode prefill/decode serves the models instead: time to
+    first token or time per generated token, tokens/s, KV-cache/state and peak memory, the
+    largest batch and context that fit, and (decode) the crossover contexts (docs/decode.md).
 
     Example: costmodel compare --n 512 --d 768 --gpu a100 --batch 8 --format json
+
+    Example: costmodel compare --mode decode --n 4096 --d 1024 --gpu h100
     """
     from costmodel.compare import compare as run
     from costmodel.hardware import load_hardware
     hw = load_hardware(gpu)
     if allow_tf32 and not hw.peaks.get("tf32"):
         raise click.BadParameter(f"{hw.name} has no TF32 tensor cores", param_hint="--allow-tf32")
-    result = run(n, d, hw, batch=batch, layers=layers, heads=heads, ffn=ffn,
-                 bidirectional=bidirectional, dtype=dtype, attention=attention, causal=causal,
-                 allow_tf32=allow_tf32, models=models)
+    options = dict(batch=batch, layers=layers, heads=heads, ffn=ffn,
+                   bidirectional=bidirectional, dtype=dtype, attention=attention, causal=causal,
+                   allow_tf32=allow_tf32, models=models)
+    if mode in ("prefill", "decode"):
+        return _serving(n, d, hw, mode, options, fmt)
+    result = run(n, d, hw, **options)
     if fmt == "json":
         click.echo(render.to_json({"rows": list(result.rows), "ratios": list(result.ratios),
                                    "crossovers": list(result.crossovers),
@@ -79,7 +93,24 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
 
         click.echo(csv_text(comparison_columns(result)), nl=False)
     else:
-        click.echo(comparison_table(result, fmt), nl=False)
+        click.echo(comparison_table(result, fmt, training_only=mode == "training"), nl=False)
+
+
+def _serving(n, d, hw, mode, options, fmt):
+    from costmodel.decode import compare_serving
+
+    result = compare_serving(n, d, hw, mode, **options)
+    if fmt == "json":
+        click.echo(render.to_json({"mode": mode, "rows": list(result.rows),
+                                   "crossovers": list(result.crossovers),
+                                   "setup": _setup_dict(result),
+                                   "assumptions": result.assumptions}), nl=False)
+    elif fmt == "csv":
+        click.echo(render.to_csv(list(result.rows)), nl=False)
+    else:
+        from .serving_table import serving_table
+
+        click.echo(serving_table(result, fmt), nl=False)
 
 
 def _setup_dict(result) -> dict:
@@ -145,12 +176,13 @@ def _register_optional_commands():
     when they run, so their modules import without it)."""
     from .claims import claims
     from .measure_claims import measure_claims
+    from .padding_command import padding
     from .plot_command import plot
     from .report_command import report
     from .sweep_command import sweep
     from .validation_commands import calibrate, validate
 
-    for command in (claims, measure_claims, sweep, calibrate, validate, plot,
+    for command in (claims, measure_claims, padding, sweep, calibrate, validate, plot,
                     report):
         cli.add_command(command)
     for command in cli.commands.values():

@@ -50,6 +50,12 @@ Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep
               help="Attention kernel: what PyTorch runs on the device per dtype and mode "
                    "(auto), scores in memory (math), or fused (flash).")
 @click.option("--causal", is_flag=True, help="Causal (masked) self-attention.")
+@click.option("--mode", type=click.Choice(["both", "prefill", "decode"]), default="both",
+              show_default=True,
+              help="both: the columns above; prefill/decode: --n is the prompt or context and "
+                   "the columns are those of `compare --mode prefill|decode` (time_s, "
+                   "tokens_per_s, state_bytes, memory_bytes, binding; rnn, lstm, gru, "
+                   "transformer).")
 @click.option("-o", "--output", default="-", show_default=True,
               help="CSV file to write ('-': stdout). A file is replaced atomically, a symlink "
                    "written through, a device or pipe written in place; folders are never "
@@ -59,7 +65,7 @@ Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (there is none when stderr "
                                                   "is not a terminal).")
 def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attention, causal,
-          output, yes, quiet):
+          mode, output, yes, quiet):
     from costmodel.sweep import csv_text, grid_rows, iter_sweep
 
     rows = grid_rows(n, d, batch, models)
@@ -67,6 +73,10 @@ def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attenti
         raise click.UsageError(f"the grid has {rows:,} rows, more than the limit of "
                                f"{MAX_ROWS:,}; pass --yes to write it")
     plan(output)  # refuse a bad output before any work
+    if mode != "both":
+        return _serving(n, d, batch, gpu, mode, models, output,
+                        dict(heads=heads, layers=layers, bidirectional=bidirectional,
+                             dtype=dtype, attention=attention, causal=causal))
     chunks = iter_sweep(n, d, batch, gpu, models=models, heads=heads, layers=layers,
                         bidirectional=bidirectional, dtype=dtype, attention=attention,
                         causal=causal, chunk_points=CHUNK_POINTS)
@@ -79,6 +89,21 @@ def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attenti
             bar.update(len(chunk["model"]))
     if output != "-":
         click.echo(f"wrote {rows:,} rows to {output}", err=True)
+
+
+def _serving(n, d, batch, gpu, mode, models, output, options):
+    """``sweep --mode prefill|decode``: costmodel.serving_sweep's columns as CSV."""
+    from costmodel.serving_sweep import serving_sweep
+
+    from . import render
+
+    columns = serving_sweep(n, d, batch, gpu, mode, models=models, max_rows=None, **options)
+    rows = [dict(zip(columns, values)) for values in zip(*(columns[c].tolist()
+                                                          for c in columns))]
+    with open_output(output) as out:
+        out.write(render.to_csv(rows))
+    if output != "-":
+        click.echo(f"wrote {len(rows):,} rows to {output}", err=True)
 
 
 class _NoBar:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from . import render
 
-NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "transformer": "Transformer"}
+NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "transformer": "Transformer",
+         "s4": "S4", "mamba": "Mamba", "linear_attention": "LinearAttn",
+         "linformer": "Linformer", "conformer": "Conformer", "ast": "AST"}
 
 #: (label, key, unit) of the comparison table, in order; unit None = plain number.
 LINES = (
@@ -32,10 +34,16 @@ def _cell(value, unit) -> str:
     return render.si(value, unit)
 
 
-def comparison_table(result, fmt: str) -> str:
+#: The lines of ``compare --mode training``: what a training step costs.
+TRAINING_LINES = ("params", "flops_training", "activation_bytes", "depth_forward",
+                  "time_training_s")
+
+
+def comparison_table(result, fmt: str, training_only: bool = False) -> str:
     setup, rows = result.setup, result.rows
     header = [""] + [NAMES[r["model"]] for r in rows]
-    body = [[label] + [_cell(r[key], unit) for r in rows] for label, key, unit in LINES]
+    lines = [line for line in LINES if not training_only or line[1] in TRAINING_LINES]
+    body = [[label] + [_cell(r[key], unit) for r in rows] for label, key, unit in lines]
     title = (f"n={setup.n}, d={setup.d}, batch={setup.batch}, layers={setup.layers}, "
              f"{setup.dtype}, {result.hardware.name}"
              + (", causal" if setup.causal else "") + (", bidirectional" if
@@ -51,7 +59,7 @@ def comparison_table(result, fmt: str) -> str:
                   for label, key in ratio_keys]
     cross_header = ["crossover n (equal)", "memory", "FLOPs", "fwd time"]
     cross_body = []
-    for model in [r["model"] for r in rows if r["model"] != "transformer"]:
+    for model in dict.fromkeys(c["model"] for c in result.crossovers):
         found = {c["quantity"]: c["n"] for c in result.crossovers if c["model"] == model}
         cross_body.append([NAMES[model]] + [_n(found.get(q)) for q in
                                             ("activation_bytes", "flops", "time_forward_s")])

@@ -87,6 +87,9 @@ def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "traini
     ``mode="inference"``: ``model.eval()`` under ``torch.inference_mode()`` (dropout off,
     nothing saved, the kernel PyTorch's inference path picks): the forward only.
     ``mode="training"``: a train-mode forward, the backward and one ``optimizer`` update.
+    ``mode="prefill"`` / ``"decode"``: an inference forward over a KV cache
+    (:mod:`costmodel.decode`): the ``n``-token prompt (time to first token), or one generated
+    token per sequence at context ``n`` (query length 1).
     ``sizes`` bind any size symbols the record was built with (``d=768``).
     """
     from costmodel.hardware import Hardware, load_hardware
@@ -95,6 +98,13 @@ def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "traini
     from costmodel.roofline import predict as roofline
 
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
+    served = mode
+    if mode in ("prefill", "decode"):  # the same formulas at another query length
+        from costmodel.decode import cached, step_values
+
+        record = cached(record)
+        at = step_values(record, mode, n)
+        n, mode, sizes = at.pop("n"), "inference", {**sizes, **at}
     record = resolve(record, hw, dtype, mode)[0]  # as PyTorch runs it there
     t = roofline(record, hw, dtype=dtype, optimizer=optimizer, allow_tf32=allow_tf32,
                  mode=mode, n=n, batch=batch, **sizes)
@@ -111,4 +121,4 @@ def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "traini
     attention = t.attention.as_dict() if t.attention is not None else None
     saved = 0 if mode == "inference" else record.evaluate(
         n=n, batch=batch, dtype=dtype, optimizer=optimizer, **sizes)["activation_bytes"]
-    return Prediction(hw.name, mode, dtype, phases, rows, attention, t, saved)
+    return Prediction(hw.name, served, dtype, phases, rows, attention, t, saved)

@@ -31,8 +31,13 @@ from costmodel.implementations import rnn_implementation
 from costmodel.implementations.sdpa import MODES, resolve
 from costmodel.roofline import Efficiency, predict
 
-MODELS = ("rnn", "lstm", "gru", "transformer")
+#: The rows compare shows by default.
+DEFAULT_MODELS = ("rnn", "lstm", "gru", "transformer")
+#: Every row --models may name: the defaults and the newer families (costmodel.compare_families).
+MODELS = (*DEFAULT_MODELS, "s4", "mamba", "linear_attention", "linformer", "conformer", "ast")
 RECURRENT = ("rnn", "lstm", "gru")
+#: Rows with attention heads (the comparison's heads apply).
+WITH_HEADS = ("transformer", "linear_attention", "linformer", "conformer", "ast")
 ATTENTION_KERNELS = ("auto", "math", "flash")
 #: The comparison's default head width (BERT/GPT-2 convention): d / 64 heads.
 HEAD_WIDTH = 64
@@ -62,13 +67,13 @@ class Setup:
     #: cuBLAS matmuls in fp32 on TF32 tensor cores (torch.backends.cuda.matmul.allow_tf32,
     #: default False); cuDNN's RNNs and convolutions use TF32 by default either way.
     allow_tf32: bool = False
-    models: tuple[str, ...] = MODELS
+    models: tuple[str, ...] = DEFAULT_MODELS
 
     def checked(self) -> "Setup":
         d = check_size("d", self.d)
         if self.heads is not None:
             heads = check_size("heads", self.heads)
-        elif "transformer" in self.models:
+        elif set(self.models) & set(WITH_HEADS):
             heads = default_heads(d)
         else:  # no Transformer row: heads change nothing
             heads = d // HEAD_WIDTH if d % HEAD_WIDTH == 0 else 1
@@ -103,8 +108,14 @@ def default_heads(d: int) -> int:
                      f"e.g. --heads {near} ({d // near}-wide heads)")
 
 
-def build(setup: Setup, name: str) -> Cost:
-    """The record of one model of the comparison, with n (and batch) left symbolic."""
+def build(setup: Setup, name: str, serving: bool = False) -> Cost:
+    """The record of one model of the comparison, with n (and batch) left symbolic
+    (``serving``: as it generates token by token, see costmodel.compare_families)."""
+    if name not in DEFAULT_MODELS:
+        from costmodel.compare_families import build_family
+
+        return build_family(name, setup.d, setup.heads, setup.ffn, setup.layers,
+                            setup.attention, serving)
     if name in RECURRENT:
         family = {"rnn": cm.RNN, "lstm": cm.LSTM, "gru": cm.GRU}[name]
         return family(setup.d, setup.d, num_layers=setup.layers,
@@ -158,7 +169,7 @@ def assumptions(setup: Setup, hw: Hardware, transformer: Cost | None = None,
     if transformer is not None:
         attention = {mode: resolve(transformer, hw, setup.dtype, mode)[1].as_dict()
                      for mode in MODES}
-    compared = "transformer" in setup.models
+    compared = bool(set(setup.models) & set(WITH_HEADS))
     return {"heads": setup.heads if compared else None,
             "head_width": setup.d // setup.heads if compared else None,
             "ffn": setup.ffn if compared else None, "dropout": 0.0, "batch_first": False,
@@ -192,12 +203,15 @@ def _row(name: str, record: Cost, setup: Setup, hw: Hardware, eff) -> dict:
     return {key: row[key] for key in ROW_KEYS}
 
 
-def inference_bytes(record: Cost, dtype: str = "fp32", *, n: int, batch: int) -> int:
+def inference_bytes(record: Cost, dtype: str = "fp32", *, n: int, batch: int,
+                    n_ctx: int | None = None) -> int:
     """Peak memory of one inference forward: weights, carried state (RNN h/c, attention K and
-    V) and, for a Transformer, the transient working memory at the forward's peak
+    V; the KV cache of ``n_ctx`` tokens for a record with one, see costmodel.decode) and, for a
+    Transformer, the transient working memory at the forward's peak
     (``LayerConfig.forward_transient_bytes``: n^2 scores of math attention, O(n) for fused)."""
     quantity = record.weight_bytes + record.state_bytes + forward_transient_bytes(record)
-    at = {S.n: n, S.n_src: n, S.batch: batch, S.dtype_bytes: sp.nsimplify(_bytes(dtype))}
+    at = {S.n: n, S.n_src: n, S.n_ctx: n if n_ctx is None else n_ctx, S.batch: batch,
+          S.dtype_bytes: sp.nsimplify(_bytes(dtype))}
     return int(quantity.xreplace(at))
 
 

@@ -31,12 +31,13 @@ def compile_numpy(args, exprs) -> Callable:
 # ----- runtime symbol values --------------------------------------------------------------
 def _runtime_values(dtype, optimizer, values: dict) -> dict:
     """Keyword values for compiled functions: dtype and optimizer become ``s`` and ``k_opt``,
-    ``n_src`` defaults to ``n``."""
+    ``n_src`` and ``n_ctx`` default to ``n``."""
     _refuse_runtime_keywords(values)
     values = dict(values)
     values.setdefault("s", dtype_bytes_of(dtype))
     values.setdefault("k_opt", optimizer_states_of(optimizer))
     values.setdefault("n_src", values.get("n"))
+    values.setdefault("n_ctx", values.get("n"))
     return values
 
 
@@ -85,6 +86,8 @@ def runtime_mapping(record, n, batch, dtype, optimizer, n_src, sizes) -> dict:
         mapping[S.n] = sp.Integer(check_size("n", n))
     if n_src is not None or n is not None:
         mapping[S.n_src] = sp.Integer(check_size("n_src", n if n_src is None else n_src))
+    if n is not None:  # a KV cache's context: n unless given by name (sizes, below)
+        mapping[S.n_ctx] = mapping[S.n]
     _refuse_runtime_keywords(sizes)
     by_name = {s.name: s for s in record.free_symbols}
     for key, value in sizes.items():

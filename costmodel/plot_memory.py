@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 
 from costmodel import symbols as S
-from costmodel.compare import MODELS, RECURRENT, Setup, build
+from costmodel.compare import DEFAULT_MODELS, RECURRENT, Setup, build
 from costmodel.plots import GIB, X_AXES, _figure, _finish, _footnote, _hardware, assumption_note
 
 #: The training step's memory: what the forward saves plus weights, gradients, Adam states.
@@ -99,7 +99,7 @@ def _marks(exprs: dict, models, hw) -> list[tuple]:
     return [m for m in marks if m[0]]
 
 
-def plot_memory(n, d: int, gpu="a100", *, models=MODELS, **options):
+def plot_memory(n, d: int, gpu="a100", *, models=DEFAULT_MODELS, **options):
     """The memory figure (see the module) for sequence lengths ``n`` at width ``d``."""
     hw, n = _hardware(gpu), np.asarray(list(n), dtype=np.int64)
     if not n.size:

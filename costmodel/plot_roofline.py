@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.compare import MODELS, Setup, build
+from costmodel.compare import DEFAULT_MODELS, Setup, build
 from costmodel.plots import _figure, _finish, _footnote, _hardware, assumption_note
 
 #: Marker area (points^2) of a kernel that takes all of its model's time.
@@ -24,8 +24,8 @@ LEGEND_AREA_PT2 = 40  # marker area in the legend
 TERA = 1e12  # FLOP/s per TFLOP/s, for labels only
 
 
-def kernel_points(n: int, d: int, gpu="a100", *, models=MODELS, mode="inference",
-                  **options) -> dict[str, dict[str, np.ndarray]]:
+def kernel_points(n: int, d: int, gpu="a100", *, models=DEFAULT_MODELS,
+                  mode="inference", **options) -> dict[str, dict[str, np.ndarray]]:
     """Per model: ``intensity`` (FLOP/byte), ``flops_per_s`` achieved, ``share`` of the
     model's time and ``name`` of every kernel with FLOPs and bytes, from costmodel.predict."""
     from costmodel.api import predict
@@ -54,8 +54,8 @@ def roofs(hw) -> dict[str, float]:
     return {"/".join(keys): value for value, keys in sorted(merged.items())}
 
 
-def plot_roofline(n: int, d: int, gpu="a100", *, models=MODELS, mode="inference",
-                  **options):
+def plot_roofline(n: int, d: int, gpu="a100", *, models=DEFAULT_MODELS,
+                  mode="inference", **options):
     """Roofs of ``gpu`` and the kernels of each model at (n, d) (see the module)."""
     hw = _hardware(gpu)
     points = kernel_points(n, d, hw, models=models, mode=mode, **options)

@@ -1,7 +1,7 @@
 """Figures of the library's numbers: time and depth vs size here, memory in
 :mod:`costmodel.plot_memory`, the roofline and predicted vs measured in
-:mod:`costmodel.plot_roofline` (all reachable as ``plots.plot_*``). Each ``plot_*`` returns a :class:`matplotlib.figure.Figure` (no pyplot state, no
-display); :func:`save` writes one as PNG, SVG or PDF by the path's suffix through
+:mod:`costmodel.plot_roofline` (all reachable as ``plots.plot_*``). Each ``plot_*`` returns a
+:class:`matplotlib.figure.Figure` (no pyplot state, no display); :func:`save` writes one as PNG, SVG or PDF by the path's suffix through
 :mod:`costmodel.files` (never half-written). The numbers come from the functions the CLI's
 ``compare`` and ``sweep`` use (:func:`costmodel.sweep.sweep`, :func:`costmodel.predict`), the
 data series stay on the Axes (``ax.lines``, ``ax.collections``), so a test reads them back.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from costmodel.compare import MODELS, RECURRENT, Setup, assumptions, build
+from costmodel.compare import DEFAULT_MODELS, RECURRENT, Setup, assumptions, build
 from costmodel.hardware import Hardware, load_hardware
 
 #: Output formats by file suffix (matplotlib's savefig format names).
@@ -134,7 +134,7 @@ def _sweep_axes(x: str, n, d, batch, values):
 
 
 def sweep_series(quantity: str, values, gpu, *, x="n", n=512, d=768, batch=1,
-                 models=MODELS, **options) -> dict[tuple[str, str], tuple]:
+                 models=DEFAULT_MODELS, **options) -> dict[tuple[str, str], tuple]:
     """``{(model, gpu name): (x values, quantity)}`` from :func:`costmodel.sweep.sweep`,
     ``values`` on axis ``x``, the other two axes fixed: the data of the time/depth plots."""
     from costmodel.sweep import sweep
@@ -180,7 +180,7 @@ def _series_plot(quantity, values, gpu, ylabel, title, *, x, n, d, batch, models
 
 
 def plot_time(values, gpu="a100", *, x="n", mode="inference", n=512, d=768, batch=1,
-              models=MODELS, **options):
+              models=DEFAULT_MODELS, **options):
     """Roofline time vs ``x`` (n, batch or d) of each model on each GPU: an inference forward
     (``mode="inference"``) or a training step (``"training"``), as compare predicts them."""
     column = {"inference": "time_forward_s", "training": "time_training_s"}.get(mode)
@@ -191,8 +191,8 @@ def plot_time(values, gpu="a100", *, x="n", mode="inference", n=512, d=768, batc
                         x=x, n=n, d=d, batch=batch, models=models, **options)
 
 
-def plot_depth(values, gpu="a100", *, x="n", n=512, d=768, batch=1, models=MODELS,
-               **options):
+def plot_depth(values, gpu="a100", *, x="n", n=512, d=768, batch=1,
+               models=DEFAULT_MODELS, **options):
     """Sequential depth of the forward (dependent GEMM-class steps) vs ``x``: the same on every
     device, so only the first of ``gpu`` is drawn (it names the assumptions)."""
     return _series_plot("depth_forward", values, _gpus(gpu)[:1],

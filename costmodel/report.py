@@ -16,7 +16,8 @@ from costmodel.plots import plot_depth, plot_time, to_bytes
 #: The figures' sequence lengths: 16, 32, ... up to this many times the report's n.
 N_SPAN = 16
 N_FIRST = 16
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1250px;margin:2em auto;padding:0 1.5em;color:#222}
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1250px;margin:2em auto;
+padding:0 1.5em;color:#222}
 table{border-collapse:collapse;margin:.6em 0;font-size:12px;display:block;overflow-x:auto}
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;white-space:nowrap}
 h2{border-bottom:1px solid #ddd;margin-top:1.6em} figure{margin:1em 0}

@@ -10,7 +10,8 @@ import numpy as np
 import sympy as sp
 
 from costmodel import symbols as S
-from costmodel.compare import HEAD_WIDTH, MODELS, RECURRENT, Setup, default_heads
+from costmodel.compare import HEAD_WIDTH, RECURRENT, Setup, default_heads
+from costmodel.compare import DEFAULT_MODELS as MODELS  # the newer families: compare only
 from costmodel.checks import check_choice
 from costmodel.hardware import Hardware, load_hardware
 from costmodel.implementations.sdpa import resolve

@@ -4,6 +4,9 @@ Glossary
 --------
 n           sequence length (time steps, tokens, frames) of the input.
 n_src       length of the memory sequence a decoder cross-attends to (defaults to n).
+n_ctx       context length a self-attention with a KV cache attends over: the tokens already
+            cached plus the n new ones (defaults to n: no cache). Prefill is n = n_ctx =
+            prompt length; one decode step is n = 1 at context n_ctx (costmodel.decode).
 batch       batch size.
 dtype_bytes bytes per element of weights and activations (4 for fp32, 2 for bf16/fp16).
 optimizer_states  optimizer state tensors kept per parameter (0 SGD, 1 momentum, 2 Adam).
@@ -21,6 +24,7 @@ import sympy as sp
 
 n = sp.Symbol("n", positive=True, integer=True)
 n_src = sp.Symbol("n_src", positive=True, integer=True)
+n_ctx = sp.Symbol("n_ctx", positive=True, integer=True)
 batch = sp.Symbol("batch", positive=True, integer=True)
 dtype_bytes = sp.Symbol("s", positive=True)
 optimizer_states = sp.Symbol("k_opt", nonnegative=True, integer=True)
@@ -29,6 +33,7 @@ optimizer_states = sp.Symbol("k_opt", nonnegative=True, integer=True)
 RUNTIME_SYMBOLS = {
     "n": n,
     "n_src": n_src,
+    "n_ctx": n_ctx,
     "batch": batch,
     "dtype_bytes": dtype_bytes,
     "optimizer_states": optimizer_states,

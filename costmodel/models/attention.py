@@ -22,6 +22,14 @@ plus one mask add per score). A causal flash kernel skips the upper triangle: we
 ``n*(n+1)/2`` query-key pairs that survive the mask (FlashAttention-2's convention; the real
 kernel skips whole tiles, so it does a little more). ``FlopCounterMode`` ignores
 ``is_causal`` and reports the dense count. Causal masking is for self-attention only here.
+
+``kv_cache=True`` (a configuration field; :mod:`costmodel.decode` builds it): the n query
+tokens are the newest of a context of ``n_ctx`` tokens whose keys and values are cached. The
+projections run on the n new tokens, the core reads K and V of all ``n_ctx`` (``key_len``),
+and ``state_bytes`` is the cache. The formulas are the same: without a cache ``n_ctx`` is n,
+so prefill is ``n = n_ctx`` and one decode step ``n = 1``. Causal pairs with a cache: each new
+query sees the ``n_ctx - n`` cached keys and the new ones up to itself,
+``n*(n_ctx - n) + n*(n+1)/2`` (``n*(n+1)/2`` without a cache; ``n_ctx`` at ``n = 1``).
 """
 
 from __future__ import annotations
@@ -83,6 +91,8 @@ class AttentionConfig:
     memory_saved: object = 1
     #: what the caller asked for ("auto", "math", "flash"); ``attention`` is the kernel built
     requested: str = ""
+    #: self-attention over a KV cache: keys span n_ctx tokens, the n queries are the newest
+    kv_cache: bool = False
 
     @property
     def packed(self) -> bool:
@@ -91,7 +101,7 @@ class AttentionConfig:
 
     @property
     def key_len(self):
-        source = S.n if self.source == "self" else S.n_src
+        source = S.n_src if self.source == "cross" else S.n_ctx if self.kv_cache else S.n
         return source + int(self.add_bias_kv) + int(self.add_zero_attn)
 
 
@@ -116,13 +126,15 @@ def MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv
                        add_zero_attn=False, kdim=None, vdim=None, batch_first=False,
                        device=None, dtype=None, *, attention="auto", causal=False,
                        need_weights=True, input_requires_grad=False,
-                       mask_bytes=C.DROPOUT_MASK_BYTES_PER_ELEMENT) -> AttentionRecord:
+                       mask_bytes=C.DROPOUT_MASK_BYTES_PER_ELEMENT,
+                       kv_cache=False) -> AttentionRecord:
     """``torch.nn.MultiheadAttention`` over ``n`` query tokens, in training mode.
 
     Costmodel-only keywords: ``attention`` ("auto" | "math" | "flash"; "auto" is the kernel
     PyTorch's CPU runs in training mode: math with need_weights=True or dropout, else its
     flash kernel), ``causal``, ``need_weights``
-    (the forward argument; True as in a direct call), ``input_requires_grad`` (whether the query input
+    (the forward argument; True as in a direct call), ``kv_cache`` (the n queries are the
+    newest of ``n_ctx`` cached keys and values; see the module docstring), ``input_requires_grad`` (whether the query input
     needs a gradient; the key/value source never does here) and ``mask_bytes`` (dropout mask
     bytes per element: 1 for CUDA's bool mask, ``symbols.dtype_bytes`` for CPU eager).
     """
@@ -145,7 +157,7 @@ def MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv
         add_zero_attn, embed_dim if kdim is None else check_size("kdim", kdim),
         embed_dim if vdim is None else check_size("vdim", vdim), batch_first,
         attention, causal, need_weights, input_requires_grad, mask_bytes, source,
-        requested=requested)
+        requested=requested, kv_cache=kv_cache)
     return module_record(config)
 
 
@@ -157,6 +169,10 @@ def validate(cfg: AttentionConfig) -> None:
     if cfg.attention == "flash" and cfg.need_weights:
         raise ValueError("attention='flash' needs need_weights=False: with need_weights=True "
                          "PyTorch takes the bmm path and materialises the probabilities")
+    check_bool("kv_cache", cfg.kv_cache)
+    if cfg.kv_cache and (cfg.source != "self" or cfg.add_bias_kv or cfg.add_zero_attn):
+        raise ValueError("kv_cache=True is modelled for self-attention over the n tokens only "
+                         "(no kdim/vdim, add_bias_kv or add_zero_attn)")
     if cfg.causal and (cfg.source != "self" or cfg.add_bias_kv or cfg.add_zero_attn):
         raise ValueError("causal=True is modelled for self-attention over the n tokens only "
                          "(no kdim/vdim, add_bias_kv or add_zero_attn)")
@@ -274,7 +290,8 @@ def _core(cfg: AttentionConfig) -> Cost:
     t, L, head_dim = tokens_of(), cfg.key_len, sp.sympify(cfg.embed_dim) / cfg.num_heads
     flash = cfg.attention == "flash"
     if flash and cfg.causal:
-        pairs = S.n * (S.n + 1) / 2  # query i sees keys 0..i: 1 + 2 + ... + n
+        # new query i sees the L - n cached keys and new keys 0..i: 1 + 2 + ... + n
+        pairs = S.n * (L - S.n) + S.n * (S.n + 1) / 2
         # q: [b*h, n, hd] @ k^T over the kept pairs only
         product = mm_flops(b * h, head_dim, pairs)
     else:

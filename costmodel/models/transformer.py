@@ -65,6 +65,8 @@ class LayerConfig:
     #: the attention record built ("math" | "flash"): attention itself, or for "auto" what
     #: PyTorch runs (costmodel.implementations.sdpa); device-free: the CPU in training mode
     kernel: str = ""
+    #: self-attention over a KV cache of n_ctx tokens (costmodel.decode; see models.attention)
+    kv_cache: bool = False
 
     def forward_transient_bytes(self) -> sp.Expr:
         """Bytes live at the peak of one inference forward beyond the weights and K, V (the
@@ -74,7 +76,8 @@ class LayerConfig:
         [tokens, ffn] tensors). Layers run one after another, so a stack's peak is one layer's.
         """
         d, t, s, b = self.d_model, tokens_of(), S.dtype_bytes, S.batch
-        keys = [S.n] + ([S.n_src] if self.kind == "decoder" else [])
+        keys = [S.n_ctx if self.kv_cache else S.n] + ([S.n_src] if self.kind == "decoder"
+                                                        else [])
         if self.kernel == "math":
             core = sp.Max(*(MATH_SCORE_COPIES * b * self.nhead * S.n * L * s for L in keys))
         else:
@@ -129,7 +132,8 @@ def _attention(cfg: LayerConfig, source: str, input_grad: bool, memory_saved=Tru
     att = AttentionConfig(d, cfg.nhead, cfg.dropout, cfg.bias, False, False, d, d,
                           cfg.batch_first, cfg.kernel, cfg.causal and source == "self",
                           need_weights=False, input_grad=input_grad, mask_bytes=cfg.mask_bytes,
-                          source=source, memory_saved=memory_saved)
+                          source=source, memory_saved=memory_saved,
+                          kv_cache=cfg.kv_cache and source == "self")
     if is_known(d) and is_known(cfg.nhead) and d % cfg.nhead:
         raise ValueError(f"d_model={d} must be divisible by nhead={cfg.nhead}")
     return attention_block(att)

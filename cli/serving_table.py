@@ -1,0 +1,61 @@
+"""The table of ``costmodel compare --mode prefill|decode`` (costmodel.decode.Serving)."""
+
+from __future__ import annotations
+
+from . import render
+from .tables import NAMES, _cell, _n, _wrapped, assumption_items
+
+#: (label, key, unit) per mode, in order; a count of None prints "unbounded".
+LINES = {
+    "prefill": (("time to first token", "time_s", "s"), ("prompt tokens/s", "tokens_per_s", "/s"),
+                ("KV cache / state", "state_bytes", "B"), ("peak memory", "memory_bytes", "B"),
+                ("largest batch", "max_batch", "count"),
+                ("longest prompt", "max_context", "count"), ("  bound by", "binding", "text")),
+    "decode": (("time per token", "time_s", "s"), ("tokens/s (batch)", "tokens_per_s", "/s"),
+               ("KV cache / state", "state_bytes", "B"), ("peak memory", "memory_bytes", "B"),
+               ("largest batch", "max_batch", "count"),
+               ("longest context", "max_context", "count"), ("  bound by", "binding", "text")),
+}
+CROSSOVER_LABELS = (("state_bytes", "state"), ("memory_bytes", "peak memory"),
+                    ("time_s", "time/token"))
+
+
+def _value(value, unit) -> str:
+    if unit == "count":
+        return "unbounded" if value is None else f"{value:,}"
+    return _cell(value, unit)
+
+
+def serving_table(result, fmt: str) -> str:
+    setup, rows = result.setup, result.rows
+    header = [""] + [NAMES[r["model"]] for r in rows]
+    body = [[label] + [_value(r[key], unit) for r in rows]
+            for label, key, unit in LINES[result.mode]]
+    what = "prompt" if result.mode == "prefill" else "context"
+    title = (f"{result.mode}: {what} n={setup.n}, d={setup.d}, batch={setup.batch}, "
+             f"layers={setup.layers}, {setup.dtype}, {result.hardware.name}"
+             + (", causal" if setup.causal else ""))
+    items = [*assumption_items(result.assumptions), result.assumptions["step"]]
+    tables = [(header, body)]
+    if result.crossovers:
+        labels = CROSSOVER_LABELS if result.mode == "decode" else (("time_s", "TTFT"),)
+        cross_header = [f"crossover {what}"] + [label for _, label in labels]
+        cross_body = []
+        for model in dict.fromkeys(c["model"] for c in result.crossovers):
+            found = {c["quantity"]: c["context"] for c in result.crossovers
+                     if c["model"] == model}
+            cross_body.append([NAMES[model]] + [_n(found.get(q)) for q, _ in labels])
+        tables.append((cross_header, cross_body))
+    draw = {"markdown": render.to_markdown, "latex": render.to_latex}.get(fmt, render.to_table)
+    parts = [draw(h, b) for h, b in tables]
+    if fmt == "markdown":
+        return f"**{title}**\n\n" + "".join(f"- {item}\n" for item in items) + (
+            "\n" + "\n".join(parts))
+    if fmt == "latex":
+        return "".join(f"% {line}\n" for line in [title, *_wrapped(items)]) + "\n".join(parts)
+    note = {"decode": "crossover context: the shortest context from which the model is no "
+                      "worse than\nthe Transformer ('never' = none up to 2^40 tokens); "
+                      "memory: the device's memory_bytes.\n",
+            "prefill": "crossover prompt: the prompt length where the times to first token "
+                       "cross ('never':\nno sign change up to 2^20 tokens).\n"}[result.mode] if result.crossovers else ""
+    return "\n".join(["\n".join([title, *_wrapped(items)]) + "\n", *parts, note])
