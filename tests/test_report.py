@@ -63,3 +63,10 @@ def test_report_renders_in_headless_chromium(tmp_path):
     subprocess.run([sys.executable, str(script), "--n", "64", "--d", "256", "-o", str(shot)],
                    check=True, timeout=120)
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
+
+
+def test_report_of_families_sweep_does_not_cover():
+    page = html_report(64, 256, "a100", models=("mamba",))  # no time/depth sweep for mamba
+    assert page.count("<svg") == 2  # memory and roofline
+    both = html_report(64, 256, "a100", models=("lstm", "mamba"))
+    assert both.count("<svg") == 4 and "<td>mamba</td>" in both
