@@ -106,9 +106,14 @@ def assumption_items(a: dict) -> list[str]:
 
 
 def _note(result) -> str:
+    from costmodel.efficiency import Efficiency
+
     calibrated = bool(getattr(result.hardware, "efficiency", None))
+    fitted = not calibrated and Efficiency.for_hardware(result.hardware).cublas is not None
     source = ("a calibrated profile's efficiencies" if calibrated
-              else "the datasheet with efficiency priors")
+              else f"the datasheet, with GEMM and pointwise efficiencies\nfitted for "
+                   f"{result.hardware.architecture} GPUs (costmodel/data/fitted/cublas.toml)"
+              if fitted else "the datasheet with efficiency priors")
     crossover = ("crossover: the n where the two are equal ('never' = no n >= 1 does);\n"
                  if result.ratios else "")
     return f"{crossover}time: the roofline on {source}.\n"

@@ -6,6 +6,7 @@ applies (:mod:`costmodel.roofline` does the arithmetic). Read from the shipped p
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -23,6 +24,8 @@ except ModuleNotFoundError:  # Python 3.10
 
 
 MATMUL_KINDS = ("gemm", "attention", "rnn_gemm", "conv")
+# NVIDIA generations whose GEMM and pointwise kernels follow costmodel.implementations.cublas
+GPU_ARCHITECTURES = ("maxwell", "pascal", "volta", "turing", "ampere", "ada", "hopper")
 STEP_KIND = "rnn_step"  # curve kind of a recurrence's step GEMMs (else their kernel's kind)
 # a profile without a kind's own curve uses another's: rnn_step -> rnn_gemm; the pointwise
 # kinds the records name (activation, dropout, softmax) -> the generic elementwise curve
@@ -57,6 +60,9 @@ class Efficiency:
     call_weight_passes: Mapping[str, float] = field(default_factory=dict, hash=False)
     fresh_sequence_passes: Mapping[str, float] = field(default_factory=dict, hash=False)
     step_scale: Mapping[str, float] = field(default_factory=dict, hash=False)
+    # one architecture's cuBLAS/pointwise parameters (costmodel/data/fitted/cublas.toml, via
+    # costmodel.implementations.cublas.params_for); None: the generic roofline above
+    cublas: Mapping | None = field(default=None, hash=False)
 
     @classmethod
     def ideal(cls) -> "Efficiency":
@@ -68,10 +74,21 @@ class Efficiency:
         return _priors(cls)
 
     @classmethod
-    def for_hardware(cls, hw: "Hardware") -> "Efficiency":
-        """The profile's own efficiency when ``hw`` is a calibrated profile, else the priors."""
+    def for_hardware(cls, hw: "Hardware", params: Mapping | None = None) -> "Efficiency":
+        """The profile's own efficiency when ``hw`` is a calibrated profile; for a GPU the
+        priors plus the fitted cuBLAS/pointwise parameters of its architecture (the
+        cross-architecture set where none were fitted for it; ``params``: a fitted set to use
+        instead of the shipped one); else the priors."""
         table = getattr(hw, "efficiency", None)
-        return cls.from_table(table, hw.origin) if table else cls.priors()
+        if table:
+            return cls.from_table(table, hw.origin)
+        if hw.architecture in GPU_ARCHITECTURES and hw.sm_count:
+            from costmodel.implementations import cublas
+
+            chosen = cublas.params_for(cublas.shipped() if params is None else params, hw)
+            return dataclasses.replace(cls.priors(), cublas=chosen,
+                                       source=f"fitted {cublas.FITTED} ({hw.architecture})")
+        return cls.priors()
 
     @classmethod
     def from_profile(cls, path) -> "Efficiency":

@@ -7,7 +7,8 @@ loads and checks them, resolves names and picks the peak a PyTorch matmul reache
 Schema. Top level: ``name`` (unique), ``short_names`` (lower-case names users type), ``vendor``,
 ``notes`` (datasheet subtleties), ``architecture`` (one of ARCHITECTURES: the generation whose
 fitted implementation priors apply; optional in user files). One table per figure -- ``memory_bytes``, ``hbm_bytes_per_s``,
-``sm_count`` (SMs; CUs on AMD), ``l2_bytes``, ``boost_clock_hz`` and ``peak_flops_per_s.<key>``::
+``sm_count`` (SMs; CUs on AMD), ``l2_bytes``, ``boost_clock_hz`` and ``peak_flops_per_s.<key>``;
+optionally ``sustained_clock_hz`` (the clock a power-capped part holds under matmul load)::
 
     [peak_flops_per_s.fp16]
     value      = 312e12        # SI, dense
@@ -65,6 +66,9 @@ except ModuleNotFoundError:  # Python 3.10
 DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 PEAK_KEYS = ("fp64", "fp64_matrix", "fp32", "fp32_matrix", "tf32", "fp16", "bf16", "fp8", "int8")
 FIGURES = ("memory_bytes", "hbm_bytes_per_s", "sm_count", "l2_bytes", "boost_clock_hz")
+# optional in every file: the SM clock a power-capped part holds under sustained matmul load
+# (L4, T4 at 70-72 W run well below boost); the GEMM time model scales the peaks by it
+OPTIONAL_FIGURES = ("sustained_clock_hz",)
 CONFIDENCE = MappingProxyType({
     "C": "matches a vendor document (or a verbatim copy) and the arithmetic cross-check",
     "R": "from reputable secondary pages only",
@@ -82,7 +86,7 @@ _PROVENANCE_KEYS = ("quote", "source", "read", "confidence")
 _FIGURE_KEYS = frozenset({"value", *_PROVENANCE_KEYS, "derivation", "printed"})
 _UNSUPPORTED_KEYS = frozenset({"supported", "reason"})
 _TOP_KEYS = frozenset({"name", "short_names", "vendor", "notes", "architecture", *FIGURES,
-                       "peak_flops_per_s"})
+                       *OPTIONAL_FIGURES, "peak_flops_per_s"})
 # GPU generations: per-architecture efficiency priors are fitted and keyed by these names
 ARCHITECTURES = ("maxwell", "pascal", "volta", "turing", "ampere", "ada", "hopper",
                  "cdna1", "cdna2", "cdna3", "gcn5", "cpu")
@@ -124,6 +128,13 @@ class Hardware:
     origin: str = ""
     efficiency: Mapping[str, Any] | None = None  # a calibrated profile's [efficiency] table
     calibration: Mapping[str, Any] | None = None  # ... and its [calibration] metadata
+    sustained_clock_hz: float | None = None  # optional: see OPTIONAL_FIGURES
+
+    def sustained_fraction(self) -> float:
+        """sustained / boost clock where both are known (a power-capped part), else 1."""
+        if self.sustained_clock_hz and self.boost_clock_hz:
+            return min(1.0, self.sustained_clock_hz / self.boost_clock_hz)
+        return 1.0
 
     def __hash__(self) -> int:  # the mapping fields are read-only views; hash what defines a device
         return hash((self.name, self.origin, tuple(self.peaks.items()), self.hbm_bytes_per_s))
@@ -278,7 +289,7 @@ def _parse(text: str, origin: str, strict: bool) -> Hardware:
         if _text(origin, "short_names", short) != normalize_name(short):
             _fail(origin, "short_names", f"{short!r} must be written as {normalize_name(short)!r}")
     figures, provenance = {}, {}
-    for key in FIGURES:
+    for key in (*FIGURES, *OPTIONAL_FIGURES):
         if key in data:
             figures[key], prov = _figure(origin, key, data[key], strict)
             if prov is not None:
@@ -297,7 +308,8 @@ def _parse(text: str, origin: str, strict: bool) -> Hardware:
         architecture=_text(origin, "architecture", architecture) if architecture else "",
         memory_bytes=figures.get("memory_bytes"), hbm_bytes_per_s=figures["hbm_bytes_per_s"],
         sm_count=figures.get("sm_count"), l2_bytes=figures.get("l2_bytes"),
-        boost_clock_hz=figures.get("boost_clock_hz"), peaks=MappingProxyType(peaks),
+        boost_clock_hz=figures.get("boost_clock_hz"),
+        sustained_clock_hz=figures.get("sustained_clock_hz"), peaks=MappingProxyType(peaks),
         unsupported=MappingProxyType(unsupported),
         provenance=MappingProxyType({**provenance, **peak_provenance}), origin=origin,
         efficiency=MappingProxyType(data["efficiency"]) if "efficiency" in data else None,

@@ -10,7 +10,8 @@ _REGENERATE = ('python -c "from pathlib import Path; from costmodel.hardware_doc
                "encoding='utf-8')\"")
 
 _UNITS = {"memory_bytes": (1e9, "GB"), "hbm_bytes_per_s": (1e9, "GB/s"), "sm_count": (1, ""),
-          "l2_bytes": (2**20, "MiB"), "boost_clock_hz": (1e6, "MHz")}
+          "l2_bytes": (2**20, "MiB"), "boost_clock_hz": (1e6, "MHz"),
+          "sustained_clock_hz": (1e6, "MHz")}
 
 
 def _fmt(value: float | None, scale: float = 1.0) -> str:

@@ -43,6 +43,7 @@ from costmodel import conventions as C
 from costmodel.cost import Cost
 from costmodel.efficiency import MATMUL_KINDS, STEP_KIND, Efficiency  # noqa: F401 (re-exported)
 from costmodel.hardware import Hardware, matmul_peak
+from costmodel.implementations import cublas
 from costmodel.numeric import dtype_bytes_of
 
 CUDNN_KINDS = ("rnn_gemm", "conv")
@@ -98,7 +99,11 @@ def _occupancy(shape, concurrent, hw: Hardware, eff: Efficiency):
 def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
                 allow_tf32: bool, cudnn_allow_tf32: bool, family: str = "") -> dict:
     """Terms of one kernel from its evaluated ``flops, bytes, concurrent, shape, resident``;
-    ``family`` (the implementation, e.g. "lstm") selects a calibrated profile's terms."""
+    ``family`` (the implementation, e.g. "lstm") selects a calibrated profile's terms.
+    With fitted cuBLAS parameters (``eff.cublas``, a GPU) cuBLAS GEMMs and PyTorch's pointwise
+    kernels take :mod:`costmodel.implementations.cublas`'s times."""
+    if eff.cublas is not None and _cublas_kernel(k):
+        return _cublas_time(k, hw, eff, dtype, allow_tf32)
     flops = np.asarray(k["flops"], dtype=float) * k["concurrent"]
     nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
     occupancy = _occupancy(k["shape"], k["concurrent"], hw, eff)
@@ -138,6 +143,39 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
             "ideal_s": flops / peak,
             "compute_s": compute_s, "memory_s": memory_s, "latency_s": latency_s,
             "lower_s": lower, "upper_s": terms.sum(axis=0),
+            "binding": np.asarray(TERMS)[terms.argmax(axis=0)]}
+
+
+def _cublas_kernel(k: Mapping) -> bool:
+    """A kernel cuBLAS or PyTorch's pointwise kernels run (not a fused recurrent step)."""
+    if k["name"].startswith("step_"):
+        return False
+    return (k["kind"] == "gemm" and k["shape"] is not None) or k["kind"] in cublas.KIND_CLASS
+
+
+def _cublas_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str, allow_tf32: bool):
+    p = eff.cublas
+    flops = np.asarray(k["flops"], dtype=float) * k["concurrent"]
+    nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
+    if k["kind"] == "gemm":
+        m, n, depth = k["shape"][:3]
+        # an optional 4th shape entry: GEMMs batched inside the launch (a bmm over heads)
+        batch = k["concurrent"] * (k["shape"][3] if len(k["shape"]) > 3 else 1)
+        peak = matmul_peak(hw, dtype, allow_tf32)
+        compute_s, memory_s = cublas.gemm_terms(m, n, depth, batch, hw, dtype, p,
+                                                allow_tf32=allow_tf32)
+    else:
+        peak = hw.peak_flops_per_s("fp32")  # pointwise work runs on the vector units
+        compute_s = flops / peak
+        memory_s = cublas.pointwise_memory_s(nbytes, cublas.KIND_CLASS[k["kind"]], hw, p)
+    compute_s, memory_s = np.broadcast_arrays(np.asarray(compute_s, float),
+                                              np.asarray(memory_s, float))
+    latency_s = np.full_like(compute_s, p["floor_s"])
+    terms = np.stack([compute_s, memory_s, latency_s])
+    return {"name": k["name"], "phase": k["phase"], "count": k["count"],
+            "flops": flops, "bytes": nbytes, "peak_flops_per_s": peak, "ideal_s": flops / peak,
+            "compute_s": compute_s, "memory_s": memory_s, "latency_s": latency_s,
+            "lower_s": latency_s + np.maximum(compute_s, memory_s), "upper_s": terms.sum(axis=0),
             "binding": np.asarray(TERMS)[terms.argmax(axis=0)]}
 
 

@@ -17,6 +17,10 @@ from types import ModuleType
 # NAME -> module path; sources register here (one line each)
 SOURCES = {
     "deepbench-rnn": "costmodel.reference.deepbench_rnn",
+    "neusight": "costmodel.reference.neusight",
+    "neusight-layers": "costmodel.reference.neusight_layers",
+    "llmcompass": "costmodel.reference.llmcompass",
+    "attention": "costmodel.reference.attention",
 }
 REQUIRED_COLUMNS = ("source", "gpu", "family", "phase", "dtype", "measured_s", "repo",
                     "commit", "path_or_url")

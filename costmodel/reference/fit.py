@@ -17,10 +17,15 @@ HEADER = ("# Fitted by `python -m costmodel.reference.fit {name}` from {rows} ro
 
 
 def render(name: str) -> str:
-    """The TOML text of source ``name``'s fit on all of its rows."""
+    """The TOML text of source ``name``'s fit on all of its rows (a source with a layout of
+    its own renders it: ``fitted_toml(params)``)."""
     module = source(name)
     frame = module.rows()
-    lines = [HEADER.format(name=name, rows=len(frame), module=module.__name__.rsplit(".", 1)[1])]
+    header = HEADER.format(name=name, rows=len(frame), module=module.__name__.rsplit(".", 1)[1])
+    if hasattr(module, "fitted_toml"):  # its own layout: the header's first two lines only
+        return "".join(header.splitlines(keepends=True)[:2]) + module.fitted_toml(
+            module.fit(frame))
+    lines = [header]
     for arch, phases in module.fit(frame).items():
         for phase, values in phases.items():
             lines.append(f"[params.{arch}.{phase}]")
@@ -42,7 +47,11 @@ def main(argv: list[str]) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    written = set()
     for name in chosen:
+        if source(name).FITTED in written:  # sources sharing one fitted file: the first writes
+            continue
+        written.add(source(name).FITTED)
         path = FOLDER / f"{source(name).FITTED}.toml"
         path.write_text(render(name), encoding="utf-8")
         print(f"wrote {path.relative_to(FOLDER.parents[2])}")

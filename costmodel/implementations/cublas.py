@@ -1,0 +1,179 @@
+"""cuBLAS GEMMs and PyTorch's pointwise kernels on NVIDIA GPUs: time from tiles, waves and
+per-architecture efficiencies fitted to published measurements.
+
+A GEMM ``[batch] x (m x k) @ (k x n)`` runs as thread blocks that each own one output tile.
+cuBLAS picks among tile sizes (NeuSight's kernel names show ``sgemm_128x128``, ``128x64``,
+``64x64``, ...); smaller tiles run several blocks per SM, so one "slot" of an SM holds
+``BASE_TILE / tile`` blocks. With ``T`` tiles on ``S`` SMs the kernel runs
+``ceil(T / (S * blocks_per_sm))`` waves, each costing one base tile's work on one SM::
+
+    compute_s = waves * (2 * BASE_TILE_ELEMENTS * k_per_split
+                         / (peak_per_sm * efficiency * tile_factor) + wave_overhead_s)
+    memory_s  = bytes / (hbm_bytes_per_s * memory_efficiency)  (x l2_speedup if it fits in L2)
+    gemm_s    = floor_s + max(compute_s, memory_s)      (the fastest tile: cuBLAS's heuristic)
+
+Too few tiles for one wave: the reduction is split (split-K) while each split keeps
+``SPLIT_K_MIN_DEPTH`` of k. ``wave_overhead_s``: a wave's fixed time (loading the first
+operand tiles, writing the output tile: memory latency, which does not scale with the peak).
+``peak_per_sm`` is the matmul peak PyTorch reaches (:func:`costmodel.hardware.matmul_peak`:
+fp32 without TF32 by default) scaled by the part's sustained clock (``Hardware.sustained_fraction``: L4 and T4 cannot hold boost), over its SMs.
+
+A pointwise kernel (add, mul, relu, gelu, tanh, LayerNorm, softmax, dropout) moves bytes::
+
+    pointwise_s = floor_s + bytes / (hbm_bytes_per_s * pointwise_efficiency[op_class])
+
+``floor_s`` is the launch plus measurement floor of one op timed alone (CUDA events over a
+single call: 7-10 us in NeuSight's data). All fitted numbers live in
+``costmodel/data/fitted/cublas.toml`` (``python -m costmodel.reference.fit neusight``), per
+architecture where the training rows hold that architecture, else the cross-architecture set
+(``params["cross"]``), each with the rows it came from.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Mapping
+
+import numpy as np
+
+from costmodel.hardware import Hardware, matmul_peak
+from costmodel.numeric import dtype_bytes_of
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+FITTED = "cublas"
+BASE_TILE = (128, 128)  # the large sgemm/hgemm tile: one block fills an SM slot
+# tiles cuBLAS chooses among for fp32 and 16-bit GEMMs (NeuSight's kernel names: 128x128 in
+# 55 %, 128x64 in 20 %, 64x64 and 128x32 in 5 % each of 16,513 bmm/linear rows)
+TILES = ((128, 128), (128, 64), (64, 64))
+L2_USABLE_FRACTION = 0.5  # of the L2 that holds an op's tensors between calls (A100: two halves)
+SPLIT_K_MIN_DEPTH = 256  # each split of the reduction keeps at least this much of k
+MATMUL_FLOPS_PER_MAC = 2  # one multiply-add = 2 FLOPs (costmodel.conventions)
+# bytes moved per element of the (rows x cols) tensor, by pointwise op class
+POINTWISE_MOVES = {"binary": 3,  # add/mul/div/pow of two tensors: read a, read b, write
+                   "scalar": 2,  # tensor op scalar: read, write
+                   "activation": 2,  # relu, gelu, tanh
+                   "layernorm": 2,  # read x, write y (statistics stay on chip)
+                   "softmax": 2}  # read x, write y (one row per block)
+OP_CLASS = {"add": "binary", "mul": "binary", "div": "binary", "pow": "binary",
+            "sub": "binary", "truediv": "binary", "where": "binary",
+            "addu": "scalar", "mulu": "scalar", "divu": "scalar", "powu": "scalar",
+            "relu": "activation", "gelu": "activation", "tanh": "activation",
+            "ln": "layernorm", "layernorm": "layernorm", "softmax": "softmax",
+            "dropout": "activation"}  # no dropout rows measured: at an activation's rate
+SOFTMAX_SMEM_BYTES = 48 * 1024  # CUDA's default shared memory per block (PyTorch SoftMax.cu)
+SOFTMAX_UNCACHED_EXTRA_READS = 2  # max pass, sum pass, then the write pass reads again
+# LayerNorm's second read of a row comes from cache up to 3072 fp32 values: read off NeuSight's
+# A100 rows (0.7-0.85 of bandwidth at H <= 3072, 0.58 = 0.87 * 2/3 from H = 4096), not a source
+LAYERNORM_CACHED_ROW_BYTES = 12 * 1024
+# the roofline's kernel kinds -> the op class whose efficiency applies
+KIND_CLASS = {"elementwise": "binary", "activation": "activation", "softmax": "softmax",
+              "reduction": "layernorm", "dropout": "activation", "optimizer": "binary"}
+
+
+def params_for(params: Mapping, hw: Hardware) -> dict:
+    """The fitted set for ``hw``'s architecture, or the cross-architecture set."""
+    own = dict(params.get("architecture", {}).get(hw.architecture, {}))
+    cross = dict(params["cross"])
+    return {**cross, **{k: v for k, v in own.items() if k != "rows"},
+            "pointwise_efficiency": {**cross.get("pointwise_efficiency", {}),
+                                     **own.get("pointwise_efficiency", {})}}
+
+
+def peak_per_sm(hw: Hardware, dtype: str, allow_tf32: bool = False) -> float:
+    """Matmul FLOP/s of one SM at the sustained clock (torch default: no TF32)."""
+    if not hw.sm_count:
+        raise ValueError(f"{hw.name}: field 'sm_count': needed for the GEMM waves model")
+    return matmul_peak(hw, dtype, allow_tf32) * hw.sustained_fraction() / hw.sm_count
+
+
+def gemm_time_s(m, n, k, batch, hw: Hardware, dtype: str, p: Mapping, weight_batch=None,
+                floor_s: float | None = None):
+    """Seconds of ``batch`` GEMMs (m x k) @ (k x n) on ``hw``; arrays broadcast.
+    ``weight_batch``: how many distinct (k x n) operands (default ``batch``; 1 for a Linear).
+    ``p``: one architecture's parameters (:func:`params_for`)."""
+    compute_s, memory_s = gemm_terms(m, n, k, batch, hw, dtype, p, weight_batch)
+    return (p["floor_s"] if floor_s is None else floor_s) + np.maximum(compute_s, memory_s)
+
+
+def gemm_terms(m, n, k, batch, hw: Hardware, dtype: str, p: Mapping, weight_batch=None,
+               allow_tf32: bool = False):
+    """(compute_s, memory_s) of :func:`gemm_time_s`, without the floor."""
+    m, n, k, batch = (np.asarray(v, dtype=float) for v in (m, n, k, batch))
+    weights = batch if weight_batch is None else np.asarray(weight_batch, dtype=float)
+    slot_flops = MATMUL_FLOPS_PER_MAC * BASE_TILE[0] * BASE_TILE[1]
+    rate = peak_per_sm(hw, dtype, allow_tf32) * p["gemm_efficiency"]
+    best = np.full(np.broadcast(m, n, k, batch).shape, np.inf)
+    for (tm, tn), factor in zip(TILES, p["tile_factor"]):
+        per_slot = (BASE_TILE[0] * BASE_TILE[1]) // (tm * tn)
+        tiles = batch * np.ceil(m / tm) * np.ceil(n / tn)
+        slots = hw.sm_count * per_slot
+        splits = np.maximum(1.0, np.minimum(np.floor(k / SPLIT_K_MIN_DEPTH),
+                                            np.floor(slots / tiles)))
+        waves = np.ceil(tiles * splits / slots)
+        wave_s = slot_flops * np.ceil(k / splits) / (rate * factor) + p["wave_overhead_s"]
+        best = np.minimum(best, waves * wave_s)
+    moved = dtype_bytes_of(dtype) * (batch * (m * k + m * n) + weights * k * n)
+    return best, moved / (memory_rate(moved, hw, p) * p["gemm_memory_efficiency"])
+
+
+def memory_rate(moved, hw: Hardware, p: Mapping):
+    """Bytes/s before efficiency: HBM, or ``l2_speedup`` x HBM where all ``moved`` bytes fit
+    in ``L2_USABLE_FRACTION`` of the L2 (an op run again on the same tensors finds them there,
+    as every repeated-call benchmark does)."""
+    fits = np.asarray(moved, float) <= (hw.l2_bytes or 0) * L2_USABLE_FRACTION
+    return hw.hbm_bytes_per_s * np.where(fits, p.get("l2_speedup", 1.0), 1.0)
+
+
+def pointwise_time_s(nbytes, op_class: str, hw: Hardware, p: Mapping,
+                     floor_s: float | None = None):
+    """Seconds of one pointwise kernel moving ``nbytes`` (see POINTWISE_MOVES)."""
+    return (p["floor_s"] if floor_s is None else floor_s) + pointwise_memory_s(
+        nbytes, op_class, hw, p)
+
+
+def pointwise_memory_s(nbytes, op_class: str, hw: Hardware, p: Mapping):
+    """:func:`pointwise_time_s` without the floor."""
+    efficiency = p["pointwise_efficiency"]
+    if op_class not in efficiency:
+        raise ValueError(f"op_class={op_class!r}: no fitted efficiency; known: "
+                         f"{', '.join(sorted(efficiency))}")
+    nbytes = np.asarray(nbytes, float)
+    return nbytes / (memory_rate(nbytes, hw, p) * efficiency[op_class])
+
+
+def pointwise_bytes(elements, op_class: str, dtype: str, row=None, moves=None):
+    """Bytes a pointwise op of this class moves over ``elements`` of the output; ``row``: the
+    length of the reduced last dimension (softmax, LayerNorm), where the kernel reads a row
+    again once it no longer stays on chip (:func:`extra_row_reads`); ``moves``: tensors of the
+    output's size read or written where known (a broadcast operand counts its share), else
+    the class's POINTWISE_MOVES."""
+    base = POINTWISE_MOVES[op_class] if moves is None else np.nan_to_num(
+        np.asarray(moves, float), nan=POINTWISE_MOVES[op_class])  # NaN: not known
+    extra = 0 if row is None else extra_row_reads(op_class, row, dtype)
+    return (base + extra) * dtype_bytes_of(dtype) * np.asarray(elements, float)
+
+
+def extra_row_reads(op_class: str, row, dtype: str):
+    """Reads of the input beyond the first, by row length: PyTorch's softmax caches a row in
+    shared memory while it fits a block's default 48 KiB (``cunn_SoftMaxForwardSmem``), else
+    reads it three times (max, sum, write pass: ``cunn_SoftMaxForward``); its LayerNorm reads a
+    row twice (statistics, then normalise), the second time from cache while the row is small
+    (``LAYERNORM_CACHED_ROW_BYTES``)."""
+    row_bytes = np.asarray(row, float) * dtype_bytes_of(dtype)
+    if op_class == "softmax":
+        return np.where(row_bytes < SOFTMAX_SMEM_BYTES, 0, SOFTMAX_UNCACHED_EXTRA_READS)
+    if op_class == "layernorm":
+        return np.where(row_bytes <= LAYERNORM_CACHED_ROW_BYTES, 0, 1)
+    return np.zeros_like(row_bytes)
+
+
+@lru_cache(maxsize=1)
+def shipped() -> dict:
+    """The fitted parameters shipped in ``costmodel/data/fitted/cublas.toml``."""
+    text = resources.files("costmodel").joinpath("data", "fitted", f"{FITTED}.toml").read_text()
+    return tomllib.loads(text)

@@ -1,0 +1,163 @@
+"""Fitting :mod:`costmodel.implementations.cublas`'s parameters to measured rows.
+
+Each parameter minimises the mean absolute log error ``mean |log(predicted / measured)|``
+(a ratio error: 2x too fast and 2x too slow weigh the same) over the training rows, by
+coordinate search over a log-spaced grid (no optimiser dependency; the grids bound every value
+to a physical range). Per architecture where the rows hold it; the cross-architecture set from
+all rows pooled (the formulas normalise each row by its device's datasheet figures).
+
+Rows (a pandas DataFrame): ``gpu``, ``family`` (gemm, bmm, linear: GEMM rows; else pointwise
+with ``op_class``), ``dtype``, ``measured_s``; GEMM rows ``m, n, k, batch, weight_batch``;
+pointwise rows ``elements``. ``hw`` maps a gpu name to its Hardware.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from costmodel.implementations import cublas
+
+GEMM_FAMILIES = ("gemm", "bmm", "linear")
+# search ranges: fractions of a datasheet rate lie in (0, 1]; floors of one timed op in 1-40 us
+EFFICIENCY_GRID = np.geomspace(0.05, 1.0, 61)
+# a GEMM streams its operands at least at the rate copies reach (80-90 % of the datasheet
+# bandwidth, performance notes); a lower fitted value would only absorb compute misfit
+MEMORY_EFFICIENCY_GRID = np.geomspace(0.6, 1.0, 21)
+L2_SPEEDUP_GRID = np.geomspace(1.0, 8.0, 19)
+TILE_FACTOR_GRID = np.geomspace(0.4, 1.0, 19)
+FLOOR_GRID_S = np.geomspace(1e-6, 40e-6, 41)
+WAVE_OVERHEAD_GRID_S = np.concatenate([[0.0], np.geomspace(0.1e-6, 20e-6, 24)])
+ROUNDS = 3  # coordinate-search sweeps (the loss settles after two)
+
+
+def _loss(predicted, measured) -> float:
+    return float(np.mean(np.abs(np.log(predicted / measured))))
+
+
+def _search(evaluate: Callable[[dict], np.ndarray], measured, start: dict, grids: dict) -> dict:
+    best = dict(start)
+    for _ in range(ROUNDS):
+        for key, grid in grids.items():
+            losses = [_loss(evaluate({**best, key: v}), measured) for v in grid]
+            best[key] = float(grid[int(np.argmin(losses))])
+    return best
+
+
+def _groups(rows: pd.DataFrame, hw_of, columns) -> list:
+    """(row indices, Hardware, dtype, {column: array}) per GPU and dtype, built once per fit."""
+    return [(idx, hw_of(gpu), dtype, {c: rows[c].to_numpy()[idx] for c in columns})
+            for (gpu, dtype), idx in rows.groupby(["gpu", "dtype"]).indices.items()]
+
+
+def _gemm_predict(rows: pd.DataFrame, hw_of, p: dict, floor_s: float, groups=None):
+    out = np.empty(len(rows))
+    for idx, hw, dtype, r in groups or _groups(rows, hw_of, ("m", "n", "k", "batch",
+                                                              "weight_batch")):
+        out[idx] = cublas.gemm_time_s(r["m"], r["n"], r["k"], r["batch"], hw, dtype, p,
+                                      r["weight_batch"], floor_s)
+    return out
+
+
+def _pointwise_groups(rows: pd.DataFrame, hw_of) -> list:
+    """(row indices, Hardware, op class, bytes) per GPU, class and dtype: bytes do not depend
+    on the parameters, so they are counted once per fit."""
+    out = []
+    for (gpu, op_class, dtype), idx in rows.groupby(["gpu", "op_class", "dtype"]).indices.items():
+        nbytes = cublas.pointwise_bytes(rows.elements.iloc[idx], op_class, dtype,
+                                        rows.width.iloc[idx] if "width" in rows else None,
+                                        rows.moves.iloc[idx] if "moves" in rows else None)
+        out.append((idx, hw_of(gpu), op_class, np.asarray(nbytes)))
+    return out
+
+
+def _pointwise_predict(rows: pd.DataFrame, hw_of, p: dict, floor_s: float, groups=None):
+    out = np.empty(len(rows))
+    for idx, hw, op_class, nbytes in groups or _pointwise_groups(rows, hw_of):
+        out[idx] = cublas.pointwise_time_s(nbytes, op_class, hw, p, floor_s)
+    return out
+
+
+def fit_gemm(rows: pd.DataFrame, hw_of, floor_s: float) -> dict:
+    """gemm_efficiency, gemm_memory_efficiency and the tile factors from GEMM rows."""
+    start = {"gemm_efficiency": 0.8, "gemm_memory_efficiency": 0.8,
+             "tile_factor": [1.0] * len(cublas.TILES), "wave_overhead_s": 0.0, "l2_speedup": 1.0}
+
+    groups = _groups(rows, hw_of, ("m", "n", "k", "batch", "weight_batch"))
+
+    def evaluate(values):
+        p = {**values, "tile_factor": [1.0, values.get("t1", 1.0), values.get("t2", 1.0)]}
+        return _gemm_predict(rows, hw_of, p, floor_s, groups)
+
+    grids = {"gemm_efficiency": EFFICIENCY_GRID, "gemm_memory_efficiency": MEMORY_EFFICIENCY_GRID,
+             "t1": TILE_FACTOR_GRID, "t2": TILE_FACTOR_GRID, "wave_overhead_s": WAVE_OVERHEAD_GRID_S,
+             "l2_speedup": L2_SPEEDUP_GRID}
+    best = _search(evaluate, rows.measured_s.to_numpy(), {**start, "t1": 1.0, "t2": 1.0}, grids)
+    return {"gemm_efficiency": best["gemm_efficiency"],
+            "gemm_memory_efficiency": best["gemm_memory_efficiency"],
+            "wave_overhead_s": best["wave_overhead_s"], "l2_speedup": best["l2_speedup"],
+            "tile_factor": [1.0, best["t1"], best["t2"]]}
+
+
+def fit_floor(rows: pd.DataFrame, hw_of) -> float:
+    """The floor of one timed op, jointly with rough pointwise efficiencies (all classes one)."""
+    classes = sorted(rows.op_class.unique())
+
+    groups = _pointwise_groups(rows, hw_of)
+
+    def evaluate(values):
+        p = {"pointwise_efficiency": {c: values["eff"] for c in classes}}
+        return _pointwise_predict(rows, hw_of, p, values["floor_s"], groups)
+
+    best = _search(evaluate, rows.measured_s.to_numpy(), {"eff": 0.8, "floor_s": 5e-6},
+                   {"eff": EFFICIENCY_GRID, "floor_s": FLOOR_GRID_S})
+    return best["floor_s"]
+
+
+def fit_pointwise(rows: pd.DataFrame, hw_of, floor_s: float) -> dict:
+    """An achieved fraction of bandwidth per op class."""
+    out = {}
+    for op_class, sub in rows.groupby("op_class"):
+        sub = sub.reset_index(drop=True)
+        groups = _pointwise_groups(sub, hw_of)
+
+        def evaluate(values, sub=sub, op_class=op_class, groups=groups):
+            return _pointwise_predict(sub, hw_of, {"pointwise_efficiency": {op_class:
+                                                                            values["e"]}},
+                                      floor_s, groups)
+
+        out[op_class] = _search(evaluate, sub.measured_s.to_numpy(), {"e": 0.8},
+                                {"e": EFFICIENCY_GRID})["e"]
+    return out
+
+
+def fit(rows: pd.DataFrame, hw_of) -> dict:
+    """Cross-architecture and per-architecture parameters, each with the rows it came from."""
+    gemm = rows[rows.family.isin(GEMM_FAMILIES)].reset_index(drop=True)
+    point = rows[~rows.family.isin(GEMM_FAMILIES)].reset_index(drop=True)
+    floor_s = fit_floor(point, hw_of) if len(point) else 0.0
+
+    def one(gemm_rows, point_rows):
+        out = {"floor_s": floor_s}
+        if len(gemm_rows):
+            out.update(fit_gemm(gemm_rows, hw_of, floor_s))
+        if len(point_rows):
+            out["pointwise_efficiency"] = fit_pointwise(point_rows, hw_of, floor_s)
+        out["rows"] = _described(pd.concat([gemm_rows, point_rows]))
+        return out
+
+    def architecture(frame):
+        return frame.gpu.map(lambda g: hw_of(g).architecture)
+
+    arch = {name: one(gemm[architecture(gemm) == name].reset_index(drop=True),
+                      point[architecture(point) == name].reset_index(drop=True))
+            for name in sorted(set(architecture(rows)))}
+    return {"cross": one(gemm, point), "architecture": arch}
+
+
+def _described(rows: pd.DataFrame) -> list[str]:
+    """``"<source> <gpu> <family>: <count> rows"`` per group: the rows a value came from."""
+    counts = rows.groupby(["source", "gpu", "family"]).size()
+    return [f"{s} {g} {f}: {n} rows" for (s, g, f), n in counts.items()]

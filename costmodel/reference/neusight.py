@@ -1,0 +1,132 @@
+"""NeuSight's published per-op measurements (sitar-lab/NeuSight @ 6945927, ASPLOS'25 artifact):
+torch.bmm, nn.Linear and pointwise ops (add, mul, pow, div, their tensor-scalar forms, relu,
+gelu, tanh, LayerNorm, softmax) on A100 PCIe 40/80 GB, H100 SXM, L4 and T4.
+
+What was timed: one PyTorch 2.1 op (CUDA 12.1) on fp32 tensors (torch default: no TF32, the
+kernels are ``*sgemm*``), CUDA events around a single call, the mean of the 5 fastest of 25
+(so small ops sit on a 7-10 us floor). Shapes, as NeuSight writes them:
+``bmm``: randn(B, M, N) @ randn(B, N, K): m = M, k = N, n = K, B GEMMs;
+``linear``: nn.Linear(N, K) on randn(B, M, N): one GEMM with m = B * M, k = N, n = K;
+pointwise: one (B, H) tensor, B * H elements. The per-layer rows are :mod:`.neusight_layers`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from costmodel.hardware import load_hardware
+from costmodel.implementations import cublas, cublas_fit
+from costmodel.reference import published
+
+NAME = "neusight"
+FITTED = cublas.FITTED
+DTYPE = "fp32"  # torch.randn's default; sgemm kernels (no TF32)
+MS = 1e-3
+
+
+def _common(provenance: dict, gpu: str) -> dict:
+    return {"source": NAME, "gpu": gpu, "phase": "forward", "dtype": DTYPE,
+            "repo": provenance["repo"], "commit": provenance["commit"],
+            "path_or_url": provenance["url"]}
+
+
+def _gemm_rows(entry) -> list[dict]:
+    origin = published.origin_of(entry)
+    provenance, raw = published.table(entry, ("row", "op", "B", "M", "N", "K", "latency_ms"))
+    gpu = published.gpu_name(origin, provenance["device"])
+    kernels = provenance.get("kernel_names", [])
+    out = []
+    for i, row in enumerate(raw):
+        b, m, n, k = (published.number(origin, i, row, f) for f in ("B", "M", "N", "K"))
+        linear = row["op"] == "linear"
+        if row["op"] not in ("bmm", "linear"):
+            raise ValueError(f"{origin}: row {i}: field 'op': {row['op']!r} is not bmm or linear")
+        out.append({**_common(provenance, gpu), "family": row["op"], "row": row["row"],
+                    "m": b * m if linear else m, "n": k, "k": n,
+                    "batch": 1.0 if linear else b, "weight_batch": 1.0 if linear else b,
+                    "kernel": kernels[row["kernel"]] if kernels else "",
+                    "measured_s": published.number(origin, i, row, "latency_ms") * MS})
+    return out
+
+
+def _vec_rows(entry) -> list[dict]:
+    origin = published.origin_of(entry)
+    provenance, raw = published.table(entry, ("row", "op", "B", "H", "latency_ms"))
+    gpu = published.gpu_name(origin, provenance["device"])
+    out = []
+    for i, row in enumerate(raw):
+        if row["op"] not in cublas.OP_CLASS:
+            raise ValueError(f"{origin}: row {i}: field 'op': {row['op']!r} is not one of "
+                             f"{', '.join(sorted(cublas.OP_CLASS))}")
+        op_class = cublas.OP_CLASS[row["op"]]
+        width = published.number(origin, i, row, "H")
+        elements = published.number(origin, i, row, "B") * width
+        out.append({**_common(provenance, gpu), "family": op_class, "op_class": op_class,
+                    "op": row["op"], "row": row["row"], "elements": elements, "width": width,
+                    "measured_s": published.number(origin, i, row, "latency_ms") * MS})
+    return out
+
+
+def rows() -> pd.DataFrame:
+    """One row per published per-op measurement (GEMM and pointwise)."""
+    return pd.DataFrame(list(_records()))
+
+
+@lru_cache(maxsize=1)
+def _records() -> tuple[dict, ...]:
+    out = [r for e in published.files("neusight-bmm-") + published.files("neusight-linear-")
+           for r in _gemm_rows(e)]
+    out += [r for e in published.files("neusight-vec-") for r in _vec_rows(e)]
+    return tuple(out)
+
+
+def fit(train: pd.DataFrame) -> dict:
+    """Parameters from the training rows plus the layer-trace nodes of the same GPUs (timed
+    alone like the per-op rows; smaller tensors, so they pin the floor and the L2 speedup)."""
+    from costmodel.reference import neusight_layers
+
+    nodes = neusight_layers.node_rows(set(train.gpu))
+    return cublas_fit.fit(pd.concat([train, nodes], ignore_index=True), load_hardware)
+
+
+def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
+    """Seconds per row through :mod:`costmodel.implementations.cublas` (what compare uses)."""
+    out = np.empty(len(frame))
+    for gpu, idx in frame.groupby("gpu").indices.items():
+        hw = load_hardware(gpu)
+        p = cublas.params_for(params, hw)
+        sub = frame.iloc[idx]
+        gemm = sub.family.isin(cublas_fit.GEMM_FAMILIES).to_numpy()
+        if gemm.any():
+            g = sub[gemm]
+            out[idx[gemm]] = cublas.gemm_time_s(g.m, g.n, g.k, g.batch, hw, DTYPE, p,
+                                                g.weight_batch)
+        for op_class, jdx in sub[~gemm].groupby("op_class").indices.items():
+            chosen = idx[~gemm][jdx]
+            nbytes = cublas.pointwise_bytes(frame.elements.iloc[chosen], op_class, DTYPE,
+                                            frame.width.iloc[chosen])
+            out[chosen] = cublas.pointwise_time_s(nbytes, op_class, hw, p)
+    return out
+
+
+def ops_of(frame: pd.DataFrame) -> list[list[dict]]:
+    """Each row as the op dicts :func:`costmodel.reference.published.baseline` prices."""
+    out = []
+    for r in frame.itertuples():
+        if r.family in cublas_fit.GEMM_FAMILIES:
+            out.append([{"kind": "gemm", "m": r.m, "n": r.n, "k": r.k, "batch": r.batch,
+                         "weight_batch": r.weight_batch}])
+        else:
+            out.append([{"kind": "pointwise", "op_class": r.op_class, "elements": r.elements,
+                         "width": r.width}])
+    return out
+
+
+def baseline(frame: pd.DataFrame, eff) -> np.ndarray:
+    return published.baseline(frame, eff, ops_of(frame))
+
+
+fitted_toml = published.fitted_toml

@@ -1,0 +1,110 @@
+"""The cuBLAS GEMM and pointwise time model (costmodel.implementations.cublas)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from costmodel.efficiency import Efficiency
+from costmodel.hardware import load_hardware
+from costmodel.implementations import cublas
+from costmodel.roofline import kernel_time
+
+# a parameter set with round numbers, so the arithmetic below can be followed by hand
+P = {"gemm_efficiency": 0.5, "gemm_memory_efficiency": 1.0, "wave_overhead_s": 0.0,
+     "tile_factor": [1.0, 0.5, 0.25], "floor_s": 5e-6,
+     "pointwise_efficiency": {"binary": 0.5, "activation": 0.5, "layernorm": 0.5,
+                              "softmax": 0.5, "scalar": 0.5}}
+
+
+def test_gemm_golden_a100():
+    hw = load_hardware("a100")  # 19.5 TFLOP/s fp32, 108 SMs, no sustained-clock figure
+    # 4096 x 4096 x 4096 fp32: 32 x 32 = 1024 tiles of 128 x 128, 108 SMs -> ceil(1024/108)
+    # = 10 waves; each wave one tile of 2*128*128*4096 FLOPs per SM at
+    # 19.5e12 / 108 * 0.5 = 90.28e9 FLOP/s -> 10 * 134.2e6 / 90.28e9 = 14.87 ms.
+    # The 128x64 tile: 2048 tiles, 2 per SM -> ceil(2048/216) = 10 waves at half the rate:
+    # slower; memory 4 * 3 * 4096^2 / 1.555e12 = 0.13 ms. Plus the 5 us floor.
+    expected = 5e-6 + 10 * 2 * 128 * 128 * 4096 / (19.5e12 / 108 * 0.5)
+    assert cublas.gemm_time_s(4096, 4096, 4096, 1, hw, "fp32", P) == pytest.approx(expected)
+
+
+def test_sustained_clock_scales_the_peak():
+    t4 = load_hardware("t4")
+    assert t4.sustained_clock_hz and t4.sustained_clock_hz < t4.boost_clock_hz
+    # T4: 8.1 TFLOP/s at 1590 MHz; 950 MHz sustained -> 8.1e12 * 950 / 1590 over 40 SMs
+    assert cublas.peak_per_sm(t4, "fp32") == pytest.approx(8.1e12 * 950 / 1590 / 40)
+    boosted = dataclasses.replace(t4, sustained_clock_hz=None)
+    slow = cublas.gemm_time_s(4096, 4096, 4096, 1, t4, "fp32", P)
+    fast = cublas.gemm_time_s(4096, 4096, 4096, 1, boosted, "fp32", P)
+    assert (slow - 5e-6) / (fast - 5e-6) == pytest.approx(1590 / 950)
+
+
+def test_16bit_uses_the_tensor_peak_and_fp32_not_tf32():
+    hw = load_hardware("a100")
+    assert cublas.peak_per_sm(hw, "fp16") == pytest.approx(312e12 / 108)
+    assert cublas.peak_per_sm(hw, "fp32") == pytest.approx(19.5e12 / 108)  # torch default
+    assert cublas.peak_per_sm(hw, "fp32", allow_tf32=True) == pytest.approx(156e12 / 108)
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 8192), n=st.integers(1, 8192), k=st.integers(1, 8192),
+       extra=st.integers(1, 4096))
+def test_gemm_time_never_falls_when_the_output_grows(m, n, k, extra):
+    # (not in k: a deeper reduction may be split across more blocks, split-K, and run faster)
+    hw = load_hardware("h100")
+    base = cublas.gemm_time_s(m, n, k, 1, hw, "fp32", P)
+    for grown in ((m + extra, n, k), (m, n + extra, k)):
+        assert cublas.gemm_time_s(*grown, 1, hw, "fp32", P) >= base * (1 - 1e-12)
+
+
+def test_pointwise_golden_and_unknown_class():
+    hw = load_hardware("a100")  # 1.555e12 B/s
+    # add of two 1e6-element fp32 tensors: 3 * 4 * 1e6 bytes at 0.5 * 1.555e12 + 5 us
+    nbytes = cublas.pointwise_bytes(1e6, "binary", "fp32")
+    assert nbytes == 12e6
+    assert cublas.pointwise_time_s(nbytes, "binary", hw, P) == pytest.approx(
+        5e-6 + 12e6 / (0.5 * 1.555e12))
+    with pytest.raises(ValueError, match="op_class='conv'"):
+        cublas.pointwise_time_s(1.0, "conv", hw, P)
+
+
+def test_for_hardware_is_per_architecture_with_cross_fallback():
+    params = {"cross": {**P, "gemm_efficiency": 0.7},
+              "architecture": {"ampere": {"gemm_efficiency": 0.9}}}
+    a100, h100 = load_hardware("a100"), load_hardware("h100")
+    assert Efficiency.for_hardware(a100, params).cublas["gemm_efficiency"] == 0.9
+    assert Efficiency.for_hardware(h100, params).cublas["gemm_efficiency"] == 0.7
+    assert Efficiency.for_hardware(a100).cublas is not None  # the shipped fit
+    assert Efficiency.ideal().cublas is None
+
+
+def test_roofline_gemm_kernel_is_the_cublas_time():
+    hw = load_hardware("a100")
+    eff = Efficiency.for_hardware(hw, {"cross": P})
+    k = {"name": "proj", "kind": "gemm", "phase": "forward", "count": 1, "concurrent": 1,
+         "shape": (512, 768, 768), "resident_bytes": 0, "flops": 2.0 * 512 * 768 * 768,
+         "bytes": 4.0 * (512 * 768 * 2 + 768 * 768)}
+    row = kernel_time(k, hw, eff, "fp32", False, True)
+    assert row["lower_s"] == pytest.approx(cublas.gemm_time_s(512, 768, 768, 1, hw, "fp32", P))
+    ideal = kernel_time(k, hw, Efficiency.ideal(), "fp32", False, True)
+    assert ideal["lower_s"] < row["lower_s"]  # the datasheet roofline is always faster
+
+
+def test_shipped_fit_has_rows_for_every_value():
+    shipped = cublas.shipped()
+    for table in (shipped["cross"], *shipped["architecture"].values()):
+        assert table["rows"] and all(" rows" in r for r in table["rows"])
+        assert 0 < table["gemm_efficiency"] <= 1
+    assert np.isfinite(shipped["cross"]["floor_s"])
+
+
+def test_roofline_reads_a_batched_gemm_shape():
+    hw = load_hardware("a100")
+    eff = Efficiency.for_hardware(hw, {"cross": P})
+    # scores of 12 heads: [12] (512 x 64) @ (64 x 512), one launch
+    k = {"name": "scores", "kind": "gemm", "phase": "forward", "count": 1, "concurrent": 1,
+         "shape": (512, 512, 64, 12), "resident_bytes": 0, "flops": 2.0 * 12 * 512 * 512 * 64,
+         "bytes": 4.0 * 12 * (512 * 64 * 2 + 512 * 512)}
+    row = kernel_time(k, hw, eff, "fp32", False, True)
+    assert row["lower_s"] == pytest.approx(cublas.gemm_time_s(512, 512, 64, 12, hw, "fp32", P))
