@@ -177,10 +177,13 @@ def _register_optional_commands():
     from .claims import claims
     from .measure_claims import measure_claims
     from .padding_command import padding
+    from .plot_command import plot
+    from .report_command import report
     from .sweep_command import sweep
     from .validation_commands import calibrate, validate
 
-    for command in (claims, measure_claims, padding, sweep, calibrate, validate):
+    for command in (claims, measure_claims, padding, sweep, calibrate, validate, plot,
+                    report):
         cli.add_command(command)
     for command in cli.commands.values():
         # the same help flags whether a command runs under the group or on its own

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from .progress import done, reporter
+
 COMMAND = "costmodel measure-claims"
 #: Where the measurements go by default: the current folder, never the installed package.
 DEFAULT_OUTPUT = "measurements.json"
@@ -41,7 +43,9 @@ def _fail(message: str):
                    "verdicts read the package's data/claims/measurements.json: to update "
                    "them, pass that path (costmodel/data/claims/measurements.json in a source "
                    "checkout).")
-def measure_claims(only, quick, threads, output):
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr (on a "
+              "terminal they share one status line).")
+def measure_claims(only, quick, threads, output, quiet):
     """Measure what the documents' time, utilization, speedup and memory-saving claims need.
 
     One benchmark per distinct `measure` of the claims ledger (GRU vs LSTM, LSTM vs
@@ -74,7 +78,8 @@ def measure_claims(only, quick, threads, output):
     command = " ".join([COMMAND, *(f"--only {n}" for n in only), *(["--quick"] if quick else []),
                         *([f"--threads {threads}"] if threads else [])])  # -o: never a path
     start = time.perf_counter()
-    results = run(only or None, quick, device, lambda m: click.echo(m, err=True))
+    results = run(only or None, quick, device, reporter(quiet))
+    done(quiet)
     merge = only and output != "-" and path.is_file()  # --only keeps the others recorded
     old = json.loads(path.read_text(encoding="utf-8")) if merge else {}
     for entry in results.values():

@@ -11,11 +11,9 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 import pandas as pd
 
 FORMATS = ("table", "json", "csv")
-PLOT_BAND = 1.25  # the shaded band: predicted within a factor 1.25 of measured
 
 
 def run(reference: str, leave_one_gpu_out: bool, fmt: str, output: Path | None,
@@ -60,30 +58,8 @@ def _render(frame, summary, fmt: str, reference: str, logo: bool) -> str:
 
 
 def draw(frame, path, reference: str, logo: bool) -> None:
-    """Log-log predicted vs measured, one colour per GPU, y = x and a x1.25 band."""
-    import matplotlib
+    """Log-log predicted vs measured, one colour per GPU, y = x and a x1.25 band
+    (:func:`costmodel.plot_roofline.scored_figure`)."""
+    from costmodel.plot_roofline import scored_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if "derived" in frame.columns:  # sums of plotted rows: not points of their own
-        frame = frame[~frame["derived"].astype(bool)]
-    fig, ax = plt.subplots(figsize=(7, 6.5))
-    measured, predicted = frame["measured_s"], frame["predicted_model_s"]
-    for gpu, group in frame.groupby("gpu"):
-        ax.scatter(group["measured_s"], group["predicted_model_s"], s=12, alpha=0.7, label=gpu)
-    low, high = float(min(measured.min(), predicted.min())), float(
-        max(measured.max(), predicted.max()))
-    line = np.array([low / 2, high * 2])
-    ax.plot(line, line, color="black", linewidth=1, label="y = x")
-    ax.fill_between(line, line / PLOT_BAND, line * PLOT_BAND, color="grey", alpha=0.2,
-                    label=f"within x{PLOT_BAND}")
-    ax.set(xscale="log", yscale="log", xlabel="measured (s)", ylabel="predicted (s)")
-    err = np.abs(frame["error_model"])
-    ax.set_title(f"{reference}: {'leave-one-GPU-out' if logo else 'in-sample'}, "
-                 f"{len(frame)} rows\nmedian |error| {100 * np.median(err):.1f} %, "
-                 f"p90 {100 * np.quantile(err, 0.9):.1f} %", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, format="png")
-    plt.close(fig)
+    scored_figure(frame, reference, logo).savefig(path, dpi=110, format="png")

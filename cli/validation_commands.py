@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from .progress import done, reporter
+
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -63,7 +65,9 @@ def _check_outputs(given: Path, *paths: Path) -> None:
               help="CPU threads (torch.set_num_threads) [default: torch's].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Profile TOML to write (atomically); raw timings go to <stem>-benchmarks.json.")
-def calibrate(device, quick, threads, output):
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr (on a "
+              "terminal they share one status line).")
+def calibrate(device, quick, threads, output, quiet):
     """Measure this machine and write a device profile that every command accepts as --gpu.
 
     Fits matmul peak, copy bandwidth, op latency, efficiency curves per kernel kind and
@@ -78,7 +82,8 @@ def calibrate(device, quick, threads, output):
     from costmodel.files import write_atomic
     from costmodel.validation.report import to_json, to_toml
 
-    profile, rows = run(dev, quick=quick, progress=_progress)
+    profile, rows = run(dev, quick=quick, progress=reporter(quiet))
+    done(quiet)
     header = ("# Device profile written by `costmodel calibrate`; use it as --gpu "
               f"{output.name}.\n# Measured figures only; see [calibration] for how.\n")
     write_atomic(output, header + to_toml(profile))
@@ -127,8 +132,11 @@ def _benchmarks_path(output: Path) -> Path:
               show_default=True, help="With --reference: the output format.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --reference: predicted-vs-measured PNG.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr (on a "
+              "terminal they share one status line).")
 def validate(device, profile, baseline, quick, families, modes, threads, max_config_s,
-             budget_s, rounds, quiet_s, output, reference, leave_one_gpu_out, fmt, plot):
+             budget_s, rounds, quiet_s, output, reference, leave_one_gpu_out, fmt, plot,
+             quiet):
     """Predicted vs measured on a held-out grid (n 16..4096, d 64..2048, batch 1..64).
 
     Reports median, p90 and worst |error| for the datasheet roofline and the calibrated model.
@@ -160,7 +168,7 @@ def validate(device, profile, baseline, quick, families, modes, threads, max_con
     if profile is None:
         profile = output.with_name(output.name + "-profile.toml")
         click.get_current_context().invoke(calibrate, device=dev.kind, quick=quick,
-                                           threads=dev.threads, output=profile)
+                                           threads=dev.threads, output=profile, quiet=quiet)
     hw = load_hardware(str(profile))
     base = _baseline(baseline, dev, hw)
     from costmodel.validation.validate import grid, validate as run
@@ -168,7 +176,8 @@ def validate(device, profile, baseline, quick, families, modes, threads, max_con
     meta = {**_meta(dev, profile, hw, base, quick, max_config_s), "rounds": rounds,
             "quiet_s": quiet_s, "budget_s": budget_s}
     report = run(dev, grid("quick" if quick else "full", fams, mds), base, hw, output, meta,
-                 max_config_s, budget_s, _progress, rounds=rounds, quiet_s=quiet_s)
+                 max_config_s, budget_s, reporter(quiet), rounds=rounds, quiet_s=quiet_s)
+    done(quiet)
     s = report["summary"]
     for name in ("baseline", "calibrated"):
         st = s[name]

@@ -54,6 +54,15 @@ class Prediction:
     def total_s(self) -> float:
         return self.phases["total"]
 
+    def to_frame(self):
+        """One row per kernel as a pandas DataFrame (SI units; costmodel.display)."""
+        from costmodel.display import prediction_frame
+        return prediction_frame(self)
+
+    def _repr_html_(self) -> str:
+        from costmodel.display import prediction_html
+        return prediction_html(self)
+
 
 def _scalar(value) -> float:
     array = np.asarray(value, dtype=float)

@@ -136,6 +136,15 @@ class Comparison:
     records: dict = field(compare=False, repr=False, default_factory=dict)
     assumptions: dict = field(compare=False, default_factory=dict)
 
+    def to_frame(self):
+        """One row per model as a pandas DataFrame (SI units; costmodel.display)."""
+        from costmodel.display import comparison_frame
+        return comparison_frame(self)
+
+    def _repr_html_(self) -> str:
+        from costmodel.display import comparison_html
+        return comparison_html(self)
+
 
 def compare(n: int, d: int, gpu: str | Hardware = "a100", *, eff: Efficiency | None = None,
             **options) -> Comparison:

@@ -303,6 +303,14 @@ class Cost:
         return rows
 
     # ----- text ---------------------------------------------------------------------------
+    def _repr_html_(self) -> str:  # Jupyter: formulas as a table (costmodel.display)
+        from costmodel.display import cost_html
+        return cost_html(self)
+
+    def _repr_latex_(self) -> str:
+        from costmodel.display import cost_latex
+        return cost_latex(self)
+
     def latex(self, quantity: str) -> str:
         return sp.latex(sp.simplify(self.get(quantity)))
 

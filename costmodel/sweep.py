@@ -162,6 +162,14 @@ def sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=MODELS, heads=Non
     return {c: np.concatenate([chunk[c] for chunk in chunks]) for c in COLUMNS}
 
 
+def sweep_frame(n, d, batch, gpu: str | Hardware = "a100", **options):
+    """:func:`sweep` as a tidy pandas DataFrame: one row per configuration and model, the
+    :data:`COLUMNS` in SI units."""
+    import pandas as pd
+
+    return pd.DataFrame(sweep(n, d, batch, gpu, **options), columns=list(COLUMNS))
+
+
 def comparison_columns(result) -> dict[str, list]:
     """The :data:`COLUMNS` of a :func:`costmodel.compare.compare` result (one row per model),
     so ``compare --format csv`` and ``sweep`` write the same columns."""

@@ -85,34 +85,17 @@ def to_json(data) -> str:
 
 
 def plot(rows: list[dict], path, title: str) -> None:
-    """Log-log predicted vs measured, datasheet roofline and calibrated model, y = x line."""
-    import matplotlib
+    """Log-log predicted vs measured (calibrated model; datasheet roofline as crosses), y = x
+    line: :func:`costmodel.plot_roofline.plot_validation`, the figure every validation uses."""
+    from costmodel.plot_roofline import plot_validation
+    from costmodel.plots import FORMATS, to_bytes
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    done = [r for r in rows if r.get("status") == "ok"]
-    fig, ax = plt.subplots(figsize=(6.4, 6.0))
-    for key, label, marker in (("baseline_s", "datasheet roofline", "x"),
-                               ("calibrated_s", "calibrated model", "o")):
-        pairs = [(r["measured_s"], r[key]) for r in done if r.get(key)]
-        if pairs:
-            x, y = zip(*pairs)
-            ax.scatter(x, y, label=label, marker=marker, s=18, alpha=0.75)
-    values = [v for r in done for v in (r["measured_s"], r.get("baseline_s"),
-                                        r.get("calibrated_s")) if v]
-    if values:
-        lo, hi = min(values) / 2, max(values) * 2
-        ax.plot([lo, hi], [lo, hi], color="grey", lw=1, label="predicted = measured")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("measured time (s)")
-    ax.set_ylabel("predicted time (s)")
-    ax.set_title(title, fontsize=9)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    write_atomic(path, buffer.getvalue())
+    done = [r for r in rows if r.get("status") == "ok" and r.get("calibrated_s")]
+    if not done:
+        return
+    measured = [r["measured_s"] for r in done]
+    fig = plot_validation(measured, [r["calibrated_s"] for r in done], ["calibrated model"] *
+                          len(done), title=title,
+                          extra={"datasheet roofline": [r.get("baseline_s") or float("nan")
+                                                        for r in done]})
+    write_atomic(path, to_bytes(fig, FORMATS[".png"]))

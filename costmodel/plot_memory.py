@@ -1,0 +1,124 @@
+"""The memory figure: training-step memory vs n of each recurrence (linear in n) and of the
+Transformer with math attention (the n^2 scores saved) and with a fused kernel (linear); marked:
+where math attention's n^2 term passes its n term, where it overtakes the first recurrence and
+where each curve crosses the device's memory, all solved exactly from the formulas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from costmodel import symbols as S
+from costmodel.compare import DEFAULT_MODELS, RECURRENT, Setup, build
+from costmodel.plots import GIB, X_AXES, _figure, _finish, _footnote, _hardware, assumption_note
+
+#: The training step's memory: what the forward saves plus weights, gradients, Adam states.
+TRAINING_MEMORY = ("activation_bytes", "weight_bytes", "gradient_bytes", "optimizer_bytes")
+ADAM_STATES = 2  # Adam keeps two moments per parameter
+MATH = "transformer (math attention)"
+
+
+def memory_record(d: int, gpu="a100", *, model: str, attention: str = "auto", **options):
+    """The training record of ``model`` as it runs on ``gpu``, and its checked setup."""
+    from costmodel.implementations.sdpa import resolve
+
+    setup = Setup(n=1, d=d, attention=attention, models=(model,), **options).checked()
+    return resolve(build(setup, model), _hardware(gpu), setup.dtype, "training")[0], setup
+
+
+def training_memory_expr(record, setup: Setup) -> sp.Expr:
+    """Bytes of one training step (:data:`TRAINING_MEMORY` summed), a polynomial in n."""
+    from costmodel.numeric import dtype_bytes_of
+
+    fixed = {S.batch: setup.batch, S.dtype_bytes: sp.nsimplify(dtype_bytes_of(setup.dtype)),
+             S.optimizer_states: ADAM_STATES, S.n_src: S.n}
+    return sp.expand(sum(record.get(q) for q in TRAINING_MEMORY).xreplace(fixed))
+
+
+def training_memory(n, record, setup: Setup) -> np.ndarray:
+    """Bytes of one training step at each n (the record's compiled formulas): the curve."""
+    values = record.vectorize(TRAINING_MEMORY)(n=np.asarray(n), batch=setup.batch,
+                                               dtype=setup.dtype)
+    return sum(np.asarray(values[q], dtype=float) for q in TRAINING_MEMORY)
+
+
+def first_n_above(a, b) -> int | None:
+    """The smallest whole n >= 1 where expression ``b`` reaches ``a`` (compare's exact solve
+    of a == b), or None when they never meet."""
+    from costmodel.compare import _symbolic_crossover
+
+    return _symbolic_crossover(sp.sympify(a), b, {})
+
+
+def quadratic_knee(expr) -> int | None:
+    """The smallest whole n where the n^2 term of ``expr`` reaches its n term (the documents'
+    O(n^2) vs O(n d) crossover), None when it has no n^2 term."""
+    poly = sp.Poly(expr, S.n)
+    quad, lin = poly.coeff_monomial(S.n**2), poly.coeff_monomial(S.n)
+    return int(sp.ceiling(lin / quad)) if quad else None
+
+
+def at(expr, n_value: int) -> float:
+    return float(expr.xreplace({S.n: n_value}))
+
+
+def _curves(ax, n, d, hw, models, options) -> dict:
+    """Draw one curve per model (two for the Transformer); their expressions by label."""
+    exprs = {}
+    for i, name in enumerate(models):
+        for kernel in (("math", "flash") if name == "transformer" else ("auto",)):
+            label = name if name != "transformer" else f"transformer ({kernel} attention)"
+            record, setup = memory_record(d, hw, model=name, attention=kernel, **options)
+            exprs[label] = training_memory_expr(record, setup)
+            ax.plot(n, training_memory(n, record, setup) / GIB, marker=".", label=label,
+                    color=f"C{len(models) if kernel == 'flash' else i}",
+                    linestyle="--" if kernel == "flash" else "-")
+    return exprs
+
+
+def _marks(exprs: dict, models, hw) -> list[tuple]:
+    """(n, bytes, label, marker) of every crossing worth marking."""
+    marks = []
+    if hw.memory_bytes:
+        for label, expr in exprs.items():
+            full = first_n_above(int(hw.memory_bytes), expr)
+            name = "transformer (math)" if label == MATH else label.split(" (")[0]
+            marks.append((full, hw.memory_bytes, f"{name} stops fitting at n = {full:,}"
+                          if full else "", "x"))
+    rec = next((m for m in models if m in RECURRENT), None)
+    if MATH in exprs:
+        star = first_n_above(exprs[rec], exprs[MATH]) if rec else None
+        if star:
+            marks.append((star, at(exprs[MATH], star),
+                          f"math attention overtakes {rec} at n = {star:,}", "o"))
+        knee = quadratic_knee(exprs[MATH])
+        if knee:
+            marks.append((knee, at(exprs[MATH], knee), "math attention: its n^2 term passes "
+                          f"its n term at n = {knee:,}", "o"))
+    return [m for m in marks if m[0]]
+
+
+def plot_memory(n, d: int, gpu="a100", *, models=DEFAULT_MODELS, **options):
+    """The memory figure (see the module) for sequence lengths ``n`` at width ``d``."""
+    hw, n = _hardware(gpu), np.asarray(list(n), dtype=np.int64)
+    if not n.size:
+        raise ValueError("n: give at least one sequence length")
+    options.pop("attention", None)  # the figure draws both kernels
+    fig, ax = _figure()
+    exprs = _curves(ax, n, d, hw, models, options)
+    if hw.memory_bytes:
+        ax.axhline(hw.memory_bytes / GIB, color="black", linewidth=1,
+                   label=f"{hw.name} memory ({hw.memory_bytes / GIB:.0f} GiB)")
+    for x, y, text, marker in _marks(exprs, models, hw):
+        if n[0] <= x <= n[-1]:
+            ax.plot([x], [y / GIB], marker, color="red", markersize=8, linestyle="none",
+                    label=text)
+    setup = Setup(n=int(n[0]), d=d, models=tuple(models), **options).checked()
+    _finish(ax, f"Training-step memory vs n (d={d}, batch={setup.batch}, {setup.dtype}) "
+                f"on {hw.name}", X_AXES["n"], "memory of one training step (GiB)")
+    _footnote(fig, [assumption_note(setup, hw),
+                    "memory = weights + gradients + Adam states + activations saved for "
+                    "backward (exact formulas); dashed: fused (flash) attention, its memory "
+                    "linear in n; crossings solved exactly in n"])
+    return fig
