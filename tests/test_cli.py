@@ -127,11 +127,38 @@ def test_cli_reference_is_not_stale():
                         'costmodel.cli.reference import write; write()"\n' + diff[:2000])
 
 
-def test_every_command_help_has_an_example():
+def _command_tree():
+    """``(path, command)`` for every command and subcommand under ``costmodel``."""
+    import click
+
     from costmodel.cli.commands import cli
 
-    for name, command in cli.commands.items():
-        assert "Example:" in (command.help or ""), name
+    todo, found = [("costmodel", cli)], []
+    while todo:
+        path, command = todo.pop()
+        found.append((path, command))
+        if isinstance(command, click.Group):
+            todo += [(f"{path} {name}", sub) for name, sub in command.commands.items()]
+    return found
+
+
+def test_every_command_help_has_an_example():
+    tree = _command_tree()
+    assert len(tree) > 10  # the root and every registered command were walked
+    for path, command in tree:
+        assert "Example:" in (command.help or ""), path
+
+
+def test_every_command_has_a_docs_entry():
+    # Beyond the generated docs/cli.md: the README's Commands list or docs/getting-started.md.
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    commands_list = readme.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
+    docs = commands_list + (root / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    for path, _ in _command_tree()[1:]:
+        assert f"`{path} " in docs or f"`{path}`" in docs, f"{path} has no docs entry"
 
 
 def test_json_schema_is_stable_and_documented():
