@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .progress import done, reporter
+from .progress import done, progress_option, reporter
 
 COMMAND = "costmodel measure-claims"
 #: Where the measurements go by default: the current folder, never the installed package.
@@ -44,8 +44,9 @@ def _fail(message: str):
                    "them, pass that path (costmodel/data/claims/measurements.json in a source "
                    "checkout).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr (on a "
-              "terminal they share one status line).")
-def measure_claims(only, quick, threads, output, quiet):
+              "terminal they share one status line; a log gets none without --progress).")
+@progress_option
+def measure_claims(only, quick, threads, output, quiet, progress_lines):
     """Measure what the documents' time, utilization, speedup and memory-saving claims need.
 
     One benchmark per distinct `measure` of the claims ledger (GRU vs LSTM, LSTM vs
@@ -78,7 +79,7 @@ def measure_claims(only, quick, threads, output, quiet):
     command = " ".join([COMMAND, *(f"--only {n}" for n in only), *(["--quick"] if quick else []),
                         *([f"--threads {threads}"] if threads else [])])  # -o: never a path
     start = time.perf_counter()
-    results = run(only or None, quick, device, reporter(quiet))
+    results = run(only or None, quick, device, reporter(quiet, lines=progress_lines))
     done(quiet)
     merge = only and output != "-" and path.is_file()  # --only keeps the others recorded
     old = json.loads(path.read_text(encoding="utf-8")) if merge else {}

@@ -12,6 +12,7 @@ from costmodel.files import open_output, plan
 from costmodel.limits import CHUNK_POINTS, MAX_AXIS_VALUES, MAX_ROWS
 
 from .options import SIZE, models_option, values_option
+from .progress import progress_option, reporter
 
 
 HELP = f"""Every model over a grid of n x d x batch, as CSV in SI units (one row per point and
@@ -63,9 +64,10 @@ Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep
 @click.option("--yes", is_flag=True,
               help=f"Write a grid of more than {MAX_ROWS:,} rows (memory stays bounded).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (there is none when stderr "
-                                                  "is not a terminal).")
+                                                  "is not a terminal, without --progress).")
+@progress_option
 def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attention, causal,
-          mode, output, yes, quiet):
+          mode, output, yes, quiet, progress_lines):
     from costmodel.sweep import csv_text, grid_rows, iter_sweep
 
     rows = grid_rows(n, d, batch, models)
@@ -81,7 +83,7 @@ def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attenti
                         bidirectional=bidirectional, dtype=dtype, attention=attention,
                         causal=causal, chunk_points=CHUNK_POINTS)
     first = next(chunks)  # argument errors surface before the file is opened
-    with open_output(output) as out, _progress(rows, quiet) as bar:
+    with open_output(output) as out, _progress(rows, quiet, progress_lines) as bar:
         out.write(csv_text(first))
         bar.update(len(first["model"]))
         for chunk in chunks:
@@ -106,14 +108,21 @@ def _serving(n, d, batch, gpu, mode, models, output, options):
         click.echo(f"wrote {len(rows):,} rows to {output}", err=True)
 
 
-class _NoBar:
+class _LineBar:
+    """The bar's ``update`` as message lines (``--progress`` off a terminal), or nothing."""
+
+    def __init__(self, rows: int, show) -> None:
+        self.rows, self.written, self.show = rows, 0, show
+
     def update(self, steps: int) -> None:
-        pass
+        self.written += steps
+        self.show(f"sweep: {self.written:,}/{self.rows:,} rows")
 
 
-def _progress(rows: int, quiet: bool):
-    """click's progress bar on stderr, or nothing (quiet, or stderr not a terminal)."""
+def _progress(rows: int, quiet: bool, lines: bool = False):
+    """click's progress bar on a terminal; elsewhere lines with --progress, or nothing
+    (cli/progress.py)."""
     if quiet or not sys.stderr.isatty():
-        return contextlib.nullcontext(_NoBar())
+        return contextlib.nullcontext(_LineBar(rows, reporter(quiet, lines=lines)))
     return click.progressbar(length=rows, label="sweep", file=sys.stderr)
 

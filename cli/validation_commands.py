@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .progress import done, reporter
+from .progress import done, progress_option, reporter
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -66,8 +66,9 @@ def _check_outputs(given: Path, *paths: Path) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Profile TOML to write (atomically); raw timings go to <stem>-benchmarks.json.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr (on a "
-              "terminal they share one status line).")
-def calibrate(device, quick, threads, output, quiet):
+              "terminal they share one status line; a log gets none without --progress).")
+@progress_option
+def calibrate(device, quick, threads, output, quiet, progress_lines=False):
     """Measure this machine and write a device profile that every command accepts as --gpu.
 
     Fits matmul peak, copy bandwidth, op latency, efficiency curves per kernel kind and
@@ -82,7 +83,7 @@ def calibrate(device, quick, threads, output, quiet):
     from costmodel.files import write_atomic
     from costmodel.validation.report import to_json, to_toml
 
-    profile, rows = run(dev, quick=quick, progress=reporter(quiet))
+    profile, rows = run(dev, quick=quick, progress=reporter(quiet, lines=progress_lines))
     done(quiet)
     header = ("# Device profile written by `costmodel calibrate`; use it as --gpu "
               f"{output.name}.\n# Measured figures only; see [calibration] for how.\n")
@@ -133,10 +134,11 @@ def _benchmarks_path(output: Path) -> Path:
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --reference: predicted-vs-measured PNG.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr (on a "
-              "terminal they share one status line).")
+              "terminal they share one status line; a log gets none without --progress).")
+@progress_option
 def validate(device, profile, baseline, quick, families, modes, threads, max_config_s,
              budget_s, rounds, quiet_s, output, reference, leave_one_gpu_out, fmt, plot,
-             quiet):
+             quiet, progress_lines):
     """Predicted vs measured on a held-out grid (n 16..4096, d 64..2048, batch 1..64).
 
     Reports median, p90 and worst |error| for the datasheet roofline and the calibrated model.
@@ -168,7 +170,8 @@ def validate(device, profile, baseline, quick, families, modes, threads, max_con
     if profile is None:
         profile = output.with_name(output.name + "-profile.toml")
         click.get_current_context().invoke(calibrate, device=dev.kind, quick=quick,
-                                           threads=dev.threads, output=profile, quiet=quiet)
+                                           threads=dev.threads, output=profile, quiet=quiet,
+                                           progress_lines=progress_lines)
     hw = load_hardware(str(profile))
     base = _baseline(baseline, dev, hw)
     from costmodel.validation.validate import grid, validate as run
@@ -176,7 +179,7 @@ def validate(device, profile, baseline, quick, families, modes, threads, max_con
     meta = {**_meta(dev, profile, hw, base, quick, max_config_s), "rounds": rounds,
             "quiet_s": quiet_s, "budget_s": budget_s}
     report = run(dev, grid("quick" if quick else "full", fams, mds), base, hw, output, meta,
-                 max_config_s, budget_s, reporter(quiet), rounds=rounds, quiet_s=quiet_s)
+                 max_config_s, budget_s, reporter(quiet, lines=progress_lines), rounds=rounds, quiet_s=quiet_s)
     done(quiet)
     s = report["summary"]
     for name in ("baseline", "calibrated"):
