@@ -158,7 +158,8 @@ def formula(module, quantity, latex, layers, bidirectional):
     ...) of MODULE, in the sequence length n, batch, width d (and heads h, feed-forward
     width f, input channels c, kernel width k; decoder: memory length n_src). conv is
     Conv1d(c, d, k); crnn the seed document's CRNN (its sizes fixed, n and batch free).
-    An option that does not apply to MODULE is refused.
+    An option that does not apply to MODULE is refused. Every family's formulas, rendered:
+    docs/formulas.md.
 
     Example: costmodel formula lstm flops --latex
     """
