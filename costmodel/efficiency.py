@@ -1,7 +1,8 @@
-"""Efficiency: the fractions of peak, latencies and calibrated per-family terms the roofline
-applies (:mod:`costmodel.roofline` does the arithmetic). Read from the shipped priors
-(``costmodel/data/priors.toml``) or a calibrated profile's ``[efficiency]`` table (see
-:meth:`Efficiency.from_table` for the keys). ``Efficiency`` stays importable from
+"""Efficiency: the fractions of peak, latencies and calibrated per-family terms the time
+layer applies (:mod:`costmodel.roofline` does the arithmetic, the CPU implementations'
+terms in :mod:`costmodel.implementations.autograd_cells` and ``onednn_rnn``). Read from the
+shipped priors (``costmodel/data/priors.toml``) or a calibrated profile's ``[efficiency]``
+table (see :meth:`Efficiency.from_table` for the keys). ``Efficiency`` stays importable from
 :mod:`costmodel.roofline`."""
 
 from __future__ import annotations
@@ -105,31 +106,21 @@ class Efficiency:
         """From a profile's ``[efficiency]`` table: the scalar fields of this class, the global
         ``compute_flops/compute_efficiency`` and ``memory_bytes/memory_efficiency`` curves,
         ``[efficiency.curves."compute.<kind>[.<dtype>]"]`` / ``"memory.<kind>[.<dtype>]"``
-        tables with ``x`` and ``efficiency`` lists, and ``work_scale``, ``step_latency_s``,
-        ``call_latency_s`` and ``step_weight_passes`` tables keyed ``"<family>.<phase>"``
+        tables with ``x`` and ``efficiency`` lists, and tables keyed ``"<family>.<phase>"``
         (family: rnn, lstm, gru, transformerencoderlayer, ...; phase: forward, backward).
-        ``step_weight_passes``: extra passes over a step's weights per step (PyTorch's
-        autograd cell graph writes and accumulates a dW_hh every step; an implementation may
-        re-stream W_hh), one pass = read + write of the weights at the rate the
-        ``memory.elementwise`` curve gives that many bytes, so the pass is cheap while the
-        weights sit in a cache and costs main-memory bandwidth above the last-level cache.
         Curves named ``compute.rnn_step`` / ``memory.rnn_step`` (the skinny step GEMMs
         ``h: [batch, H] @ W_hh^T`` with W_hh re-read every step) take precedence over the
-        ``rnn_gemm`` curves for kernels named ``step_gemm*``. ``pointwise_scale`` (same keys)
-        replaces ``work_scale`` for the non-matmul kernels (a fused cell's gate arithmetic runs
-        at another rate than PyTorch's per-op kernels). ``call_weight_passes``: buffers of the
-        size of all parameters freshly allocated and written per call (oneDNN's re-laid-out
-        weights; a training step's new gradients), each at the ``memory.weight_copy`` rate
-        (a transposing copy into fresh memory, page faults included; fallback
-        ``memory.elementwise``). ``step_scale`` (same keys) replaces ``work_scale`` for the
-        step GEMMs (a library's skinny step runs at another rate than its bulk GEMMs).
-        Curves ``memory.rnn_step.<family>.<phase>.m<m>`` are measured whole steps of one
-        implementation (see :meth:`whole_step_kind`). ``fresh_sequence_passes``: buffers of
-        the size of a recurrence's gate pre-activations over the whole sequence (n x batch x
-        gates x H) newly allocated and written per call, each at the ``memory.weight_copy``
-        rate for that size (:func:`costmodel.roofline.fresh_sequence_s`): the measured rate of
-        writing fresh memory, which on a CPU drops where the allocator stops reusing blocks
-        and every page faults (glibc's mmap threshold, 30 MiB here)."""
+        ``rnn_gemm`` curves for kernels named ``step_gemm*``; ``memory.<kind>.m<m>`` are
+        per-row-count curves (:meth:`step_memory`). Scales, applied by the roofline:
+        ``work_scale`` on a kernel's compute/memory time, ``step_scale`` instead for the step
+        GEMMs (a library's skinny step runs at another rate than its bulk GEMMs),
+        ``pointwise_scale`` instead for the non-matmul kernels (see :meth:`scale_of`).
+        ``call_latency_s``: a fixed time per call. The CPU implementations' terms, with their
+        arithmetic: ``step_latency_s``, ``step_weight_passes`` and the whole-step curves
+        ``memory.rnn_step.<family>.<phase>.m<m>`` in
+        :mod:`costmodel.implementations.autograd_cells`; ``call_weight_passes`` (at the
+        ``memory.weight_copy`` curve's rate) and ``fresh_sequence_passes`` in
+        :mod:`costmodel.implementations.onednn_rnn`."""
         return _from_table(cls, raw, origin)
 
     def compute(self, flops, kind: str = "", dtype: str = ""):
@@ -176,20 +167,6 @@ class Efficiency:
         out = sum(np.maximum(0.0, 1.0 - np.abs(position - i))  # linear between neighbours
                   * self.memory(nbytes, f"{kind}.m{m}", dtype) for i, m in enumerate(ms))
         return out * ms[-1] / np.maximum(batch, ms[-1])
-
-    def whole_step_kind(self, family: str, phase: str) -> str | None:
-        """``rnn_step.<family>.<phase>`` where the profile has whole-step curves for this
-        implementation and phase (``memory.rnn_step.<family>.<phase>.m<m>``: the module's own
-        time per recurrent step, gates and dispatch included, measured at two sequence
-        lengths), else None."""
-        kind = f"{STEP_KIND}.{family}.{phase}"
-        return kind if self.step_batches(kind) else None
-
-    def family_terms(self, family: str, phase: str) -> tuple[float, float, float]:
-        """(work_scale, step_latency_s, call_latency_s) of one implementation and phase."""
-        key = f"{family}.{phase}"
-        return (self.work_scale.get(key, 1.0), self.step_latency_s.get(key, 0.0),
-                self.call_latency_s.get(key, 0.0))
 
 
 def _interp_log(x, xs, ys):

@@ -25,11 +25,13 @@ A calibrated profile (``costmodel calibrate``; its ``[efficiency]`` table, see
 (and dtype), ``latency_mode = "add"`` (a CPU runs one op after another: ``lower = max(compute,
 memory) + latency``), and per implementation (the record's family, e.g. ``lstm``) and phase a
 ``work_scale`` on the kernels' compute/memory time (``step_scale`` for the step GEMMs,
-``pointwise_scale`` for the rest), a ``step_latency_s`` per dependent recurrent step (kernels
-named ``step_gemm*``) and a ``call_latency_s`` per call, and measured whole-step curves: a
-step's time as the implementation runs it, carried by its step GEMM (the step's other kernels
-then take none). A profile given as the hardware (``load_hardware("profile.toml")``) brings
-its efficiency with it.
+``pointwise_scale`` for the rest). What PyTorch's CPU implementations cost beyond that lives in
+their modules, which this one calls for each kernel and phase: per dependent step
+:mod:`costmodel.implementations.autograd_cells` (dispatch per op and step, dW accumulated every
+step, measured whole steps carried by the step GEMM), per call
+:func:`costmodel.implementations.call_s` (the profile's call latency, oneDNN's weight re-layout
+and fresh gate buffers, :mod:`costmodel.implementations.onednn_rnn`). A profile given as the
+hardware (``load_hardware("profile.toml")``) brings its efficiency with it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from costmodel import conventions as C
 from costmodel.cost import Cost
 from costmodel.efficiency import MATMUL_KINDS, STEP_KIND, Efficiency  # noqa: F401 (re-exported)
 from costmodel.hardware import Hardware, matmul_peak
-from costmodel.implementations import cublas
+from costmodel.implementations import autograd_cells, cublas
 from costmodel.numeric import dtype_bytes_of
 
 CUDNN_KINDS = ("rnn_gemm", "conv")
@@ -51,8 +53,6 @@ TERMS = ("compute", "memory", "latency")
 # a GEMM of these kinds with no more rows than the largest measured step batch is a skinny
 # GEMM like a recurrent step (a Linear on a few tokens): the per-row-count step curves apply
 SKINNY_KINDS = ("gemm", "rnn_gemm")
-WEIGHT_COPY_KIND = "weight_copy"  # curve of copying weights (transposed) into fresh memory
-WEIGHT_PASS_MOVES = 2  # one extra pass over the weights reads and writes them (dW += ...)
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,8 @@ def _occupancy(shape, concurrent, hw: Hardware, eff: Efficiency):
 def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
                 allow_tf32: bool, cudnn_allow_tf32: bool, family: str = "") -> dict:
     """Terms of one kernel from its evaluated ``flops, bytes, concurrent, shape, resident``;
-    ``family`` (the implementation, e.g. "lstm") selects a calibrated profile's terms.
+    ``family`` (the implementation, e.g. "lstm") selects a calibrated profile's terms (the
+    per-step ones from :mod:`costmodel.implementations.autograd_cells`).
     With fitted cuBLAS parameters (``eff.cublas``, a GPU) cuBLAS GEMMs and PyTorch's pointwise
     kernels take :mod:`costmodel.implementations.cublas`'s times."""
     if eff.cublas is not None and _cublas_kernel(k):
@@ -110,9 +111,8 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
     peak = _peak(k["kind"], hw, dtype, allow_tf32, cudnn_allow_tf32)
     step = k["name"].startswith("step_gemm")
     scale = eff.scale_of(family, k["phase"], k["kind"], step)
-    # a measured whole step (gates and dispatch included) replaces the step GEMM's curve,
-    # and the step's other kernels take no time of their own
-    whole = eff.whole_step_kind(family, k["phase"]) if k["name"].startswith("step_") else None
+    # a measured whole step (gates and dispatch included) replaces the step GEMM's curve
+    whole = autograd_cells.whole_step_of(k, eff, family)
     compute_eff, memory_eff = (eff.compute(flops, STEP_KIND if step else k["kind"], dtype),
                                eff.memory(nbytes, STEP_KIND if step else k["kind"], dtype))
     rows_m = k["shape"][0] if k["shape"] and (step or k["kind"] in SKINNY_KINDS) else None
@@ -130,11 +130,11 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
     fits = (resident > 0) & (resident <= (hw.l2_bytes or 0) * eff.l2_usable_fraction)
     cached = np.where(fits, resident, 0.0)
     memory_s = (nbytes - cached) / rate + cached / (rate * eff.l2_bandwidth_ratio)
-    latency_s = np.full_like(compute_s, _latency(k["name"], eff, family, k["phase"], whole))
-    if whole and not step:
+    latency_s = np.full_like(compute_s, autograd_cells.latency_s(k, eff, family, whole))
+    if autograd_cells.inside_whole_step(k, whole):
         compute_s = memory_s = latency_s = np.zeros_like(compute_s)
-    passes = eff.step_weight_passes.get(f"{family}.{k['phase']}", 0.0) if step else 0.0
-    memory_s = memory_s + passes * weight_pass_s(resident, hw, eff, dtype)
+    memory_s = memory_s + autograd_cells.step_weight_passes_s(k, resident, hw, eff, family,
+                                                              dtype)
     terms = np.stack(np.broadcast_arrays(compute_s, memory_s, latency_s))
     lower = (np.maximum(compute_s, memory_s) + latency_s if eff.latency_mode == "add"
              else terms.max(axis=0))
@@ -179,48 +179,6 @@ def _cublas_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str, allow_tf
             "binding": np.asarray(TERMS)[terms.argmax(axis=0)]}
 
 
-def weight_pass_s(resident, hw: Hardware, eff: Efficiency, dtype: str = "fp32"):
-    """One pass over ``resident`` weight bytes (read + write) at the rate a pointwise op of
-    that size reaches (``memory.elementwise``: cache-resident sizes run faster than DRAM)."""
-    moved = WEIGHT_PASS_MOVES * np.asarray(resident, dtype=float)
-    return moved / (hw.hbm_bytes_per_s * eff.memory(moved, "elementwise", dtype))
-
-
-def fresh_sequence_s(kernels, hw: Hardware, eff: Efficiency, dtype: str = "fp32"):
-    """Writing one buffer of a recurrence's gate pre-activations over the whole sequence
-    (n x batch x gates x H: the forward step GEMM's output, every step) into newly allocated
-    memory, at the ``memory.weight_copy`` rate for that size (see :func:`weight_copy_s`: where
-    the allocator hands out fresh pages, page faults included); 0 without a recurrence.
-    ``kernels``: evaluated ones (``Cost.kernel_values``)."""
-    steps = [k for k in kernels if k["phase"] == "forward" and k["name"] == "step_gemm"]
-    if not steps:
-        return np.zeros(())
-    k = steps[0]
-    rows, cols = (np.asarray(v, dtype=float) for v in k["shape"][:2])
-    nbytes = np.asarray(k["count"], dtype=float) * rows * cols * k["concurrent"] * (
-        dtype_bytes_of(dtype))
-    return weight_copy_s(nbytes, hw, eff, dtype)
-
-
-def weight_copy_s(nbytes, hw: Hardware, eff: Efficiency, dtype: str = "fp32"):
-    """Copying ``nbytes`` of weights into freshly allocated memory (a layout change; page
-    faults where the buffers are new pages) at the ``memory.weight_copy`` curve's rate
-    (``memory.elementwise`` where a profile has none)."""
-    nbytes = np.asarray(nbytes, dtype=float)
-    kind = WEIGHT_COPY_KIND if f"memory.{WEIGHT_COPY_KIND}" in eff.curves else "elementwise"
-    return nbytes / (hw.hbm_bytes_per_s * eff.memory(nbytes, kind, dtype))
-
-
-def _latency(name: str, eff: Efficiency, family: str, phase: str, whole=None) -> float:
-    """A kernel's latency floor. Where a profile has a step latency for this family and phase
-    (or a measured whole step, which includes the dispatch), it replaces the per-kernel latency
-    of the step's kernels (``step_gemm*`` carries it, the step's pointwise kernels none): fused
-    implementations (oneDNN, cuDNN) do not launch each."""
-    if (whole or f"{family}.{phase}" in eff.step_latency_s) and name.startswith("step_"):
-        return eff.family_terms(family, phase)[1] if name.startswith("step_gemm") else 0.0
-    return eff.kernel_latency_s
-
-
 def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype: str = "fp32",
             optimizer: str = "adam", allow_tf32: bool = False, cudnn_allow_tf32: bool = True,
             implementation: str | None = None, mode: str = "training", rnn_params=None,
@@ -240,7 +198,7 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
     are priced by cuDNN's implementation model (:mod:`costmodel.implementations.cudnn_rnn`)
     with ``rnn_params`` (phase -> ``PhaseParams``; default: the fitted file's).
     """
-    from costmodel.implementations import recurrent_rows
+    from costmodel.implementations import call_s, recurrent_rows
     from costmodel.implementations.sdpa import resolve
 
     record, attention = resolve(record, hw, dtype, mode)
@@ -257,14 +215,10 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
     totals = {}
     for phase in ("forward", "backward"):
         chosen = [r for r in rows if r["phase"] == phase]
-        passes = eff.call_weight_passes.get(f"{family}.{phase}", 0.0)
-        fresh = eff.fresh_sequence_passes.get(f"{family}.{phase}", 0.0)
-        call_s = eff.family_terms(family, phase)[2] + (
-            passes * weight_copy_s(weight_bytes, hw, eff, dtype) if passes else 0.0) + (
-            fresh * fresh_sequence_s(kernels, hw, eff, dtype) if fresh else 0.0)
-        totals[phase] = sum((r["count"] * r["lower_s"] for r in chosen), np.asarray(call_s))
+        fixed_s = call_s(family, phase, kernels, weight_bytes, hw, eff, dtype)
+        totals[phase] = sum((r["count"] * r["lower_s"] for r in chosen), np.asarray(fixed_s))
         totals[phase + "_upper"] = sum((r["count"] * r["upper_s"] for r in chosen),
-                                       np.asarray(call_s))
+                                       np.asarray(fixed_s))
     by_term = {t: sum((r["count"] * np.where(r["binding"] == t, r["lower_s"], 0.0)
                        for r in rows if r["phase"] == "forward"), np.zeros(())) for t in TERMS}
     stacked = np.stack(np.broadcast_arrays(*(by_term[t] for t in TERMS)))

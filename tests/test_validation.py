@@ -20,7 +20,9 @@ from click.testing import CliRunner
 import costmodel as cm
 from costmodel.cli.validation_commands import calibrate, validate
 from costmodel.hardware import load_hardware
-from costmodel.roofline import MATMUL_KINDS, Efficiency, fresh_sequence_s, kernel_time, predict
+from costmodel.implementations.autograd_cells import whole_step_kind
+from costmodel.implementations.onednn_rnn import fresh_sequence_s
+from costmodel.roofline import MATMUL_KINDS, Efficiency, kernel_time, predict
 from costmodel.validation import report
 from costmodel.validation import validate as vmod
 from costmodel.validation import calibrate as calibrate_mod
@@ -80,7 +82,7 @@ def test_raw_benchmarks_are_kept_next_to_the_profile(profile):
                                             / (r["n_long"] - r["n_short"])) for r in steps)
     # and the profile carries the whole-step curves they give, per family and phase
     eff = Efficiency.from_profile(profile)
-    assert eff.whole_step_kind("lstm", "forward") == "rnn_step.lstm.forward"
+    assert whole_step_kind(eff, "lstm", "forward") == "rnn_step.lstm.forward"
     assert eff.step_batches("rnn_step.gru.backward") == [2]
 
 

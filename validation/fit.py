@@ -21,8 +21,9 @@ import numpy as np
 
 from costmodel.hardware import load_hardware
 from costmodel.numeric import dtype_bytes_of
-from costmodel.roofline import (MATMUL_KINDS, STEP_KIND, Efficiency, family_of, predict,
-                                fresh_sequence_s, weight_copy_s, weight_pass_s)
+from costmodel.implementations.autograd_cells import weight_pass_s
+from costmodel.implementations.onednn_rnn import fresh_sequence_s, weight_copy_s
+from costmodel.roofline import MATMUL_KINDS, STEP_KIND, Efficiency, family_of, predict
 
 from .modules import Config, cost_record
 from .report import to_toml

@@ -7,7 +7,11 @@ with parameters fitted to published measurements (``costmodel/data/fitted/<name>
 written by ``python -m costmodel.reference.fit``). Today: cuDNN's RNN/LSTM/GRU
 (:mod:`costmodel.implementations.cudnn_rnn`) on NVIDIA GPUs, and PyTorch's SDPA dispatch
 (:mod:`costmodel.implementations.sdpa`: which attention kernel runs). A calibrated profile (which
-measured the device itself) and an explicitly given ``Efficiency`` keep the plain roofline.
+measured the device itself) and an explicitly given ``Efficiency`` keep the plain roofline for
+those; a CPU profile's measured terms belong to PyTorch's CPU implementations: per step
+:mod:`costmodel.implementations.autograd_cells` (dispatch per op and step, dW accumulated every
+step, whole measured steps), per call :mod:`costmodel.implementations.onednn_rnn` (oneDNN's
+weight re-layout, fresh gate buffers); :func:`call_s` sums a call's terms.
 """
 
 from __future__ import annotations
@@ -46,6 +50,20 @@ def recurrent_rows(rows: list[dict], kernels: list[dict], hw: Hardware, dtype: s
     if not owned:
         return rows
     return [owned.get(i, row) for i, row in enumerate(rows)] + calls
+
+
+def call_s(family: str, phase: str, kernels: list[dict], weight_bytes, hw: Hardware, eff,
+           dtype: str = "fp32"):
+    """A calibrated profile's fixed time per call of one implementation (``family``) and
+    phase: its ``call_latency_s``, then oneDNN's weight re-layout and fresh gate buffers
+    (:mod:`costmodel.implementations.onednn_rnn`); 0.0 where the profile has none (always
+    without a profile). ``kernels``: the record's evaluated ones; ``weight_bytes``: all its
+    parameters' bytes."""
+    from costmodel.implementations import onednn_rnn
+
+    return (eff.call_latency_s.get(f"{family}.{phase}", 0.0)
+            + onednn_rnn.relayout_s(family, phase, weight_bytes, hw, eff, dtype)
+            + onednn_rnn.fresh_buffers_s(family, phase, kernels, hw, eff, dtype))
 
 
 def rnn_implementation(hw: Hardware, eff_given=None) -> str:
