@@ -1,10 +1,12 @@
 """PyTorch's decomposed recurrent cells on a CPU: what a dependent step costs beyond its
 kernels' FLOPs and bytes, as a calibrated profile measured it.
 
-Where no fused kernel runs the recurrence (``nn.RNN`` and ``nn.GRU`` on a CPU, and autograd's
-graph of a cell in backward), PyTorch runs each step as a chain of small ops, each through the
-dispatcher and autograd. A profile written by ``costmodel calibrate`` prices a step of one
-implementation (the record's family, e.g. ``gru``) and phase, keyed ``"<family>.<phase>"``:
+Where no fused kernel runs the recurrence (``nn.RNN`` and ``nn.GRU`` on a CPU read their
+weights in place and run each step as a chain of small ops), every op of a step goes through
+the dispatcher and autograd. A profile written by ``costmodel calibrate`` prices a step of one
+implementation (the record's family, e.g. ``gru``) and phase, keyed ``"<family>.<phase>"``
+(for the LSTM, which oneDNN runs fused (:mod:`costmodel.implementations.onednn_rnn`), the same
+terms are fitted as its residual per step):
 
     step  = step GEMM + step pointwise kernels                        (the roofline's terms)
           + step_latency_s                                            dispatch per op and step
