@@ -16,7 +16,9 @@ import math
 from pathlib import Path
 
 import costmodel as cm
+from costmodel.efficiency import Efficiency
 from costmodel.hardware import load_hardware
+from costmodel.implementations import autograd_cells, call_s
 from costmodel.roofline import predict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,6 +73,35 @@ def test_predictions_are_bit_identical():
         if (forward, backward, training) != want[:3] or rows != want[3]:
             moved.append(key)
     assert not moved, f"{len(moved)} of {len(got)} predictions moved: {moved}"
+
+
+def test_the_cpu_terms_vanish_without_a_profile():
+    """The priors have none of a profile's tables: no time per call, and a step GEMM keeps
+    the per-kernel latency, takes no weight passes and no whole step."""
+    hw, eff = load_hardware("a100"), Efficiency.priors()
+    kernels = cm.LSTM(64, 64).kernel_values(dtype="fp32", n=16, batch=4)
+    assert call_s("lstm", "forward", kernels, 1e6, hw, eff) == 0.0
+    step = next(k for k in kernels if k["name"] == "step_gemm")
+    assert autograd_cells.whole_step_of(step, eff, "lstm") is None
+    assert autograd_cells.latency_s(step, eff, "lstm") == eff.kernel_latency_s
+    assert autograd_cells.step_weight_passes_s(step, 1e6, hw, eff, "lstm") == 0.0
+
+
+def test_on_the_profile_the_step_gemm_carries_the_measured_step():
+    """GRU backward on the CPU profile: whole steps measured, the step GEMM carries the
+    profile's step latency ("gru.backward" = 0.00013388145613706104 s in the file), the step's
+    pointwise kernel has no time of its own."""
+    hw = load_hardware(str(PROFILE))
+    eff = Efficiency.for_hardware(hw)
+    kernels = cm.GRU(64, 64).kernel_values(dtype="fp32", n=16, batch=4)
+    gemm, pointwise = (next(k for k in kernels if k["name"] == name)
+                       for name in ("step_gemm_backward", "step_pointwise_backward"))
+    whole = autograd_cells.whole_step_of(gemm, eff, "gru")
+    assert whole == "rnn_step.gru.backward"
+    assert autograd_cells.latency_s(gemm, eff, "gru", whole) == 0.00013388145613706104
+    assert autograd_cells.latency_s(pointwise, eff, "gru", whole) == 0.0
+    assert autograd_cells.inside_whole_step(pointwise, whole)
+    assert not autograd_cells.inside_whole_step(gemm, whole)
 
 
 def _literal(values: dict) -> str:
