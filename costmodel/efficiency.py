@@ -114,7 +114,8 @@ class Efficiency:
         per-row-count curves (:meth:`step_memory`). Scales, applied by the roofline:
         ``work_scale`` on a kernel's compute/memory time, ``step_scale`` instead for the step
         GEMMs (a library's skinny step runs at another rate than its bulk GEMMs),
-        ``pointwise_scale`` instead for the non-matmul kernels (see :meth:`scale_of`).
+        ``pointwise_scale`` instead for the non-matmul kernels (a fused cell's gate
+        arithmetic runs at another rate than PyTorch's per-op kernels; see :meth:`scale_of`).
         ``call_latency_s``: a fixed time per call. The CPU implementations' terms, with their
         arithmetic: ``step_latency_s``, ``step_weight_passes`` and the whole-step curves
         ``memory.rnn_step.<family>.<phase>.m<m>`` in
