@@ -21,7 +21,7 @@ from costmodel.decode import (cached, compare_serving, first_at_most, serve, ste
                               symbolic_crossover)
 from costmodel.hardware import load_hardware
 from costmodel.roofline import predict
-from costmodel.cli.main import main
+from clirun import run
 
 H100 = load_hardware("h100")
 
@@ -123,18 +123,6 @@ def sympy_int(v):
     import sympy as sp
     return sp.Integer(v)
 
-
-def run(*argv):
-    import contextlib
-    import io
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(argv))
-            code = 0
-        except SystemExit as done:
-            code = done.code or 0
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.mark.parametrize("mode", ["decode", "prefill"])

@@ -3,7 +3,6 @@ with one line where refused (the one writer, costmodel.files, behind every -o)."
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
@@ -18,21 +17,11 @@ from hypothesis import strategies as st
 
 import costmodel as cm
 from costmodel import files
-from costmodel.cli.main import main
+from clirun import run
 
 SMALL = ["sweep", "--n", "16,32", "--d", "64", "--models", "rnn,gru"]  # 2 x 1 x 1 x 2 rows
 ROWS = 2 * 1 * 1 * 2
 
-
-def run(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(argv))
-            code = 0
-        except SystemExit as done:
-            code = done.code or 0
-    return code, out.getvalue(), err.getvalue()
 
 
 def refused(code, err, *words) -> bool:

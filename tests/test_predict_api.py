@@ -12,6 +12,7 @@ import pytest
 
 import costmodel as cm
 from costmodel.roofline import predict as roofline
+from clirun import run as _run
 
 
 def test_predict_phases_and_kernels_add_up():
@@ -72,21 +73,6 @@ def test_top_level_api_imports_without_torch():
 
 
 # ---- compare states its assumptions --------------------------------------------------------
-
-def _run(*args):
-    import contextlib
-    import io
-
-    from costmodel.cli.main import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as done:
-            code = done.code or 0
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_compare_json_states_every_assumption():
