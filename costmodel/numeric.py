@@ -148,7 +148,6 @@ def checked_array(symbol: sp.Symbol, value):
 
 def float_arguments(symbols, values) -> list:
     """Checked float64 arrays for ``symbols`` (no integer wrap-around: for time estimates)."""
-    import numpy as np
 
     arrays = [checked_array(s, values[s.name]) for s in symbols]
     try:

@@ -163,9 +163,9 @@ def MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv
 
 def validate(cfg: AttentionConfig) -> None:
     check_choice("attention", cfg.attention, KERNELS)
-    for flag, field in (("causal", "causal"), ("need_weights", "need_weights"),
-                        ("input_requires_grad", "input_grad")):
-        check_bool(flag, getattr(cfg, field))
+    for flag, name in (("causal", "causal"), ("need_weights", "need_weights"),
+                       ("input_requires_grad", "input_grad")):
+        check_bool(flag, getattr(cfg, name))
     if cfg.attention == "flash" and cfg.need_weights:
         raise ValueError("attention='flash' needs need_weights=False: with need_weights=True "
                          "PyTorch takes the bmm path and materialises the probabilities")
