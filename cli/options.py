@@ -60,7 +60,8 @@ def values_option(ctx, param, text):
         else:
             values = _range(*text.split(":"))
     except (ValueError, TypeError) as err:
-        detail = str(err) if "ASCII" in str(err) or "largest" in str(err) else ""
+        detail = str(err) if any(word in str(err) for word in ("ASCII", "largest", "empty")) \
+            else ""
         raise click.BadParameter(f"{text!r}: use a number, a list '128,256', a range "
                                  "'64:1024:64' or a geometric range '16:4096:x2'"
                                  + (f" ({detail})" if detail else "")) from None
@@ -72,6 +73,8 @@ def values_option(ctx, param, text):
 
 def _range(start: str, stop: str, step: str):
     start, stop = ascii_int(start), ascii_int(stop)
+    if stop < start:
+        raise ValueError(f"the range is empty: its end {stop} is below its start {start}")
     if step.startswith("x"):
         factor = ascii_int(step[1:])
         if factor < 2 or start < 1:

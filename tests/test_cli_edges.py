@@ -156,3 +156,10 @@ def test_csv_text_quotes_what_csv_needs_and_keeps_numbers_exact():
     (row,) = csv.DictReader(io.StringIO(csv_text(columns)))
     assert row["gpu"] == 'My, "fast" GPU' and row["heads"] == ""
     assert int(row["params"]) == 2 ** 70 and float(row["time_forward_s"]) == 0.1 + 0.2
+
+
+@pytest.mark.parametrize("span", ["16:8:x2", "64:16:8"])
+def test_a_range_that_ends_below_its_start_is_refused(span):
+    code, out, err = run("sweep", "--n", span, "--d", "64", "-o", "-")
+    assert code == 2 and out == "" and "the range is empty" in err
+    assert len(err.strip().splitlines()) == 1
