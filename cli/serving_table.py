@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from . import render
-from .tables import NAMES, _cell, _n, _wrapped, assumption_items
+from .tables import NAMES, _cell, _n, assumption_items, framed
 
 #: (label, key, unit) per mode, in order; a count of None prints "unbounded".
 LINES = {
@@ -46,16 +45,10 @@ def serving_table(result, fmt: str) -> str:
                      if c["model"] == model}
             cross_body.append([NAMES[model]] + [_n(found.get(q)) for q, _ in labels])
         tables.append((cross_header, cross_body))
-    draw = {"markdown": render.to_markdown, "latex": render.to_latex}.get(fmt, render.to_table)
-    parts = [draw(h, b) for h, b in tables]
-    if fmt == "markdown":
-        return f"**{title}**\n\n" + "".join(f"- {item}\n" for item in items) + (
-            "\n" + "\n".join(parts))
-    if fmt == "latex":
-        return "".join(f"% {line}\n" for line in [title, *_wrapped(items)]) + "\n".join(parts)
-    note = {"decode": "crossover context: the shortest context from which the model is no "
-                      "worse than\nthe Transformer ('never' = none up to 2^40 tokens); "
-                      "memory: the device's memory_bytes.\n",
-            "prefill": "crossover prompt: the prompt length where the times to first token "
-                       "cross ('never':\nno sign change up to 2^20 tokens).\n"}[result.mode] if result.crossovers else ""
-    return "\n".join(["\n".join([title, *_wrapped(items)]) + "\n", *parts, note])
+    notes = {"decode": "crossover context: the shortest context from which the model is no "
+                       "worse than\nthe Transformer ('never' = none up to 2^40 tokens); "
+                       "memory: the device's memory_bytes.\n",
+             "prefill": "crossover prompt: the prompt length where the times to first token "
+                        "cross ('never':\nno sign change up to 2^20 tokens).\n"}
+    note = notes[result.mode] if result.crossovers else ""
+    return framed(title, items, tables, fmt, note)

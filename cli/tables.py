@@ -66,6 +66,12 @@ def comparison_table(result, fmt: str, training_only: bool = False) -> str:
     tables = [(header, body)]
     if result.ratios:
         tables += [(ratio_header, ratio_body), (cross_header, cross_body)]
+    return framed(title, items, tables, fmt, _note(result))
+
+
+def framed(title: str, items: list[str], tables, fmt: str, note: str) -> str:
+    """``tables`` ((header, body) pairs) under the title and assumption ``items``, in ``fmt``
+    (table, markdown or latex); ``note`` closes a plain table."""
     draw = {"markdown": render.to_markdown, "latex": render.to_latex}.get(fmt, render.to_table)
     parts = [draw(h, b) for h, b in tables]
     if fmt == "markdown":
@@ -73,7 +79,7 @@ def comparison_table(result, fmt: str, training_only: bool = False) -> str:
             "\n" + "\n".join(parts))
     if fmt == "latex":
         return "".join(f"% {line}\n" for line in [title, *_wrapped(items)]) + "\n".join(parts)
-    return "\n".join(["\n".join([title, *_wrapped(items)]) + "\n", *parts, _note(result)])
+    return "\n".join(["\n".join([title, *_wrapped(items)]) + "\n", *parts, note])
 
 
 WIDTH = 80  # the table and its header fit a terminal (a test checks)

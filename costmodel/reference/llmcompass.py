@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from costmodel.hardware import load_hardware
 from costmodel.implementations import cublas
 from costmodel.reference import neusight, published
 
@@ -118,15 +117,7 @@ def op_seconds(op: dict, hw, p: dict) -> float:
 
 
 def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
-    out = []
-    for gpu, ops in zip(frame.gpu, frame["ops"]):
-        hw = load_hardware(gpu)
-        p = cublas.params_for(params, hw)
-        out.append(sum(op_seconds(op, hw, p) for op in ops))
-    return np.asarray(out)
-
-
-
+    return published.predict_ops(frame, params, op_seconds)
 
 
 def baseline(frame: pd.DataFrame, eff) -> np.ndarray:

@@ -140,3 +140,16 @@ def fitted_toml(data: dict, prefix: str = "") -> str:
         if isinstance(v, dict):
             lines += ["", fitted_toml(v, f"{prefix}.{k}" if prefix else k)]
     return "\n".join(lines).strip("\n") + ("" if prefix else "\n")
+
+
+def predict_ops(frame: pd.DataFrame, params: dict, op_seconds: Callable) -> np.ndarray:
+    """Per row: the sum of ``op_seconds(op, hw, p)`` over the row's ``ops`` on its GPU, with
+    ``p`` that GPU's architecture's share of ``params`` (a source whose rows are op lists)."""
+    from costmodel.implementations import cublas
+
+    out = []
+    for gpu, ops in zip(frame.gpu, frame["ops"]):
+        hw = load_hardware(gpu)
+        p = cublas.params_for(params, hw)
+        out.append(sum(op_seconds(op, hw, p) for op in ops))
+    return np.asarray(out)
