@@ -242,7 +242,10 @@ def test_applies_on_nvidia_without_profile_and_inside_sequential():
 
 def test_not_on_amd_and_states_the_regime():
     assert not _calls(predict(cm.LSTM(64, 64), load_hardware("mi300x"), batch=2, n=8))
-    assert "pascal's set extrapolated to ampere" in rnn_implementation(load_hardware("a100"))
+    # no published cuDNN RNN timing on Ampere: the newest older generation's set, named
+    used = impl.transfer_set(impl.fitted_table(), "ampere")
+    assert used in ("maxwell", "pascal", "volta")
+    assert f"{used}'s set extrapolated to ampere" in rnn_implementation(load_hardware("a100"))
     assert "fitted on this architecture" in rnn_implementation(load_hardware("1080ti"))
     assert "no cuDNN" in rnn_implementation(load_hardware("mi300x"))
 

@@ -22,15 +22,25 @@ MAXWELL = ROWS[ROWS["gpu"].isin(["m40", "titan-x"])].reset_index(drop=True)
 def test_rows_carry_provenance_and_resolve():
     assert set(REQUIRED_COLUMNS) <= set(ROWS.columns)
     # 3 inference sheets x 69 forward rows; 5 fp32 training sheets x 53 x (forward, data,
-    # weights, derived data + weights); P100 pseudo-fp16 53 x (forward, unsplit backward)
-    assert len(ROWS) == 3 * 69 + 6 * 53 * 4 + 53 * 2
-    assert ROWS["derived"].sum() == 6 * 53
+    # weights, derived data + weights); P100 pseudo-fp16 53 x (forward, unsplit backward);
+    # V100 (cuDNN 7.6) fp32 and tensor-op fp16 sheets: 2 x 53 x 4
+    assert len(ROWS) == 3 * 69 + 6 * 53 * 4 + 53 * 2 + 2 * 53 * 4
+    assert ROWS["derived"].sum() == 6 * 53 + 2 * 53
     for column in ("repo", "commit", "path_or_url", "sheet", "row", "file"):
         assert ROWS[column].notna().all() and (ROWS[column].astype(str) != "").all(), column
     assert set(ROWS["repo"]) == {"baidu-research/DeepBench"}
     assert {load_hardware(g).vendor for g in ROWS["gpu"].unique()} == {"NVIDIA"}
     assert set(ROWS["phase"]) == {"forward", "backward_data", "backward_weights", "backward"}
     assert (ROWS["measured_s"] > 0).all()
+
+
+def test_a_v100_row_as_read():  # V100 FP16 sheet row 303: LSTM H=2048 N=128 T=25
+    row = ROWS[(ROWS["gpu"] == "v100") & (ROWS["row"] == 303) & (ROWS["dtype"] == "fp16")
+               & (ROWS["phase"] == "backward_weights")]
+    assert len(row) == 1
+    assert row.iloc[0][["family", "hidden", "batch", "steps"]].tolist() == ["lstm", 2048, 128, 25]
+    assert row.iloc[0]["measured_s"] == 1.409e-3
+    assert row.iloc[0]["sheet"] == "Results - FP16 ip, Mixed math"
 
 
 def test_a_row_as_read():  # P100 fp32 sheet row 300: LSTM H=1024 N=16 T=25, fwd 3.559 ms

@@ -30,9 +30,11 @@ NAME = "deepbench-rnn"
 FITTED = impl.FITTED
 GLOB = "deepbench-rnn-*.json"
 GPUS = {"NV_P100": "p100", "NV_M40": "m40", "NV_TitanX": "titan-x",
-        "NV_TitanX_Pascal": "titan-x-pascal", "NV_TitanXp": "titan-xp", "NV_1080Ti": "1080ti"}
+        "NV_TitanX_Pascal": "titan-x-pascal", "NV_TitanXp": "titan-xp", "NV_1080Ti": "1080ti",
+        "NV_V100": "v100"}
 CELLS = {"vanilla_relu": "rnn", "lstm": "lstm", "gru": "gru"}
-DTYPES = {"fp32": "fp32", "fp16_storage_fp32_math (pseudo-FP16)": "fp16"}
+DTYPES = {"fp32": "fp32", "fp16_storage_fp32_math (pseudo-FP16)": "fp16",
+          "fp16_tensor_op_math": "fp16"}
 PHASE_COLUMNS = {"forward": "fwd_ms", "backward_data": "bwd_data_ms",
                  "backward_weights": "bwd_weights_ms", "backward": "bwd_ms_unsplit"}
 KERNEL_OF = {"forward": "step_gemm", "backward_data": "step_gemm_backward",
