@@ -87,23 +87,45 @@ def _rows_s(timing, keep) -> np.ndarray:
                 for r in timing.kernels if keep(r["name"])), np.zeros(()))
 
 
+PARTS = ("tokens", "steps", "core")
+
+
+def padded_parts(record: Cost, hw: Hardware, lengths: np.ndarray, mode: str,
+                 dtype: str = "fp32") -> dict:
+    """``{"tokens", "steps", "core"}`` seconds of each batch (row of ``lengths``) padded to
+    its longest sequence: the step rows, the attention-core rows and the rest (with fixed
+    per-call costs and the optimizer update) of the record at ``n = max, batch = B``."""
+    lengths = np.asarray(lengths)
+    timing = _timing(record, hw, mode, dtype, n=lengths.max(axis=1), batch=lengths.shape[1])
+    steps, core = _rows_s(timing, is_step), _rows_s(timing, is_core)
+    parts = {"tokens": _total_s(timing, mode) - steps - core, "steps": steps, "core": core}
+    return {k: np.broadcast_to(v, lengths.shape[:1]).astype(float) for k, v in parts.items()}
+
+
+def packed_parts(record: Cost, hw: Hardware, lengths: np.ndarray, mode: str,
+                 dtype: str = "fp32") -> dict:
+    """``{"tokens", "steps", "core"}`` seconds of each batch (row of ``lengths``) packed
+    (module docstring)."""
+    lengths = -np.sort(-np.asarray(lengths), axis=1)  # descending, as PyTorch packs them
+    params = packed_rnn_params(hw)
+    tokens = _timing(record, hw, mode, dtype, params, n=lengths.sum(axis=1), batch=1)
+    parts = {"tokens": _total_s(tokens, mode) - _rows_s(tokens, is_step)
+             - _rows_s(tokens, is_core),
+             "steps": _steps_s(record, hw, lengths, mode, dtype, params),
+             "core": _core_s(record, hw, lengths, mode, dtype)}
+    return {k: np.broadcast_to(v, lengths.shape[:1]).astype(float) for k, v in parts.items()}
+
+
 def padded_s(record: Cost, hw: Hardware, lengths: np.ndarray, mode: str,
              dtype: str = "fp32") -> np.ndarray:
     """Seconds of each batch (row of ``lengths``) padded to its longest sequence."""
-    lengths = np.asarray(lengths)
-    timing = _timing(record, hw, mode, dtype, n=lengths.max(axis=1), batch=lengths.shape[1])
-    return np.broadcast_to(_total_s(timing, mode), lengths.shape[:1]).copy()
+    return sum(padded_parts(record, hw, lengths, mode, dtype).values())
 
 
 def packed_s(record: Cost, hw: Hardware, lengths: np.ndarray, mode: str,
              dtype: str = "fp32") -> np.ndarray:
     """Seconds of each batch (row of ``lengths``) packed (module docstring)."""
-    lengths = -np.sort(-np.asarray(lengths), axis=1)  # descending, as PyTorch packs them
-    params = packed_rnn_params(hw)
-    tokens = _timing(record, hw, mode, dtype, params, n=lengths.sum(axis=1), batch=1)
-    out = _total_s(tokens, mode) - _rows_s(tokens, lambda k: is_step(k) or is_core(k))
-    return out + _steps_s(record, hw, lengths, mode, dtype, params) \
-        + _core_s(record, hw, lengths, mode, dtype)
+    return sum(packed_parts(record, hw, lengths, mode, dtype).values())
 
 
 def _steps_s(record, hw, lengths, mode, dtype, params) -> np.ndarray:
