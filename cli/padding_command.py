@@ -35,15 +35,17 @@ def _distribution(spec, path, column, batch):
     """The length distribution of --lengths-dist or --lengths-file (ValueError otherwise)."""
     from costmodel import length_dist as ld
 
+    if spec is not None:
+        dist = ld.parse(spec)
+    else:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        dist = ld.observed(ld.read_lengths(text, column, "--lengths-file"), "observed")
     if batch is None:
         raise ValueError("--batch is required with --lengths-dist or --lengths-file: the "
                          "number of sequences per batch, a whole number >= 1")
     ld.check_batch(batch)
-    if spec is not None:
-        return ld.parse(spec)
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    return ld.observed(ld.read_lengths(text, column, "--lengths-file"), "observed")
+    return dist
 
 
 @click.command()
