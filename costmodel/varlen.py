@@ -8,9 +8,11 @@ the sum of the record at ``n = L_i, batch = 1``: the same formula, substituted p
 a recurrence that is the sum of the lengths times the per-step cost; for attention's score
 products the sum of the squared lengths. The padding waste is padded - packed.
 
-Counts only (FLOPs, training FLOPs, activation memory, inference KV/state): a packed batch's
-time depends on how the kernels group the sequences (a PackedSequence step runs the sequences
-still alive; varlen attention one kernel), which is not modelled here.
+Counts here (FLOPs, training FLOPs, activation memory, inference KV/state); a packed batch's
+time, which depends on how the kernels group the sequences (a PackedSequence step runs the
+sequences still alive, varlen attention one kernel), is :mod:`costmodel.varlen_time`; batches
+drawn from a length distribution, :func:`expected_padding` with :mod:`costmodel.length_dist`
+(docs/padding.md).
 """
 
 from __future__ import annotations
