@@ -201,9 +201,13 @@ def sampled(padded: np.ndarray, packed: np.ndarray) -> dict:
 
     padded, packed = np.asarray(padded, float), np.asarray(packed, float)
     out = compared(float(padded.mean()), float(packed.mean()))
-    spread = (lambda x: float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else 0.0)
-    return {**out, "padded_stderr": spread(padded), "packed_stderr": spread(packed),
-            "waste_stderr": spread(padded - packed)}
+    return {**out, "padded_stderr": _stderr(padded), "packed_stderr": _stderr(packed),
+            "waste_stderr": _stderr(padded - packed)}
+
+
+def _stderr(values: np.ndarray) -> float:
+    """The standard error of the mean of ``values`` (0 for one value)."""
+    return float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
 
 
 def expected_max(dist: LengthDistribution, batch: int) -> float:

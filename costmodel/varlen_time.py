@@ -161,12 +161,6 @@ def _core_s(record, hw, lengths, mode, dtype) -> np.ndarray:
     return total
 
 
-def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise ValueError(f"mode={mode!r} is not one of: {', '.join(MODES)}")
-    return mode
-
-
 def padding_time(record: Cost, hw: Hardware, lengths, dtype: str = "fp32") -> dict:
     """``{"time_inference_s" | "time_training_s": {"padded", "packed", "waste",
     "waste_fraction"}}`` for one batch of ``lengths`` (a list of whole numbers >= 1)."""
