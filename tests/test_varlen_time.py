@@ -168,3 +168,21 @@ def test_cli_times_json_and_csv_equal_the_library():
     assert rows[0] == ["model", "quantity", "padded", "packed", "waste", "waste_fraction"]
     times = {r[1]: float(r[3]) for r in rows[1:] if r[1].startswith("time_")}
     assert times["time_inference_s"] == got["models"]["lstm"]["time_inference_s"]["packed"]
+
+
+def test_a_cpu_profile_prices_packed_batches_with_its_own_terms():
+    """The committed CPU profile (its measured per-step and per-call terms): equal lengths
+    cost the same packed or padded, and the steps of 64, 40, 9 cost less packed."""
+    from pathlib import Path
+
+    cpu = load_hardware(Path(__file__).resolve().parent.parent / "validation" / "results"
+                        / "cpu-amd-epyc-1t.toml")
+    assert packed_rnn_params(cpu) is None  # no cuDNN there
+    for mode in MODES:
+        same = np.asarray([[8, 8, 8]])
+        assert packed_s(RECORDS["lstm"], cpu, same, mode)[0] == pytest.approx(
+            padded_s(RECORDS["lstm"], cpu, same, mode)[0], rel=1e-12)
+        mixed = np.asarray([[64, 40, 9]])
+        padded = padded_parts(RECORDS["gru"], cpu, mixed, mode)
+        packed = packed_parts(RECORDS["gru"], cpu, mixed, mode)
+        assert 0 < packed["steps"][0] < padded["steps"][0]
