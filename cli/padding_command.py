@@ -107,7 +107,9 @@ def padding(lengths, spec, path, column, batch, d, gpu, samples, seed, models, d
     else:
         result = _expected(records, dist, batch, hw, dtype, samples, seed)
     if gpu:
-        result = {"gpu": hw.name, **result}
+        from costmodel.varlen_time import ASSUMPTIONS
+
+        result = {"gpu": hw.name, "assumptions": ASSUMPTIONS, **result}
     click.echo(_render(result, fmt), nl=False)
 
 

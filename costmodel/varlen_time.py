@@ -46,6 +46,17 @@ from costmodel.hardware import Hardware
 #: and cuDNN's model also key on).
 STEP_PREFIX = "step_"
 MODES = ("inference", "training")
+#: What PyTorch runs for each batching (module docstring), stated in the CLI's JSON.
+ASSUMPTIONS = {
+    "recurrence_padded": "n_max steps at batch B (cuDNN: the algorithm PyTorch's get_algo picks)",
+    "recurrence_packed": "PackedSequence: n_max steps at batch #{L_i >= t} (cuDNN: ALGO_STANDARD, "
+                         "get_algo never runs a persistent kernel on a packed input)",
+    "attention_padded": "dense B x n_max^2, the kernel --attention auto picks, no mask",
+    "attention_packed": "one varlen launch over per-sequence tiles, sum L_i^2 work (flash-attn "
+                        "varlen, SDPA on jagged nested tensors, TransformerEncoder's nested "
+                        "fast path); math kernels one launch per sequence",
+    "other_kernels": "padded: n_max * B rows; packed: sum L_i rows",
+}
 #: The kernel kind of a fused attention kernel (flash, memory-efficient, cuDNN).
 FUSED_ATTENTION_KIND = "attention"
 
