@@ -87,6 +87,7 @@ def padding(lengths, spec, path, column, batch, d, gpu, samples, seed, models, d
     """
     from costmodel.compare import Setup, build
     from costmodel.hardware import load_hardware
+    from costmodel.varlen import report
 
     given = [name for name, v in (("--lengths", lengths), ("--lengths-dist", spec),
                                   ("--lengths-file", path)) if v is not None]
@@ -102,35 +103,9 @@ def padding(lengths, spec, path, column, batch, d, gpu, samples, seed, models, d
     setup = Setup(n=longest, d=d, batch=batch or len(lengths), dtype=dtype,
                   models=models).checked()
     records = {name: build(setup, name) for name in setup.models}
-    if dist is None:
-        result = _one_batch(records, lengths, hw, dtype)
-    else:
-        result = _expected(records, dist, batch, hw, dtype, samples, seed)
-    if gpu:
-        from costmodel.varlen_time import ASSUMPTIONS
-
-        result = {"gpu": hw.name, "assumptions": ASSUMPTIONS, **result}
+    result = report(records, lengths=lengths, dist=dist, batch=batch, hw=hw, dtype=dtype,
+                    samples=samples, seed=seed)
     click.echo(_render(result, fmt), nl=False)
-
-
-def _one_batch(records, lengths, hw, dtype) -> dict:
-    from costmodel.varlen import padding as waste
-    from costmodel.varlen_time import padding_time
-
-    return {"lengths": list(lengths),
-            "models": {name: {**waste(r, lengths, dtype),
-                              **(padding_time(r, hw, lengths, dtype) if hw else {})}
-                       for name, r in records.items()}}
-
-
-def _expected(records, dist, batch, hw, dtype, samples, seed) -> dict:
-    from costmodel.length_dist import expected_max
-    from costmodel.varlen import expected_padding
-
-    return {**dist.as_dict(), "batch": batch,
-            "expected_max_length": expected_max(dist, batch),
-            "models": {name: expected_padding(r, dist, batch, hw, dtype, samples, seed)
-                       for name, r in records.items()}}
 
 
 def _rows(result) -> list[dict]:

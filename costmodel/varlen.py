@@ -91,3 +91,26 @@ def expected_padding(record: Cost, dist, batch: int, hw=None, dtype: str = "fp32
                                        packed_s(record, hw, lengths, m, dtype)) for m in MODES}
             for lengths in (random, sorted_))
     return out
+
+
+def report(records: dict, *, lengths=None, dist=None, batch: int | None = None, hw=None,
+           dtype: str = "fp32", samples: int | None = None, seed: int | None = None) -> dict:
+    """What ``costmodel padding`` shows for ``records`` (name -> record): one batch of
+    ``lengths`` (:func:`padding`, with a device ``hw`` also
+    :func:`costmodel.varlen_time.padding_time`), or batches of ``batch`` draws from ``dist``
+    (:func:`expected_padding`); with ``hw`` its name and what PyTorch runs for each batching."""
+    from costmodel.length_dist import expected_max
+    from costmodel.varlen_time import ASSUMPTIONS, padding_time
+
+    if (lengths is None) == (dist is None):
+        raise ValueError("give one of lengths= (one batch) or dist= (a length distribution)")
+    head = {"gpu": hw.name, "assumptions": ASSUMPTIONS} if hw is not None else {}
+    if dist is None:
+        return {**head, "lengths": list(check_lengths(lengths)),
+                "models": {name: {**padding(r, lengths, dtype),
+                                  **(padding_time(r, hw, lengths, dtype) if hw else {})}
+                           for name, r in records.items()}}
+    return {**head, **dist.as_dict(), "batch": batch,
+            "expected_max_length": expected_max(dist, batch),
+            "models": {name: expected_padding(r, dist, batch, hw, dtype, samples, seed)
+                       for name, r in records.items()}}
