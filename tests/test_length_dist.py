@@ -140,3 +140,15 @@ def test_cli_distribution_json_equals_the_library(tmp_path):
     want = expected_padding(cm.LSTM(16, 16), ld.observed((12, 40, 7)), 2, samples=50, seed=5)
     assert got["models"]["lstm"] == json.loads(json.dumps(want))
     assert got["batch"] == 2 and got["support_max"] == 40
+
+
+def test_report_takes_one_batch_or_one_distribution():
+    from costmodel.varlen import report
+
+    records = {"lstm": cm.LSTM(8, 8)}
+    with pytest.raises(ValueError, match="one of lengths= .* or dist="):
+        report(records)
+    with pytest.raises(ValueError, match="one of lengths= .* or dist="):
+        report(records, lengths=[3], dist=ld.uniform(1, 2), batch=2)
+    one = report(records, lengths=[3, 1])
+    assert one["models"]["lstm"]["flops"]["waste_fraction"] > 0 and "gpu" not in one
