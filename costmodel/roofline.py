@@ -42,7 +42,7 @@ from typing import Mapping
 import numpy as np
 
 from costmodel import conventions as C
-from costmodel.cost import Cost
+from costmodel.cost import Cost, is_step, is_step_gemm
 from costmodel.efficiency import MATMUL_KINDS, STEP_KIND, Efficiency  # noqa: F401 (re-exported)
 from costmodel.hardware import Hardware, matmul_peak
 from costmodel.implementations import autograd_cells, cublas
@@ -109,7 +109,7 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
     nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
     occupancy = _occupancy(k["shape"], k["concurrent"], hw, eff)
     peak = _peak(k["kind"], hw, dtype, allow_tf32, cudnn_allow_tf32)
-    step = k["name"].startswith("step_gemm")
+    step = is_step_gemm(k["name"])
     scale = eff.scale_of(family, k["phase"], k["kind"], step)
     # a measured whole step (gates and dispatch included) replaces the step GEMM's curve
     whole = autograd_cells.whole_step_of(k, eff, family)
@@ -148,7 +148,7 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
 
 def _cublas_kernel(k: Mapping) -> bool:
     """A kernel cuBLAS or PyTorch's pointwise kernels run (not a fused recurrent step)."""
-    if k["name"].startswith("step_"):
+    if is_step(k["name"]):
         return False
     return (k["kind"] == "gemm" and k["shape"] is not None) or k["kind"] in cublas.KIND_CLASS
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from costmodel.cost import is_step, is_step_gemm
 from costmodel.hardware import load_hardware
 from costmodel.numeric import dtype_bytes_of
 from costmodel.implementations.autograd_cells import weight_pass_s
@@ -88,10 +89,10 @@ def _other_per_step(row: dict, hw, eff) -> tuple[dict, dict]:
         cfg = Config(row["family"], n, row["d"], row["batch"], "training", row["dtype"])
         timing = predict(cost_record(cfg), hw, eff=eff, dtype=cfg.dtype, n=n, batch=cfg.batch)
         times.append({ph: sum(float(k["count"] * k["lower_s"]) for k in timing.kernels
-                              if k["phase"] == ph and not k["name"].startswith("step_"))
+                              if k["phase"] == ph and not is_step(k["name"]))
                       for ph in ("forward", "backward")})
         nbytes = {k["phase"]: float(k["bytes"]) for k in timing.kernels
-                  if k["name"].startswith("step_gemm")}
+                  if is_step_gemm(k["name"])}
     extra = row["n_long"] - row["n_short"]
     return {ph: (times[1][ph] - times[0][ph]) / extra for ph in times[0]}, nbytes
 
@@ -122,7 +123,7 @@ def decompose(cfg: Config, hw, eff: Efficiency) -> dict:
             busy = float(r["count"] * np.maximum(r["compute_s"], r["memory_s"]))
             if k["kind"] not in MATMUL_KINDS:
                 parts["pointwise_scale"] += busy
-            elif r["name"].startswith("step_gemm"):
+            elif is_step_gemm(r["name"]):
                 parts["step_scale"] += busy
             else:
                 parts["work_scale"] += busy
@@ -132,13 +133,13 @@ def decompose(cfg: Config, hw, eff: Efficiency) -> dict:
             "fresh_sequence_passes": float(fresh_sequence_s(values, hw, eff, cfg.dtype)),
             # the step's own kernels get the fitted step latency instead of kernel latency
             "fixed": sum(float(r["count"] * r["latency_s"]) for r in rows
-                         if not r["name"].startswith("step_")),
+                         if not is_step(r["name"])),
             "step_latency_s": sum(float(r["count"]) for r in rows
-                                  if r["name"].startswith("step_gemm")),
+                                  if is_step_gemm(r["name"])),
             "call_latency_s": 1.0,
             "step_weight_passes": sum(float(r["count"]) * float(weight_pass_s(
                 k["resident_bytes"] * k["concurrent"], hw, eff, cfg.dtype))
-                for r, k in zip(rows, kernels[phase]) if r["name"].startswith("step_gemm")),
+                for r, k in zip(rows, kernels[phase]) if is_step_gemm(r["name"])),
         }
     return out
 
