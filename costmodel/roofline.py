@@ -188,7 +188,9 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
     ``mode``: "training" (a train-mode forward, dropout on, then backward and the update) or
     "inference" (``eval()`` under ``inference_mode``: dropout off, the backward, optimizer and
     training fields NaN). A Transformer record is first rebuilt as PyTorch runs it on ``hw``
-    in that mode (:func:`costmodel.implementations.sdpa.resolve`; ``Timing.attention``).
+    in that mode (:func:`costmodel.implementations.sdpa.resolve`; ``Timing.attention``); a
+    profile's terms measured on inference runs price an inference forward where it has them
+    (:meth:`Efficiency.for_inference`).
 
     ``training_s`` is forward + backward + one optimizer update (a memory-bound pass over the
     parameters, see ``conventions.OPTIMIZER_UPDATE_FLOPS``). ``eff`` defaults to the profile's
@@ -203,6 +205,8 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
 
     record, attention = resolve(record, hw, dtype, mode)
     eff_given, eff = eff, Efficiency.for_hardware(hw) if eff is None else eff
+    if mode == "inference":  # a profile's terms measured on inference runs, where it has them
+        eff = eff.for_inference()
     family = implementation or family_of(record)
     kernels = [k for k in record.kernel_values(dtype=dtype, optimizer=optimizer, **values)
                if mode == "training" or k["phase"] == "forward"]  # inference: no backward
