@@ -124,7 +124,9 @@ class Efficiency:
         ``memory.rnn_step.<family>.<phase>.m<m>`` in
         :mod:`costmodel.implementations.autograd_cells`; ``call_weight_passes`` (at the
         ``memory.weight_copy`` curve's rate) and ``fresh_sequence_passes`` in
-        :mod:`costmodel.implementations.onednn_rnn`."""
+        :mod:`costmodel.implementations.onednn_rnn`. Phase ``inference`` (keys
+        ``"<family>.inference"``, whole steps ``memory.rnn_step.<family>.inference.m<m>``):
+        the same terms measured on inference runs (:meth:`for_inference`)."""
         return _from_table(cls, raw, origin)
 
     def for_inference(self) -> "Efficiency":

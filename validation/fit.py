@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from costmodel.cost import is_step, is_step_gemm
+from costmodel.efficiency import INFERENCE
 from costmodel.hardware import load_hardware
 from costmodel.numeric import dtype_bytes_of
 from costmodel.implementations.autograd_cells import weight_pass_s
 from costmodel.implementations.onednn_rnn import fresh_sequence_s, weight_copy_s
-from costmodel.efficiency import INFERENCE
 from costmodel.implementations.sdpa import resolve
 from costmodel.roofline import MATMUL_KINDS, STEP_KIND, Efficiency, family_of, predict
 
@@ -74,8 +74,9 @@ def fit_steps(rows: list[dict], hw, table: dict) -> dict:
         per_step = (r["long_s"] - r["short_s"]) / extra
         key = (r["family"], r["d"], r["batch"], r["dtype"])
         other, nbytes = _other_per_step(r, hw, eff)
-        if r["mode"] in ("forward", INFERENCE):
-            forward.update({key: per_step} if r["mode"] == "forward" else {})
+        if r["mode"] == "forward":
+            forward[key] = per_step
+        if r["mode"] in ("forward", INFERENCE):  # a forward step, as trained or as served
             phase, t, x = r["mode"], per_step - other["forward"], nbytes["forward"]
         elif key in forward:
             phase, x = "backward", nbytes["backward"]
