@@ -195,12 +195,12 @@ def _for_inference(eff: Efficiency) -> Efficiency:
         if measured:
             tables[name] = {**table, **measured}
     whole = {key: _whole_step_key(key) for key in eff.curves}  # (family, phase, m) or None
-    families = {w[0] for w in whole.values() if w and w[1] == INFERENCE}
-    if families:
-        kept = {k: c for k, c in eff.curves.items()
-                if not (whole[k] and whole[k][:2] in {(f, "forward") for f in families})}
-        tables["curves"] = {**kept, **{f"memory.{STEP_KIND}.{w[0]}.forward.{w[2]}": eff.curves[k]
-                                       for k, w in whole.items() if w and w[1] == INFERENCE}}
+    served = {k: w for k, w in whole.items() if w and w[1] == INFERENCE}
+    if served:  # those families' forward whole steps give way to their inference ones
+        replaced = {(family, "forward") for family, _, _ in served.values()}
+        kept = {k: c for k, c in eff.curves.items() if not (whole[k] and whole[k][:2] in replaced)}
+        tables["curves"] = {**kept, **{f"memory.{STEP_KIND}.{family}.forward.{m}": eff.curves[k]
+                                       for k, (family, _, m) in served.items()}}
     return dataclasses.replace(eff, **tables) if tables else eff
 
 
