@@ -13,6 +13,7 @@ from costmodel import symbols as S
 from costmodel.compare import (DEFAULT_MODELS, HEAD_WIDTH, MODELS, RECURRENT, WITH_HEADS,
                                Setup, default_heads)
 from costmodel.checks import check_choice
+from costmodel.compare_families import check_length
 from costmodel.hardware import Hardware, load_hardware
 from costmodel.implementations.sdpa import resolve
 from costmodel.limits import CHUNK_POINTS, LARGEST_SIZE, MAX_AXIS_VALUES, MAX_ROWS
@@ -74,6 +75,7 @@ def _checked(n, d, batch, models, heads):
     n, d, batch = _sizes("n", n), _sizes("d", d), _sizes("batch", batch)
     for name in models:
         check_choice("models", name, MODELS)
+    check_length(models, int(n.min()))
     if set(models) & set(WITH_HEADS):
         if heads is None:
             for width in d[d % HEAD_WIDTH != 0][:1]:
