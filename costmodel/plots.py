@@ -100,7 +100,7 @@ def _gpus(gpu) -> list[Hardware]:
     return devices
 
 
-def assumption_note(setup: Setup, hw: Hardware, x: str = "n") -> str:
+def assumption_note(setup: Setup, hw: Hardware, x: str = "n", families: bool = True) -> str:
     """The footnote: dtype, attention kernel per mode, RNN implementation (from compare's
     assumptions), batch, layers, heads, ffn (at the first point when ``x`` varies them)."""
     tf = None
@@ -120,11 +120,12 @@ def assumption_note(setup: Setup, hw: Hardware, x: str = "n") -> str:
                      f"heads {said['heads']}, ffn {said['ffn']}")
     if set(setup.models) & set(RECURRENT):
         parts.append(f"RNN: {said['rnn_implementation']}")
-    return "; ".join(parts + _family_notes(setup))
+    return "; ".join(parts + (family_notes(setup) if families else []))
 
 
-def _family_notes(setup: Setup) -> list[str]:
-    """The sizes the newer families take from their reference implementations."""
+def family_notes(setup: Setup) -> list[str]:
+    """The sizes the newer families take from their reference implementations (the same on
+    every device: said once under a figure of several)."""
     from costmodel.compare_families import SIZES
 
     notes = [SIZES[m] for m in setup.models if m in SIZES]
@@ -136,6 +137,7 @@ def _family_notes(setup: Setup) -> list[str]:
 
 
 def _footnote(fig, notes) -> None:
+    notes = [n for n in notes if n]
     text = "\n".join(textwrap.fill(n, FOOTNOTE_WIDTH_CHARS) for n in dict.fromkeys(notes))
     lines = text.count("\n") + 1
     fig.text(0.005, 0.005, text, fontsize=6.5, color="0.3", va="bottom", ha="left")
@@ -211,8 +213,28 @@ def _series_plot(quantity, values, gpu, ylabel, title, *, x, n, d, batch, models
                   models=tuple(models), **options).checked()
     _finish(ax, f"{title} vs {x} ({fixed}, {setup.dtype}) on "
                 f"{', '.join(h.name for h in devices)}", X_AXES[x], ylabel)
-    _footnote(fig, [assumption_note(setup, hw, x) for hw in devices])
+    if x != "n":  # widths and batches: ticks at the values drawn, as plain numbers
+        _value_ticks(ax, sorted({float(v) for xs, _ in series.values() for v in xs}))
+    _footnote(fig, [assumption_note(setup, hw, x, families=False) for hw in devices]
+              + ["; ".join(family_notes(setup))])
     return fig
+
+
+#: Labelled ticks on a width or batch axis are at least this factor apart (log axis: labels
+#: of 1664 and 1920 would touch).
+MIN_TICK_RATIO = 1.3
+
+
+def _value_ticks(ax, values) -> None:
+    """Ticks at plotted ``values`` a factor apart, labelled 512 rather than 5 x 10^2."""
+    from matplotlib import ticker
+
+    ticks = values[:1]
+    for value in values[1:]:
+        if value >= ticks[-1] * MIN_TICK_RATIO:
+            ticks.append(value)
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
 
 
 def plot_time(values, gpu="a100", *, x="n", mode="inference", n=512, d=768, batch=1,

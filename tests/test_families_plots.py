@@ -25,7 +25,7 @@ def _lines(fig) -> dict:
 
 
 def test_memory_has_a_curve_per_family_with_the_training_step_bytes():
-    fig = plots.plot_memory(N, D, "a100", batch=2, models=("lstm", *FAMILIES))
+    fig = plots.plot_memory(N, D, "a100", batch=2, models=("lstm", "transformer", *FAMILIES))
     lines = _lines(fig)
     hw = load_hardware("a100")
     for name in FAMILIES:
@@ -38,7 +38,8 @@ def test_memory_has_a_curve_per_family_with_the_training_step_bytes():
                                    rtol=1e-12)
         assert lines[name].get_color() == plots.COLOURS[name]
     assert len({plots.COLOURS[m] for m in ("lstm", *FAMILIES)}) == 1 + len(FAMILIES)
-    # 7 curves and the device's memory: more than LEGEND_INSIDE_MAX entries, legend beside
+    # 9 curves and the device's memory: more than LEGEND_INSIDE_MAX entries, legend beside
+    assert len(fig.axes[0].get_legend().get_texts()) > plots.LEGEND_INSIDE_MAX
     assert fig.get_size_inches()[0] == plots.FIGSIZE_IN[0] + plots.LEGEND_COLUMN_IN
 
 
@@ -116,3 +117,18 @@ def test_cli_refuses_ast_shorter_than_a_patch(tmp_path):
     code, _, err = run("plot", "time", "--n", "8:64:x2", "--models", "ast", "-o",
                        str(tmp_path / "t.png"))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "n=8" in err, err
+
+
+def test_two_devices_state_the_family_sizes_once():
+    fig = plots.plot_time([64, 128], ["a100", "h100"], d=D, models=("mamba", "lstm"))
+    note = fig.texts[0].get_text().replace("\n", " ")
+    assert note.count("Mamba: d_state 16") == 1 and "A100" in note and "H100" in note
+
+
+def test_width_axis_ticks_are_plotted_widths_a_factor_apart():
+    widths = list(range(128, 2049, 128))
+    fig = plots.plot_time(widths, "a100", x="d", n=1024, models=("s4",))
+    ticks = list(fig.axes[0].get_xticks())
+    # 128, 256, 384, 512 (384 * 1.3 = 499.2), 768, 1024, 1408 (1024 * 1.3 = 1331.2), 1920
+    assert ticks == [128, 256, 384, 512, 768, 1024, 1408, 1920]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [f"{t:g}" for t in ticks]
