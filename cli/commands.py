@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from costmodel import __version__
+from costmodel.formulas import MODULES as FORMULA_MODULES
 
 from . import render
 from .options import SIZE, models_option
@@ -146,26 +147,33 @@ def _tabulate(fmt, header, body) -> str:
 
 
 @cli.command()
-@click.argument("module", type=click.Choice(["rnn", "lstm", "gru", "transformer", "decoder",
-                                             "attention", "conv", "crnn"]))
+@click.argument("module", type=click.Choice(list(FORMULA_MODULES)))
 @click.argument("quantity")
 @click.option("--latex", is_flag=True, help="Print LaTeX instead of plain text.")
 @click.option("--layers", type=SIZE, default=1, show_default=True,
-              help="Stacked layers (rnn, lstm, gru, transformer, decoder only).")
+              help="Stacked layers or blocks (rnn, lstm, gru, transformer, decoder, s4, mamba, "
+                   "linear_attention, linformer, conformer).")
 @click.option("--bidirectional", is_flag=True, help="Bidirectional (rnn, lstm, gru only).")
-def formula(module, quantity, latex, layers, bidirectional):
+@click.option("--attention", type=click.Choice(["auto", "math", "flash"]), default=None,
+              help="Attention kernel (attention, transformer, decoder, conformer, ast) "
+                   "[default: the family's own].")
+@click.option("--mode", type=click.Choice(["convolution", "recurrent"]), default=None,
+              help="S4's mode: FFT convolution or step by step (s4 only) [default: "
+                   "convolution].")
+def formula(module, quantity, latex, layers, bidirectional, attention, mode):
     """The symbolic formula of one QUANTITY (params, flops, activation_bytes, depth_forward,
     ...) of MODULE, in the sequence length n, batch, width d (and heads h, feed-forward
-    width f, input channels c, kernel width k; decoder: memory length n_src). conv is
-    Conv1d(c, d, k); crnn the seed document's CRNN (its sizes fixed, n and batch free).
-    An option that does not apply to MODULE is refused. Every family's formulas, rendered:
-    docs/formulas.md.
+    width f, input channels c, kernel width k or Linformer's projected length k, S4's state
+    size m; decoder: memory length n_src). conv is Conv1d(c, d, k); crnn the seed document's
+    CRNN and ast AST-Base (their sizes fixed, n and batch free). An option that does not
+    apply to MODULE is refused. Every family's formulas, rendered: docs/formulas.md.
 
-    Example: costmodel formula lstm flops --latex
+    Example: costmodel formula mamba flops --layers 2
     """
     from costmodel.formulas import formula as build
 
-    expr, lead = build(module, quantity, layers=layers, bidirectional=bidirectional)
+    expr, lead = build(module, quantity, layers=layers, bidirectional=bidirectional,
+                       attention=attention, mode=mode)
     import sympy as sp
 
     click.echo(sp.latex(expr) if latex else str(expr))

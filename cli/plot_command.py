@@ -55,7 +55,9 @@ def _one(name: str, values) -> int:
 @click.option("--gpu", default="a100", show_default=True,
               help="Device short name(s), comma-separated (time: one curve per device).")
 @click.option("--models", default="rnn,lstm,gru,transformer", show_default=True,
-              callback=models_option, help="Comma-separated models.")
+              callback=models_option,
+              help="Comma-separated models, compare's (also s4, mamba, linear_attention, "
+                   "linformer, conformer, ast): one curve each.")
 @click.option("--mode", type=click.Choice(["inference", "training"]), default="inference",
               show_default=True, help="time and roofline: an inference forward or a training "
                                       "step.")

@@ -39,7 +39,9 @@ Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep
 @click.option("--gpu", default="a100", show_default=True,
               help="Device short name (see `costmodel gpus`) or a device/profile TOML file.")
 @click.option("--models", default="rnn,lstm,gru,transformer", show_default=True,
-              callback=models_option, help="Comma-separated models.")
+              callback=models_option,
+              help="Comma-separated models: compare's (rnn, lstm, gru, transformer, s4, mamba, "
+                   "linear_attention, linformer, conformer, ast), with its defaults.")
 @click.option("--layers", type=SIZE, default=1, show_default=True,
               help="Stacked layers of every model.")
 @click.option("--heads", type=SIZE, default=None, help="Heads [default: d/64 for each d].")
@@ -55,7 +57,8 @@ Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep
               show_default=True,
               help="both: the columns above; prefill/decode: --n is the prompt or context and "
                    "the columns are those of `compare --mode prefill|decode` (time_s, "
-                   "tokens_per_s, state_bytes, memory_bytes, binding; rnn, lstm, gru, "
+                   "tokens_per_s, state_bytes, memory_bytes, binding; the models that "
+                   "generate token by token: rnn, lstm, gru, s4, mamba, linear_attention, "
                    "transformer).")
 @click.option("-o", "--output", default="-", show_default=True,
               help="CSV file to write ('-': stdout). A file is replaced atomically, a symlink "

@@ -149,7 +149,10 @@ class Comparison:
 def compare(n: int, d: int, gpu: str | Hardware = "a100", *, eff: Efficiency | None = None,
             **options) -> Comparison:
     """Evaluate every model of the comparison at (n, d) on ``gpu`` (a name or a TOML path)."""
+    from costmodel.compare_families import check_length
+
     setup = Setup(n=n, d=d, **options).checked()
+    check_length(setup.models, setup.n)
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
     records = {name: resolve(build(setup, name), hw, setup.dtype, "training")[0]
                for name in setup.models}

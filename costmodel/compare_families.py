@@ -21,8 +21,27 @@ CONSTANT_STATE = ("s4", "mamba", "linear_attention")
 #: Linformer's projected length: k = 256, the value of Wang et al. 2020's main experiments
 #: ("Linformer: Self-Attention with Linear Complexity", Table 2).
 LINFORMER_K = 256
+#: AST's patch side (its ``patch_size`` default, Gong et al. 2021): a spectrogram of fewer
+#: frames has no patch column, so no token.
+AST_PATCH_FRAMES = 16
 #: S4's state size: s4d.py's S4D(d_model, d_state=64) default (state-spaces/s4).
 S4_STATE = 64
+
+#: The sizes each family takes from its reference implementation, for figure footnotes.
+SIZES = {"s4": f"S4: d_state {S4_STATE}, FFT convolution",
+         "mamba": "Mamba: d_state 16, d_conv 4, expand 2 (its defaults)",
+         "linear_attention": "linear attention: phi = elu + 1, non-causal",
+         "linformer": f"Linformer: k = {LINFORMER_K}",
+         "conformer": "Conformer: depthwise kernel 31",
+         "ast": "AST: 16x16 patches, stride 10, 128 mel bins, n = frames"}
+
+
+def check_length(models, n_smallest: int) -> None:
+    """ValueError when a family cannot take sequences as short as ``n_smallest``."""
+    if "ast" in models and n_smallest < AST_PATCH_FRAMES:
+        raise ValueError(f"n={n_smallest}: ast needs at least {AST_PATCH_FRAMES} frames (one "
+                         f"{AST_PATCH_FRAMES}-frame patch column); choose n >= "
+                         f"{AST_PATCH_FRAMES} or drop ast")
 
 
 def build_family(name: str, d: int, heads: int, ffn: int, layers: int, attention: str,

@@ -165,6 +165,15 @@ class Serving:
     assumptions: dict = field(compare=False, default_factory=dict)
 
 
+def check_servable(models) -> None:
+    """ValueError naming the models that cannot generate token by token, and those that can."""
+    encoders = [m for m in models if m not in SERVABLE]
+    if encoders:
+        raise ValueError(f"models={','.join(encoders)} cannot generate token by token (an "
+                         f"encoder, or Linformer's [k, n] projections fix n); serving modes "
+                         f"take: {', '.join(SERVABLE)}")
+
+
 def compare_serving(n: int, d: int, gpu: str | Hardware = "a100", mode: str = "decode", *,
                     eff: Efficiency | None = None, **options) -> Serving:
     """``compare``'s models (same ``Setup`` keywords) served: prefill of ``n`` tokens (time to
@@ -176,11 +185,7 @@ def compare_serving(n: int, d: int, gpu: str | Hardware = "a100", mode: str = "d
     if setup.bidirectional:
         raise ValueError("bidirectional=True cannot serve autoregressively: a bidirectional "
                          "recurrence reads the whole sequence before its first output")
-    encoders = [m for m in setup.models if m not in SERVABLE]
-    if encoders:
-        raise ValueError(f"models={','.join(encoders)} cannot generate token by token (an "
-                         f"encoder, or Linformer's [k, n] projections fix n); serving modes "
-                         f"take: {', '.join(SERVABLE)}")
+    check_servable(setup.models)
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
     records = {name: build(setup, name, serving=True) for name in setup.models}
     kw = dict(batch=setup.batch, dtype=setup.dtype, eff=eff, allow_tf32=setup.allow_tf32)

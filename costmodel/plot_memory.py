@@ -11,7 +11,8 @@ import sympy as sp
 
 from costmodel import symbols as S
 from costmodel.compare import DEFAULT_MODELS, RECURRENT, Setup, build
-from costmodel.plots import GIB, X_AXES, _figure, _finish, _footnote, _hardware, assumption_note
+from costmodel.plots import (GIB, X_AXES, _figure, _finish, _footnote, _hardware,
+                             assumption_note, style)
 
 #: The training step's memory: what the forward saves plus weights, gradients, Adam states.
 TRAINING_MEMORY = ("activation_bytes", "weight_bytes", "gradient_bytes", "optimizer_bytes")
@@ -45,10 +46,17 @@ def training_memory(n, record, setup: Setup) -> np.ndarray:
 
 def first_n_above(a, b) -> int | None:
     """The smallest whole n >= 1 where expression ``b`` reaches ``a`` (compare's exact solve
-    of a == b), or None when they never meet."""
+    of a == b), or None when they never meet. A difference that is not a polynomial in n
+    (AST's patch count floor(n/10 - 8/5), a Min(1, n - 1)) is bisected exactly on the
+    integers: memory does not fall as n grows, so b - a changes sign once."""
     from costmodel.compare import _symbolic_crossover
+    from costmodel.decode import first_true
 
-    return _symbolic_crossover(sp.sympify(a), b, {})
+    a, b = sp.sympify(a), sp.sympify(b)
+    if (a - b).is_polynomial(S.n):
+        return _symbolic_crossover(a, b, {})
+    found = first_true(lambda n: bool(b.xreplace({S.n: n}) >= a.xreplace({S.n: n})))
+    return int(found) if found is not None else None
 
 
 def quadratic_knee(expr) -> int | None:
@@ -66,13 +74,12 @@ def at(expr, n_value: int) -> float:
 def _curves(ax, n, d, hw, models, options) -> dict:
     """Draw one curve per model (two for the Transformer); their expressions by label."""
     exprs = {}
-    for i, name in enumerate(models):
+    for name in models:
         for kernel in (("math", "flash") if name == "transformer" else ("auto",)):
             label = name if name != "transformer" else f"transformer ({kernel} attention)"
             record, setup = memory_record(d, hw, model=name, attention=kernel, **options)
             exprs[label] = training_memory_expr(record, setup)
-            ax.plot(n, training_memory(n, record, setup) / GIB, marker=".", label=label,
-                    color=f"C{len(models) if kernel == 'flash' else i}",
+            ax.plot(n, training_memory(n, record, setup) / GIB, label=label, **style(name),
                     linestyle="--" if kernel == "flash" else "-")
     return exprs
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.compare import DEFAULT_MODELS, Setup, build
-from costmodel.plots import _figure, _finish, _footnote, _hardware, assumption_note
+from costmodel.plots import (COLOURS, MARKERS, _figure, _finish, _footnote, _hardware,
+                             assumption_note)
 
 #: Marker area (points^2) of a kernel that takes all of its model's time.
 FULL_SHARE_AREA_PT2 = 900
@@ -29,9 +30,11 @@ def kernel_points(n: int, d: int, gpu="a100", *, models=DEFAULT_MODELS,
     """Per model: ``intensity`` (FLOP/byte), ``flops_per_s`` achieved, ``share`` of the
     model's time and ``name`` of every kernel with FLOPs and bytes, from costmodel.predict."""
     from costmodel.api import predict
+    from costmodel.compare_families import check_length
 
     hw = _hardware(gpu)
     setup = Setup(n=n, d=d, models=tuple(models), **options).checked()
+    check_length(setup.models, setup.n)
     out = {}
     for name in setup.models:
         p = predict(build(setup, name), hw, n=setup.n, batch=setup.batch, dtype=setup.dtype,
@@ -69,9 +72,10 @@ def plot_roofline(n: int, d: int, gpu="a100", *, models=DEFAULT_MODELS,
         ax.plot(x, np.minimum(peak, bandwidth * x), color="0.5", linewidth=0.8,
                 linestyle=("-", "--", ":", "-.")[i % 4],
                 label=f"{label} {peak / TERA:,.1f} TFLOP/s")
-    for i, (name, p) in enumerate(points.items()):
+    for name, p in points.items():
         ax.scatter(p["intensity"], p["flops_per_s"], s=np.maximum(MIN_AREA_PT2,
-                   FULL_SHARE_AREA_PT2 * p["share"]), color=f"C{i}", alpha=0.6,
+                   FULL_SHARE_AREA_PT2 * p["share"]), color=COLOURS[name],
+                   marker=MARKERS[name] if MARKERS[name] != "." else "o", alpha=0.6,
                    edgecolors="black", linewidths=0.4, label=f"{name} kernels")
     setup = Setup(n=n, d=d, models=tuple(models), **options).checked()
     what = "an inference forward" if mode == "inference" else "a training step"

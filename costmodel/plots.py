@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from costmodel.compare import DEFAULT_MODELS, RECURRENT, Setup, assumptions, build
+from costmodel.compare import DEFAULT_MODELS, MODELS, RECURRENT, Setup, assumptions, build
 from costmodel.hardware import Hardware, load_hardware
 
 #: Output formats by file suffix (matplotlib's savefig format names).
@@ -30,6 +30,20 @@ FOOTNOTE_WIDTH_CHARS = 150
 FOOTNOTE_LINE_FRACTION = 0.021  # of the figure's height per footnote line (6.5 pt text)
 TITLE_WIDTH_CHARS = 95
 LINESTYLES = ("-", "--", ":", "-.")
+#: One colour and marker per model, the same in every figure (matplotlib's ten-colour cycle,
+#: one per model compare knows); the markers tell overlapping curves apart.
+COLOURS = {name: f"C{i}" for i, name in enumerate(MODELS)}
+MARKERS = dict(zip(MODELS, (".", ".", ".", ".", "s", "^", "v", "D", "P", "X")))
+MARKER_SIZE_PT = 4  # shaped markers; "." keeps matplotlib's size (a dot of about 3 pt)
+#: A legend with more entries than this goes beside the axes, not over the curves.
+LEGEND_INSIDE_MAX = 8
+LEGEND_COLUMN_IN = 2.8  # the width a legend beside the axes takes (7 pt labels, 45 chars)
+
+
+def style(name: str) -> dict:
+    """The colour and marker of model ``name`` (plot keyword arguments)."""
+    shaped = {"markersize": MARKER_SIZE_PT} if MARKERS[name] != "." else {}
+    return {"color": COLOURS[name], "marker": MARKERS[name], **shaped}
 
 
 def figure_format(path) -> str:
@@ -86,7 +100,7 @@ def _gpus(gpu) -> list[Hardware]:
     return devices
 
 
-def assumption_note(setup: Setup, hw: Hardware, x: str = "n") -> str:
+def assumption_note(setup: Setup, hw: Hardware, x: str = "n", families: bool = True) -> str:
     """The footnote: dtype, attention kernel per mode, RNN implementation (from compare's
     assumptions), batch, layers, heads, ffn (at the first point when ``x`` varies them)."""
     tf = None
@@ -101,14 +115,29 @@ def assumption_note(setup: Setup, hw: Hardware, x: str = "n") -> str:
     if said["attention"]:
         parts.append("attention " + ", ".join(f"{mode}: {a['kernel']}"
                                               for mode, a in said["attention"].items()))
+    if said["heads"]:
         parts.append("heads d/64, ffn 4d" if x == "d" else
                      f"heads {said['heads']}, ffn {said['ffn']}")
     if set(setup.models) & set(RECURRENT):
         parts.append(f"RNN: {said['rnn_implementation']}")
-    return "; ".join(parts)
+    return "; ".join(parts + (family_notes(setup) if families else []))
+
+
+def family_notes(setup: Setup) -> list[str]:
+    """The sizes the newer families take from their reference implementations (the same on
+    every device: said once under a figure of several)."""
+    from costmodel.compare_families import SIZES
+
+    notes = [SIZES[m] for m in setup.models if m in SIZES]
+    fused = [m for m in setup.models if m in ("conformer", "ast")]
+    if fused:
+        kernel = "flash" if setup.attention == "auto" else setup.attention
+        notes.append(f"{', '.join(fused)} attention: {kernel} (SDPA)")
+    return notes
 
 
 def _footnote(fig, notes) -> None:
+    notes = [n for n in notes if n]
     text = "\n".join(textwrap.fill(n, FOOTNOTE_WIDTH_CHARS) for n in dict.fromkeys(notes))
     lines = text.count("\n") + 1
     fig.text(0.005, 0.005, text, fontsize=6.5, color="0.3", va="bottom", ha="left")
@@ -120,7 +149,17 @@ def _finish(ax, title: str, xlabel: str, ylabel: str) -> None:
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel)
     ax.set_title(textwrap.fill(title, TITLE_WIDTH_CHARS), fontsize=9.5)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7.5, loc="best")
+    _legend(ax)
+
+
+def _legend(ax) -> None:
+    """The legend over the axes, or beside them when it would cover the curves."""
+    entries = len(ax.get_legend_handles_labels()[1])
+    if entries <= LEGEND_INSIDE_MAX:
+        ax.legend(fontsize=7.5, loc="best")
+    else:  # the figure widens by the legend's column, the axes keep their width
+        ax.figure.set_size_inches(FIGSIZE_IN[0] + LEGEND_COLUMN_IN, FIGSIZE_IN[1])
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
 
 
 # ---- time and depth --------------------------------------------------------------------------
@@ -157,7 +196,6 @@ def _series_plot(quantity, values, gpu, ylabel, title, *, x, n, d, batch, models
     series = sweep_series(quantity, values, devices, x=x, n=n, d=d, batch=batch,
                           models=models, **options)
     fig, ax = _figure()
-    colours = {m: f"C{i}" for i, m in enumerate(models)}
     same: dict[tuple, list[str]] = {}  # identical curves (depth of the recurrences): one line
     for (name, gpu_name), (xs, ys) in series.items():
         same.setdefault((gpu_name, xs.tobytes(), ys.tobytes()), []).append(name)
@@ -165,9 +203,9 @@ def _series_plot(quantity, values, gpu, ylabel, title, *, x, n, d, batch, models
         names = same[(gpu_name, xs.tobytes(), ys.tobytes())]
         if name != names[0]:
             continue
-        style = LINESTYLES[[h.name for h in devices].index(gpu_name) % len(LINESTYLES)]
+        dash = LINESTYLES[[h.name for h in devices].index(gpu_name) % len(LINESTYLES)]
         label = " = ".join(names)
-        ax.plot(xs, ys, marker=".", linestyle=style, color=colours[name],
+        ax.plot(xs, ys, linestyle=dash, **style(name),
                 label=f"{label}, {gpu_name}" if len(devices) > 1 else label)
     fixed = ", ".join(f"{k}={v}" for k, v in (("n", n), ("d", d), ("batch", batch)) if k != x)
     first = _sweep_axes(x, n, d, batch, values)
@@ -175,8 +213,28 @@ def _series_plot(quantity, values, gpu, ylabel, title, *, x, n, d, batch, models
                   models=tuple(models), **options).checked()
     _finish(ax, f"{title} vs {x} ({fixed}, {setup.dtype}) on "
                 f"{', '.join(h.name for h in devices)}", X_AXES[x], ylabel)
-    _footnote(fig, [assumption_note(setup, hw, x) for hw in devices])
+    if x != "n":  # widths and batches: ticks at the values drawn, as plain numbers
+        _value_ticks(ax, sorted({float(v) for xs, _ in series.values() for v in xs}))
+    _footnote(fig, [assumption_note(setup, hw, x, families=False) for hw in devices]
+              + ["; ".join(family_notes(setup))])
     return fig
+
+
+#: Labelled ticks on a width or batch axis are at least this factor apart (log axis: labels
+#: of 1664 and 1920 would touch).
+MIN_TICK_RATIO = 1.3
+
+
+def _value_ticks(ax, values) -> None:
+    """Ticks at plotted ``values`` a factor apart, labelled 512 rather than 5 x 10^2."""
+    from matplotlib import ticker
+
+    ticks = values[:1]
+    for value in values[1:]:
+        if value >= ticks[-1] * MIN_TICK_RATIO:
+            ticks.append(value)
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
 
 
 def plot_time(values, gpu="a100", *, x="n", mode="inference", n=512, d=768, batch=1,

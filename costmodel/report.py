@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 
-from costmodel.compare import DEFAULT_MODELS, compare
+from costmodel.compare import compare
 from costmodel.display import comparison_html, cost_html
 from costmodel.plot_memory import plot_memory
 from costmodel.plot_roofline import plot_roofline
@@ -46,8 +46,7 @@ def html_report(n: int, d: int, gpu="a100", **options) -> str:
     result = compare(n, d, gpu, **options)
     setup, hw = result.setup, result.hardware
     common = {k: v for k, v in options.items() if k not in ("attention",)}
-    # the time and depth figures come from sweep, which covers compare's default models
-    swept = {**options, "models": tuple(m for m in setup.models if m in DEFAULT_MODELS)}
+    swept = {**options, "models": setup.models}  # the sweep covers every model compare does
     ns = _geometric(N_FIRST, max(N_SPAN * setup.n, N_FIRST * 2))
     figures = [("Memory of a training step vs sequence length",
                 plot_memory(ns, setup.d, hw, **common))]

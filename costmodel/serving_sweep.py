@@ -13,7 +13,7 @@ import sympy as sp
 
 from costmodel import symbols as S
 from costmodel.compare import DEFAULT_MODELS, Setup, forward_transient_bytes
-from costmodel.decode import DECODE_QUERY_TOKENS, MODES, cached
+from costmodel.decode import DECODE_QUERY_TOKENS, MODES, cached, check_servable
 from costmodel.hardware import Hardware, load_hardware
 from costmodel.implementations.sdpa import resolve
 from costmodel.limits import MAX_ROWS
@@ -32,10 +32,7 @@ def serving_sweep(context, d, batch, gpu: str | Hardware = "a100", mode: str = "
     (:data:`COLUMNS`); ``options`` as for :func:`costmodel.sweep.sweep`."""
     if mode not in MODES:
         raise ValueError(f"mode={mode!r} is not one of: {', '.join(MODES)}")
-    bad = [m for m in models if m not in DEFAULT_MODELS]  # built with d symbolic
-    if bad:
-        raise ValueError(f"models={','.join(bad)}: the serving sweep takes rnn, lstm, gru, "
-                         "transformer")
+    check_servable(models)
     context, d, batch = _checked(context, d, batch, models, heads)
     rows = context.size * d.size * batch.size * len(models)
     if max_rows is not None and rows > max_rows:
@@ -50,7 +47,7 @@ def serving_sweep(context, d, batch, gpu: str | Hardware = "a100", mode: str = "
 
 
 def _block(name, setup: Setup, heads, hw: Hardware, eff, mode: str, C, D, B) -> dict:
-    record = cached(_symbolic(name, setup, heads))
+    record = cached(_symbolic(name, setup, heads, serving=True))
     infer = resolve(record, hw, setup.dtype, "inference")[0]
     N = np.full(C.shape, DECODE_QUERY_TOKENS) if mode == "decode" else C
     at = {"n": N, "d": D, "batch": B, **({"n_ctx": C} if S.n_ctx in record.free_symbols

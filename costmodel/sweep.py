@@ -10,9 +10,10 @@ import numpy as np
 import sympy as sp
 
 from costmodel import symbols as S
-from costmodel.compare import HEAD_WIDTH, RECURRENT, Setup, default_heads
-from costmodel.compare import DEFAULT_MODELS as MODELS  # the newer families: compare only
+from costmodel.compare import (DEFAULT_MODELS, HEAD_WIDTH, MODELS, RECURRENT, WITH_HEADS,
+                               Setup, default_heads)
 from costmodel.checks import check_choice
+from costmodel.compare_families import check_length
 from costmodel.hardware import Hardware, load_hardware
 from costmodel.implementations.sdpa import resolve
 from costmodel.limits import CHUNK_POINTS, LARGEST_SIZE, MAX_AXIS_VALUES, MAX_ROWS
@@ -44,13 +45,15 @@ def _sizes(name: str, values) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def grid_rows(n, d, batch, models=MODELS) -> int:
+def grid_rows(n, d, batch, models=DEFAULT_MODELS) -> int:
     """Rows of a sweep: one per (n, d, batch) point and model."""
     return len(n) * len(d) * len(batch) * len(models)
 
 
-def _symbolic(name: str, setup: Setup, heads):
-    """A record in the width symbol d: heads fixed, or d/64 (head width 64) by default."""
+def _symbolic(name: str, setup: Setup, heads, serving: bool = False):
+    """A record in the width symbol d: heads fixed, or d/64 (head width 64) by default; ffn
+    4d. The newer families are compare's rows (costmodel.compare_families) with d symbolic;
+    ``serving`` as in :func:`costmodel.compare.build`."""
     import costmodel as cm
 
     d = S.size_symbol("d")
@@ -59,6 +62,10 @@ def _symbolic(name: str, setup: Setup, heads):
         return family(d, d, num_layers=setup.layers, bidirectional=setup.bidirectional)
     nhead = heads if heads is not None else d / HEAD_WIDTH
     ffn = setup.ffn if setup.ffn is not None else 4 * d
+    if name != "transformer":
+        from costmodel.compare_families import build_family
+
+        return build_family(name, d, nhead, ffn, setup.layers, setup.attention, serving)
     layer = cm.TransformerEncoderLayer(d, nhead, dim_feedforward=ffn, dropout=0.0,
                                        attention=setup.attention, causal=setup.causal)
     return layer if setup.layers == 1 else cm.TransformerEncoder(layer, setup.layers)
@@ -68,7 +75,8 @@ def _checked(n, d, batch, models, heads):
     n, d, batch = _sizes("n", n), _sizes("d", d), _sizes("batch", batch)
     for name in models:
         check_choice("models", name, MODELS)
-    if "transformer" in models:
+    check_length(models, int(n.min()))
+    if set(models) & set(WITH_HEADS):
         if heads is None:
             for width in d[d % HEAD_WIDTH != 0][:1]:
                 default_heads(int(width))  # refuses a d that 64 does not divide, with the fix
@@ -79,7 +87,7 @@ def _checked(n, d, batch, models, heads):
     return n, d, batch
 
 
-def iter_sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=MODELS, heads=None,
+def iter_sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=DEFAULT_MODELS, heads=None,
                eff: Efficiency | None = None, chunk_points: int = CHUNK_POINTS,
                **options) -> Iterator[dict[str, np.ndarray]]:
     """Every model at every (n, d, batch) of the three 1-D sequences, as chunks of columns
@@ -110,7 +118,7 @@ def _block(name, records, setup: Setup, hw: Hardware, eff, heads, N, D, B) -> di
                 allow_tf32=setup.allow_tf32, mode="inference")
     train = predict(record, hw, eff=eff, dtype=setup.dtype, n=N, d=D, batch=B,
                     allow_tf32=setup.allow_tf32)
-    if name in RECURRENT:
+    if name not in WITH_HEADS:
         head_column = np.full(N.shape, "")
     else:
         head_column = np.full(N.shape, heads) if heads is not None else D // HEAD_WIDTH
@@ -149,7 +157,7 @@ def _counts(values: np.ndarray) -> np.ndarray:
     return np.frompyfunc(lambda v: v if isinstance(v, int) else round(v), 1, 1)(values)
 
 
-def sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=MODELS, heads=None,
+def sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=DEFAULT_MODELS, heads=None,
           eff: Efficiency | None = None, max_rows: int | None = MAX_ROWS,
           **options) -> dict[str, np.ndarray]:
     """:func:`iter_sweep` gathered into whole columns (in memory: at most ``max_rows`` rows
@@ -178,7 +186,7 @@ def comparison_columns(result) -> dict[str, list]:
               "gpu": result.hardware.name, "dtype": setup.dtype}
     columns = {c: [config[c]] * len(rows) for c in config}
     columns["model"] = [r["model"] for r in rows]
-    columns["heads"] = ["" if r["model"] in RECURRENT else setup.heads for r in rows]
+    columns["heads"] = [setup.heads if r["model"] in WITH_HEADS else "" for r in rows]
     return {**columns, **{c: [r[c] for r in rows] for c in QUANTITY_COLUMNS}}
 
 

@@ -60,7 +60,7 @@ def test_formula_prints_the_expression():
     (["compare", "--n", "512", "--d", "768", "--heads", "5"], "heads=5"),
     (["compare", "--n", "512", "--d", "768", "--gpu", "a101"], "a100"),
     (["compare", "--n", "512", "--d", "768", "--models", "lstm,xlstm"], "xlstm"),
-    (["sweep", "--n", "8", "--d", "64", "--batch", "1", "--models", "mamba"], "mamba"),
+    (["sweep", "--n", "8", "--d", "64", "--batch", "1", "--models", "mamba,xlstm"], "xlstm"),
     (["compare", "--n", "x", "--d", "768"], "--n"),
     (["compare", "--n", "512", "--d", "768", "--causal", "--bidirectional"], "causal"),
     (["formula", "lstm", "speed"], "speed"),

@@ -25,7 +25,10 @@ from costmodel.bigo import big_o as leading_terms
 
 #: Constructors a big-O claim may name (looked up, never evaluated).
 MODELS = {"RNN": "RNN", "LSTM": "LSTM", "GRU": "GRU", "Linear": "Linear",
-          "MultiheadAttention": "MultiheadAttention"}
+          "MultiheadAttention": "MultiheadAttention", "S4": "S4", "Mamba": "Mamba",
+          "LinearAttention": "LinearAttention", "Linformer": "Linformer",
+          "ConformerBlock": "ConformerBlock",
+          "AudioSpectrogramTransformer": "AudioSpectrogramTransformer"}
 NO_BIAS = "no bias vectors (weights only)"
 
 
@@ -201,7 +204,9 @@ def gemm_intensity(params: Mapping) -> Outcome:
 def big_o(params: Mapping) -> Outcome:
     """The leading terms of a record's ``field`` in the symbols of ``keep`` (others set to 1),
     optionally per step (``per_step``: divided by n) or of the forward ``kernels`` named (their
-    FLOPs, e.g. the attention score and value products alone)."""
+    FLOPs, e.g. the attention score and value products alone). ``alt_kwargs`` (with
+    ``alt_label``): the same field of the model built with those keywords instead, a named
+    alternative (S4 computed step by step rather than by FFT)."""
     model, field = need(params, "model", "field")
     record = getattr(cm, MODELS[model])(*params.get("args", []), **params.get("kwargs", {}))
     expr = sp.sympify(record.get(field))
@@ -217,8 +222,17 @@ def big_o(params: Mapping) -> Outcome:
                   if k.phase == "forward" and k.name in params["alt_kernels"])
         alternatives = ((f"{' and '.join(params['alt_kernels'])} products only",
                          leading_terms(_keep(alt, params))),)
+    if "alt_kwargs" in params:
+        other = getattr(cm, MODELS[model])(*params.get("args", []), **params["alt_kwargs"])
+        alt = _keep(other.get(field), params)
+        alternatives += ((params.get("alt_label", str(params["alt_kwargs"])),
+                          leading_terms(alt)),)
+        other_detail = f"; {other.name}.{field} = {alt}"
+    else:
+        other_detail = ""
     expr = _keep(expr, params)
-    return Outcome(value=leading_terms(expr), detail=f"{record.name}.{field} = {expr}",
+    return Outcome(value=leading_terms(expr),
+                   detail=f"{record.name}.{field} = {expr}{other_detail}",
                    alternatives=alternatives)
 
 
@@ -232,17 +246,22 @@ def _keep(expr, params: Mapping):
 
 
 def ast_params(params: Mapping) -> tuple[int, str]:
-    """The Audio Spectrogram Transformer (Gong et al. 2021, ViT/DeiT-base): a 16x16 patch
-    Conv2d (stride 10), ``patches`` + 2 positional embeddings and the two class/distillation
-    tokens, ``layers`` encoder layers, a final LayerNorm and a Linear head."""
-    d, h, ff, layers, patches, out = need(params, "d_model", "nhead", "dim_feedforward",
-                                          "layers", "patches", "out_features")
-    patch = cm.Conv2d(1, d, params.get("patch", 16), stride=params.get("stride", 10),
-                      input_height=params.get("n_mels", 128))
-    layer, how = encoder_layer(d, h, ff)
-    tokens = (patches + 2) * d + 2 * d  # positional embeddings, then the 2 token vectors
-    total = sum(int(sp.sympify(r.params)) for r in (patch, cm.LayerNorm(d), cm.Linear(d, out)))
-    return total + tokens + layers * int(sp.sympify(layer.params)), how
+    """The Audio Spectrogram Transformer (Gong et al. 2021, DeiT-base) as
+    ``cm.AudioSpectrogramTransformer`` builds it (checked against a torch reference): the
+    16x16 patch Conv2d at stride 10 over ``n_mels`` x ``frames``, the two class tokens and
+    the positional embeddings, ``layers`` pre-norm encoder layers and the final LayerNorm, the
+    LayerNorm + Linear head."""
+    d, h, ff, layers, frames, out = need(params, "d_model", "nhead", "dim_feedforward",
+                                         "layers", "frames", "out_features")
+    from costmodel.models.ast import ast_patch_grid
+
+    mels = params.get("n_mels", 128)
+    f, t = (int(x) for x in ast_patch_grid(mels, frames))
+    record = cm.AudioSpectrogramTransformer(num_classes=out, input_fdim=mels,
+                                            input_tdim=frames, embed_dim=d, depth=layers,
+                                            num_heads=h, mlp_dim=ff)
+    return int(sp.sympify(record.params)), (f"AudioSpectrogramTransformer, {f} x {t} = "
+                                            f"{f * t:,} patches")
 
 
 @evaluator("ast_over_crnn_params")

@@ -89,8 +89,14 @@ def _ast(c):
 
 
 def _utilization(record, params, n, batch) -> float:
-    timing = _predict(record, params, n=n, batch=batch)
+    """FLOPs of a training step over its time, both of the record as PyTorch runs it on the
+    GPU (its attention kernel resolved: a flash backward recomputes the scores), over the
+    peak."""
+    from costmodel.implementations.sdpa import resolve
+
     hw, dtype = _hw(params)
+    record = resolve(record, hw, dtype, "training")[0]
+    timing = _predict(record, params, n=n, batch=batch)
     flops = record.evaluate(n=n, batch=batch)["flops_training"]
     return float(flops / (timing.forward_s + timing.backward_s) / hw.peaks[dtype])
 
