@@ -79,6 +79,6 @@ def rnn_implementation(hw: Hardware, eff_given=None) -> str:
     where = ("fitted on this architecture, with its per-batch step kernels"
              if hw.architecture in table.get(cudnn_rnn.PER_BATCH, {}) else
              f"{used if used != cudnn_rnn.ACROSS else 'all'}'s set extrapolated to "
-             f"{hw.architecture or 'this device'} (no per-batch kernel terms)")
+             f"{hw.architecture or 'this device'}")
     return (f"cuDNN GEMM-per-step (ALGO_STANDARD; persistent where PyTorch picks it), fitted "
             f"on {'/'.join(a.title() for a in sorted(fitted))} DeepBench, {where}")
