@@ -22,15 +22,25 @@ MAXWELL = ROWS[ROWS["gpu"].isin(["m40", "titan-x"])].reset_index(drop=True)
 def test_rows_carry_provenance_and_resolve():
     assert set(REQUIRED_COLUMNS) <= set(ROWS.columns)
     # 3 inference sheets x 69 forward rows; 5 fp32 training sheets x 53 x (forward, data,
-    # weights, derived data + weights); P100 pseudo-fp16 53 x (forward, unsplit backward)
-    assert len(ROWS) == 3 * 69 + 6 * 53 * 4 + 53 * 2
-    assert ROWS["derived"].sum() == 6 * 53
+    # weights, derived data + weights); P100 pseudo-fp16 53 x (forward, unsplit backward);
+    # V100 (cuDNN 7.6) fp32 and tensor-op fp16 sheets: 2 x 53 x 4
+    assert len(ROWS) == 3 * 69 + 6 * 53 * 4 + 53 * 2 + 2 * 53 * 4
+    assert ROWS["derived"].sum() == 6 * 53 + 2 * 53
     for column in ("repo", "commit", "path_or_url", "sheet", "row", "file"):
         assert ROWS[column].notna().all() and (ROWS[column].astype(str) != "").all(), column
     assert set(ROWS["repo"]) == {"baidu-research/DeepBench"}
     assert {load_hardware(g).vendor for g in ROWS["gpu"].unique()} == {"NVIDIA"}
     assert set(ROWS["phase"]) == {"forward", "backward_data", "backward_weights", "backward"}
     assert (ROWS["measured_s"] > 0).all()
+
+
+def test_a_v100_row_as_read():  # V100 FP16 sheet row 303: LSTM H=2048 N=128 T=25
+    row = ROWS[(ROWS["gpu"] == "v100") & (ROWS["row"] == 303) & (ROWS["dtype"] == "fp16")
+               & (ROWS["phase"] == "backward_weights")]
+    assert len(row) == 1
+    assert row.iloc[0][["family", "hidden", "batch", "steps"]].tolist() == ["lstm", 2048, 128, 25]
+    assert row.iloc[0]["measured_s"] == 1.409e-3
+    assert row.iloc[0]["sheet"] == "Results - FP16 ip, Mixed math"
 
 
 def test_a_row_as_read():  # P100 fp32 sheet row 300: LSTM H=1024 N=16 T=25, fwd 3.559 ms
@@ -69,15 +79,13 @@ def test_nnls_recovers_a_non_negative_combination():
 def test_fit_is_deterministic_and_names_its_data():
     first, second = db.fit(MAXWELL), db.fit(MAXWELL)
     assert first == second
-    assert set(first) == {"maxwell", impl.ACROSS, impl.PER_BATCH}
-    assert set(first[impl.PER_BATCH]) == {"maxwell"}
+    assert set(first) == {"maxwell", impl.ACROSS}
     assert first["maxwell"]["forward"]["gpus"] == ["m40", "titan-x"]
-    assert "serial_cycles_per_k" not in first["maxwell"]["forward"]  # the batch-blind set
     for phase in ("forward", "backward_data"):
-        aware = first[impl.PER_BATCH]["maxwell"][phase]
+        aware = first["maxwell"][phase]
         assert len(aware["serial_cycles_per_k"]) == len(aware["stream_passes"]) == len(
             impl.BATCH_TILES)
-    assert "stream_passes" not in first[impl.PER_BATCH]["maxwell"]["backward_weights"]
+    assert "stream_passes" not in first["maxwell"]["backward_weights"]  # one bulk GEMM
     assert first["maxwell"]["forward"]["rows"] == int(((MAXWELL["phase"] == "forward")).sum())
 
 
@@ -85,9 +93,9 @@ def test_predict_goes_through_the_fit_s_own_arithmetic():
     """The fit assumes time = call + cycles * step_cycles + the per-batch terms of the row's
     batch tile (serial cycles per K, stream passes) + max(compute / e_c + element * f_e,
     memory / e_m) per call; predict (through costmodel.roofline.predict) must give exactly
-    that, with the per-batch set for the measured architecture."""
+    that, the per-batch terms included on the architecture they were fitted on."""
     params = db.fit(MAXWELL)
-    p = params[impl.PER_BATCH]["maxwell"]
+    p = params["maxwell"]
     predicted = db.predict(MAXWELL, params)
     for phase in impl.PHASES:
         rows = MAXWELL[MAXWELL["phase"] == phase]
@@ -114,7 +122,7 @@ def test_fit_recovers_known_per_batch_terms():
     truth_serial, truth_passes = 120.0, 1.5  # cycles per unit of K; passes over W_hh
     time_s = (3e-5 * basis["calls"] + 4e4 * basis["cycles"] + truth_serial * basis["serial_32"]
               + truth_passes * basis["stream_16"] + basis["memory"])
-    got = db._fit_phase(rows.assign(measured_s=time_s), "backward_data", per_batch=True)
+    got = db._fit_phase(rows.assign(measured_s=time_s), "backward_data")
     tile = {t: j for j, t in enumerate(impl.BATCH_TILES)}
     assert got["serial_cycles_per_k"][tile[32]] == pytest.approx(truth_serial, rel=1e-3)
     assert got["stream_passes"][tile[16]] == pytest.approx(truth_passes, rel=1e-3)
@@ -181,6 +189,11 @@ def test_held_out_architecture_falls_back_to_the_nearest_older_set():
     assert impl.transfer_set(params, "pascal") == "maxwell"  # newest older generation
     assert impl.params_for(params, "pascal")["forward"].call_s == params["maxwell"]["forward"][
         "call_s"]
+    # ... borrowed without its per-batch kernel terms (one cuDNN version's choices)
+    own, borrowed = (impl.params_for(params, a)["forward"] for a in ("maxwell", "pascal"))
+    assert own.serial_cycles_per_k == tuple(params["maxwell"]["forward"]["serial_cycles_per_k"])
+    assert any(own.serial_cycles_per_k) or any(own.stream_passes)
+    assert not any(borrowed.serial_cycles_per_k) and not any(borrowed.stream_passes)
     assert impl.transfer_set(params, "cpu-or-unknown") == impl.ACROSS
     older_missing = {"pascal": params["maxwell"], impl.ACROSS: params[impl.ACROSS]}
     assert impl.transfer_set(older_missing, "maxwell") == impl.ACROSS  # nothing older

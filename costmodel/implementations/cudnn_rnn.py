@@ -34,9 +34,9 @@ take no time of their own here. The hoisted input projection and the input gradi
 DeepBench: it times ``CUDNN_SKIP_INPUT``) are bulk GEMMs like backward_weights and take its
 parameters (no call cost of their own).
 
-Per batch: cuDNN 5/6 picked their step kernel by the batch, and each kernel adds its own
-serial chain along K and weight passes (:mod:`costmodel.implementations.cudnn_batch`), fitted
-per measured architecture and used only there.
+Per batch: cuDNN picks its step kernel by the batch, and each kernel adds its own serial chain
+along K and weight passes (:mod:`costmodel.implementations.cudnn_batch`), fitted per measured
+architecture with the terms above and used only on that architecture's devices.
 
 Math: PyTorch runs an fp16 RNN with FLOAT math (``promote_rnn_math_type``) and
 ``CUDNN_TENSOR_OP_MATH``: tensor cores from Volta on, the fp32 units before (DeepBench's P100
@@ -77,7 +77,6 @@ PHASES = ("forward", "backward_data", "backward_weights")
 TERMS = ("call_s", "step_cycles", "compute_efficiency", "flops_per_element",
          "memory_efficiency")
 ACROSS = "all"  # the parameter set fitted on every architecture: the transfer set
-PER_BATCH = "per_batch"  # the table key of the sets fitted with the per-batch terms
 NO_TENSOR_CORES = ("maxwell", "pascal")  # fp16 math runs on the fp32 units there
 GATES_TO_CELL = {1: "rnn", 4: "lstm", 3: "gru"}
 
@@ -105,21 +104,20 @@ class PhaseParams:
 
 def params_for(table: Mapping, architecture: str) -> dict[str, PhaseParams]:
     """The phase parameters of ``architecture`` from a fitted table (``{arch: {phase: {term:
-    value}}, "per_batch": {arch: ...}}``): a measured architecture gets its set fitted with
-    the per-batch kernel terms (``table["per_batch"][arch]``: the cuDNN version DeepBench ran
-    on it); any other gets a set fitted without them, as they are one cuDNN version's choices:
-    its own, else the newest older generation fitted (the fixed costs are the library's, and
-    they fell with its versions: cuDNN 5 on Maxwell paid 3-5x the per-step floor of cuDNN 6
-    on Pascal, so the newest measured is the nearest), else the set fitted across all
-    architectures."""
-    per_batch = table.get(PER_BATCH, {})
-    chosen = (per_batch[architecture] if architecture in per_batch
-              else table[transfer_set(table, architecture)])
-    return {phase: _phase_params(chosen[phase]) for phase in PHASES}
+    value}}}``): its own set with its per-batch kernel terms, else the newest older
+    generation fitted (the fixed costs are the library's, and they fell with its versions:
+    cuDNN 5 on Maxwell paid 3-5x the per-step floor of cuDNN 6 on Pascal, so the newest
+    measured is the nearest), else the set fitted across all architectures; a borrowed set
+    without its per-batch terms, which are one cuDNN version's kernel choices
+    (:mod:`costmodel.implementations.cudnn_batch`)."""
+    key = transfer_set(table, architecture)
+    return {phase: _phase_params(table[key][phase], per_batch=key == architecture)
+            for phase in PHASES}
 
 
-def _phase_params(values: Mapping) -> PhaseParams:
-    batch = {t: tuple(float(v) for v in values[t]) for t in BATCH_TERMS if t in values}
+def _phase_params(values: Mapping, per_batch: bool = True) -> PhaseParams:
+    batch = {t: tuple(float(v) for v in values[t]) for t in BATCH_TERMS
+             if per_batch and t in values}
     for term, got in batch.items():
         if len(got) != len(BATCH_TILES):
             raise ValueError(f"field {term!r}: {len(got)} values, need one per batch tile "
@@ -129,7 +127,7 @@ def _phase_params(values: Mapping) -> PhaseParams:
 
 def transfer_set(table: Mapping, architecture: str) -> str:
     """The key of ``table`` whose parameters a device of ``architecture`` uses."""
-    if architecture in table and architecture != PER_BATCH:
+    if architecture in table:
         return architecture
     order = list(ARCHITECTURES)
     if architecture in order:

@@ -30,9 +30,11 @@ NAME = "deepbench-rnn"
 FITTED = impl.FITTED
 GLOB = "deepbench-rnn-*.json"
 GPUS = {"NV_P100": "p100", "NV_M40": "m40", "NV_TitanX": "titan-x",
-        "NV_TitanX_Pascal": "titan-x-pascal", "NV_TitanXp": "titan-xp", "NV_1080Ti": "1080ti"}
+        "NV_TitanX_Pascal": "titan-x-pascal", "NV_TitanXp": "titan-xp", "NV_1080Ti": "1080ti",
+        "NV_V100": "v100"}
 CELLS = {"vanilla_relu": "rnn", "lstm": "lstm", "gru": "gru"}
-DTYPES = {"fp32": "fp32", "fp16_storage_fp32_math (pseudo-FP16)": "fp16"}
+DTYPES = {"fp32": "fp32", "fp16_storage_fp32_math (pseudo-FP16)": "fp16",
+          "fp16_tensor_op_math": "fp16"}
 PHASE_COLUMNS = {"forward": "fwd_ms", "backward_data": "bwd_data_ms",
                  "backward_weights": "bwd_weights_ms", "backward": "bwd_ms_unsplit"}
 KERNEL_OF = {"forward": "step_gemm", "backward_data": "step_gemm_backward",
@@ -165,7 +167,7 @@ def _basis(frame: pd.DataFrame, phase: str) -> dict:
     return parts
 
 
-def _fit_phase(frame: pd.DataFrame, phase: str, per_batch: bool = False) -> dict:
+def _fit_phase(frame: pd.DataFrame, phase: str, per_batch: bool = True) -> dict:
     """time = call_s * calls + step_cycles * cycles [+ the per-batch terms] + max(core,
     memory) with core = compute / compute_efficiency + element * flops_per_element and
     memory = memory / memory_efficiency. For a given choice of the binding side per row it
@@ -175,7 +177,7 @@ def _fit_phase(frame: pd.DataFrame, phase: str, per_batch: bool = False) -> dict
     towards the least mean |relative error| so that a few outlying rows do not steer it.
     1/memory_eff >= 1: no weight stream beats the priors' stream curve (where the stream
     never binds on the training GPUs, the curve itself stands). ``per_batch``: with the
-    per-batch columns (step phases only)."""
+    per-batch columns (step phases only; without them: the batch-blind fit of before)."""
     basis, measured = _basis(frame, phase), frame["measured_s"].to_numpy()
     batch = BATCH_BASIS if per_batch and phase != "backward_weights" else ()
     fixed = np.stack([basis[c] for c in ("calls", "cycles") + batch], axis=1)
@@ -214,18 +216,13 @@ def _inverse(x: float) -> float:
 
 def fit(train: pd.DataFrame) -> dict:
     """Parameters per architecture present in ``train`` and across all of them (``"all"``),
-    fitted without the per-batch terms (the sets other generations use), and per
-    architecture with them (``"per_batch"``: what that architecture's own devices use)."""
+    each with its per-batch kernel terms."""
     arch = train["gpu"].map(lambda g: load_hardware(g).architecture)
     sets = {a: train[arch == a] for a in sorted(arch.unique())}
-    blind = {name: _fit_set(subset) for name, subset in {**sets, impl.ACROSS: train}.items()}
-    return {**blind, impl.PER_BATCH: {a: _fit_set(subset, per_batch=True)
-                                      for a, subset in sets.items()}}
-
-
-def _fit_set(subset: pd.DataFrame, per_batch: bool = False) -> dict:
-    return {phase: _fit_phase(subset[subset["phase"] == phase], phase, per_batch)
-            for phase in impl.PHASES}
+    sets[impl.ACROSS] = train
+    return {name: {phase: _fit_phase(subset[subset["phase"] == phase], phase)
+                   for phase in impl.PHASES}
+            for name, subset in sets.items()}
 
 
 def baseline(frame: pd.DataFrame, eff: Efficiency) -> np.ndarray:
