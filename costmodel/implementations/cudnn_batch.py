@@ -10,7 +10,8 @@ weights that do not overlap the GEMM (Pascal's batch-16 forward of a large LSTM 
 about a fifth of the bandwidth, 1.5x faster on the P100's HBM2 than on GP102). Fitted per
 measured architecture with the other terms (``[params.<arch>.<phase>]``) and used only on
 that architecture's devices: they are one cuDNN version's kernel choices (cuDNN 7.6 on the
-V100 shows no batch-32 chain), so another generation borrows the other terms without them.
+V100 shows no batch-32 chain: 14-33 cycles per unit of K at every tile), so another generation
+borrows the other terms and, of these, only what every tile shares (the least over tiles).
 Fitted jointly, the other terms no longer carry cuDNN 6's per-batch slowness: the held-out
 V100 is predicted from Pascal's terms 5x better on fp32 backward than from a batch-blind fit.
 """

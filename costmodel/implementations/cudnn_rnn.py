@@ -108,20 +108,24 @@ def params_for(table: Mapping, architecture: str) -> dict[str, PhaseParams]:
     generation fitted (the fixed costs are the library's, and they fell with its versions:
     cuDNN 5 on Maxwell paid 3-5x the per-step floor of cuDNN 6 on Pascal, so the newest
     measured is the nearest), else the set fitted across all architectures; a borrowed set
-    without its per-batch terms, which are one cuDNN version's kernel choices
-    (:mod:`costmodel.implementations.cudnn_batch`)."""
+    keeps of its per-batch terms only what all batch tiles share, as the rest is one cuDNN
+    version's kernel choices (:mod:`costmodel.implementations.cudnn_batch`)."""
     key = transfer_set(table, architecture)
     return {phase: _phase_params(table[key][phase], per_batch=key == architecture)
             for phase in PHASES}
 
 
 def _phase_params(values: Mapping, per_batch: bool = True) -> PhaseParams:
-    batch = {t: tuple(float(v) for v in values[t]) for t in BATCH_TERMS
-             if per_batch and t in values}
+    """One phase's set; ``per_batch`` False (a borrowed set): each per-batch term keeps only
+    what every batch tile shares (its least value over the tiles), not one version's choice
+    among them."""
+    batch = {t: tuple(float(v) for v in values[t]) for t in BATCH_TERMS if t in values}
     for term, got in batch.items():
         if len(got) != len(BATCH_TILES):
             raise ValueError(f"field {term!r}: {len(got)} values, need one per batch tile "
                              f"{BATCH_TILES}")
+    if not per_batch:
+        batch = {t: (min(got),) * len(got) for t, got in batch.items()}
     return PhaseParams(**{t: float(values[t]) for t in TERMS}, **batch)
 
 
