@@ -67,12 +67,19 @@ def _check_outputs(given: Path, *paths: Path) -> None:
               help="Profile TOML to write (atomically); raw timings go to <stem>-benchmarks.json.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr (on a "
               "terminal they share one status line; a log gets none without --progress).")
+@click.option("--inference/--no-inference", default=True, show_default=True,
+              help="Also time inference runs (eval() under inference_mode, what users time) "
+              "and fit the per-family inference terms that inference predictions use; "
+              "--no-inference skips them (a shorter run: inference is then predicted with "
+              "the train-mode forward terms).")
 @progress_option
-def calibrate(device, quick, threads, output, quiet, progress_lines=False):
+def calibrate(device, quick, threads, output, quiet, inference=True, progress_lines=False):
     """Measure this machine and write a device profile that every command accepts as --gpu.
 
     Fits matmul peak, copy bandwidth, op latency, efficiency curves per kernel kind and
-    per-family step and call latencies (RNN, LSTM, GRU, Transformer layer).
+    per-family step and call latencies (RNN, LSTM, GRU, Transformer layer), per phase:
+    forward (train mode), backward (a training step) and inference (eval() under
+    inference_mode).
 
     Example: costmodel calibrate --device cpu --threads 1 -o cpu-profile.toml
     """
@@ -83,7 +90,8 @@ def calibrate(device, quick, threads, output, quiet, progress_lines=False):
     from costmodel.files import write_atomic
     from costmodel.validation.report import to_json, to_toml
 
-    profile, rows = run(dev, quick=quick, progress=reporter(quiet, lines=progress_lines))
+    profile, rows = run(dev, quick=quick, progress=reporter(quiet, lines=progress_lines),
+                        inference=inference)
     done(quiet)
     header = ("# Device profile written by `costmodel calibrate`; use it as --gpu "
               f"{output.name}.\n# Measured figures only; see [calibration] for how.\n")

@@ -91,6 +91,24 @@ class Kernel:
         )
 
 
+def own_name(name: str) -> str:
+    """A kernel's own name, without the prefixes composition adds (``Sequential`` and
+    ``CRNN`` name a part's kernels ``<part>.<kernel>``): ``gru.layer0.step_gemm`` ->
+    ``step_gemm``. What a kernel is (a recurrent step, its GEMM) is read from this name."""
+    return name.rsplit(".", 1)[-1]
+
+
+def is_step(name: str) -> bool:
+    """A kernel of a recurrence's dependent step (``step_gemm``, ``step_pointwise`` and their
+    backward), wherever composition put it."""
+    return own_name(name).startswith("step_")
+
+
+def is_step_gemm(name: str) -> bool:
+    """A recurrence's step GEMM (``step_gemm`` or ``step_gemm_backward``), prefixed or not."""
+    return own_name(name).startswith("step_gemm")
+
+
 def _x(expr, mapping):
     return sp.sympify(expr).xreplace(mapping) if mapping else sp.sympify(expr)
 

@@ -28,6 +28,9 @@ MATMUL_KINDS = ("gemm", "attention", "rnn_gemm", "conv")
 # NVIDIA generations whose GEMM and pointwise kernels follow costmodel.implementations.cublas
 GPU_ARCHITECTURES = ("maxwell", "pascal", "volta", "turing", "ampere", "ada", "hopper")
 STEP_KIND = "rnn_step"  # curve kind of a recurrence's step GEMMs (else their kernel's kind)
+# the phase key of a profile's terms measured on inference runs (eval() under inference_mode):
+# "<family>.inference" in its tables, "memory.rnn_step.<family>.inference.m<m>" whole steps
+INFERENCE = "inference"
 # a profile without a kind's own curve uses another's: rnn_step -> rnn_gemm; the pointwise
 # kinds the records name (activation, dropout, softmax) -> the generic elementwise curve
 _FALLBACK = {STEP_KIND: "rnn_gemm", "activation": "elementwise", "dropout": "elementwise",
@@ -121,8 +124,20 @@ class Efficiency:
         ``memory.rnn_step.<family>.<phase>.m<m>`` in
         :mod:`costmodel.implementations.autograd_cells`; ``call_weight_passes`` (at the
         ``memory.weight_copy`` curve's rate) and ``fresh_sequence_passes`` in
-        :mod:`costmodel.implementations.onednn_rnn`."""
+        :mod:`costmodel.implementations.onednn_rnn`. Phase ``inference`` (keys
+        ``"<family>.inference"``, whole steps ``memory.rnn_step.<family>.inference.m<m>``):
+        the same terms measured on inference runs (:meth:`for_inference`)."""
         return _from_table(cls, raw, origin)
+
+    def for_inference(self) -> "Efficiency":
+        """The terms that price an inference forward (``eval()`` under ``inference_mode``).
+        Where the profile measured inference (keys ``"<family>.inference"`` in its tables,
+        whole-step curves ``memory.rnn_step.<family>.inference.m<m>``; ``costmodel
+        calibrate`` fits them on inference runs), they stand in for that family's
+        ``"<family>.forward"`` ones, a family's whole-step curves as one set; every other
+        term stays. A profile without them comes back unchanged (``self``), so it predicts
+        inference exactly as before: with the terms of a train-mode forward."""
+        return _for_inference(self)
 
     def compute(self, flops, kind: str = "", dtype: str = ""):
         xs, ys = self._curve("compute", kind, dtype, self.compute_flops, self.compute_efficiency)
@@ -168,6 +183,32 @@ class Efficiency:
         out = sum(np.maximum(0.0, 1.0 - np.abs(position - i))  # linear between neighbours
                   * self.memory(nbytes, f"{kind}.m{m}", dtype) for i, m in enumerate(ms))
         return out * ms[-1] / np.maximum(batch, ms[-1])
+
+
+def _for_inference(eff: Efficiency) -> Efficiency:
+    suffix = "." + INFERENCE
+    tables = {}
+    for name in _TABLES:
+        table = getattr(eff, name)
+        measured = {k[:-len(suffix)] + ".forward": v for k, v in table.items()
+                    if k.endswith(suffix)}
+        if measured:
+            tables[name] = {**table, **measured}
+    whole = {key: _whole_step_key(key) for key in eff.curves}  # (family, phase, m) or None
+    served = {k: w for k, w in whole.items() if w and w[1] == INFERENCE}
+    if served:  # those families' forward whole steps give way to their inference ones
+        replaced = {(family, "forward") for family, _, _ in served.values()}
+        kept = {k: c for k, c in eff.curves.items() if not (whole[k] and whole[k][:2] in replaced)}
+        tables["curves"] = {**kept, **{f"memory.{STEP_KIND}.{family}.forward.{m}": eff.curves[k]
+                                       for k, (family, _, m) in served.items()}}
+    return dataclasses.replace(eff, **tables) if tables else eff
+
+
+def _whole_step_key(key: str) -> tuple[str, str, str] | None:
+    """``memory.rnn_step.<family>.<phase>.m<m>`` -> (family, phase, "m<m>"), else None."""
+    prefix = f"memory.{STEP_KIND}."
+    parts = key[len(prefix):].split(".") if key.startswith(prefix) else []
+    return tuple(parts) if len(parts) == 3 else None
 
 
 def _interp_log(x, xs, ys):

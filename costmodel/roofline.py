@@ -42,7 +42,7 @@ from typing import Mapping
 import numpy as np
 
 from costmodel import conventions as C
-from costmodel.cost import Cost
+from costmodel.cost import Cost, is_step, is_step_gemm
 from costmodel.efficiency import MATMUL_KINDS, STEP_KIND, Efficiency  # noqa: F401 (re-exported)
 from costmodel.hardware import Hardware, matmul_peak
 from costmodel.implementations import autograd_cells, cublas
@@ -109,7 +109,7 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
     nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
     occupancy = _occupancy(k["shape"], k["concurrent"], hw, eff)
     peak = _peak(k["kind"], hw, dtype, allow_tf32, cudnn_allow_tf32)
-    step = k["name"].startswith("step_gemm")
+    step = is_step_gemm(k["name"])
     scale = eff.scale_of(family, k["phase"], k["kind"], step)
     # a measured whole step (gates and dispatch included) replaces the step GEMM's curve
     whole = autograd_cells.whole_step_of(k, eff, family)
@@ -148,7 +148,7 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
 
 def _cublas_kernel(k: Mapping) -> bool:
     """A kernel cuBLAS or PyTorch's pointwise kernels run (not a fused recurrent step)."""
-    if k["name"].startswith("step_"):
+    if is_step(k["name"]):
         return False
     return (k["kind"] == "gemm" and k["shape"] is not None) or k["kind"] in cublas.KIND_CLASS
 
@@ -188,7 +188,9 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
     ``mode``: "training" (a train-mode forward, dropout on, then backward and the update) or
     "inference" (``eval()`` under ``inference_mode``: dropout off, the backward, optimizer and
     training fields NaN). A Transformer record is first rebuilt as PyTorch runs it on ``hw``
-    in that mode (:func:`costmodel.implementations.sdpa.resolve`; ``Timing.attention``).
+    in that mode (:func:`costmodel.implementations.sdpa.resolve`; ``Timing.attention``); a
+    profile's terms measured on inference runs price an inference forward where it has them
+    (:meth:`Efficiency.for_inference`).
 
     ``training_s`` is forward + backward + one optimizer update (a memory-bound pass over the
     parameters, see ``conventions.OPTIMIZER_UPDATE_FLOPS``). ``eff`` defaults to the profile's
@@ -203,6 +205,8 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
 
     record, attention = resolve(record, hw, dtype, mode)
     eff_given, eff = eff, Efficiency.for_hardware(hw) if eff is None else eff
+    if mode == "inference":  # a profile's terms measured on inference runs, where it has them
+        eff = eff.for_inference()
     family = implementation or family_of(record)
     kernels = [k for k in record.kernel_values(dtype=dtype, optimizer=optimizer, **values)
                if mode == "training" or k["phase"] == "forward"]  # inference: no backward

@@ -4,6 +4,7 @@ interruption, no torch); the profile format and the fits."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -61,6 +62,10 @@ def test_profile_is_a_hardware_file_with_efficiency_and_metadata(profile):
     eff = Efficiency.from_profile(profile)
     assert eff.latency_mode == "add" and "compute.gemm" in eff.curves
     assert set(eff.step_latency_s) >= {"rnn.forward", "lstm.forward", "gru.backward"}
+    # inference runs were timed and fitted (the default): terms of their own, per family
+    assert set(eff.step_latency_s) >= {"rnn.inference", "lstm.inference", "gru.inference",
+                                       "transformerencoderlayer.inference"}
+    assert set(meta["modes"]) == {"forward", "training", "inference"}
     # the profile given as hardware brings its efficiency: predict uses it by default
     lstm = cm.LSTM(64, 64)
     assert float(predict(lstm, hw, n=32, batch=1).forward_s) == float(
@@ -76,7 +81,9 @@ def test_raw_benchmarks_are_kept_next_to_the_profile(profile):
                if r["bench"] != "recurrent_step")
     steps = [r for r in rows if r["bench"] == "recurrent_step"]
     assert {(r["family"], r["mode"]) for r in steps} == {
-        (f, m) for f in ("rnn", "lstm", "gru") for m in ("forward", "training")}
+        (f, m) for f in ("rnn", "lstm", "gru") for m in ("forward", "training", "inference")}
+    assert {r["mode"] for r in rows if r["bench"] == "module"} == {
+        "forward", "training", "inference"}
     assert all(0 < r["short_s"] and r["n_short"] < r["n_long"] for r in steps)
     assert all(r["time_s"] == pytest.approx((r["long_s"] - r["short_s"])
                                             / (r["n_long"] - r["n_short"])) for r in steps)
@@ -84,6 +91,9 @@ def test_raw_benchmarks_are_kept_next_to_the_profile(profile):
     eff = Efficiency.from_profile(profile)
     assert whole_step_kind(eff, "lstm", "forward") == "rnn_step.lstm.forward"
     assert eff.step_batches("rnn_step.gru.backward") == [2]
+    # an inference forward takes the step measured in inference
+    assert eff.for_inference().curves["memory.rnn_step.gru.forward.m2"] == (
+        eff.curves["memory.rnn_step.gru.inference.m2"])
 
 
 def test_validation_report_structure_and_statistics(validated):
@@ -414,3 +424,153 @@ def test_cuda_timing_reads_event_pairs_and_subtracts_their_cost(monkeypatch):
     m = timing.measure(call, [None], device, budget_s=0.0)
     assert m.overhead_s == pytest.approx(1e-5)  # 0.01 ms, in seconds
     assert m.repeats == timing.MIN_REPEATS and m.median_s == pytest.approx(1.5e-3)
+
+
+# ---- inference terms: measured on inference runs, standing in for the forward ones ----------
+
+def _made_up_machine():
+    """1 TFLOP/s, 100 GB/s, ideal curves, 5 us a kernel added (as on a CPU)."""
+    profile = {"name": "m", "vendor": "m", "hbm_bytes_per_s": 1e11,
+               "peak_flops_per_s": {"fp32": 1e12}, "efficiency": {"curves": {}}}
+    return (fit_mod.hardware_from_profile(profile),
+            {"latency_mode": "add", "kernel_latency_s": 5e-6, "curves": {}})
+
+
+def test_a_profile_without_inference_terms_predicts_inference_as_before():
+    committed = Path(__file__).resolve().parents[1] / "validation" / "results"
+    eff = Efficiency.from_profile(committed / "cpu-amd-epyc-1t.toml")
+    assert eff.for_inference() is eff  # nothing replaced: the same terms, bit for bit
+
+
+def test_inference_terms_stand_in_for_the_forward_ones_in_inference_only():
+    hw, table = _made_up_machine()
+    flat = lambda e: {"x": [1.0, 1e12], "efficiency": [e, e]}
+    eff = Efficiency.from_table({**table, "call_latency_s": {"lstm.inference": 1e-3},
+                                 "work_scale": {"lstm.forward": 2.0, "gru.forward": 3.0},
+                                 "curves": {"memory.rnn_step.lstm.forward.m1": flat(0.5),
+                                            "memory.rnn_step.lstm.forward.m4": flat(0.5),
+                                            "memory.rnn_step.lstm.inference.m2": flat(0.25),
+                                            "memory.rnn_step.gru.forward.m1": flat(0.5)}})
+    inference = eff.for_inference()
+    assert inference.call_latency_s["lstm.forward"] == 1e-3
+    assert inference.work_scale == eff.work_scale  # no inference key: the forward one stays
+    # the LSTM's whole steps are the inference set (m2 only); the GRU keeps its forward ones
+    assert inference.step_batches("rnn_step.lstm.forward") == [2]
+    assert inference.curves["memory.rnn_step.lstm.forward.m2"] == (
+        eff.curves["memory.rnn_step.lstm.inference.m2"])
+    assert inference.step_batches("rnn_step.gru.forward") == [1]
+    # LSTM(64) at n 36, batch 2: an inference forward is the train-mode forward with its
+    # step at 0.25 instead of 0.5 of the bandwidth (twice the time: 36 steps x the step
+    # GEMM's bytes / (100 GB/s x 0.25) against / 0.5), plus the 1 ms inference call latency
+    record = cm.LSTM(64, 64)
+    train = predict(record, hw, eff=eff, n=36, batch=2)
+    infer = predict(record, hw, eff=eff, n=36, batch=2, mode="inference")
+    step = next(k for k in record.kernel_values(n=36, batch=2) if k["name"] == "step_gemm")
+    step_s = float(step["bytes"]) / 1e11
+    gemm = lambda t: next(float(r["lower_s"]) for r in t.kernels if r["name"] == "step_gemm")
+    assert gemm(train) == pytest.approx(2.0 * step_s / 0.5, rel=1e-12)  # work_scale 2
+    assert gemm(infer) == pytest.approx(2.0 * step_s / 0.25, rel=1e-12)
+    assert float(infer.forward_s - train.forward_s) == pytest.approx(
+        1e-3 + 36 * (gemm(infer) - gemm(train)), rel=1e-9)
+    # a training step never reads them
+    assert float(predict(record, hw, eff=inference, n=36, batch=2).backward_s) == float(
+        train.backward_s)
+
+
+SYNTHETIC_SIZES = [(24, 48, 2), (96, 48, 2), (24, 96, 4), (384, 48, 24), (96, 128, 4),
+                   (48, 96, 1), (768, 96, 1), (192, 96, 16)]
+
+
+def _timed_by(truth, hw, families, modes, sizes=SYNTHETIC_SIZES):
+    """Module 'timings' on a fake clock: what ``truth`` predicts, as calibration records
+    them (an inference run predicted in inference mode, a training step's training_s)."""
+    from costmodel.validation.modules import Config, cost_record
+
+    rows = []
+    for family, (n, d, batch), mode in itertools.product(families, sizes, modes):
+        cfg = Config(family, n, d, batch, mode)
+        t = predict(cost_record(cfg), hw, eff=truth, n=n, batch=batch,
+                    mode="inference" if mode == "inference" else "training")
+        rows.append({**cfg.as_dict(), "bench": "module",
+                     "measured_s": float(t.training_s if mode == "training" else t.forward_s)})
+    return rows
+
+
+def test_calibration_fits_inference_terms_on_inference_runs():
+    # a made-up machine whose inference differs from its train-mode forward: the LSTM's
+    # bulk GEMMs at 0.6 (forward 1.2), 2 weight copies and 20 us a call, 1 us a step; the
+    # Transformer layer's Linears at 0.8 and its pointwise kernels at 1.5, 30 us a call
+    hw, table = _made_up_machine()
+    truth = Efficiency.from_table({**table,
+        "work_scale": {"lstm.forward": 1.2, "lstm.inference": 0.6,
+                       "transformerencoderlayer.inference": 0.8},
+        "pointwise_scale": {"transformerencoderlayer.inference": 1.5},
+        "call_latency_s": {"lstm.inference": 2e-5, "transformerencoderlayer.inference": 3e-5},
+        "step_latency_s": {"lstm.inference": 1e-6},
+        "call_weight_passes": {"lstm.inference": 2.0}})
+    families, modes = ("lstm", "transformer"), ("forward", "training", "inference")
+    rows = _timed_by(truth, hw, families, modes)
+    fitted = fit_mod.fit_families(rows, hw, table)
+    assert {name: fitted[name]["lstm.inference"] for name in (
+        "work_scale", "call_latency_s", "call_weight_passes", "step_latency_s")} == (
+        pytest.approx({"work_scale": 0.6, "call_latency_s": 2e-5, "call_weight_passes": 2.0,
+                       "step_latency_s": 1e-6}, rel=1e-6))
+    key = "transformerencoderlayer.inference"
+    assert (fitted["work_scale"][key], fitted["pointwise_scale"][key],
+            fitted["call_latency_s"][key]) == pytest.approx((0.8, 1.5, 3e-5), rel=1e-6)
+    assert fitted["step_weight_passes"]["lstm.inference"] == 0.0  # no dW_hh in inference
+    # the fitted profile predicts the made-up machine's inference at sizes it never saw
+    profile = Efficiency.from_table({**table, **fitted})
+    held_out = [(640, 80, 3), (40, 192, 8)]
+    for want, got in zip(_timed_by(truth, hw, families, ["inference"], held_out),
+                         _timed_by(profile, hw, families, ["inference"], held_out)):
+        assert got["measured_s"] == pytest.approx(want["measured_s"], rel=1e-9)
+    # and timing inference changes no forward or backward term
+    without = fit_mod.fit_families([r for r in rows if r["mode"] != "inference"], hw, table)
+    assert without == {name: {k: v for k, v in values.items() if not k.endswith(".inference")}
+                       for name, values in fitted.items()}
+
+
+def test_inference_whole_steps_are_the_difference_per_step_less_the_other_kernels():
+    # LSTM(64) at batch 2 on the made-up machine: its inference step takes 7 us (the
+    # train-mode forward step 10 us); the input projection, which also grows with n, is
+    # the roofline's, so the fit must subtract exactly that
+    hw, _ = _made_up_machine()
+    table = {"curves": {}}
+    eff = Efficiency.from_table(table)
+
+    def other(n):
+        t = predict(cm.LSTM(64, 64), hw, eff=eff, n=n, batch=2)
+        return sum(float(k["count"] * k["lower_s"]) for k in t.kernels
+                   if k["phase"] == "forward" and not k["name"].startswith("step_"))
+
+    rows = [{"bench": "recurrent_step", "family": "lstm", "mode": mode, "d": 64, "batch": 2,
+             "dtype": "fp32", "n_short": 4, "n_long": 36,
+             **{f"{length}_s": n * step_s + other(n) + 1e-4
+                for length, n in (("short", 4), ("long", 36))}}
+            for mode, step_s in (("inference", 7e-6), ("forward", 10e-6))]
+    curves = fit_mod.fit_steps(rows, hw, table)
+    assert set(curves) == {"memory.rnn_step.lstm.forward.m2",
+                           "memory.rnn_step.lstm.inference.m2"}
+    whole = Efficiency.from_table({"curves": curves})
+    gemm = next(k for k in cm.LSTM(64, 64).kernel_values(n=36, batch=2)
+                if k["name"] == "step_gemm")
+    for e, step_s in ((whole, 10e-6), (whole.for_inference(), 7e-6)):
+        row = kernel_time(gemm, hw, e, "fp32", False, True, "lstm")
+        assert float(row["lower_s"]) == pytest.approx(step_s, rel=1e-9)
+
+
+def test_calibrate_times_inference_unless_told_not_to(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_run(device, quick=False, progress=None, inference=True):
+        calls.append(inference)
+        return {"name": "x", "hbm_bytes_per_s": 1.0, "peak_flops_per_s": {"fp32": 1.0}}, []
+
+    monkeypatch.setattr(calibrate_mod, "calibrate", fake_run)
+    for flag, want in (([], True), (["--no-inference"], False)):
+        result = CliRunner().invoke(calibrate, [*QUICK, *flag, "-o", str(tmp_path / "p.toml")])
+        assert result.exit_code == 0, result.output
+        assert calls.pop() is want
+    help_text = CliRunner().invoke(calibrate, ["--help"]).output
+    assert "--inference / --no-inference" in help_text and "inference_mode" in help_text

@@ -19,11 +19,12 @@ from __future__ import annotations
 import datetime as dt
 import platform
 
-from costmodel.efficiency import STEP_KIND
+from costmodel.efficiency import INFERENCE, STEP_KIND
 
 from . import bench, require_torch
 from .fit import _curve
 from .measure import QUIET_WAIT_S, measure_modules, measure_steps, module_configs
+from .modules import MODES
 from .timing import Device, wait_quiet
 
 
@@ -51,8 +52,11 @@ PLANS = {
                           # sequences whose gate buffers outgrow the allocator's reuse (30 MiB)
                           (768, 96, 48), (1536, 48, 24)],
                  budget_s=0.1, module_budget_s=0.3, max_config_s=1.5, rounds=3,
-                 # whole recurrent steps: widths x batches (rows), each module at 2 lengths
-                 step_hidden=[48, 96, 192, 384, 768, 1536], step_batches=[1, 2, 4, 16, 48, 96],
+                 # whole recurrent steps: widths x batches (rows), each module at 2 lengths;
+                 # 2560 so that the validation's 2048 (W_hh past this guest's usable L3) is
+                 # interpolated between measured steps, not extrapolated flat from 1536
+                 step_hidden=[48, 96, 192, 384, 768, 1536, 2560],
+                 step_batches=[1, 2, 4, 16, 48, 96],
                  step_budget_s=0.1, max_step_s=0.3),
     "quick": dict(peak=384, copy_bytes=16 << 20, square=[32, 128, 384],
                   linear=[(48, 96)], hidden=[48, 192], batches=[1, 32],
@@ -215,8 +219,13 @@ def metadata(device: Device, plan_name: str, rows: list[dict]) -> dict:
     return meta
 
 
-def calibrate(device: Device, quick: bool = False, progress=lambda msg: None):
-    """(profile dict, raw benchmark rows). The profile is a user hardware TOML document."""
+def calibrate(device: Device, quick: bool = False, progress=lambda msg: None,
+              inference: bool = True):
+    """(profile dict, raw benchmark rows). The profile is a user hardware TOML document.
+    ``inference``: also time modules and whole steps in inference (``eval()`` under
+    ``inference_mode``, what users time) and fit the ``"<family>.inference"`` terms that
+    ``predict(mode="inference")`` uses (:meth:`Efficiency.for_inference`); without, the
+    profile's inference predictions use its train-mode forward terms."""
     from costmodel.roofline import Efficiency
 
     from .fit import fit_families, fit_steps, hardware_from_profile
@@ -236,12 +245,14 @@ def calibrate(device: Device, quick: bool = False, progress=lambda msg: None):
                "peak_flops_per_s": {k: float(v) for k, v in peaks.items()},
                "efficiency": table}
     hw = hardware_from_profile(profile)
-    steps = measure_steps(device, plan, hw, Efficiency.from_table(table), progress)
+    modes = MODES + ((INFERENCE,) if inference else ())
+    steps = measure_steps(device, plan, hw, Efficiency.from_table(table), progress, modes)
     table["curves"].update(fit_steps(steps, hw, table))
     hw = hardware_from_profile(profile)
-    modules = measure_modules(device, module_configs(plan), hw, Efficiency.from_table(table),
-                              plan, progress)
+    modules = measure_modules(device, module_configs(plan, modes=modes), hw,
+                              Efficiency.from_table(table), plan, progress)
     table.update(fit_families(modules, hw, table))
     table["source"] = f"costmodel calibrate ({plan_name}) on {device.name}"
-    profile["calibration"] = metadata(device, plan_name, rows + steps + modules)
+    profile["calibration"] = {**metadata(device, plan_name, rows + steps + modules),
+                              "modes": list(modes)}
     return profile, rows + steps + modules

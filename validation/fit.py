@@ -8,7 +8,9 @@ measured), its pointwise kernels, the number of dependent steps, one call, the p
 a step (read + write at the measured pointwise rate for that many bytes) and one copy of all
 weights into fresh memory; ``measured - fixed latencies`` is fitted as a non-negative
 combination of them, least squares in relative error (:func:`nonneg_relative_fit`). The
-backward phase is fitted on a training step minus the calibrated forward and optimizer update.
+backward phase is fitted on a training step minus the calibrated forward and optimizer update;
+the inference phase, where calibration timed it, on inference runs (``eval()`` under
+``inference_mode``, what users time) decomposed as ``predict(mode="inference")`` prices them.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from costmodel.cost import is_step, is_step_gemm
+from costmodel.efficiency import INFERENCE
 from costmodel.hardware import load_hardware
 from costmodel.numeric import dtype_bytes_of
 from costmodel.implementations.autograd_cells import weight_pass_s
 from costmodel.implementations.onednn_rnn import fresh_sequence_s, weight_copy_s
+from costmodel.implementations.sdpa import resolve
 from costmodel.roofline import MATMUL_KINDS, STEP_KIND, Efficiency, family_of, predict
 
 from .modules import Config, cost_record
@@ -59,7 +64,9 @@ def fit_steps(rows: list[dict], hw, table: dict) -> dict:
     :func:`.modules.recurrent_step` rows. The time of one step is the measured difference
     per extra step minus the roofline's time (with ``table``'s curves) for the kernels that
     are not the step's own (the input projection and weight gradients grow with n too); the
-    backward step is a training step's difference minus the forward one's."""
+    backward step is a training step's difference minus the forward one's. Rows timed in
+    inference (``eval()`` under ``inference_mode``) give phase ``inference``: a forward step
+    as users run it, which :meth:`Efficiency.for_inference` puts in the forward one's place."""
     eff = Efficiency.from_table(table)
     forward, points = {}, {}
     for r in sorted(rows, key=lambda r: r["mode"] != "forward"):  # forward rows first
@@ -69,14 +76,16 @@ def fit_steps(rows: list[dict], hw, table: dict) -> dict:
         other, nbytes = _other_per_step(r, hw, eff)
         if r["mode"] == "forward":
             forward[key] = per_step
-            phase, t = "forward", per_step - other["forward"]
+        if r["mode"] in ("forward", INFERENCE):  # a forward step, as trained or as served
+            phase, t, x = r["mode"], per_step - other["forward"], nbytes["forward"]
         elif key in forward:
-            phase, t = "backward", per_step - forward[key] - other["backward"]
+            phase, x = "backward", nbytes["backward"]
+            t = per_step - forward[key] - other["backward"]
         else:
             continue
         t = max(t, MIN_STEP_SHARE * per_step, 1e-9)
         points.setdefault(f"memory.{STEP_KIND}.{r['family']}.{phase}.m{r['batch']}", []).append(
-            (nbytes[phase], nbytes[phase] / (hw.hbm_bytes_per_s * t)))
+            (x, x / (hw.hbm_bytes_per_s * t)))
     return {k: c for k, c in ((k, _curve(v)) for k, v in points.items()) if c}
 
 
@@ -88,10 +97,10 @@ def _other_per_step(row: dict, hw, eff) -> tuple[dict, dict]:
         cfg = Config(row["family"], n, row["d"], row["batch"], "training", row["dtype"])
         timing = predict(cost_record(cfg), hw, eff=eff, dtype=cfg.dtype, n=n, batch=cfg.batch)
         times.append({ph: sum(float(k["count"] * k["lower_s"]) for k in timing.kernels
-                              if k["phase"] == ph and not k["name"].startswith("step_"))
+                              if k["phase"] == ph and not is_step(k["name"]))
                       for ph in ("forward", "backward")})
         nbytes = {k["phase"]: float(k["bytes"]) for k in timing.kernels
-                  if k["name"].startswith("step_gemm")}
+                  if is_step_gemm(k["name"])}
     extra = row["n_long"] - row["n_short"]
     return {ph: (times[1][ph] - times[0][ph]) / extra for ph in times[0]}, nbytes
 
@@ -107,9 +116,13 @@ def hardware_from_profile(profile: dict):
 
 def decompose(cfg: Config, hw, eff: Efficiency) -> dict:
     """Per phase the terms the family fit scales (see :data:`TERMS_FITTED`), in seconds or
-    counts, from the uncalibrated roofline with ``eff``; plus the optimizer update time."""
-    record = cost_record(cfg)
-    timing = predict(record, hw, eff=eff, dtype=cfg.dtype, n=cfg.n, batch=cfg.batch)
+    counts, from the uncalibrated roofline with ``eff``; plus the optimizer update time. An
+    inference configuration is decomposed as predict(mode="inference") prices it (the record
+    PyTorch's inference path runs, e.g. the Transformer's attention kernel without dropout;
+    the profile's inference whole steps): its terms under "forward", none under "backward"."""
+    mode = INFERENCE if cfg.mode == INFERENCE else "training"
+    record = resolve(cost_record(cfg), hw, cfg.dtype, mode)[0]
+    timing = predict(record, hw, eff=eff, dtype=cfg.dtype, n=cfg.n, batch=cfg.batch, mode=mode)
     out = {"update_s": float(timing.optimizer_s), "family": family_of(record)}
     values = record.kernel_values(dtype=cfg.dtype, n=cfg.n, batch=cfg.batch)
     kernels = {ph: [k for k in values if k["phase"] == ph] for ph in ("forward", "backward")}
@@ -122,7 +135,7 @@ def decompose(cfg: Config, hw, eff: Efficiency) -> dict:
             busy = float(r["count"] * np.maximum(r["compute_s"], r["memory_s"]))
             if k["kind"] not in MATMUL_KINDS:
                 parts["pointwise_scale"] += busy
-            elif r["name"].startswith("step_gemm"):
+            elif is_step_gemm(r["name"]):
                 parts["step_scale"] += busy
             else:
                 parts["work_scale"] += busy
@@ -132,13 +145,13 @@ def decompose(cfg: Config, hw, eff: Efficiency) -> dict:
             "fresh_sequence_passes": float(fresh_sequence_s(values, hw, eff, cfg.dtype)),
             # the step's own kernels get the fitted step latency instead of kernel latency
             "fixed": sum(float(r["count"] * r["latency_s"]) for r in rows
-                         if not r["name"].startswith("step_")),
+                         if not is_step(r["name"])),
             "step_latency_s": sum(float(r["count"]) for r in rows
-                                  if r["name"].startswith("step_gemm")),
+                                  if is_step_gemm(r["name"])),
             "call_latency_s": 1.0,
             "step_weight_passes": sum(float(r["count"]) * float(weight_pass_s(
                 k["resident_bytes"] * k["concurrent"], hw, eff, cfg.dtype))
-                for r, k in zip(rows, kernels[phase]) if r["name"].startswith("step_gemm")),
+                for r, k in zip(rows, kernels[phase]) if is_step_gemm(r["name"])),
         }
     return out
 
@@ -179,9 +192,15 @@ def nonneg_relative_fit(columns: dict, targets, measured) -> dict:
     return out
 
 
+# the module timings each phase's terms are fitted on, and the decomposition they use
+PHASES_FITTED = {"forward": ("forward", "forward"), "backward": ("training", "backward"),
+                 INFERENCE: (INFERENCE, "forward")}
+
+
 def fit_families(measurements: list[dict], hw, table: dict) -> dict:
     """The tables of :data:`TERMS_FITTED` (keyed ``"<family>.<phase>"``) from module timings
-    (``measurements``: Config fields + ``measured_s``)."""
+    (``measurements``: Config fields + ``measured_s``): phase forward on train-mode forwards
+    under no_grad, backward on training steps, inference on inference runs (where measured)."""
     eff = Efficiency.from_table(table)
     terms = {name: {} for name in TERMS_FITTED}
     parts = {}
@@ -189,22 +208,22 @@ def fit_families(measurements: list[dict], hw, table: dict) -> dict:
         cfg = Config(**{k: m[k] for k in ("family", "n", "d", "batch", "mode", "dtype")})
         parts[cfg.key] = (cfg, decompose(cfg, hw, eff), m["measured_s"])
     forward = {_base(c): v for c, *v in parts.values() if c.mode == "forward"}
-    for phase in ("forward", "backward"):
+    for phase, (mode, decomposed) in PHASES_FITTED.items():
         groups: dict[str, list] = {}
         for cfg, dec, measured in parts.values():
-            if cfg.mode != ("forward" if phase == "forward" else "training"):
+            if cfg.mode != mode:
                 continue
-            target = measured - dec[phase]["fixed"]
+            target = measured - dec[decomposed]["fixed"]
             if phase == "backward":
                 if _base(cfg) not in forward:
                     continue
                 fwd = forward[_base(cfg)][0]["forward"]
                 target -= _calibrated(fwd, terms, dec["family"], "forward")
                 target -= dec["update_s"]
-            groups.setdefault(dec["family"], []).append((dec[phase], target, measured))
+            groups.setdefault(dec["family"], []).append((dec[decomposed], target, measured))
         for family, rows in groups.items():
             columns = {name: np.array([r[name] for r, _, _ in rows]) for name in TERMS_FITTED}
-            if phase == "forward":  # a forward step writes no dW_hh: its one read of W_hh
+            if phase != "backward":  # a forward step writes no dW_hh: its one read of W_hh
                 columns["step_weight_passes"][:] = 0.0  # is already the step GEMM's traffic
                 if family not in WEIGHT_COPY_FAMILIES:
                     columns["call_weight_passes"][:] = 0.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from .modules import Config, cost_record, recurrent_step, time_config
+from .modules import MODES, Config, cost_record, recurrent_step, time_config
 from .timing import Device, typical
 
 SHUFFLE_SEED = 0  # module timings run in a fixed shuffled order: families interleaved
@@ -17,9 +17,11 @@ FAMILIES_FITTED = ("rnn", "lstm", "gru", "transformer")
 RECURRENT = ("rnn", "lstm", "gru")  # families with whole-step benchmarks
 
 
-def module_configs(plan: dict, dtype: str = "fp32") -> list[Config]:
+def module_configs(plan: dict, dtype: str = "fp32", modes=MODES) -> list[Config]:
+    """Every family x module size of the plan x mode (``modes``: of .modules.Config), in a
+    fixed shuffled order."""
     configs = [Config(family, n, d, batch, mode, dtype) for family in FAMILIES_FITTED
-               for (n, d, batch) in plan["modules"] for mode in ("forward", "training")]
+               for (n, d, batch) in plan["modules"] for mode in modes]
     random.Random(SHUFFLE_SEED).shuffle(configs)
     return configs
 
@@ -33,7 +35,7 @@ def measure_modules(device: Device, configs, hw, eff, plan, progress) -> list[di
     kept = []
     for cfg in configs:
         t = predict(cost_record(cfg), hw, eff=eff, dtype=cfg.dtype, n=cfg.n, batch=cfg.batch)
-        guess = float(t.forward_s if cfg.mode == "forward" else t.training_s)
+        guess = float(t.training_s if cfg.mode == "training" else t.forward_s)
         if guess > plan["max_config_s"]:
             progress(f"{cfg.key}: skipped (about {guess:.2g} s a call)")
         else:
@@ -58,20 +60,20 @@ def step_lengths(hidden: int) -> tuple[int, int]:
     return 4, 4 + extra
 
 
-def measure_steps(device: Device, plan: dict, hw, eff, progress) -> list[dict]:
+def measure_steps(device: Device, plan: dict, hw, eff, progress, modes=MODES) -> list[dict]:
     """Whole recurrent steps (:func:`.modules.recurrent_step`) for every recurrent family,
-    mode, width and batch of the plan, ``plan["rounds"]`` rounds in alternating order, the
-    median of the rounds kept per length (:func:`.timing.typical`); pairs whose longer
-    module the roofline predicts above ``plan["max_step_s"]`` are skipped."""
+    mode (``modes``), width and batch of the plan, ``plan["rounds"]`` rounds in alternating
+    order, the median of the rounds kept per length (:func:`.timing.typical`); pairs whose
+    longer module the roofline predicts above ``plan["max_step_s"]`` are skipped."""
     from costmodel.roofline import predict
 
     todo = []
     for family, mode, hidden, batch in itertools.product(
-            RECURRENT, ("forward", "training"), plan["step_hidden"], plan["step_batches"]):
+            RECURRENT, modes, plan["step_hidden"], plan["step_batches"]):
         lengths = step_lengths(hidden)
         cfg = Config(family, lengths[1], hidden, batch, mode)
         t = predict(cost_record(cfg), hw, eff=eff, n=cfg.n, batch=batch)
-        if float(t.forward_s if mode == "forward" else t.training_s) <= plan["max_step_s"]:
+        if float(t.training_s if mode == "training" else t.forward_s) <= plan["max_step_s"]:
             todo.append((family, mode, hidden, batch, lengths))
     rounds: dict[tuple, list] = {}
     quiet = QUIET_WAIT_S if plan["rounds"] > 1 else 0.0

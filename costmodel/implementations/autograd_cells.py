@@ -33,6 +33,7 @@ from typing import Mapping
 
 import numpy as np
 
+from costmodel.cost import is_step, is_step_gemm
 from costmodel.efficiency import STEP_KIND, Efficiency
 from costmodel.hardware import Hardware
 
@@ -49,13 +50,13 @@ def whole_step_kind(eff: Efficiency, family: str, phase: str) -> str | None:
 def whole_step_of(k: Mapping, eff: Efficiency, family: str) -> str | None:
     """The whole-step curve kind that prices kernel ``k`` (one of a step's ``step_*``
     kernels), or None."""
-    return whole_step_kind(eff, family, k["phase"]) if k["name"].startswith("step_") else None
+    return whole_step_kind(eff, family, k["phase"]) if is_step(k["name"]) else None
 
 
 def inside_whole_step(k: Mapping, whole: str | None) -> bool:
     """A step kernel other than the step GEMM under a measured whole step: no time of its
     own (the step GEMM carries the step)."""
-    return bool(whole) and not k["name"].startswith("step_gemm")
+    return bool(whole) and not is_step_gemm(k["name"])
 
 
 def latency_s(k: Mapping, eff: Efficiency, family: str, whole: str | None = None) -> float:
@@ -64,8 +65,8 @@ def latency_s(k: Mapping, eff: Efficiency, family: str, whole: str | None = None
     latency of the step's kernels: ``step_gemm*`` carries it, the step's pointwise kernels
     none; every other kernel keeps ``eff.kernel_latency_s``."""
     key = f"{family}.{k['phase']}"
-    if (whole or key in eff.step_latency_s) and k["name"].startswith("step_"):
-        return eff.step_latency_s.get(key, 0.0) if k["name"].startswith("step_gemm") else 0.0
+    if (whole or key in eff.step_latency_s) and is_step(k["name"]):
+        return eff.step_latency_s.get(key, 0.0) if is_step_gemm(k["name"]) else 0.0
     return eff.kernel_latency_s
 
 
@@ -74,7 +75,7 @@ def step_weight_passes_s(k: Mapping, resident, hw: Hardware, eff: Efficiency, fa
     """The profile's ``step_weight_passes`` of this family and phase times one pass over the
     step GEMM's ``resident`` weight bytes (0 for every other kernel)."""
     passes = (eff.step_weight_passes.get(f"{family}.{k['phase']}", 0.0)
-              if k["name"].startswith("step_gemm") else 0.0)
+              if is_step_gemm(k["name"]) else 0.0)
     return passes * weight_pass_s(resident, hw, eff, dtype)
 
 

@@ -59,6 +59,7 @@ from typing import Mapping
 
 import numpy as np
 
+from costmodel.cost import own_name
 from costmodel.hardware import ARCHITECTURES, Hardware, matmul_peak
 from costmodel.implementations.cudnn_algo import ALGOS, select_algo  # noqa: F401 (re-export)
 from costmodel.implementations.cudnn_batch import BATCH_TERMS, BATCH_TILES, batch_parts, batch_s
@@ -239,7 +240,7 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
 
 def _base(k: Mapping) -> str:
     """A kernel's own name without the prefixes composition adds (``gru.layer0.x`` -> ``x``)."""
-    return k["name"].rsplit(".", 1)[-1]
+    return own_name(k["name"])
 
 
 def _call_of(k: Mapping) -> str | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from costmodel.cost import own_name
 from costmodel.efficiency import Efficiency
 from costmodel.hardware import Hardware
 from costmodel.numeric import dtype_bytes_of
@@ -52,7 +53,8 @@ def fresh_sequence_s(kernels, hw: Hardware, eff: Efficiency, dtype: str = "fp32"
     (n x batch x gates x H: the forward step GEMM's output, every step) into newly allocated
     memory, at the ``memory.weight_copy`` rate for that size (see :func:`weight_copy_s`);
     0 without a recurrence. ``kernels``: evaluated ones (``Cost.kernel_values``)."""
-    steps = [k for k in kernels if k["phase"] == "forward" and k["name"] == "step_gemm"]
+    steps = [k for k in kernels if k["phase"] == "forward"
+             and own_name(k["name"]) == "step_gemm"]
     if not steps:
         return np.zeros(())
     k = steps[0]
