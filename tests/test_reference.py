@@ -103,7 +103,7 @@ def test_predict_goes_through_the_fit_s_own_arithmetic():
         q = p[phase]
         core = basis["compute"] / q["compute_efficiency"] + basis["element"] * q[
             "flops_per_element"]
-        per_batch = sum(q[f"{term}"][j] * basis[f"{column}_{tile}"]
+        per_batch = sum(q[term][j] * basis[f"{column}_{tile}"]
                         for j, tile in enumerate(impl.BATCH_TILES)
                         for term, column in (("serial_cycles_per_k", "serial"),
                                              ("stream_passes", "stream")) if term in q)

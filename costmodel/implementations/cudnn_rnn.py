@@ -44,10 +44,10 @@ Math: PyTorch runs an fp16 RNN with FLOAT math (``promote_rnn_math_type``) and
 Bidirectional directions and wavefront layers are the kernels' ``concurrent`` copies: their
 work adds, the per-step floor does not.
 
-Regimes: :func:`select_algo` (:mod:`costmodel.implementations.cudnn_algo`). A persistent kernel keeps W_hh on chip: its step
-reads no weights. No published persistent timings were found, so a persistent step is the
-STANDARD step without the weight traffic and without the per-batch terms: an extrapolation,
-stated as such.
+Regimes: :func:`select_algo` (:mod:`costmodel.implementations.cudnn_algo`). A persistent
+kernel keeps W_hh on chip: its step reads no weights. No published persistent timings were
+found, so a persistent step is the STANDARD step without the weight traffic and without the
+per-batch terms: an extrapolation, stated as such.
 """
 
 from __future__ import annotations
@@ -208,8 +208,10 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
     """The rows of the recurrent kernels of an evaluated kernel list (``Cost.kernel_values``)
     as cuDNN runs them, keyed by their index, and one fixed-cost row per cuDNN call (one per
     layer pass and phase). ``params``: phase -> :class:`PhaseParams`, and optionally ``algo``
-    (one of :data:`ALGOS`) to fix the regime as a benchmark did. Rows have :func:`costmodel.roofline.kernel_time`'s keys plus
-    ``implementation`` and ``call`` (the cuDNN call: forward, backward_data, backward_weights)."""
+    (one of :data:`ALGOS`) to fix the regime as a benchmark did. Rows have
+    :func:`costmodel.roofline.kernel_time`'s keys plus ``implementation`` and ``call`` (the
+    cuDNN call: forward, backward_data, backward_weights); a step row's ``latency_s`` holds
+    its floor and its batch tile's terms (:mod:`costmodel.implementations.cudnn_batch`)."""
     owned, calls = {}, []
     layers = sum(_base(k) == "step_gemm" for k in kernels)
     for i, k in enumerate(kernels):

@@ -167,7 +167,7 @@ def _basis(frame: pd.DataFrame, phase: str) -> dict:
     return parts
 
 
-def _fit_phase(frame: pd.DataFrame, phase: str, per_batch: bool = True) -> dict:
+def _fit_phase(frame: pd.DataFrame, phase: str) -> dict:
     """time = call_s * calls + step_cycles * cycles [+ the per-batch terms] + max(core,
     memory) with core = compute / compute_efficiency + element * flops_per_element and
     memory = memory / memory_efficiency. For a given choice of the binding side per row it
@@ -176,10 +176,10 @@ def _fit_phase(frame: pd.DataFrame, phase: str, per_batch: bool = True) -> dict:
     relative errors, alternated with the binding side each row takes, and reweighted (IRLS)
     towards the least mean |relative error| so that a few outlying rows do not steer it.
     1/memory_eff >= 1: no weight stream beats the priors' stream curve (where the stream
-    never binds on the training GPUs, the curve itself stands). ``per_batch``: with the
-    per-batch columns (step phases only; without them: the batch-blind fit of before)."""
+    never binds on the training GPUs, the curve itself stands). The per-batch columns belong
+    to the step phases only."""
     basis, measured = _basis(frame, phase), frame["measured_s"].to_numpy()
-    batch = BATCH_BASIS if per_batch and phase != "backward_weights" else ()
+    batch = BATCH_BASIS if phase != "backward_weights" else ()
     fixed = np.stack([basis[c] for c in ("calls", "cycles") + batch], axis=1)
     core = np.stack([basis["compute"], basis["element"]], axis=1)
     memory, nfixed = basis["memory"], fixed.shape[1]
