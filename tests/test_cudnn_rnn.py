@@ -375,3 +375,10 @@ def test_batch_16_is_slower_than_batch_32_where_deepbench_measured_it():
     borrowed = impl.params_for(impl.fitted_table(), "ampere")
     assert all(len(set(p.serial_cycles_per_k)) == len(set(p.stream_passes)) == 1
                for p in borrowed.values())  # the same at every batch tile
+
+
+def test_a_per_batch_term_needs_one_value_per_tile():
+    values = {**{t: 1.0 for t in impl.TERMS}, "serial_cycles_per_k": [1.0, 2.0]}
+    table = {"pascal": {phase: values for phase in impl.PHASES}}
+    with pytest.raises(ValueError, match="'serial_cycles_per_k': 2 values, need one per batch"):
+        impl.params_for(table, "pascal")
