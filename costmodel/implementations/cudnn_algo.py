@@ -29,6 +29,7 @@ SMALL_H_MAX = {("rnn", True): 384, ("lstm", True): 192, ("gru", True): 192,
                ("rnn", False): 256, ("lstm", False): 128, ("gru", False): 128}
 SMALL_H_MIN_MAJOR = 6  # use_rnn_persist_small_h: sm >= 6.0 (and cuDNN >= 8.2.1)
 
+
 def select_algo(cell: str, hidden, input_size, layers: int, directions: int, batch, n,
                 dtype: str, hw: Hardware, projected: bool = False, forward: bool = True):
     """The cuDNN algorithm PyTorch picks (``get_algo``): one of :data:`ALGOS` per element of
