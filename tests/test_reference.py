@@ -81,13 +81,19 @@ def test_fit_is_deterministic_and_names_its_data():
     assert first == second
     assert set(first) == {"maxwell", impl.ACROSS}
     assert first["maxwell"]["forward"]["gpus"] == ["m40", "titan-x"]
+    for phase in ("forward", "backward_data"):
+        aware = first["maxwell"][phase]
+        assert len(aware["serial_cycles_per_k"]) == len(aware["stream_passes"]) == len(
+            impl.BATCH_TILES)
+    assert "stream_passes" not in first["maxwell"]["backward_weights"]  # one bulk GEMM
     assert first["maxwell"]["forward"]["rows"] == int(((MAXWELL["phase"] == "forward")).sum())
 
 
 def test_predict_goes_through_the_fit_s_own_arithmetic():
-    """The fit assumes time = call + cycles * step_cycles + max(compute / e_c + element * f_e,
-    memory / e_m) per call;
-    predict (through costmodel.roofline.predict) must give exactly that."""
+    """The fit assumes time = call + cycles * step_cycles + the per-batch terms of the row's
+    batch tile (serial cycles per K, stream passes) + max(compute / e_c + element * f_e,
+    memory / e_m) per call; predict (through costmodel.roofline.predict) must give exactly
+    that, the per-batch terms included on the architecture they were fitted on."""
     params = db.fit(MAXWELL)
     p = params["maxwell"]
     predicted = db.predict(MAXWELL, params)
@@ -97,9 +103,49 @@ def test_predict_goes_through_the_fit_s_own_arithmetic():
         q = p[phase]
         core = basis["compute"] / q["compute_efficiency"] + basis["element"] * q[
             "flops_per_element"]
-        expected = (q["call_s"] * basis["calls"] + q["step_cycles"] * basis["cycles"]
+        per_batch = sum(q[term][j] * basis[f"{column}_{tile}"]
+                        for j, tile in enumerate(impl.BATCH_TILES)
+                        for term, column in (("serial_cycles_per_k", "serial"),
+                                             ("stream_passes", "stream")) if term in q)
+        expected = (q["call_s"] * basis["calls"] + q["step_cycles"] * basis["cycles"] + per_batch
                     + np.maximum(core, basis["memory"] / q["memory_efficiency"]))
         assert np.allclose(predicted[rows.index], expected, rtol=1e-9), phase
+        if phase != "backward_weights":
+            assert np.any(per_batch > 0), phase  # the per-batch terms are in use
+
+
+def test_fit_recovers_known_per_batch_terms():
+    """Rows generated with a serial chain only at batch tile 32 and an extra weight pass only
+    at tile 16 (Maxwell's shapes, the other terms as in a plain fit) come back."""
+    rows = MAXWELL[MAXWELL["phase"] == "backward_data"]
+    basis = db._basis(rows, "backward_data")
+    truth_serial, truth_passes = 120.0, 1.5  # cycles per unit of K; passes over W_hh
+    time_s = (3e-5 * basis["calls"] + 4e4 * basis["cycles"] + truth_serial * basis["serial_32"]
+              + truth_passes * basis["stream_16"] + basis["memory"])
+    got = db._fit_phase(rows.assign(measured_s=time_s), "backward_data")
+    tile = {t: j for j, t in enumerate(impl.BATCH_TILES)}
+    assert got["serial_cycles_per_k"][tile[32]] == pytest.approx(truth_serial, rel=1e-3)
+    assert got["stream_passes"][tile[16]] == pytest.approx(truth_passes, rel=1e-3)
+    assert got["step_cycles"] == pytest.approx(4e4, rel=1e-3)
+    others = [v for j, v in enumerate(got["serial_cycles_per_k"]) if j != tile[32]]
+    assert max(others) < 1e-3 * truth_serial
+
+
+def test_nnls_is_the_exhaustive_optimum():
+    """Lawson-Hanson against trying every subset of active columns (8 columns, 256 subsets)."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(60, 8)), rng.normal(size=60)
+    best = np.inf
+    for mask in range(1 << 8):
+        cols = [j for j in range(8) if mask >> j & 1]
+        x = np.zeros(8)
+        if cols:
+            x[cols] = np.linalg.lstsq(a[:, cols], b, rcond=None)[0]
+        if np.all(x >= 0):
+            best = min(best, float(np.sum((a @ x - b) ** 2)))
+    x = relative_nnls(a, np.zeros(60), b, scale=np.ones(60))
+    assert np.all(x >= 0)
+    assert float(np.sum((a @ x - b) ** 2)) == pytest.approx(best, rel=1e-9)
 
 
 def test_fit_recovers_a_known_max_model_and_caps_the_stream():
@@ -143,6 +189,12 @@ def test_held_out_architecture_falls_back_to_the_nearest_older_set():
     assert impl.transfer_set(params, "pascal") == "maxwell"  # newest older generation
     assert impl.params_for(params, "pascal")["forward"].call_s == params["maxwell"]["forward"][
         "call_s"]
+    # ... borrowed with only the part of its per-batch terms all tiles share
+    own, borrowed = (impl.params_for(params, a)["forward"] for a in ("maxwell", "pascal"))
+    assert own.serial_cycles_per_k == tuple(params["maxwell"]["forward"]["serial_cycles_per_k"])
+    assert any(own.serial_cycles_per_k) or any(own.stream_passes)
+    for term in ("serial_cycles_per_k", "stream_passes"):  # only what every tile shares
+        assert getattr(borrowed, term) == (min(getattr(own, term)),) * len(impl.BATCH_TILES)
     assert impl.transfer_set(params, "cpu-or-unknown") == impl.ACROSS
     older_missing = {"pascal": params["maxwell"], impl.ACROSS: params[impl.ACROSS]}
     assert impl.transfer_set(older_missing, "maxwell") == impl.ACROSS  # nothing older

@@ -76,7 +76,8 @@ def rnn_implementation(hw: Hardware, eff_given=None) -> str:
     table = cudnn_rnn.fitted_table()
     fitted = set(table) - {cudnn_rnn.ACROSS}
     used = cudnn_rnn.transfer_set(table, hw.architecture)
-    where = ("fitted on this architecture" if used == hw.architecture else
+    where = ("fitted on this architecture, with its per-batch step kernels"
+             if used == hw.architecture else
              f"{used if used != cudnn_rnn.ACROSS else 'all'}'s set extrapolated to "
              f"{hw.architecture or 'this device'}")
     return (f"cuDNN GEMM-per-step (ALGO_STANDARD; persistent where PyTorch picks it), fitted "

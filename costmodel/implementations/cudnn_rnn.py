@@ -34,18 +34,20 @@ take no time of their own here. The hoisted input projection and the input gradi
 DeepBench: it times ``CUDNN_SKIP_INPUT``) are bulk GEMMs like backward_weights and take its
 parameters (no call cost of their own).
 
+Per batch: cuDNN picks its step kernel by the batch, and each kernel adds its own serial chain
+along K and weight passes (:mod:`costmodel.implementations.cudnn_batch`), fitted per measured
+architecture with the terms above and used only on that architecture's devices.
+
 Math: PyTorch runs an fp16 RNN with FLOAT math (``promote_rnn_math_type``) and
 ``CUDNN_TENSOR_OP_MATH``: tensor cores from Volta on, the fp32 units before (DeepBench's P100
 "pseudo fp16" rows); fp32 uses TF32 where ``torch.backends.cudnn.allow_tf32`` (default True).
 Bidirectional directions and wavefront layers are the kernels' ``concurrent`` copies: their
 work adds, the per-step floor does not.
 
-Regimes (:func:`select_algo`, PyTorch's ``get_algo`` in aten/src/ATen/native/cudnn/RNN.cpp):
-``PERSIST_STATIC_SMALL_H`` for small hidden sizes (cuDNN >= 8.2.1, sm >= 6.0),
-``PERSIST_STATIC`` for some fp16 single-layer unidirectional cases on Volta and large Ampere and
-newer, else ``STANDARD`` (GEMM per step). A persistent kernel keeps W_hh on chip: its step
-reads no weights. No published persistent timings were found, so a persistent step is the
-STANDARD step without the weight traffic: an extrapolation, stated as such.
+Regimes: :func:`select_algo` (:mod:`costmodel.implementations.cudnn_algo`). A persistent
+kernel keeps W_hh on chip: its step reads no weights. No published persistent timings were
+found, so a persistent step is the STANDARD step without the weight traffic and without the
+per-batch terms: an extrapolation, stated as such.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ import numpy as np
 
 from costmodel.cost import own_name
 from costmodel.hardware import ARCHITECTURES, Hardware, matmul_peak
+from costmodel.implementations.cudnn_algo import ALGOS, select_algo  # noqa: F401 (re-export)
+from costmodel.implementations.cudnn_batch import BATCH_TERMS, BATCH_TILES, batch_parts, batch_s
 from costmodel.numeric import dtype_bytes_of
 
 try:
@@ -74,25 +78,7 @@ PHASES = ("forward", "backward_data", "backward_weights")
 TERMS = ("call_s", "step_cycles", "compute_efficiency", "flops_per_element",
          "memory_efficiency")
 ACROSS = "all"  # the parameter set fitted on every architecture: the transfer set
-ALGOS = ("standard", "persist_static", "persist_static_small_h")
 NO_TENSOR_CORES = ("maxwell", "pascal")  # fp16 math runs on the fp32 units there
-# compute capability major of each generation (PyTorch's heuristics test prop->major)
-_MAJOR = {"maxwell": 5, "pascal": 6, "volta": 7, "turing": 7, "ampere": 8, "ada": 8,
-          "hopper": 9}
-PERSIST_MIN_SMS = 98  # RNN.cpp: sm >= 8.0 with >= 98 SMs (excludes A30, A40, sm_86 parts)
-PERSIST_MAX_HIDDEN = 1024  # use_persist_common_heuristics: hidden <= 1024, multiple of 128
-PERSIST_MULTIPLE = 128
-PERSIST_MAX_BATCH = 128  # use_persist_device_heuristics: batch <= 128, multiple of 8
-PERSIST_BATCH_MULTIPLE = 8
-# sm >= 8.0, RNN_RELU/TANH: not when batch >= 96 and hidden >= 896 ("poor performance")
-PERSIST_RNN_SLOW = (96, 896)
-# Volta: batch a multiple of 16 but not 80 or 112, or exactly 8; and (min steps, max batch)
-VOLTA_BATCH_MULTIPLE, VOLTA_BAD_BATCHES, VOLTA_SMALL_BATCH = 16, (80, 112), 8
-VOLTA_STEPS_TO_MAX_BATCH = ((40, 128), (20, 96), (10, 32))
-# use_rnn_persist_small_h: largest hidden size per (cell, direction of the pass)
-SMALL_H_MAX = {("rnn", True): 384, ("lstm", True): 192, ("gru", True): 192,
-               ("rnn", False): 256, ("lstm", False): 128, ("gru", False): 128}
-SMALL_H_MIN_MAJOR = 6  # use_rnn_persist_small_h: sm >= 6.0 (and cuDNN >= 8.2.1)
 GATES_TO_CELL = {1: "rnn", 4: "lstm", 3: "gru"}
 
 
@@ -105,6 +91,9 @@ class PhaseParams:
     compute_efficiency: float
     flops_per_element: float
     memory_efficiency: float
+    # per BATCH_TILES entry; zeros: no per-batch terms (a generation DeepBench did not measure)
+    serial_cycles_per_k: tuple[float, ...] = (0.0,) * len(BATCH_TILES)
+    stream_passes: tuple[float, ...] = (0.0,) * len(BATCH_TILES)
 
     def step_s(self, hw: Hardware) -> float:
         """The per-step floor in seconds on ``hw``: ``step_cycles`` at its boost clock."""
@@ -116,12 +105,29 @@ class PhaseParams:
 
 def params_for(table: Mapping, architecture: str) -> dict[str, PhaseParams]:
     """The phase parameters of ``architecture`` from a fitted table (``{arch: {phase: {term:
-    value}}}``): its own set, else the newest older generation fitted (the fixed costs are
-    the library's, and they fell with its versions: cuDNN 5 on Maxwell paid 3-5x the per-step
-    floor of cuDNN 6 on Pascal, so the newest measured is the nearest), else the set fitted
-    across all architectures."""
-    return {phase: PhaseParams(**{t: float(chosen[phase][t]) for t in TERMS})
-            for chosen in (table[transfer_set(table, architecture)],) for phase in PHASES}
+    value}}}``): its own set with its per-batch kernel terms, else the newest older
+    generation fitted (the fixed costs are the library's, and they fell with its versions:
+    cuDNN 5 on Maxwell paid 3-5x the per-step floor of cuDNN 6 on Pascal, so the newest
+    measured is the nearest), else the set fitted across all architectures; a borrowed set
+    keeps of its per-batch terms only what all batch tiles share, as the rest is one cuDNN
+    version's kernel choices (:mod:`costmodel.implementations.cudnn_batch`)."""
+    key = transfer_set(table, architecture)
+    return {phase: _phase_params(table[key][phase], per_batch=key == architecture)
+            for phase in PHASES}
+
+
+def _phase_params(values: Mapping, per_batch: bool = True) -> PhaseParams:
+    """One phase's set; ``per_batch`` False (a borrowed set): each per-batch term keeps only
+    what every batch tile shares (its least value over the tiles), not one version's choice
+    among them."""
+    batch = {t: tuple(float(v) for v in values[t]) for t in BATCH_TERMS if t in values}
+    for term, got in batch.items():
+        if len(got) != len(BATCH_TILES):
+            raise ValueError(f"field {term!r}: {len(got)} values, need one per batch tile "
+                             f"{BATCH_TILES}")
+    if not per_batch:
+        batch = {t: (min(got),) * len(got) for t, got in batch.items()}
+    return PhaseParams(**{t: float(values[t]) for t in TERMS}, **batch)
 
 
 def transfer_set(table: Mapping, architecture: str) -> str:
@@ -151,43 +157,15 @@ def math_peak(hw: Hardware, dtype: str, cudnn_allow_tf32: bool = True) -> float:
     return matmul_peak(hw, dtype, cudnn_allow_tf32)
 
 
-def select_algo(cell: str, hidden, input_size, layers: int, directions: int, batch, n,
-                dtype: str, hw: Hardware, projected: bool = False, forward: bool = True):
-    """The cuDNN algorithm PyTorch picks (``get_algo``): one of :data:`ALGOS` per element of
-    the broadcast ``hidden, input_size, batch, n`` arrays."""
-    hidden, input_size, batch, n = (np.asarray(v) for v in (hidden, input_size, batch, n))
-    major = _MAJOR.get(hw.architecture, 0)
-    if projected or dtype == "fp64":
-        return np.full(np.broadcast(hidden, batch, n).shape, ALGOS[0])
-    small = (hidden <= SMALL_H_MAX[(cell, forward)]) & (major >= SMALL_H_MIN_MAJOR)
-    common = ((layers == 1) & (directions == 1) & (hidden <= PERSIST_MAX_HIDDEN)
-              & (hidden % PERSIST_MULTIPLE == 0) & (input_size % PERSIST_MULTIPLE == 0))
-    persist = common & (dtype == "fp16") & _persist_device(cell, hidden, batch, n, hw, major)
-    return np.where(small, ALGOS[2], np.where(persist, ALGOS[1], ALGOS[0]))
-
-
-def _persist_device(cell, hidden, batch, n, hw: Hardware, major: int):
-    """``use_persist_device_heuristics``: Volta (not Turing) and large sm >= 8.0 parts."""
-    if hw.architecture == "volta":
-        size_ok = (((batch % VOLTA_BATCH_MULTIPLE == 0) & ~np.isin(batch, VOLTA_BAD_BATCHES))
-                   | (batch == VOLTA_SMALL_BATCH))
-        long_enough = np.zeros(np.broadcast(batch, n).shape, dtype=bool)
-        for min_steps, max_batch in VOLTA_STEPS_TO_MAX_BATCH:
-            long_enough = long_enough | ((n >= min_steps) & (batch <= max_batch))
-        return size_ok & long_enough
-    if major >= 8 and (hw.sm_count or 0) >= PERSIST_MIN_SMS and cell != "gru":
-        ok = (batch % PERSIST_BATCH_MULTIPLE == 0) & (batch <= PERSIST_MAX_BATCH)
-        slow_batch, slow_hidden = PERSIST_RNN_SLOW
-        return ok & ((batch < slow_batch) | (hidden < slow_hidden)) if cell == "rnn" else ok
-    return np.zeros(np.broadcast(hidden, batch).shape, dtype=bool)
-
-
 def gemm_terms(kernel: Mapping, hw: Hardware, dtype: str, p: PhaseParams, eff,
                cudnn_allow_tf32: bool = True, persistent=False):
     """(core_s, memory_s) of one launch of an evaluated kernel (``flops, bytes,
     resident_bytes, concurrent, shape``) as in the module docstring; ``persistent`` (bool
     array) drops the re-read weights. ``eff``: the priors (tiles, L2 fractions)."""
-    unit = gemm_parts(kernel, hw, dtype, eff, cudnn_allow_tf32, persistent)
+    return _core_memory(gemm_parts(kernel, hw, dtype, eff, cudnn_allow_tf32, persistent), p)
+
+
+def _core_memory(unit: Mapping, p: PhaseParams):
     core_s = unit["compute"] / p.compute_efficiency + unit["element"] * p.flops_per_element
     return core_s, unit["memory"] / p.memory_efficiency
 
@@ -230,8 +208,10 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
     """The rows of the recurrent kernels of an evaluated kernel list (``Cost.kernel_values``)
     as cuDNN runs them, keyed by their index, and one fixed-cost row per cuDNN call (one per
     layer pass and phase). ``params``: phase -> :class:`PhaseParams`, and optionally ``algo``
-    (one of :data:`ALGOS`) to fix the regime as a benchmark did. Rows have :func:`costmodel.roofline.kernel_time`'s keys plus
-    ``implementation`` and ``call`` (the cuDNN call: forward, backward_data, backward_weights)."""
+    (one of :data:`ALGOS`) to fix the regime as a benchmark did. Rows have
+    :func:`costmodel.roofline.kernel_time`'s keys plus ``implementation`` and ``call`` (the
+    cuDNN call: forward, backward_data, backward_weights); a step row's ``latency_s`` holds
+    its floor and its batch tile's terms (:mod:`costmodel.implementations.cudnn_batch`)."""
     owned, calls = {}, []
     layers = sum(_base(k) == "step_gemm" for k in kernels)
     for i, k in enumerate(kernels):
@@ -246,8 +226,12 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
         cell = _cell_of(k, call) if step else None
         algo = params.get("algo") or (_algo(k, hw, dtype, layers, call, cell) if step else None)
         persistent = (np.asarray(algo) != ALGOS[0]) if step else False
-        core_s, memory_s = gemm_terms(k, hw, dtype, p, eff, cudnn_allow_tf32, persistent)
-        owned[i] = _row(k, call, core_s, memory_s, p.step_s(hw) if step else 0.0,
+        unit = gemm_parts(k, hw, dtype, eff, cudnn_allow_tf32, persistent)
+        core_s, memory_s = _core_memory(unit, p)
+        # STANDARD's per-batch step kernel; a persistent kernel is another one (no weights read)
+        latency_s = (p.step_s(hw) + np.where(persistent, 0.0, batch_s(k, hw, p, unit["memory"]))
+                     if step else 0.0)
+        owned[i] = _row(k, call, core_s, memory_s, latency_s,
                         math_peak(hw, dtype, cudnn_allow_tf32))
         if _base(k) in ("step_gemm", "step_gemm_backward", "weight_gradients"):
             calls.append(_row({"name": f"cudnn_call.{call}", "phase": k["phase"], "count": 1,
@@ -302,10 +286,10 @@ def _algo(k: Mapping, hw: Hardware, dtype: str, layers: int, call: str, cell: st
                        forward=call == "forward")
 
 
-def _row(k: Mapping, call: str, core_s, memory_s, latency_s: float, peak: float) -> dict:
+def _row(k: Mapping, call: str, core_s, memory_s, latency_s, peak: float) -> dict:
     flops = np.asarray(k["flops"], dtype=float) * np.asarray(k.get("concurrent", 1), float)
-    terms = np.stack(np.broadcast_arrays(core_s, memory_s, np.full_like(
-        np.asarray(core_s, dtype=float), latency_s)))
+    terms = np.stack(np.broadcast_arrays(*(np.asarray(v, dtype=float)
+                                           for v in (core_s, memory_s, latency_s))))
     lower = np.maximum(core_s, memory_s) + latency_s  # the SMs' work overlaps the stream
     return {"name": k["name"], "phase": k["phase"], "count": k["count"], "flops": flops,
             "bytes": np.asarray(k["bytes"], dtype=float), "peak_flops_per_s": peak,

@@ -45,6 +45,9 @@ IRLS_FLOOR = 1e-3  # relative errors below 0.1 % weigh as 0.1 %
 UNUSED_EFFICIENCY = 1e6  # a term the fit drops: its time is ~0
 MEMORY_COEFFICIENT_MIN = 1.0  # 1 / memory_efficiency: no stream beats the priors' curve
 BASIS = ("calls", "cycles", "compute", "element", "memory")
+# the per-batch columns of the step phases: one serial and one stream column per batch tile
+BATCH_BASIS = tuple(f"{term}_{tile}" for tile in impl.BATCH_TILES
+                    for term in ("serial", "stream"))
 
 
 def rows() -> pd.DataFrame:
@@ -140,7 +143,7 @@ def _basis(frame: pd.DataFrame, phase: str) -> dict:
     """Per row of ``phase``: calls, floor cycles in seconds (steps / boost clock), and the
     GEMM's compute, element and memory seconds per unit of their terms (the fit scales them;
     :func:`predict` must agree, a test checks it)."""
-    parts = {key: np.zeros(len(frame)) for key in BASIS}
+    parts = {key: np.zeros(len(frame)) for key in BASIS + BATCH_BASIS}
     eff = Efficiency.priors()
     for hw, family, dtype, group in _groups(frame):
         kernels = record(family).kernel_values(dtype=dtype, batch=group["batch"].to_numpy(),
@@ -155,37 +158,55 @@ def _basis(frame: pd.DataFrame, phase: str) -> dict:
         parts["cycles"][at] = steps / hw.boost_clock_hz
         for term in ("compute", "element", "memory"):
             parts[term][at] = count * np.broadcast_to(unit[term], len(group))
+        if phase != "backward_weights":
+            batch = impl.batch_parts(k, hw, unit["memory"])
+            for j, tile in enumerate(impl.BATCH_TILES):
+                on = count * np.broadcast_to(batch["tile"] == j, len(group))
+                for term in ("serial", "stream"):
+                    parts[f"{term}_{tile}"][at] = on * np.broadcast_to(batch[term], len(group))
     return parts
 
 
 def _fit_phase(frame: pd.DataFrame, phase: str) -> dict:
-    """time = call_s * calls + step_cycles * cycles + max(core, memory) with core = compute /
-    compute_efficiency + element * flops_per_element and memory = memory / memory_efficiency.
-    For a given choice of the binding side per row it is linear in (call_s, step_cycles,
-    1/compute_eff, flops_per_element, 1/memory_eff): a non-negative least squares on relative
-    errors, alternated with the binding side each row takes, and reweighted (IRLS) towards
-    the least mean |relative error| so that a few outlying rows (cuDNN's odd batch sizes) do
-    not steer it. 1/memory_eff >= 1: no weight stream beats the priors' stream curve
-    (where the stream never binds on the training GPUs, the curve itself stands)."""
+    """time = call_s * calls + step_cycles * cycles [+ the per-batch terms] + max(core,
+    memory) with core = compute / compute_efficiency + element * flops_per_element and
+    memory = memory / memory_efficiency. For a given choice of the binding side per row it
+    is linear in (call_s, step_cycles, [serial_cycles_per_k and stream_passes per batch
+    tile,] 1/compute_eff, flops_per_element, 1/memory_eff): a non-negative least squares on
+    relative errors, alternated with the binding side each row takes, and reweighted (IRLS)
+    towards the least mean |relative error| so that a few outlying rows do not steer it.
+    1/memory_eff >= 1: no weight stream beats the priors' stream curve (where the stream
+    never binds on the training GPUs, the curve itself stands). The per-batch columns belong
+    to the step phases only."""
     basis, measured = _basis(frame, phase), frame["measured_s"].to_numpy()
+    batch = BATCH_BASIS if phase != "backward_weights" else ()
+    fixed = np.stack([basis[c] for c in ("calls", "cycles") + batch], axis=1)
     core = np.stack([basis["compute"], basis["element"]], axis=1)
-    fixed = np.stack([basis["calls"], basis["cycles"]], axis=1)
-    memory = basis["memory"]
+    memory, nfixed = basis["memory"], fixed.shape[1]
     mean = lambda v: max(float(v.mean()), np.finfo(float).tiny)  # noqa: E731
     core_binds = core.sum(axis=1) / mean(core.sum(axis=1)) >= memory / mean(memory)
     weights = np.ones(len(frame))
-    floor = np.array([0.0, 0.0, 0.0, 0.0, MEMORY_COEFFICIENT_MIN])
+    floor = np.zeros(nfixed + 3)
+    floor[-1] = MEMORY_COEFFICIENT_MIN
     for _ in range(IRLS_ROUNDS):
         columns = np.concatenate([fixed, core * core_binds[:, None],
                                   (memory * ~core_binds)[:, None]], axis=1)
         x = floor + relative_nnls(columns * weights[:, None], (columns @ floor) * weights,
                                   measured * weights, scale=measured)
-        core_binds = core @ x[2:4] >= memory * x[4]
+        core_binds = core @ x[nfixed:nfixed + 2] >= memory * x[-1]
         relative = np.abs(columns @ x / measured - 1.0)
         weights = 1.0 / np.sqrt(np.maximum(relative, IRLS_FLOOR))
-    values = [x[0], x[1], _inverse(x[2]), x[3], _inverse(x[4])]
-    return {**dict(zip(impl.TERMS, (float(f"{v:.4g}") for v in values))),
-            "gpus": sorted(frame["gpu"].unique()), "rows": int(len(frame))}
+    values = [x[0], x[1], _inverse(x[-3]), x[-2], _inverse(x[-1])]
+    out = dict(zip(impl.TERMS, (_rounded(v) for v in values)))
+    if batch:
+        fitted = dict(zip(batch, x[2:nfixed]))
+        out["serial_cycles_per_k"] = [_rounded(fitted[f"serial_{t}"]) for t in impl.BATCH_TILES]
+        out["stream_passes"] = [_rounded(fitted[f"stream_{t}"]) for t in impl.BATCH_TILES]
+    return {**out, "gpus": sorted(frame["gpu"].unique()), "rows": int(len(frame))}
+
+
+def _rounded(v: float) -> float:
+    return float(f"{v:.4g}")
 
 
 def _inverse(x: float) -> float:
@@ -194,7 +215,8 @@ def _inverse(x: float) -> float:
 
 
 def fit(train: pd.DataFrame) -> dict:
-    """Parameters per architecture present in ``train`` and across all of them (``"all"``)."""
+    """Parameters per architecture present in ``train`` and across all of them (``"all"``),
+    each with its per-batch kernel terms."""
     arch = train["gpu"].map(lambda g: load_hardware(g).architecture)
     sets = {a: train[arch == a] for a in sorted(arch.unique())}
     sets[impl.ACROSS] = train

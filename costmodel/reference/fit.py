@@ -25,18 +25,23 @@ def render(name: str) -> str:
     if hasattr(module, "fitted_toml"):  # its own layout: the header's first two lines only
         return "".join(header.splitlines(keepends=True)[:2]) + module.fitted_toml(
             module.fit(frame))
-    lines = [header]
-    for arch, phases in module.fit(frame).items():
-        for phase, values in phases.items():
-            lines.append(f"[params.{arch}.{phase}]")
-            lines += [f"{key} = {_value(v)}" for key, v in values.items()]
-            lines.append("")
-    return "\n".join(lines)
+    return "\n".join([header] + _tables("params", module.fit(frame)))
+
+
+def _tables(prefix: str, mapping: dict) -> list[str]:
+    """TOML lines of ``mapping``: a table per innermost dict (values that are not dicts),
+    nested dicts as dotted table names (``[params.<arch>.<phase>]``)."""
+    plain = {k: v for k, v in mapping.items() if not isinstance(v, dict)}
+    lines = [f"[{prefix}]", *(f"{k} = {_value(v)}" for k, v in plain.items()), ""] if plain else []
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            lines += _tables(f"{prefix}.{key}", value)
+    return lines
 
 
 def _value(v) -> str:
     if isinstance(v, list):
-        return "[" + ", ".join(f'"{x}"' for x in v) + "]"
+        return "[" + ", ".join(f'"{x}"' if isinstance(x, str) else repr(x) for x in v) + "]"
     return repr(v)
 
 
