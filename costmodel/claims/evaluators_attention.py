@@ -227,12 +227,13 @@ def big_o(params: Mapping) -> Outcome:
         alt = _keep(other.get(field), params)
         alternatives += ((params.get("alt_label", str(params["alt_kwargs"])),
                           leading_terms(alt)),)
-        other_detail = f"; {other.name}.{field} = {alt}"
+        other_detail = f"; {other.name}.{field} = {sp.sympify(other.get(field))}"
     else:
         other_detail = ""
+    full = expr  # the detail shows every symbol; the verdict reads the kept ones
     expr = _keep(expr, params)
     return Outcome(value=leading_terms(expr),
-                   detail=f"{record.name}.{field} = {expr}{other_detail}",
+                   detail=f"{record.name}.{field} = {full}{other_detail}",
                    alternatives=alternatives)
 
 
