@@ -19,7 +19,9 @@ Too few tiles for one wave: the reduction is split (split-K) while each split ke
 ``SPLIT_K_MIN_DEPTH`` of k. ``wave_overhead_s``: a wave's fixed time (loading the first
 operand tiles, writing the output tile: memory latency, which does not scale with the peak).
 ``peak_per_sm`` is the matmul peak PyTorch reaches (:func:`costmodel.hardware.matmul_peak`:
-fp32 without TF32 by default) scaled by the part's sustained clock (``Hardware.sustained_fraction``: L4 and T4 cannot hold boost), over its SMs.
+fp32 without TF32 by default) scaled by the part's sustained clock
+(``Hardware.sustained_fraction``: L4, T4, A100 PCIe 40GB and H100 SXM do not hold their boost
+clock through an SGEMM), over its SMs.
 
 A pointwise kernel (add, mul, relu, gelu, tanh, LayerNorm, softmax, dropout) moves bytes::
 

@@ -1,14 +1,15 @@
 """Baidu DeepBench's dense GEMM timings (``costmodel/data/reference/deepbench-gemm-train-*.json``):
-fp32 ``cublasSgemm`` on T4, P100, M40, Titan X (Maxwell), Titan X (Pascal), Titan Xp and
+fp32 ``cublasSgemm`` on V100, T4, P100, M40, Titan X (Maxwell), Titan X (Pascal), Titan Xp and
 GTX 1080 Ti, with the skinny shapes NeuSight lacks (the batch side N = 8-128: a Linear on a
 few tokens, C(M x N) = A(M x K) B(K x N) being the same problem as PyTorch's (N x K) @ (K x M)).
 
 What was timed (the files' ``what``): the wall-clock average of 400 back-to-back calls after a
 warm-up (each launch hides behind the kernel before it: no per-call floor, ``floor_applies``
-0), CUDA 10.1 on the T4, older on the rest. Only the fp32 sheets are read: the 16-bit sheets are
-two different things (tensor-core mixed precision on the T4, fp16 storage with fp32 math on the
-P100). Rows: ``m`` = the smaller of M, N (the rows side of the model's tiles), ``n`` the other,
-``k`` = K; the transposes (N/T) are kept as columns, not modelled.
+0), CUDA 10.1 on the V100 and T4, 7.5 or 8.0 on the rest. Only the fp32 sheets are read: the
+16-bit sheets are two different things (tensor-core mixed precision on the V100 and T4, fp16
+storage with fp32 math on the P100). Rows: ``m`` = the smaller of M, N (the rows side of the
+model's tiles), ``n`` the other, ``k`` = K; the transposes (N/T) are kept as a column, not
+modelled.
 
 Leave-one-GPU-out: the parameters come from NeuSight's rows and these rows of every other GPU
 (:func:`costmodel.reference.neusight.fit` takes them in); the shipped ``cublas.toml`` is written
@@ -32,12 +33,13 @@ PREFIX = "deepbench-gemm-train-"
 DTYPE = "fp32"
 BACK_TO_BACK_FLOOR = 0.0  # floor_applies: 400 back-to-back calls, no launch gap per call
 GPUS = {"NV_T4": "t4", "NV_P100": "p100", "NV_M40": "m40", "NV_TitanX": "titan-x",
-        "NV_TitanX_Pascal": "titan-x-pascal", "NV_TitanXp": "titan-xp", "NV_1080Ti": "1080ti"}
+        "NV_TitanX_Pascal": "titan-x-pascal", "NV_TitanXp": "titan-xp", "NV_1080Ti": "1080ti",
+        "NV_V100": "v100"}
 MS = 1e-3
-# CUDA 7.5 / 8.0 sheets (every GPU but the T4): their few-row times are erratic (P100: 16 rows
-# of a 4096 x 4096 weight take 2.3x as long as 32 rows) and their cuBLAS is three major versions
-# older than any PyTorch build calls; rows run with CUDA >= 10 set the small-M kernel's
-# efficiency where the training rows hold any (column ``current_cublas``)
+# CUDA 7.5 / 8.0 sheets (every GPU but the V100 and T4): their few-row times are erratic (P100:
+# 16 rows of a 4096 x 4096 weight take 2.3x as long as 32 rows) and their cuBLAS is older than
+# any PyTorch build calls; rows run with CUDA >= 10 set the small-M kernel's efficiency where
+# the training rows hold any (column ``current_cublas``)
 CURRENT_CUDA_MAJOR = 10
 
 
