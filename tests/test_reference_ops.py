@@ -114,6 +114,7 @@ def test_fitted_toml_round_trips():
 
 
 HAND = {"cross": {"gemm_efficiency": 0.5, "gemm_memory_efficiency": 1.0, "wave_overhead_s": 0.0,
+                  "skinny_efficiency": 0.25,
                   "tile_factor": [1.0, 0.5, 0.25], "floor_s": 5e-6,
                   "pointwise_efficiency": {c: 0.5 for c in ("binary", "scalar", "activation",
                                                            "layernorm", "softmax")}}}

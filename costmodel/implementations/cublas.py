@@ -10,13 +10,18 @@ cuBLAS picks among tile sizes (NeuSight's kernel names show ``sgemm_128x128``, `
     compute_s = waves * (2 * BASE_TILE_ELEMENTS * k_per_split
                          / (peak_per_sm * efficiency * tile_factor) + wave_overhead_s)
     memory_s  = bytes / (hbm_bytes_per_s * memory_efficiency)  (x l2_speedup if it fits in L2)
-    gemm_s    = floor_s + max(compute_s, memory_s)      (the fastest tile: cuBLAS's heuristic)
+    skinny_s  = 2 * batch * ceil8(m) * n * k / (peak * efficiency * skinny_efficiency)
+                + wave_overhead_s                            (GEMV / small-M kernels)
+    gemm_s    = floor_s + max(min(compute_s, skinny_s), memory_s)
+                                          (the fastest kernel: cuBLAS's heuristic)
 
 Too few tiles for one wave: the reduction is split (split-K) while each split keeps
 ``SPLIT_K_MIN_DEPTH`` of k. ``wave_overhead_s``: a wave's fixed time (loading the first
 operand tiles, writing the output tile: memory latency, which does not scale with the peak).
 ``peak_per_sm`` is the matmul peak PyTorch reaches (:func:`costmodel.hardware.matmul_peak`:
-fp32 without TF32 by default) scaled by the part's sustained clock (``Hardware.sustained_fraction``: L4 and T4 cannot hold boost), over its SMs.
+fp32 without TF32 by default) scaled by the part's sustained clock
+(``Hardware.sustained_fraction``: L4, T4, A100 PCIe 40GB and H100 SXM do not hold their boost
+clock through an SGEMM), over its SMs.
 
 A pointwise kernel (add, mul, relu, gelu, tanh, LayerNorm, softmax, dropout) moves bytes::
 
@@ -50,12 +55,11 @@ BASE_TILE = (128, 128)  # the large sgemm/hgemm tile: one block fills an SM slot
 # tiles cuBLAS chooses among for fp32 and 16-bit GEMMs (NeuSight's kernel names: 128x128 in
 # 55 %, 128x64 in 20 %, 64x64 and 128x32 in 5 % each of 16,513 bmm/linear rows)
 TILES = ((128, 128), (128, 64), (64, 64))
-# Below this many rows (a Linear on a few tokens, a decode step) cuBLAS runs GEMV / small-M
-# kernels instead of a 64-128-row tile: the work is the rows that exist, padded to
-# SKINNY_ROW_ALIGN, and streaming the weights binds. No published row has m < 64 (NeuSight's
-# smallest m is 64), so this regime is a bound, not a fit: compute at the fitted efficiency on
-# the padded rows, memory at the fitted GEMM memory efficiency.
-SKINNY_MAX_ROWS = 64
+# Few rows (a Linear on a few tokens, a decode step): cuBLAS also has GEMV / small-tile kernels
+# that work on the rows that exist, padded to SKINNY_ROW_ALIGN, with no 128-row tile and no wave
+# quantisation, at a lower rate (``skinny_efficiency`` of the tile rate, fitted to DeepBench's
+# skinny rows: ``costmodel.reference.deepbench_gemm``). The heuristic takes whichever is faster
+# at every m, so the time has no regime step (the old m < 64 switch doubled it at m = 64).
 SKINNY_ROW_ALIGN = 8  # rows padded to a multiple of 8 (one warp's MMA / vector-load granule)
 L2_USABLE_FRACTION = 0.5  # of the L2 that holds an op's tensors between calls (A100: two halves)
 SPLIT_K_MIN_DEPTH = 256  # each split of the reduction keeps at least this much of k
@@ -124,12 +128,17 @@ def gemm_terms(m, n, k, batch, hw: Hardware, dtype: str, p: Mapping, weight_batc
         waves = np.ceil(tiles * splits / slots)
         wave_s = slot_flops * np.ceil(k / splits) / (rate * factor) + p["wave_overhead_s"]
         best = np.minimum(best, waves * wave_s)
-    padded = np.ceil(m / SKINNY_ROW_ALIGN) * SKINNY_ROW_ALIGN
-    skinny_s = (MATMUL_FLOPS_PER_MAC * batch * padded * n * k / (rate * hw.sm_count)
-                + p["wave_overhead_s"])
-    best = np.where(m < SKINNY_MAX_ROWS, np.minimum(best, skinny_s), best)
+    best = np.minimum(best, skinny_s(m, n, k, batch, hw.sm_count, rate, p))
     moved = dtype_bytes_of(dtype) * (batch * (m * k + m * n) + weights * k * n)
     return best, moved / (memory_rate(moved, hw, p) * p["gemm_memory_efficiency"])
+
+
+def skinny_s(m, n, k, batch, sm_count: int, rate, p: Mapping):
+    """Seconds of the small-M kernel: the rows padded to SKINNY_ROW_ALIGN over all SMs at
+    ``skinny_efficiency`` of the tile rate ``rate`` (FLOP/s per SM), one wave's fixed time."""
+    padded = np.ceil(m / SKINNY_ROW_ALIGN) * SKINNY_ROW_ALIGN
+    return (MATMUL_FLOPS_PER_MAC * batch * padded * n * k
+            / (rate * sm_count * p["skinny_efficiency"]) + p["wave_overhead_s"])
 
 
 def memory_rate(moved, hw: Hardware, p: Mapping):

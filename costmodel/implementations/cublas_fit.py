@@ -7,8 +7,9 @@ to a physical range). Per architecture where the rows hold it; the cross-archite
 all rows pooled (the formulas normalise each row by its device's datasheet figures).
 
 Rows (a pandas DataFrame): ``gpu``, ``family`` (gemm, bmm, linear: GEMM rows; else pointwise
-with ``op_class``), ``dtype``, ``measured_s``; GEMM rows ``m, n, k, batch, weight_batch``;
-pointwise rows ``elements``. ``hw`` maps a gpu name to its Hardware.
+with ``op_class``), ``dtype``, ``measured_s``; GEMM rows ``m, n, k, batch, weight_batch`` and
+optionally ``floor_applies`` (0 where calls ran back to back, so no per-call floor: DeepBench;
+default 1); pointwise rows ``elements``. ``hw`` maps a gpu name to its Hardware.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 from costmodel.implementations import cublas
 
 GEMM_FAMILIES = ("gemm", "bmm", "linear")
+GEMM_COLUMNS = ("m", "n", "k", "batch", "weight_batch", "floor_applies")
 # search ranges: fractions of a datasheet rate lie in (0, 1]; floors of one timed op in 1-40 us
 EFFICIENCY_GRID = np.geomspace(0.05, 1.0, 61)
 # a GEMM streams its operands at least at the rate copies reach (80-90 % of the datasheet
@@ -31,6 +33,10 @@ TILE_FACTOR_GRID = np.geomspace(0.4, 1.0, 19)
 FLOOR_GRID_S = np.geomspace(1e-6, 40e-6, 41)
 WAVE_OVERHEAD_GRID_S = np.concatenate([[0.0], np.geomspace(0.1e-6, 20e-6, 24)])
 ROUNDS = 3  # coordinate-search sweeps (the loss settles after two)
+# rows with fewer rows than NeuSight's smallest (64) come only from DeepBench's skinny shapes:
+# the small-M kernel's efficiency is fitted on them
+SKINNY_FIT_ROWS = 64
+SKINNY_OFF = 1e-9  # a small-M kernel this slow is never the fastest: left out while fitting
 
 
 def _loss(predicted, measured) -> float:
@@ -47,17 +53,19 @@ def _search(evaluate: Callable[[dict], np.ndarray], measured, start: dict, grids
 
 
 def _groups(rows: pd.DataFrame, hw_of, columns) -> list:
-    """(row indices, Hardware, dtype, {column: array}) per GPU and dtype, built once per fit."""
-    return [(idx, hw_of(gpu), dtype, {c: rows[c].to_numpy()[idx] for c in columns})
+    """(row indices, Hardware, dtype, {column: array}) per GPU and dtype, built once per fit;
+    a column the rows lack, or a row lacks, is one (``floor_applies``)."""
+    def column(c, idx):
+        return rows[c].fillna(1.0).to_numpy(dtype=float)[idx] if c in rows else np.ones(len(idx))
+    return [(idx, hw_of(gpu), dtype, {c: column(c, idx) for c in columns})
             for (gpu, dtype), idx in rows.groupby(["gpu", "dtype"]).indices.items()]
 
 
 def _gemm_predict(rows: pd.DataFrame, hw_of, p: dict, floor_s: float, groups=None):
     out = np.empty(len(rows))
-    for idx, hw, dtype, r in groups or _groups(rows, hw_of, ("m", "n", "k", "batch",
-                                                              "weight_batch")):
+    for idx, hw, dtype, r in groups or _groups(rows, hw_of, GEMM_COLUMNS):
         out[idx] = cublas.gemm_time_s(r["m"], r["n"], r["k"], r["batch"], hw, dtype, p,
-                                      r["weight_batch"], floor_s)
+                                      r["weight_batch"], floor_s * r["floor_applies"])
     return out
 
 
@@ -80,25 +88,60 @@ def _pointwise_predict(rows: pd.DataFrame, hw_of, p: dict, floor_s: float, group
     return out
 
 
-def fit_gemm(rows: pd.DataFrame, hw_of, floor_s: float) -> dict:
-    """gemm_efficiency, gemm_memory_efficiency and the tile factors from GEMM rows."""
-    start = {"gemm_efficiency": 0.8, "gemm_memory_efficiency": 0.8,
-             "tile_factor": [1.0] * len(cublas.TILES), "wave_overhead_s": 0.0, "l2_speedup": 1.0}
+def fit_gemm(rows: pd.DataFrame, hw_of, floor_s: float,
+             skinny_efficiency: float | None = None) -> dict:
+    """gemm_efficiency, gemm_memory_efficiency, wave_overhead_s, l2_speedup and the tile
+    factors from GEMM rows; ``skinny_efficiency`` (the small-M kernel) from the rows with fewer
+    than SKINNY_FIT_ROWS rows where this set has them, then the rest refitted with it; else the
+    given value (the cross set's, not written into this set), else the kernel left out."""
+    few = _few_rows(rows)
+    values = _fit_tiles(rows, hw_of, floor_s, skinny_efficiency or SKINNY_OFF)
+    if not len(few):
+        return values
+    skinny = _fit_skinny(few, hw_of, floor_s, values)
+    return {**_fit_tiles(rows, hw_of, floor_s, skinny), "skinny_efficiency": skinny}
 
-    groups = _groups(rows, hw_of, ("m", "n", "k", "batch", "weight_batch"))
+
+def _few_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with fewer than SKINNY_FIT_ROWS rows; only those run on a current cuBLAS
+    (``current_cublas``) where the rows hold any."""
+    few = rows[rows.m < SKINNY_FIT_ROWS]
+    if "current_cublas" in few:
+        current = few.current_cublas.fillna(False).astype(bool)
+        few = few[current] if current.any() else few
+    return few.reset_index(drop=True)
+
+
+def _fit_tiles(rows: pd.DataFrame, hw_of, floor_s: float, skinny_efficiency: float) -> dict:
+    start = {"gemm_efficiency": 0.8, "gemm_memory_efficiency": 0.8, "wave_overhead_s": 0.0,
+             "l2_speedup": 1.0, "t1": 1.0, "t2": 1.0}
+    groups = _groups(rows, hw_of, GEMM_COLUMNS)
 
     def evaluate(values):
-        p = {**values, "tile_factor": [1.0, values.get("t1", 1.0), values.get("t2", 1.0)]}
+        p = {**values, "tile_factor": [1.0, values["t1"], values["t2"]],
+             "skinny_efficiency": skinny_efficiency}
         return _gemm_predict(rows, hw_of, p, floor_s, groups)
 
     grids = {"gemm_efficiency": EFFICIENCY_GRID, "gemm_memory_efficiency": MEMORY_EFFICIENCY_GRID,
              "t1": TILE_FACTOR_GRID, "t2": TILE_FACTOR_GRID, "wave_overhead_s": WAVE_OVERHEAD_GRID_S,
              "l2_speedup": L2_SPEEDUP_GRID}
-    best = _search(evaluate, rows.measured_s.to_numpy(), {**start, "t1": 1.0, "t2": 1.0}, grids)
+    best = _search(evaluate, rows.measured_s.to_numpy(), start, grids)
     return {"gemm_efficiency": best["gemm_efficiency"],
             "gemm_memory_efficiency": best["gemm_memory_efficiency"],
             "wave_overhead_s": best["wave_overhead_s"], "l2_speedup": best["l2_speedup"],
             "tile_factor": [1.0, best["t1"], best["t2"]]}
+
+
+def _fit_skinny(few: pd.DataFrame, hw_of, floor_s: float, values: dict) -> float:
+    """The small-M kernel's fraction of the tile rate, the other values held."""
+    groups = _groups(few, hw_of, GEMM_COLUMNS)
+
+    def evaluate(v):
+        return _gemm_predict(few, hw_of, {**values, "skinny_efficiency": v["s"]}, floor_s,
+                             groups)
+
+    return _search(evaluate, few.measured_s.to_numpy(), {"s": 0.5},
+                   {"s": EFFICIENCY_GRID})["s"]
 
 
 def fit_floor(rows: pd.DataFrame, hw_of) -> float:
@@ -139,10 +182,10 @@ def fit(rows: pd.DataFrame, hw_of) -> dict:
     point = rows[~rows.family.isin(GEMM_FAMILIES)].reset_index(drop=True)
     floor_s = fit_floor(point, hw_of) if len(point) else 0.0
 
-    def one(gemm_rows, point_rows):
+    def one(gemm_rows, point_rows, skinny=None):
         out = {"floor_s": floor_s}
         if len(gemm_rows):
-            out.update(fit_gemm(gemm_rows, hw_of, floor_s))
+            out.update(fit_gemm(gemm_rows, hw_of, floor_s, skinny))
         if len(point_rows):
             out["pointwise_efficiency"] = fit_pointwise(point_rows, hw_of, floor_s)
         out["rows"] = _described(pd.concat([gemm_rows, point_rows]))
@@ -151,10 +194,15 @@ def fit(rows: pd.DataFrame, hw_of) -> dict:
     def architecture(frame):
         return frame.gpu.map(lambda g: hw_of(g).architecture)
 
+    cross = one(gemm, point)
+    if len(gemm) and "skinny_efficiency" not in cross:
+        raise ValueError(f"rows: no GEMM with m < {SKINNY_FIT_ROWS} rows (DeepBench's skinny "
+                         "shapes): the small-M kernel's skinny_efficiency cannot be fitted")
     arch = {name: one(gemm[architecture(gemm) == name].reset_index(drop=True),
-                      point[architecture(point) == name].reset_index(drop=True))
+                      point[architecture(point) == name].reset_index(drop=True),
+                      cross.get("skinny_efficiency"))
             for name in sorted(set(architecture(rows)))}
-    return {"cross": one(gemm, point), "architecture": arch}
+    return {"cross": cross, "architecture": arch}
 
 
 def _described(rows: pd.DataFrame) -> list[str]:

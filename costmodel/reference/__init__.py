@@ -17,6 +17,7 @@ from types import ModuleType
 # NAME -> module path; sources register here (one line each)
 SOURCES = {
     "deepbench-rnn": "costmodel.reference.deepbench_rnn",
+    "deepbench-gemm": "costmodel.reference.deepbench_gemm",
     "neusight": "costmodel.reference.neusight",
     "neusight-layers": "costmodel.reference.neusight_layers",
     "llmcompass": "costmodel.reference.llmcompass",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from costmodel.reference import names, source
+from costmodel.reference import SOURCES, names, source
 
 FOLDER = Path(__file__).resolve().parents[1] / "data" / "fitted"
 HEADER = ("# Fitted by `python -m costmodel.reference.fit {name}` from {rows} rows of reference "
@@ -39,6 +39,17 @@ def _tables(prefix: str, mapping: dict) -> list[str]:
     return lines
 
 
+def writer(name: str) -> str:
+    """The source that renders ``name``'s fitted file: ``name`` itself where it has a layout
+    of its own (``fitted_toml``), else the first source sharing the file that has one (the
+    file of NeuSight, DeepBench GEMM, LLMCompass and the attention threads is NeuSight's)."""
+    if hasattr(source(name), "fitted_toml"):
+        return name
+    shared = [s for s in sorted(SOURCES) if source(s).FITTED == source(name).FITTED
+              and hasattr(source(s), "fitted_toml")]
+    return shared[0] if shared else name
+
+
 def _value(v) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(f'"{x}"' if isinstance(x, str) else repr(x) for x in v) + "]"
@@ -58,7 +69,7 @@ def main(argv: list[str]) -> int:
             continue
         written.add(source(name).FITTED)
         path = FOLDER / f"{source(name).FITTED}.toml"
-        path.write_text(render(name), encoding="utf-8")
+        path.write_text(render(writer(name)), encoding="utf-8")
         print(f"wrote {path.relative_to(FOLDER.parents[2])}")
     return 0
 

@@ -83,13 +83,20 @@ def _records() -> tuple[dict, ...]:
     return tuple(out)
 
 
-def fit(train: pd.DataFrame) -> dict:
+def fit(train: pd.DataFrame, gemm_rows: pd.DataFrame | None = None) -> dict:
     """Parameters from the training rows plus the layer-trace nodes of the same GPUs (timed
-    alone like the per-op rows; smaller tensors, so they pin the floor and the L2 speedup)."""
-    from costmodel.reference import neusight_layers
+    alone like the per-op rows; smaller tensors, so they pin the floor and the L2 speedup) and
+    DeepBench's GEMM rows (``gemm_rows``; default: those of every GPU but NeuSight's GPUs held
+    out of ``train``: the skinny shapes that pin ``skinny_efficiency``)."""
+    from costmodel.reference import deepbench_gemm, neusight_layers
 
     nodes = neusight_layers.node_rows(set(train.gpu))
-    return cublas_fit.fit(pd.concat([train, nodes], ignore_index=True), load_hardware)
+    if gemm_rows is None:
+        held = set(rows().gpu) - set(train.gpu)
+        gemm_rows = deepbench_gemm.rows()
+        gemm_rows = gemm_rows[~gemm_rows.gpu.isin(held)]
+    return cublas_fit.fit(pd.concat([train, nodes, gemm_rows], ignore_index=True),
+                          load_hardware)
 
 
 def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
