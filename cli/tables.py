@@ -46,8 +46,8 @@ def comparison_table(result, fmt: str, training_only: bool = False) -> str:
     body = [[label] + [_cell(r[key], unit) for r in rows] for label, key, unit in lines]
     title = (f"n={setup.n}, d={setup.d}, batch={setup.batch}, layers={setup.layers}, "
              f"{setup.dtype}, {result.hardware.name}"
-             + (", causal" if setup.causal else "") + (", bidirectional" if
-                                                       setup.bidirectional else ""))
+             + (", causal" if setup.causal else "") + (", bidirectional recurrences"
+                                                       if setup.bidirectional else ""))
     items = assumption_items(result.assumptions)
     ratio_header = ["ratio to Transformer"] + [NAMES[r["model"].split("/")[0]]
                                               for r in result.ratios]

@@ -88,6 +88,7 @@ class Setup:
         check_bool("bidirectional", self.bidirectional)
         check_bool("causal", self.causal)
         check_bool("allow_tf32", self.allow_tf32)
+        check_bidirectional(self.models, self.bidirectional)
         if self.causal and self.bidirectional:
             raise ValueError("causal and bidirectional conflict: a causal model cannot read "
                              "the future, a bidirectional recurrence does")
@@ -95,6 +96,13 @@ class Setup:
             self, n=check_size("n", self.n), d=d, batch=check_size("batch", self.batch),
             layers=check_size("layers", self.layers), heads=heads, ffn=ffn,
             models=tuple(dict.fromkeys(self.models)))
+
+
+def check_bidirectional(models, bidirectional: bool) -> None:
+    """``bidirectional`` with no recurrence among ``models`` is refused, not ignored."""
+    if bidirectional and not set(models) & set(RECURRENT):
+        raise ValueError("bidirectional applies to the recurrences (rnn, lstm, gru); none "
+                         "of models=" + ",".join(models) + " is one")
 
 
 def default_heads(d: int) -> int:

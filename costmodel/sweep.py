@@ -11,7 +11,7 @@ import sympy as sp
 
 from costmodel import symbols as S
 from costmodel.compare import (DEFAULT_MODELS, HEAD_WIDTH, MODELS, RECURRENT, WITH_HEADS,
-                               Setup, default_heads)
+                               Setup, check_bidirectional, default_heads)
 from costmodel.checks import check_choice
 from costmodel.compare_families import check_length
 from costmodel.hardware import Hardware, load_hardware
@@ -93,6 +93,7 @@ def iter_sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=DEFAULT_MODE
     """Every model at every (n, d, batch) of the three 1-D sequences, as chunks of columns
     (:data:`COLUMNS`) of at most ``chunk_points`` rows: memory stays bounded."""
     n, d, batch = _checked(n, d, batch, models, heads)
+    check_bidirectional(models, options.get("bidirectional", False))
     setup = Setup(n=1, d=HEAD_WIDTH, heads=heads or 1, **options)
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
     points = n.size * d.size * batch.size

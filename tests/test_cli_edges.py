@@ -163,3 +163,15 @@ def test_a_range_that_ends_below_its_start_is_refused(span):
     code, out, err = run("sweep", "--n", span, "--d", "64", "-o", "-")
     assert code == 2 and out == "" and "the range is empty" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["compare", "sweep"])
+def test_bidirectional_without_a_recurrence_is_refused_not_ignored(command):
+    code, out, err = run(command, "--n", "64", "--d", "64", "--models", "mamba,s4",
+                         "--bidirectional")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "bidirectional applies to the recurrences" in err
+    # with a recurrence in the set it applies to that one, and the title says so
+    code, out, _ = run("compare", "--n", "64", "--d", "64", "--models", "lstm,mamba",
+                       "--bidirectional")
+    assert code == 0 and "bidirectional recurrences" in out.splitlines()[0]
