@@ -45,7 +45,7 @@ from costmodel import conventions as C
 from costmodel.cost import Cost
 from costmodel.efficiency import MATMUL_KINDS, STEP_KIND, Efficiency  # noqa: F401 (re-exported)
 from costmodel.hardware import Hardware, matmul_peak
-from costmodel.implementations import autograd_cells, cublas
+from costmodel.implementations import autograd_cells, cublas, fused_attention
 from costmodel.numeric import dtype_bytes_of
 
 CUDNN_KINDS = ("rnn_gemm", "conv")
@@ -105,9 +105,13 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
     kernels take :mod:`costmodel.implementations.cublas`'s times."""
     if eff.cublas is not None and _cublas_kernel(k):
         return _cublas_time(k, hw, eff, dtype, allow_tf32)
+    if eff.cublas is not None and k["kind"] == "attention" and k["shape"] is not None:
+        return _fused_attention_time(k, hw, eff, dtype)
     flops = np.asarray(k["flops"], dtype=float) * k["concurrent"]
     nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
-    occupancy = _occupancy(k["shape"], k["concurrent"], hw, eff)
+    # a fused attention kernel's shape is not a GEMM's (m, n, k): no GEMM occupancy term
+    occupancy = _occupancy(k["shape"] if k["kind"] != "attention" else None, k["concurrent"],
+                           hw, eff)
     peak = _peak(k["kind"], hw, dtype, allow_tf32, cudnn_allow_tf32)
     step = k["name"].startswith("step_gemm")
     scale = eff.scale_of(family, k["phase"], k["kind"], step)
@@ -176,6 +180,29 @@ def _cublas_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str, allow_tf
             "flops": flops, "bytes": nbytes, "peak_flops_per_s": peak, "ideal_s": flops / peak,
             "compute_s": compute_s, "memory_s": memory_s, "latency_s": latency_s,
             "lower_s": latency_s + np.maximum(compute_s, memory_s), "upper_s": terms.sum(axis=0),
+            "binding": np.asarray(TERMS)[terms.argmax(axis=0)]}
+
+
+def _fused_attention_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str) -> dict:
+    """A fused SDPA kernel (flash, memory-efficient, cuDNN) on a GPU with fitted parameters:
+    :mod:`costmodel.implementations.fused_attention`, the kernel PyTorch dispatches for
+    ``hw`` and ``dtype`` (:func:`~costmodel.implementations.fused_attention.kernel_for`)."""
+    q_len, kv_len, head_dim, heads_batch, pairs = k["shape"][:5]
+    kernel = fused_attention.kernel_for(hw, dtype, head_dim)
+    p = fused_attention.params_of(fused_attention.shipped(), kernel, dtype)
+    total = k["concurrent"] * fused_attention.fused_attention_s(
+        q_len, kv_len, head_dim, heads_batch, hw, dtype, p, k["phase"], pairs)
+    flops = np.asarray(k["flops"], dtype=float) * k["concurrent"]
+    nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
+    peak = matmul_peak(hw, dtype, True)
+    latency_s = np.full_like(np.asarray(total, float), p["floor_s"])
+    compute_s = np.asarray(total, float) - latency_s
+    memory_s = nbytes / hw.hbm_bytes_per_s
+    terms = np.stack(np.broadcast_arrays(compute_s, memory_s, latency_s))
+    return {"name": k["name"], "phase": k["phase"], "count": k["count"],
+            "flops": flops, "bytes": nbytes, "peak_flops_per_s": peak, "ideal_s": flops / peak,
+            "compute_s": compute_s, "memory_s": memory_s, "latency_s": latency_s,
+            "lower_s": np.asarray(total, float), "upper_s": terms.sum(axis=0),
             "binding": np.asarray(TERMS)[terms.argmax(axis=0)]}
 
 

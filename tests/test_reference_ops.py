@@ -137,10 +137,12 @@ def test_llmcompass_layer_shapes_and_rows():
 def test_attention_rows_and_fused_fp32_on_tf32():
     from costmodel.reference import attention
 
+    from costmodel.implementations import fused_attention
+
     rows = attention.rows()
     assert set(rows.model) == {"flash", "math"} and "bwd" not in set(rows.phase)
     fp32 = rows[(rows.dtype == "fp32")]
-    predicted = attention.predict(fp32, HAND)
+    predicted = attention.predict(fp32, fused_attention.shipped())
     flash, math = predicted[fp32.model == "flash"], predicted[fp32.model == "math"]
     # the fused kernels' fp32 runs on TF32 tensor cores (156 vs 19.5 TFLOP/s): far faster
     assert flash.max() < math.min()
