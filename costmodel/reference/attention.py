@@ -66,7 +66,7 @@ def rows() -> pd.DataFrame:
                 ("B", "M", "H", "K") if "B" in row else SHAPE))
             for column, kernel in KERNELS.items():
                 if column in row:
-                    out.append({"source": NAME, "thread": source["id"], "gpu": GPU,
+                    out.append({"source": NAME, "gpu": GPU,
                                 "family": "attention", "phase": "forward",
                                 "dtype": DTYPES[row.get("dtype")], "kernel": column[:-3],
                                 "sdpa_kernel": kernel,
@@ -74,7 +74,7 @@ def rows() -> pd.DataFrame:
                                 "batch": b, "seq": s, "heads": h, "head_dim": d, "row": i,
                                 "measured_s": published.number(where, i, row, column) * US,
                                 "repo": source["url"], "commit": "",
-                                "path_or_url": source["url"]})
+                                "path_or_url": source["url"], "thread": source["id"]})
     return pd.DataFrame(out)
 
 
