@@ -28,8 +28,6 @@ efficiency is assumed equal to the fp32 one (no 16-bit rows of another GPU to fi
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 
@@ -37,7 +35,8 @@ from costmodel.implementations import cublas
 from costmodel.reference import neusight, published
 
 NAME = "llmcompass"
-FITTED = cublas.FITTED
+# its own file: the timing terms only (the kernel parameters are NeuSight's, in cublas.toml)
+FITTED = "llmcompass_timing"
 DTYPE = "fp16"
 # per-call timing terms by how LLMCompass timed the op (see the module docstring)
 TIMING = {"eager": "wall_clock_extra_s", "compiled": "compiled_call_s"}
@@ -120,11 +119,10 @@ def _timing(family: str) -> str:
     return "compiled" if family in COMPILED_FAMILIES else "eager"
 
 
-@lru_cache(maxsize=1)
 def _kernel_params() -> dict:
     """NeuSight's per-op fit (this source's A100 SXM4 80GB is not among NeuSight's GPUs, so
     no row of it is held out there)."""
-    return neusight.fit(neusight.rows())
+    return neusight.fitted_on_all()
 
 
 def fit(train: pd.DataFrame) -> dict:
@@ -176,3 +174,9 @@ def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
 def baseline(frame: pd.DataFrame, eff) -> np.ndarray:
     """The generic roofline with ``eff`` over each row's ops (score.py's baselines)."""
     return published.baseline(frame, eff, frame["ops"])
+
+
+def fitted_toml(params: dict) -> str:
+    """The timing terms of a fit on every row (what ``python -m costmodel.reference.fit
+    llmcompass`` writes; no prediction of ``compare`` reads them)."""
+    return published.fitted_toml({"timing": params["timing"]})
