@@ -191,7 +191,7 @@ def _fused_attention_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str)
     kernel = fused_attention.kernel_for(hw, dtype, head_dim)
     p = fused_attention.params_of(fused_attention.shipped(), kernel, dtype)
     total = k["concurrent"] * fused_attention.fused_attention_s(
-        q_len, kv_len, head_dim, heads_batch, hw, dtype, p, k["phase"], pairs)
+        q_len, kv_len, head_dim, heads_batch, hw, dtype, p, k["phase"], pairs, kernel)
     flops = np.asarray(k["flops"], dtype=float) * k["concurrent"]
     nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
     peak = matmul_peak(hw, dtype, True)

@@ -81,11 +81,12 @@ def rows() -> pd.DataFrame:
 def _fused_seconds(frame: pd.DataFrame, p: dict) -> np.ndarray:
     """Seconds of fused rows, all priced with the one parameter set ``p``."""
     out = np.empty(len(frame))
-    for (gpu, dtype), idx in frame.groupby(["gpu", "dtype"]).indices.items():
+    for (gpu, dtype, kernel), idx in frame.groupby(["gpu", "dtype",
+                                                    "sdpa_kernel"]).indices.items():
         f = frame.iloc[idx]
         out[idx] = fused_attention.fused_attention_s(f.seq, f.seq, f.head_dim,
                                                      f.batch * f.heads, load_hardware(gpu),
-                                                     dtype, p)
+                                                     dtype, p, kernel=kernel)
     return out
 
 
@@ -142,7 +143,8 @@ def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
             continue
         p = fused_attention.params_of(params, row.sdpa_kernel, row.dtype)
         out.append(float(fused_attention.fused_attention_s(
-            row.seq, row.seq, row.head_dim, row.batch * row.heads, hw, row.dtype, p)))
+            row.seq, row.seq, row.head_dim, row.batch * row.heads, hw, row.dtype, p,
+            kernel=row.sdpa_kernel)))
     return np.asarray(out)
 
 
