@@ -187,22 +187,28 @@ def _fused_attention_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str)
     """A fused SDPA kernel (flash, memory-efficient, cuDNN) on a GPU with fitted parameters:
     :mod:`costmodel.implementations.fused_attention`, the kernel PyTorch dispatches for
     ``hw`` and ``dtype`` (:func:`~costmodel.implementations.fused_attention.kernel_for`)."""
-    q_len, kv_len, head_dim, heads_batch, pairs = k["shape"][:5]
-    kernel = fused_attention.kernel_for(hw, dtype, head_dim)
-    p = fused_attention.params_of(fused_attention.shipped(), kernel, dtype)
-    total = k["concurrent"] * fused_attention.fused_attention_s(
-        q_len, kv_len, head_dim, heads_batch, hw, dtype, p, k["phase"], pairs, kernel)
+    shape = np.broadcast_arrays(*(np.asarray(v, float) for v in k["shape"][:5]))
+    total, floor_s = np.zeros_like(shape[0]), np.zeros_like(shape[0])
+    for head_dim in np.unique(shape[2]):  # the kernel SDPA picks depends on the head dim
+        at = shape[2] == head_dim
+        kernel = fused_attention.kernel_for(hw, dtype, head_dim)
+        p = fused_attention.params_of(fused_attention.shipped(), kernel, dtype)
+        q_len, kv_len, _, heads_batch, pairs = (v[at] for v in shape)
+        total[at] = fused_attention.fused_attention_s(q_len, kv_len, head_dim, heads_batch, hw,
+                                                      dtype, p, k["phase"], pairs, kernel)
+        floor_s[at] = p["floor_s"]
+    total = total * k["concurrent"]
     flops = np.asarray(k["flops"], dtype=float) * k["concurrent"]
     nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
     peak = matmul_peak(hw, dtype, True)
-    latency_s = np.full_like(np.asarray(total, float), p["floor_s"])
-    compute_s = np.asarray(total, float) - latency_s
+    latency_s = floor_s
+    compute_s = total - latency_s
     memory_s = nbytes / hw.hbm_bytes_per_s
     terms = np.stack(np.broadcast_arrays(compute_s, memory_s, latency_s))
     return {"name": k["name"], "phase": k["phase"], "count": k["count"],
             "flops": flops, "bytes": nbytes, "peak_flops_per_s": peak, "ideal_s": flops / peak,
             "compute_s": compute_s, "memory_s": memory_s, "latency_s": latency_s,
-            "lower_s": np.asarray(total, float), "upper_s": terms.sum(axis=0),
+            "lower_s": total, "upper_s": terms.sum(axis=0),
             "binding": np.asarray(TERMS)[terms.argmax(axis=0)]}
 
 

@@ -103,3 +103,36 @@ def test_llmcompass_compiled_term_only_on_compiled_ops():
     more = {**base, "timing": {"wall_clock_extra_s": 0.0, "compiled_call_s": 30e-6}}
     assert np.allclose(llmcompass.predict(gelu, more) - llmcompass.predict(gelu, base), 30e-6)
     assert np.allclose(llmcompass.predict(softmax, more), llmcompass.predict(softmax, base))
+
+
+def test_tiles_pad_the_head_dim_as_each_kernel_runs_it():
+    rows, depth, columns = fused_attention.tiles("memory-efficient", [32, 100, 256])
+    # 64x64_rf (kMaxK 64), 64x128_rf (kMaxK 128), 32x128_gmem (128 columns a pass)
+    assert list(rows) == [64, 64, 32] and list(columns) == [64, 128, 256]
+    assert list(depth) == [32, 128, 256]  # Q @ K^T depth: the head dim in 32s
+    rows, depth, columns = fused_attention.tiles("flash", 80)
+    assert (rows, float(depth), float(columns)) == (128, 96.0, 96.0)  # hdim96 instance
+
+
+def test_roofline_fused_time_over_an_array_of_lengths():
+    import costmodel as cm
+    from costmodel.roofline import predict
+
+    hw = load_hardware("a100")
+    rec = cm.MultiheadAttention(2048, 8, attention="flash", need_weights=False)
+    one = predict(rec, hw, dtype="fp16", mode="inference", n=np.array([512, 1024]), batch=2)
+    fused = [r for r in one.kernels if r["name"] == "flash_attention"][0]
+    p = fused_attention.params_of(fused_attention.shipped(), "flash", "fp16")
+    expected = fused_attention.fused_attention_s(np.array([512, 1024]), np.array([512, 1024]),
+                                                 256, 16, hw, "fp16", p)
+    assert np.allclose(fused["lower_s"], expected)
+
+
+@pytest.mark.parametrize("name", ["attention", "llmcompass"])
+def test_committed_fits_are_what_the_fit_script_writes(name):
+    from costmodel.reference import fit as fitmod, source
+
+    committed = (fitmod.FOLDER / f"{source(name).FITTED}.toml").read_text(encoding="utf-8")
+    assert committed == fitmod.render(name), (
+        f"costmodel/data/fitted/{source(name).FITTED}.toml is stale: "
+        f"python -m costmodel.reference.fit {name}")

@@ -18,12 +18,9 @@ operand tiles, writing the output tile: memory latency, which does not scale wit
 ``peak_per_sm`` is the matmul peak PyTorch reaches (:func:`costmodel.hardware.matmul_peak`:
 fp32 without TF32 by default) scaled by the part's sustained clock (``Hardware.sustained_fraction``: L4 and T4 cannot hold boost), over its SMs.
 
-A pointwise kernel (add, mul, relu, gelu, tanh, LayerNorm, softmax, dropout) moves bytes::
-
-    pointwise_s = floor_s + bytes / (hbm_bytes_per_s * pointwise_efficiency[op_class])
-
-``floor_s`` is the launch plus measurement floor of one op timed alone (CUDA events over a
-single call: 7-10 us in NeuSight's data). All fitted numbers live in
+PyTorch's pointwise kernels (add, mul, relu, gelu, tanh, LayerNorm, softmax, dropout) are
+priced by :mod:`costmodel.implementations.pointwise` (its names stay importable from here).
+All fitted numbers live in
 ``costmodel/data/fitted/cublas.toml`` (``python -m costmodel.reference.fit neusight``), per
 architecture where the training rows hold that architecture, else the cross-architecture set
 (``params["cross"]``), each with the rows it came from.

@@ -78,7 +78,7 @@ def kernel_for(hw: Hardware, dtype: str, head_dim=None) -> str:
     where the rules fall through to math (the fused record was asked for explicitly)."""
     from costmodel.implementations import sdpa
 
-    known = head_dim if head_dim is None else int(np.asarray(head_dim).flat[0])
+    known = None if head_dim is None else int(head_dim)
     kernel = sdpa.dispatch(sdpa.target_of(hw), dtype, "inference", head_dim=known).kernel
     return "memory-efficient" if kernel == "math" else kernel
 
