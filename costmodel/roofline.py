@@ -107,11 +107,11 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
         return _cublas_time(k, hw, eff, dtype, allow_tf32)
     if eff.cublas is not None and k["kind"] == "attention" and k["shape"] is not None:
         return _fused_attention_time(k, hw, eff, dtype)
+    if k["kind"] == "attention":  # its shape is not a GEMM's (m, n, k): no occupancy term
+        k = {**k, "shape": None}
     flops = np.asarray(k["flops"], dtype=float) * k["concurrent"]
     nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
-    # a fused attention kernel's shape is not a GEMM's (m, n, k): no GEMM occupancy term
-    occupancy = _occupancy(k["shape"] if k["kind"] != "attention" else None, k["concurrent"],
-                           hw, eff)
+    occupancy = _occupancy(k["shape"], k["concurrent"], hw, eff)
     peak = _peak(k["kind"], hw, dtype, allow_tf32, cudnn_allow_tf32)
     step = k["name"].startswith("step_gemm")
     scale = eff.scale_of(family, k["phase"], k["kind"], step)
