@@ -136,3 +136,11 @@ def test_committed_fits_are_what_the_fit_script_writes(name):
     assert committed == fitmod.render(name), (
         f"costmodel/data/fitted/{source(name).FITTED}.toml is stale: "
         f"python -m costmodel.reference.fit {name}")
+
+
+def test_attention_fit_without_fused_rows_says_which_protocol_to_use():
+    from costmodel.reference import attention
+
+    rows = attention.rows()
+    with pytest.raises(ValueError, match="leave-one-shape-out"):
+        attention.fit(rows[rows.model == "math"])

@@ -106,6 +106,11 @@ def fit(train: pd.DataFrame) -> dict:
     """Per SDPA kernel and dtype class, and pooled, from the training rows' fused kernels;
     the floor is NeuSight's launch floor (its fit on all rows: these rows are 0.7-27 ms)."""
     fused = train[train.model == "flash"].reset_index(drop=True)
+    if not len(fused):
+        raise ValueError("reference 'attention': no fused-kernel rows to fit on (its rows are "
+                         "all one GPU, so leave-one-GPU-out holds every one out); its held-out "
+                         "figures are leave-one-shape-out and leave-one-source-out: python -m "
+                         "costmodel.validation.reference.ops_report")
     floor_s = float(neusight.fitted_on_all()["cross"]["floor_s"])
     out = {fused_attention.POOLED: {**_fit_one(fused, floor_s), "rows": _described(fused)},
            "kernel": {}}
