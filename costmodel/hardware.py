@@ -8,8 +8,9 @@ Schema. Top level: ``name`` (unique), ``short_names`` (lower-case names users ty
 ``notes`` (datasheet subtleties), ``architecture`` (one of ARCHITECTURES: the generation whose
 fitted implementation priors apply; optional in user files), optionally ``memory_technology``
 (one of MEMORY_TECHNOLOGIES: HBM or GDDR parts stream at different fractions of their
-datasheet bandwidth, so fitted pointwise efficiencies transfer by it). One table per figure -- ``memory_bytes``, ``hbm_bytes_per_s``,
-``sm_count`` (SMs; CUs on AMD), ``l2_bytes``, ``boost_clock_hz`` and ``peak_flops_per_s.<key>``;
+datasheet bandwidth, so fitted pointwise efficiencies transfer by it). One table per
+figure -- ``memory_bytes``, ``hbm_bytes_per_s``, ``sm_count`` (SMs; CUs on AMD),
+``l2_bytes``, ``boost_clock_hz`` and ``peak_flops_per_s.<key>``;
 optionally ``sustained_clock_hz`` (the clock a power-capped part holds under matmul load)::
 
     [peak_flops_per_s.fp16]

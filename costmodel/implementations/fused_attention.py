@@ -13,9 +13,10 @@ the fp32 units), one after the other within a warp::
     fused_s   = floor_s + max(compute_s, memory_s)
 
 ``products_flops`` are 2 products of ``2 * pairs * head_dim`` per (batch, head) forward and
-``FLASH_BACKWARD_PRODUCTS`` = 5 backward, each at the head dim the kernel pads to
-(:func:`tiles`: flash to a multiple of 32; the memory-efficient kernel's P @ V to its kMaxK) (flash-attention's convention: backward = 2.5 x
-forward, :mod:`costmodel.models.attention`); scores are recomputed in backward. The tensor
+``FLASH_BACKWARD_PRODUCTS`` = 5 backward (flash-attention's convention: backward = 2.5 x
+forward, :mod:`costmodel.models.attention`), each at the head dim the kernel pads to
+(:func:`tiles`: flash to a multiple of 32; the memory-efficient kernel's P @ V to its
+kMaxK); scores are recomputed in backward. The tensor
 peak is the 16-bit one, or TF32 for fp32 (the memory-efficient kernel, xformers' cutlass
 kernel, runs fp32 on TF32 tensor cores: its 64 x 16 x 1024^2 x 256 forward does 1.1 TFLOP in
 27.2 ms = 40.5 TFLOP/s, above the A100's 19.5 fp32 peak). ``efficiency`` and ``score_flops``

@@ -10,8 +10,9 @@ system more than of the SMs: NeuSight's A100s (HBM2/HBM2e) stream at 0.86-0.89 o
 figure, its L4 and T4 (GDDR6) at 0.74-0.79. So the fitted fractions are kept three ways
 (:func:`efficiency_for`): the device's own architecture where the training rows hold it and
 its memory family matches, else the memory family's (``Hardware.memory_family``: HBM or GDDR;
-streaming classes only, see STREAMING_CLASSES), else the pooled set. Fitted values live in ``costmodel/data/fitted/cublas.toml`` beside the
-GEMM parameters (:mod:`costmodel.implementations.cublas`, which re-exports these names).
+streaming classes only, see STREAMING_CLASSES), else the pooled set. Fitted values live in
+``costmodel/data/fitted/cublas.toml`` beside the GEMM parameters
+(:mod:`costmodel.implementations.cublas`, which re-exports these names).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Leave-one-GPU-out figures of the cuBLAS/pointwise model on NeuSight's per-op and per-layer
 rows (LLMCompass's leave-one-family-out, the attention threads' leave-one-shape-out and
-leave-one-source-out: one GPU each), beside the uncalibrated roofline (``Efficiency.ideal()``) and the old priors::
+leave-one-source-out: one GPU each), beside the uncalibrated roofline
+(``Efficiency.ideal()``) and the old priors::
 
     python -m costmodel.validation.reference.ops_report [--sample FRACTION]
 
