@@ -1,7 +1,6 @@
 """Pointwise efficiencies by memory family, the fused-attention time model and LLMCompass's
 per-source timing terms."""
 
-
 import numpy as np
 import pytest
 
