@@ -6,8 +6,11 @@ loads and checks them, resolves names and picks the peak a PyTorch matmul reache
 
 Schema. Top level: ``name`` (unique), ``short_names`` (lower-case names users type), ``vendor``,
 ``notes`` (datasheet subtleties), ``architecture`` (one of ARCHITECTURES: the generation whose
-fitted implementation priors apply; optional in user files). One table per figure -- ``memory_bytes``, ``hbm_bytes_per_s``,
-``sm_count`` (SMs; CUs on AMD), ``l2_bytes``, ``boost_clock_hz`` and ``peak_flops_per_s.<key>``;
+fitted implementation priors apply; optional in user files), optionally ``memory_technology``
+(one of MEMORY_TECHNOLOGIES: HBM or GDDR parts stream at different fractions of their
+datasheet bandwidth, so fitted pointwise efficiencies transfer by it). One table per
+figure -- ``memory_bytes``, ``hbm_bytes_per_s``, ``sm_count`` (SMs; CUs on AMD),
+``l2_bytes``, ``boost_clock_hz`` and ``peak_flops_per_s.<key>``;
 optionally ``sustained_clock_hz`` (the clock a power-capped part holds under matmul load)::
 
     [peak_flops_per_s.fp16]
@@ -85,11 +88,15 @@ TORCH_CUDNN_ALLOW_TF32_DEFAULT = True
 _PROVENANCE_KEYS = ("quote", "source", "read", "confidence")
 _FIGURE_KEYS = frozenset({"value", *_PROVENANCE_KEYS, "derivation", "printed"})
 _UNSUPPORTED_KEYS = frozenset({"supported", "reason"})
-_TOP_KEYS = frozenset({"name", "short_names", "vendor", "notes", "architecture", *FIGURES,
+_TOP_KEYS = frozenset({"name", "short_names", "vendor", "notes", "architecture",
+                       "memory_technology", *FIGURES,
                        *OPTIONAL_FIGURES, "peak_flops_per_s"})
 # GPU generations: per-architecture efficiency priors are fitted and keyed by these names
 ARCHITECTURES = ("maxwell", "pascal", "volta", "turing", "ampere", "ada", "hopper",
                  "cdna1", "cdna2", "cdna3", "gcn5", "cpu")
+# DRAM technologies of the catalogue; the family (HBM or GDDR) is what the fits key on
+MEMORY_TECHNOLOGIES = ("HBM2", "HBM2e", "HBM3", "HBM3e", "GDDR5", "GDDR5X", "GDDR6", "GDDR6X")
+MEMORY_FAMILIES = ("HBM", "GDDR")
 _PROFILE_KEYS = ("efficiency", "calibration")  # user files only: a calibrated device profile
 _VENDOR_WORDS = ("nvidia", "amd", "tesla", "geforce", "instinct")
 _PACKAGE_FOLDER = ("data", "hardware")
@@ -129,6 +136,12 @@ class Hardware:
     efficiency: Mapping[str, Any] | None = None  # a calibrated profile's [efficiency] table
     calibration: Mapping[str, Any] | None = None  # ... and its [calibration] metadata
     sustained_clock_hz: float | None = None  # optional: see OPTIONAL_FIGURES
+    memory_technology: str = ""  # one of MEMORY_TECHNOLOGIES, "" when not given
+
+    @property
+    def memory_family(self) -> str:
+        """"HBM" or "GDDR" (the prefix of ``memory_technology``), "" when not given."""
+        return next((f for f in MEMORY_FAMILIES if self.memory_technology.startswith(f)), "")
 
     def sustained_fraction(self) -> float:
         """sustained / boost clock where both are known (a power-capped part), else 1."""
@@ -298,6 +311,10 @@ def _parse(text: str, origin: str, strict: bool) -> Hardware:
     architecture = data.get("architecture", "")
     if architecture and architecture not in ARCHITECTURES:
         _fail(origin, "architecture", f"{architecture!r} is not one of {', '.join(ARCHITECTURES)}")
+    memory = data.get("memory_technology", "")
+    if memory and memory not in MEMORY_TECHNOLOGIES:
+        _fail(origin, "memory_technology",
+              f"{memory!r} is not one of {', '.join(MEMORY_TECHNOLOGIES)}")
     for key in _PROFILE_KEYS:
         if key in data and not isinstance(data[key], dict):
             _fail(origin, key, f"must be a table, e.g. [{key}]")
@@ -306,6 +323,7 @@ def _parse(text: str, origin: str, strict: bool) -> Hardware:
         vendor=_text(origin, "vendor", data.get("vendor", "unknown")),
         notes=_text(origin, "notes", data["notes"]) if "notes" in data else "",
         architecture=_text(origin, "architecture", architecture) if architecture else "",
+        memory_technology=memory,
         memory_bytes=figures.get("memory_bytes"), hbm_bytes_per_s=figures["hbm_bytes_per_s"],
         sm_count=figures.get("sm_count"), l2_bytes=figures.get("l2_bytes"),
         boost_clock_hz=figures.get("boost_clock_hz"),

@@ -45,7 +45,7 @@ from costmodel import conventions as C
 from costmodel.cost import Cost, is_step, is_step_gemm
 from costmodel.efficiency import MATMUL_KINDS, STEP_KIND, Efficiency  # noqa: F401 (re-exported)
 from costmodel.hardware import Hardware, matmul_peak
-from costmodel.implementations import autograd_cells, cublas
+from costmodel.implementations import autograd_cells, cublas, fused_attention
 from costmodel.numeric import dtype_bytes_of
 
 CUDNN_KINDS = ("rnn_gemm", "conv")
@@ -105,6 +105,10 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
     kernels take :mod:`costmodel.implementations.cublas`'s times."""
     if eff.cublas is not None and _cublas_kernel(k):
         return _cublas_time(k, hw, eff, dtype, allow_tf32)
+    if eff.cublas is not None and k["kind"] == "attention" and k["shape"] is not None:
+        return _fused_attention_time(k, hw, eff, dtype)
+    if k["kind"] == "attention":  # its shape is not a GEMM's (m, n, k): no occupancy term
+        k = {**k, "shape": None}
     flops = np.asarray(k["flops"], dtype=float) * k["concurrent"]
     nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
     occupancy = _occupancy(k["shape"], k["concurrent"], hw, eff)
@@ -176,6 +180,35 @@ def _cublas_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str, allow_tf
             "flops": flops, "bytes": nbytes, "peak_flops_per_s": peak, "ideal_s": flops / peak,
             "compute_s": compute_s, "memory_s": memory_s, "latency_s": latency_s,
             "lower_s": latency_s + np.maximum(compute_s, memory_s), "upper_s": terms.sum(axis=0),
+            "binding": np.asarray(TERMS)[terms.argmax(axis=0)]}
+
+
+def _fused_attention_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str) -> dict:
+    """A fused SDPA kernel (flash, memory-efficient, cuDNN) on a GPU with fitted parameters:
+    :mod:`costmodel.implementations.fused_attention`, the kernel PyTorch dispatches for
+    ``hw`` and ``dtype`` (:func:`~costmodel.implementations.fused_attention.kernel_for`)."""
+    shape = np.broadcast_arrays(*(np.asarray(v, float) for v in k["shape"][:5]))
+    total, floor_s = np.zeros_like(shape[0]), np.zeros_like(shape[0])
+    for head_dim in np.unique(shape[2]):  # the kernel SDPA picks depends on the head dim
+        at = shape[2] == head_dim
+        kernel = fused_attention.kernel_for(hw, dtype, head_dim)
+        p = fused_attention.params_of(fused_attention.shipped(), kernel, dtype)
+        q_len, kv_len, _, heads_batch, pairs = (v[at] for v in shape)
+        total[at] = fused_attention.fused_attention_s(q_len, kv_len, head_dim, heads_batch, hw,
+                                                      dtype, p, k["phase"], pairs, kernel)
+        floor_s[at] = p["floor_s"]
+    total = total * k["concurrent"]
+    flops = np.asarray(k["flops"], dtype=float) * k["concurrent"]
+    nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
+    peak = matmul_peak(hw, dtype, True)
+    latency_s = floor_s
+    compute_s = total - latency_s
+    memory_s = nbytes / hw.hbm_bytes_per_s
+    terms = np.stack(np.broadcast_arrays(compute_s, memory_s, latency_s))
+    return {"name": k["name"], "phase": k["phase"], "count": k["count"],
+            "flops": flops, "bytes": nbytes, "peak_flops_per_s": peak, "ideal_s": flops / peak,
+            "compute_s": compute_s, "memory_s": memory_s, "latency_s": latency_s,
+            "lower_s": total, "upper_s": terms.sum(axis=0),
             "binding": np.asarray(TERMS)[terms.argmax(axis=0)]}
 
 

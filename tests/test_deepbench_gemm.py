@@ -41,7 +41,8 @@ def test_predict_is_the_cublas_time_without_the_floor():
 
 def test_the_shared_fitted_file_is_written_by_neusight():
     assert fitmod.writer("deepbench-gemm") == "neusight"
-    assert fitmod.writer("attention") == "neusight"
+    assert fitmod.writer("neusight-layers") == "neusight"
+    assert fitmod.writer("attention") == "attention"  # its own file, sdpa.toml
     assert fitmod.writer("neusight") == "neusight"
 
 

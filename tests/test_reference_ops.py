@@ -138,13 +138,19 @@ def test_llmcompass_layer_shapes_and_rows():
 def test_attention_rows_and_fused_fp32_on_tf32():
     from costmodel.reference import attention
 
+    from costmodel.implementations import fused_attention
+
     rows = attention.rows()
     assert set(rows.model) == {"flash", "math"} and "bwd" not in set(rows.phase)
     fp32 = rows[(rows.dtype == "fp32")]
-    predicted = attention.predict(fp32, HAND)
-    flash, math = predicted[fp32.model == "flash"], predicted[fp32.model == "math"]
+    predicted = attention.predict(fp32, fused_attention.shipped())
     # the fused kernels' fp32 runs on TF32 tensor cores (156 vs 19.5 TFLOP/s): far faster
-    assert flash.max() < math.min()
+    # than matmul-softmax-matmul at the same shape (xformers#587 measured 2.8-7.0x)
+    for head_dim in sorted(set(fp32.head_dim)):
+        at = (fp32.head_dim == head_dim).to_numpy()
+        flash = predicted[at & (fp32.model == "flash").to_numpy()]
+        math = predicted[at & (fp32.model == "math").to_numpy()]
+        assert len(flash) and len(math) and 2 * flash.max() < math.min(), head_dim
 
 
 def test_committed_cublas_fit_is_what_the_fit_script_writes():

@@ -23,12 +23,9 @@ fp32 without TF32 by default) scaled by the part's sustained clock
 (``Hardware.sustained_fraction``: L4, T4, A100 PCIe 40GB and H100 SXM do not hold their boost
 clock through an SGEMM), over its SMs.
 
-A pointwise kernel (add, mul, relu, gelu, tanh, LayerNorm, softmax, dropout) moves bytes::
-
-    pointwise_s = floor_s + bytes / (hbm_bytes_per_s * pointwise_efficiency[op_class])
-
-``floor_s`` is the launch plus measurement floor of one op timed alone (CUDA events over a
-single call: 7-10 us in NeuSight's data). All fitted numbers live in
+PyTorch's pointwise kernels (add, mul, relu, gelu, tanh, LayerNorm, softmax, dropout) are
+priced by :mod:`costmodel.implementations.pointwise` (its names stay importable from here).
+All fitted numbers live in
 ``costmodel/data/fitted/cublas.toml`` (``python -m costmodel.reference.fit neusight``), per
 architecture where the training rows hold that architecture, else the cross-architecture set
 (``params["cross"]``), each with the rows it came from.
@@ -44,6 +41,11 @@ import numpy as np
 
 from costmodel.hardware import Hardware, matmul_peak
 from costmodel.numeric import dtype_bytes_of
+# PyTorch's pointwise kernels live in their own module; names kept importable from here
+from costmodel.implementations.pointwise import (  # noqa: F401
+    KIND_CLASS, LAYERNORM_CACHED_ROW_BYTES, OP_CLASS, POINTWISE_MOVES, SOFTMAX_SMEM_BYTES,
+    SOFTMAX_UNCACHED_EXTRA_READS, efficiency_for, extra_row_reads, pointwise_bytes,
+    pointwise_memory_s, pointwise_time_s)
 
 try:
     import tomllib
@@ -64,26 +66,6 @@ SKINNY_ROW_ALIGN = 8  # rows padded to a multiple of 8 (one warp's MMA / vector-
 L2_USABLE_FRACTION = 0.5  # of the L2 that holds an op's tensors between calls (A100: two halves)
 SPLIT_K_MIN_DEPTH = 256  # each split of the reduction keeps at least this much of k
 MATMUL_FLOPS_PER_MAC = 2  # one multiply-add = 2 FLOPs (costmodel.conventions)
-# bytes moved per element of the (rows x cols) tensor, by pointwise op class
-POINTWISE_MOVES = {"binary": 3,  # add/mul/div/pow of two tensors: read a, read b, write
-                   "scalar": 2,  # tensor op scalar: read, write
-                   "activation": 2,  # relu, gelu, tanh
-                   "layernorm": 2,  # read x, write y (statistics stay on chip)
-                   "softmax": 2}  # read x, write y (one row per block)
-OP_CLASS = {"add": "binary", "mul": "binary", "div": "binary", "pow": "binary",
-            "sub": "binary", "truediv": "binary", "where": "binary",
-            "addu": "scalar", "mulu": "scalar", "divu": "scalar", "powu": "scalar",
-            "relu": "activation", "gelu": "activation", "tanh": "activation",
-            "ln": "layernorm", "layernorm": "layernorm", "softmax": "softmax",
-            "dropout": "activation"}  # no dropout rows measured: at an activation's rate
-SOFTMAX_SMEM_BYTES = 48 * 1024  # CUDA's default shared memory per block (PyTorch SoftMax.cu)
-SOFTMAX_UNCACHED_EXTRA_READS = 2  # max pass, sum pass, then the write pass reads again
-# LayerNorm's second read of a row comes from cache up to 3072 fp32 values: read off NeuSight's
-# A100 rows (0.7-0.85 of bandwidth at H <= 3072, 0.58 = 0.87 * 2/3 from H = 4096), not a source
-LAYERNORM_CACHED_ROW_BYTES = 12 * 1024
-# the roofline's kernel kinds -> the op class whose efficiency applies
-KIND_CLASS = {"elementwise": "binary", "activation": "activation", "softmax": "softmax",
-              "reduction": "layernorm", "dropout": "activation", "optimizer": "binary"}
 
 
 def params_for(params: Mapping, hw: Hardware) -> dict:
@@ -91,8 +73,7 @@ def params_for(params: Mapping, hw: Hardware) -> dict:
     own = dict(params.get("architecture", {}).get(hw.architecture, {}))
     cross = dict(params["cross"])
     return {**cross, **{k: v for k, v in own.items() if k != "rows"},
-            "pointwise_efficiency": {**cross.get("pointwise_efficiency", {}),
-                                     **own.get("pointwise_efficiency", {})}}
+            "pointwise_efficiency": efficiency_for(params, hw)}
 
 
 def peak_per_sm(hw: Hardware, dtype: str, allow_tf32: bool = False) -> float:
@@ -147,49 +128,6 @@ def memory_rate(moved, hw: Hardware, p: Mapping):
     as every repeated-call benchmark does)."""
     fits = np.asarray(moved, float) <= (hw.l2_bytes or 0) * L2_USABLE_FRACTION
     return hw.hbm_bytes_per_s * np.where(fits, p.get("l2_speedup", 1.0), 1.0)
-
-
-def pointwise_time_s(nbytes, op_class: str, hw: Hardware, p: Mapping,
-                     floor_s: float | None = None):
-    """Seconds of one pointwise kernel moving ``nbytes`` (see POINTWISE_MOVES)."""
-    return (p["floor_s"] if floor_s is None else floor_s) + pointwise_memory_s(
-        nbytes, op_class, hw, p)
-
-
-def pointwise_memory_s(nbytes, op_class: str, hw: Hardware, p: Mapping):
-    """:func:`pointwise_time_s` without the floor."""
-    efficiency = p["pointwise_efficiency"]
-    if op_class not in efficiency:
-        raise ValueError(f"op_class={op_class!r}: no fitted efficiency; known: "
-                         f"{', '.join(sorted(efficiency))}")
-    nbytes = np.asarray(nbytes, float)
-    return nbytes / (memory_rate(nbytes, hw, p) * efficiency[op_class])
-
-
-def pointwise_bytes(elements, op_class: str, dtype: str, row=None, moves=None):
-    """Bytes a pointwise op of this class moves over ``elements`` of the output; ``row``: the
-    length of the reduced last dimension (softmax, LayerNorm), where the kernel reads a row
-    again once it no longer stays on chip (:func:`extra_row_reads`); ``moves``: tensors of the
-    output's size read or written where known (a broadcast operand counts its share), else
-    the class's POINTWISE_MOVES."""
-    base = POINTWISE_MOVES[op_class] if moves is None else np.nan_to_num(
-        np.asarray(moves, float), nan=POINTWISE_MOVES[op_class])  # NaN: not known
-    extra = 0 if row is None else extra_row_reads(op_class, row, dtype)
-    return (base + extra) * dtype_bytes_of(dtype) * np.asarray(elements, float)
-
-
-def extra_row_reads(op_class: str, row, dtype: str):
-    """Reads of the input beyond the first, by row length: PyTorch's softmax caches a row in
-    shared memory while it fits a block's default 48 KiB (``cunn_SoftMaxForwardSmem``), else
-    reads it three times (max, sum, write pass: ``cunn_SoftMaxForward``); its LayerNorm reads a
-    row twice (statistics, then normalise), the second time from cache while the row is small
-    (``LAYERNORM_CACHED_ROW_BYTES``)."""
-    row_bytes = np.asarray(row, float) * dtype_bytes_of(dtype)
-    if op_class == "softmax":
-        return np.where(row_bytes < SOFTMAX_SMEM_BYTES, 0, SOFTMAX_UNCACHED_EXTRA_READS)
-    if op_class == "layernorm":
-        return np.where(row_bytes <= LAYERNORM_CACHED_ROW_BYTES, 0, 1)
-    return np.zeros_like(row_bytes)
 
 
 @lru_cache(maxsize=1)

@@ -19,12 +19,15 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from costmodel.implementations import cublas
+from costmodel.implementations import cublas, pointwise
 
 GEMM_FAMILIES = ("gemm", "bmm", "linear")
 GEMM_COLUMNS = ("m", "n", "k", "batch", "weight_batch", "floor_applies")
 # search ranges: fractions of a datasheet rate lie in (0, 1]; floors of one timed op in 1-40 us
 EFFICIENCY_GRID = np.geomspace(0.05, 1.0, 61)
+# a pointwise class has one parameter, so its grid can be fine: steps of 0.6 % (the 5 % steps
+# of EFFICIENCY_GRID alone left up to 2.5 % of error on rows that sit on bandwidth)
+POINTWISE_EFFICIENCY_GRID = np.geomspace(0.05, 1.0, 481)
 # a GEMM streams its operands at least at the rate copies reach (80-90 % of the datasheet
 # bandwidth, performance notes); a lower fitted value would only absorb compute misfit
 MEMORY_EFFICIENCY_GRID = np.geomspace(0.6, 1.0, 21)
@@ -172,7 +175,7 @@ def fit_pointwise(rows: pd.DataFrame, hw_of, floor_s: float) -> dict:
                                       floor_s, groups)
 
         out[op_class] = _search(evaluate, sub.measured_s.to_numpy(), {"e": 0.8},
-                                {"e": EFFICIENCY_GRID})["e"]
+                                {"e": POINTWISE_EFFICIENCY_GRID})["e"]
     return out
 
 
@@ -202,7 +205,32 @@ def fit(rows: pd.DataFrame, hw_of) -> dict:
                       point[architecture(point) == name].reset_index(drop=True),
                       cross.get("skinny_efficiency"))
             for name in sorted(set(architecture(rows)))}
-    return {"cross": cross, "architecture": arch}
+    for name, values in arch.items():
+        families = set(memory_family(point[architecture(point) == name], hw_of))
+        if len(families) == 1:  # its pointwise fractions hold for this memory family only
+            values["memory_family"] = families.pop()
+    return {"cross": cross, "architecture": arch,
+            "memory": fit_memory(point, hw_of, floor_s)}
+
+
+def memory_family(rows: pd.DataFrame, hw_of) -> pd.Series:
+    """Each row's device memory family ("HBM", "GDDR"; "" where the device gives none)."""
+    return rows.gpu.map(lambda g: hw_of(g).memory_family)
+
+
+def fit_memory(point: pd.DataFrame, hw_of, floor_s: float) -> dict:
+    """Fractions of the streaming classes per memory family: what a held-out GPU of an
+    architecture with no training rows inherits (see pointwise.STREAMING_CLASSES)."""
+    if not len(point):
+        return {}
+    point = point[point.op_class.isin(pointwise.STREAMING_CLASSES)]
+    family = memory_family(point, hw_of)
+    out = {}
+    for name in sorted(set(family) - {""}):
+        sub = point[family == name].reset_index(drop=True)
+        out[name] = {"pointwise_efficiency": fit_pointwise(sub, hw_of, floor_s),
+                     "rows": _described(sub)}
+    return out
 
 
 def _described(rows: pd.DataFrame) -> list[str]:

@@ -330,11 +330,15 @@ def _kernels(cfg: AttentionConfig, product, entries, softmax_fwd, softmax_bwd):
     qkvo_bytes = 2 * q_bytes + 2 * kv_bytes  # q, k, v read and the output written
     if cfg.attention == "flash":
         lse = b * cfg.num_heads * S.n * C.STATISTICS_BYTES
+        # (queries, keys, head_dim, batch * heads, pairs per batch and head): what the fused
+        # kernel's time model (implementations/fused_attention.py) tiles
+        shape = (S.n, L, sp.sympify(E) / cfg.num_heads, b * cfg.num_heads,
+                 entries / (b * cfg.num_heads))
         return (Kernel("flash_attention", "attention", "forward",
-                       FORWARD_PRODUCTS * product + softmax_fwd, qkvo_bytes + lse),
+                       FORWARD_PRODUCTS * product + softmax_fwd, qkvo_bytes + lse, shape=shape),
                 Kernel("flash_attention.backward", "attention", "backward",
                        FLASH_BACKWARD_PRODUCTS * product + softmax_bwd,
-                       2 * qkvo_bytes + lse)), qkvo_bytes + lse  # + dO in, dQ dK dV out
+                       2 * qkvo_bytes + lse, shape=shape)), qkvo_bytes + lse  # + dO, dQ dK dV
     p_bytes = entries * s
     # each backward bmm launch pair: dP and dV (av.backward), dQ and dK (scores.backward)
     pair = MATH_BACKWARD_PRODUCTS // FORWARD_PRODUCTS

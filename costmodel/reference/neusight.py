@@ -99,6 +99,13 @@ def fit(train: pd.DataFrame, gemm_rows: pd.DataFrame | None = None) -> dict:
                           load_hardware)
 
 
+@lru_cache(maxsize=1)
+def fitted_on_all() -> dict:
+    """:func:`fit` on every row: what ``cublas.toml`` holds, computed (not read from the file,
+    so sources that build on it do not depend on the order the fit script writes files in)."""
+    return fit(rows())
+
+
 def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
     """Seconds per row through :mod:`costmodel.implementations.cublas` (what compare uses)."""
     out = np.empty(len(frame))

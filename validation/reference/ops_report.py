@@ -1,5 +1,7 @@
 """Leave-one-GPU-out figures of the cuBLAS/pointwise model on NeuSight's per-op and per-layer
-rows (and LLMCompass's and the attention threads'), beside the uncalibrated roofline (``Efficiency.ideal()``) and the old priors::
+rows (LLMCompass's leave-one-family-out, the attention threads' leave-one-shape-out and
+leave-one-source-out: one GPU each), beside the uncalibrated roofline
+(``Efficiency.ideal()``) and the old priors::
 
     python -m costmodel.validation.reference.ops_report [--sample FRACTION]
 
@@ -45,20 +47,25 @@ def main() -> None:
     layers = neusight_layers.rows()
     print("\nneusight per-layer (sum of the layer's ops), leave-one-GPU-out")
     print(report(neusight_layers, layers, ("gpu", "phase", "mode")).round(3).to_string())
-    print("\nllmcompass (A100 SXM4 80GB, 16-bit; parameters from NeuSight's fp32 rows)")
-    print(report(llmcompass, llmcompass.rows(), ("family",)).round(3).to_string())
+    print("\nllmcompass (A100 SXM4 80GB, 16-bit; kernel parameters from NeuSight's fp32 rows;"
+          " timing terms leave-one-family-out)")
     rows = llmcompass.rows()
-    predicted = llmcompass.predict(rows, llmcompass.fit(rows.iloc[0:0]))
+    lofo = llmcompass.leave_one_family_out(rows)
+    table = published.summary(rows, lofo, ("family",)).add_prefix("lofo_")
+    for label, predicted in baselines(llmcompass, rows).items():
+        table[f"{label}_median"] = published.summary(rows, predicted, ("family",))["median"]
+    print(table.round(3).to_string())
     for stage in llmcompass.LAYER:
         mine = (rows.family == f"layer_op_{stage}").to_numpy()
-        total, measured = predicted[mine].sum(), rows.measured_s[mine].sum()
+        total, measured = lofo[mine].sum(), rows.measured_s[mine].sum()
         print(f"GPT-3 layer {stage}: sum of ops predicted {total * 1e3:.3f} ms, measured "
               f"{measured * 1e3:.3f} ms, error {total / measured - 1:+.1%}")
     att = attention.rows()
-    print("\nattention threads (A100; no baseline columns)")
-    print(published.summary(att, attention.predict(att, attention.fit(att)),
-                            ("model", "kernel", "dtype")).round(3).to_string())
-
+    for label, predicted in (("leave-one-shape-out", attention.leave_one_shape_out(att)),
+                             ("leave-one-source-out", attention.leave_one_source_out(att))):
+        print(f"\nattention threads (A100), {label}; math rows: shipped NeuSight fit")
+        print(published.summary(att, predicted, ("model", "kernel", "dtype")).round(3)
+              .to_string())
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,141 @@
+"""Time of PyTorch's fused attention kernels (flash, memory-efficient, cuDNN) on NVIDIA GPUs.
+
+:mod:`costmodel.implementations.sdpa` says which kernel runs; this module prices it. A fused
+kernel gives each thread block ``Q_TILE_ROWS`` query rows of one (batch, head) and streams
+every key block past them, so the kernel runs ``ceil(batch * heads * ceil(n / Q_TILE_ROWS) /
+SMs)`` waves and its last wave may be partly empty (tile quantisation). Per block the work is
+the two products on the tensor cores and the softmax on each score (exp, max, sum, scale on
+the fp32 units), one after the other within a warp::
+
+    compute_s = (products_flops / (tensor_peak * efficiency)
+                 + scores * score_flops / fp32_peak) / quantisation
+    memory_s  = (q, k, v, o bytes) / hbm_bytes_per_s
+    fused_s   = floor_s + max(compute_s, memory_s)
+
+``products_flops`` are 2 products of ``2 * pairs * head_dim`` per (batch, head) forward and
+``FLASH_BACKWARD_PRODUCTS`` = 5 backward (flash-attention's convention: backward = 2.5 x
+forward, :mod:`costmodel.models.attention`), each at the head dim the kernel pads to
+(:func:`tiles`: flash to a multiple of 32; the memory-efficient kernel's P @ V to its
+kMaxK); scores are recomputed in backward. The tensor
+peak is the 16-bit one, or TF32 for fp32 (the memory-efficient kernel, xformers' cutlass
+kernel, runs fp32 on TF32 tensor cores: its 64 x 16 x 1024^2 x 256 forward does 1.1 TFLOP in
+27.2 ms = 40.5 TFLOP/s, above the A100's 19.5 fp32 peak). ``efficiency`` and ``score_flops``
+are fitted per kernel and dtype class (``costmodel/data/fitted/sdpa.toml``, ``python -m
+costmodel.reference.fit attention``) from the published threads' rows; a kernel or dtype
+class without rows takes the pooled set.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Mapping
+
+import numpy as np
+
+from costmodel.hardware import Hardware, matmul_peak
+from costmodel.models.attention import FLASH_BACKWARD_PRODUCTS, FORWARD_PRODUCTS
+from costmodel.numeric import dtype_bytes_of
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+FITTED = "sdpa"
+Q_TILE_ROWS = 128  # query rows per thread block (flash-attention 2's kBlockM on sm80)
+HEAD_DIM_GRANULE = 32  # flash-attention 2 instantiates head dims 32, 64, 96, ..., 256
+# PyTorch's memory-efficient kernel (xformers' cutlass AttentionKernel<..., kQueriesPerBlock,
+# kKeysPerBlock, kMaxK>, mem_eff_attention/kernels/cutlassF.h, sm80): the first whose kMaxK
+# holds the head dim runs; (kMaxK, kQueriesPerBlock): 64x64_rf (kMaxK 64), 64x128_rf (128),
+# 32x128_gmem (no limit: the output is accumulated in global memory 128 columns at a time).
+# The rf kernels' P @ V runs kMaxK columns whatever the head dim (the MMA covers the whole
+# register tile; predication only masks the loads).
+MEMORY_EFFICIENT_TILES = ((64, 64), (128, 64), (None, 32))
+GMEM_VALUE_COLUMNS = 128  # 32x128_gmem: value columns per pass
+MATMUL_FLOPS_PER_MAC = 2  # one multiply-add = 2 FLOPs (costmodel.conventions)
+QKVO = 4  # tensors of batch x n x heads x head_dim read or written once: q, k, v, o
+BACKWARD_QKVO = 2 * QKVO  # + dO read, dQ dK dV written (and q, k, v, o read again)
+POOLED = "pooled"  # the parameter set of every kernel and dtype class together
+PHASES = ("forward", "backward")
+
+
+def dtype_class(dtype: str) -> str:
+    """"16-bit" (fp16, bf16: the same tensor peak on Ampere and later) or the dtype itself."""
+    return "16-bit" if dtype in ("fp16", "bf16") else dtype
+
+
+def params_of(params: Mapping, kernel: str, dtype: str) -> dict:
+    """The fitted set of ``kernel`` (flash, memory-efficient, cudnn) and ``dtype``'s class, or
+    the pooled set where the fit had no rows of it."""
+    chosen = params.get("kernel", {}).get(kernel, {}).get(dtype_class(dtype))
+    return dict(chosen if chosen is not None else params[POOLED])
+
+
+def kernel_for(hw: Hardware, dtype: str, head_dim=None) -> str:
+    """The fused kernel SDPA picks on ``hw`` for ``dtype`` (:func:`costmodel.implementations.
+    sdpa.dispatch` with no mask and no dropout: a record does not carry the call's mask and
+    dropout down to its kernels, so those rules are not applied here); "memory-efficient"
+    where the rules fall through to math (the fused record was asked for explicitly)."""
+    from costmodel.implementations import sdpa
+
+    known = None if head_dim is None else int(head_dim)
+    kernel = sdpa.dispatch(sdpa.target_of(hw), dtype, "inference", head_dim=known).kernel
+    return "memory-efficient" if kernel == "math" else kernel
+
+
+def tiles(kernel: str, head_dim) -> tuple:
+    """(query rows per block, Q @ K^T depth, P @ V columns) ``kernel`` computes for
+    ``head_dim``: the head dim padded to what the kernel instantiates."""
+    head_dim = np.asarray(head_dim, float)
+    padded = np.ceil(head_dim / HEAD_DIM_GRANULE) * HEAD_DIM_GRANULE
+    if kernel != "memory-efficient":  # flash; cuDNN assumed alike
+        return Q_TILE_ROWS, padded, padded
+    rows = np.full(head_dim.shape, float(MEMORY_EFFICIENT_TILES[-1][1]))
+    columns = np.ceil(head_dim / GMEM_VALUE_COLUMNS) * GMEM_VALUE_COLUMNS
+    for max_k, q_rows in reversed(MEMORY_EFFICIENT_TILES[:-1]):
+        rows = np.where(head_dim <= max_k, q_rows, rows)
+        columns = np.where(head_dim <= max_k, max_k, columns)
+    return rows, padded, columns
+
+
+def quantisation(heads_batch, q_len, hw: Hardware, q_rows=Q_TILE_ROWS):
+    """Used fraction of the SM slots over the kernel's waves (1: the last wave is full)."""
+    blocks = np.asarray(heads_batch, float) * np.ceil(np.asarray(q_len, float) / q_rows)
+    waves = np.ceil(blocks / hw.sm_count)
+    return blocks / (waves * hw.sm_count)
+
+
+def fused_attention_s(q_len, kv_len, head_dim, heads_batch, hw: Hardware, dtype: str,
+                      p: Mapping, phase: str = "forward", pairs=None, kernel: str = "flash"):
+    """Seconds of one fused attention kernel; ``pairs``: (query, key) pairs per (batch, head)
+    it computes (default ``q_len * kv_len``; fewer under a causal mask); ``p``: one kernel's
+    parameters (:func:`params_of`); ``kernel``: which one (:func:`tiles`); arrays broadcast."""
+    if phase not in PHASES:
+        raise ValueError(f"phase={phase!r} is not one of: {', '.join(PHASES)}")
+    if not hw.sm_count:
+        raise ValueError(f"{hw.name}: field 'sm_count': needed for the fused attention model")
+    q_len, kv_len, head_dim, heads_batch = (np.asarray(v, float) for v in (
+        q_len, kv_len, head_dim, heads_batch))
+    pairs = q_len * kv_len if pairs is None else np.asarray(pairs, float)
+    products = FORWARD_PRODUCTS if phase == "forward" else FLASH_BACKWARD_PRODUCTS
+    q_rows, depth, columns = tiles(kernel, head_dim)
+    # q: [bh, n, d] @ k^T: [bh, d, L] then P: [bh, n, L] @ v: [bh, L, d], padded as run
+    product_flops = (products / FORWARD_PRODUCTS * MATMUL_FLOPS_PER_MAC * pairs
+                     * (depth + columns) * heads_batch)
+    tensor = matmul_peak(hw, dtype, allow_tf32=True) * hw.sustained_fraction()
+    vector = hw.peak_flops_per_s("fp32") * hw.sustained_fraction()
+    passes = products / FORWARD_PRODUCTS  # backward recomputes the scores and forms dS
+    score_s = passes * pairs * heads_batch * p["score_flops"] / vector
+    compute_s = (product_flops / (tensor * p["efficiency"]) + score_s) / quantisation(
+        heads_batch, q_len, hw, q_rows)
+    moved = (QKVO if phase == "forward" else BACKWARD_QKVO) * heads_batch * head_dim * (
+        q_len + kv_len) / 2 * dtype_bytes_of(dtype)
+    return p["floor_s"] + np.maximum(compute_s, moved / hw.hbm_bytes_per_s)
+
+
+@lru_cache(maxsize=1)
+def shipped() -> dict:
+    """The fitted parameters shipped in ``costmodel/data/fitted/sdpa.toml``."""
+    text = resources.files("costmodel").joinpath("data", "fitted", f"{FITTED}.toml").read_text()
+    return tomllib.loads(text)
