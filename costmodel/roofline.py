@@ -183,14 +183,29 @@ def _cublas_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str, allow_tf
             "binding": np.asarray(TERMS)[terms.argmax(axis=0)]}
 
 
-def _fused_attention_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str) -> dict:
+def _fused_attention_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
+                          sequences_axis=None) -> dict:
     """A fused SDPA kernel (flash, memory-efficient, cuDNN) on a GPU with fitted parameters:
     :mod:`costmodel.implementations.fused_attention`, the kernel PyTorch dispatches for
-    ``hw`` and ``dtype`` (:func:`~costmodel.implementations.fused_attention.kernel_for`)."""
+    ``hw`` and ``dtype`` (:func:`~costmodel.implementations.fused_attention.kernel_for`).
+    ``sequences_axis``: the shape's arrays hold the sequences of one varlen launch along it
+    (one head dim), priced as one launch (``fused_attention_s``'s ``sequences_axis``)."""
     shape = np.broadcast_arrays(*(np.asarray(v, float) for v in k["shape"][:5]))
-    total, floor_s = np.zeros_like(shape[0]), np.zeros_like(shape[0])
-    for head_dim in np.unique(shape[2]):  # the kernel SDPA picks depends on the head dim
-        at = shape[2] == head_dim
+    if sequences_axis is not None:
+        head_dim = float(np.unique(shape[2]).item())  # one record: one head dim
+        kernel = fused_attention.kernel_for(hw, dtype, head_dim)
+        p = fused_attention.params_of(fused_attention.shipped(), kernel, dtype)
+        total = np.asarray(fused_attention.fused_attention_s(
+            shape[0], shape[1], head_dim, shape[3], hw, dtype, p, k["phase"], shape[4],
+            kernel, sequences_axis), float)
+        floor_s = np.full(total.shape, p["floor_s"])
+        k = {**k, **{f: np.sum(np.broadcast_to(np.asarray(k[f], float), shape[0].shape),
+                               axis=sequences_axis) for f in ("flops", "bytes")}}
+        shape = [total]
+    else:
+        total, floor_s = np.zeros_like(shape[0]), np.zeros_like(shape[0])
+    for head_dim in (np.unique(shape[2]) if sequences_axis is None else ()):
+        at = shape[2] == head_dim  # the kernel SDPA picks depends on the head dim
         kernel = fused_attention.kernel_for(hw, dtype, head_dim)
         p = fused_attention.params_of(fused_attention.shipped(), kernel, dtype)
         q_len, kv_len, _, heads_batch, pairs = (v[at] for v in shape)

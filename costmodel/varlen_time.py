@@ -153,7 +153,7 @@ def _core_s(record, hw, lengths, mode, dtype) -> np.ndarray:
     L2-resident bytes summed over the sequences), the math kernels one launch per sequence."""
     from costmodel.efficiency import Efficiency
     from costmodel.implementations.sdpa import resolve
-    from costmodel.roofline import family_of, kernel_time
+    from costmodel.roofline import _fused_attention_time, family_of, kernel_time
 
     record = resolve(record, hw, dtype, mode)[0]
     eff, family = Efficiency.for_hardware(hw), family_of(record)
@@ -162,10 +162,13 @@ def _core_s(record, hw, lengths, mode, dtype) -> np.ndarray:
         if not is_core(k["name"]) or (mode == "inference" and k["phase"] != "forward"):
             continue
         fused = k["kind"] == FUSED_ATTENTION_KIND
-        if fused:
-            k = {**k, **{f: np.broadcast_to(np.asarray(k[f], float), lengths.shape).sum(axis=1)
-                         for f in ("flops", "bytes", "resident_bytes")}}
-        row = kernel_time(k, hw, eff, dtype, False, True, family)
+        if fused and eff.cublas is not None and k["shape"] is not None:  # fitted GPU kernel
+            row = _fused_attention_time(k, hw, eff, dtype, sequences_axis=1)
+        else:
+            if fused:
+                k = {**k, **{f: np.broadcast_to(np.asarray(k[f], float), lengths.shape).sum(
+                    axis=1) for f in ("flops", "bytes", "resident_bytes")}}
+            row = kernel_time(k, hw, eff, dtype, False, True, family)
         seconds = np.asarray(row["count"], float) * np.asarray(row["lower_s"], float)
         total = total + (np.broadcast_to(seconds, lengths.shape[:1]) if fused
                          else np.broadcast_to(seconds, lengths.shape).sum(axis=1))

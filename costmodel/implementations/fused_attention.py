@@ -101,22 +101,31 @@ def tiles(kernel: str, head_dim) -> tuple:
 
 def quantisation(heads_batch, q_len, hw: Hardware, q_rows=Q_TILE_ROWS):
     """Used fraction of the SM slots over the kernel's waves (1: the last wave is full)."""
-    blocks = np.asarray(heads_batch, float) * np.ceil(np.asarray(q_len, float) / q_rows)
+    return _used_fraction(np.asarray(heads_batch, float) * np.ceil(np.asarray(q_len, float)
+                                                                   / q_rows), hw)
+
+
+def _used_fraction(blocks, hw: Hardware):
     waves = np.ceil(blocks / hw.sm_count)
     return blocks / (waves * hw.sm_count)
 
 
 def fused_attention_s(q_len, kv_len, head_dim, heads_batch, hw: Hardware, dtype: str,
-                      p: Mapping, phase: str = "forward", pairs=None, kernel: str = "flash"):
+                      p: Mapping, phase: str = "forward", pairs=None, kernel: str = "flash",
+                      sequences_axis=None):
     """Seconds of one fused attention kernel; ``pairs``: (query, key) pairs per (batch, head)
     it computes (default ``q_len * kv_len``; fewer under a causal mask); ``p``: one kernel's
-    parameters (:func:`params_of`); ``kernel``: which one (:func:`tiles`); arrays broadcast."""
+    parameters (:func:`params_of`); ``kernel``: which one (:func:`tiles`); arrays broadcast.
+    ``sequences_axis``: the axis along which the arrays hold the sequences of ONE varlen launch
+    (flash's cu_seqlens): work, blocks and bytes are summed over it before the wave
+    quantisation and the floor, which are paid once (a batch of equal lengths costs what the
+    dense launch of that batch costs)."""
     if phase not in PHASES:
         raise ValueError(f"phase={phase!r} is not one of: {', '.join(PHASES)}")
     if not hw.sm_count:
         raise ValueError(f"{hw.name}: field 'sm_count': needed for the fused attention model")
-    q_len, kv_len, head_dim, heads_batch = (np.asarray(v, float) for v in (
-        q_len, kv_len, head_dim, heads_batch))
+    q_len, kv_len, head_dim, heads_batch = np.broadcast_arrays(*(np.asarray(v, float) for v in (
+        q_len, kv_len, head_dim, heads_batch)))
     pairs = q_len * kv_len if pairs is None else np.asarray(pairs, float)
     products = FORWARD_PRODUCTS if phase == "forward" else FLASH_BACKWARD_PRODUCTS
     q_rows, depth, columns = tiles(kernel, head_dim)
@@ -126,11 +135,14 @@ def fused_attention_s(q_len, kv_len, head_dim, heads_batch, hw: Hardware, dtype:
     tensor = matmul_peak(hw, dtype, allow_tf32=True) * hw.sustained_fraction()
     vector = hw.peak_flops_per_s("fp32") * hw.sustained_fraction()
     passes = products / FORWARD_PRODUCTS  # backward recomputes the scores and forms dS
-    score_s = passes * pairs * heads_batch * p["score_flops"] / vector
-    compute_s = (product_flops / (tensor * p["efficiency"]) + score_s) / quantisation(
-        heads_batch, q_len, hw, q_rows)
+    work_s = (product_flops / (tensor * p["efficiency"])
+              + passes * pairs * heads_batch * p["score_flops"] / vector)
+    blocks = heads_batch * np.ceil(q_len / q_rows)
     moved = (QKVO if phase == "forward" else BACKWARD_QKVO) * heads_batch * head_dim * (
         q_len + kv_len) / 2 * dtype_bytes_of(dtype)
+    if sequences_axis is not None:
+        work_s, blocks, moved = (np.sum(v, axis=sequences_axis) for v in (work_s, blocks, moved))
+    compute_s = work_s / _used_fraction(blocks, hw)
     return p["floor_s"] + np.maximum(compute_s, moved / hw.hbm_bytes_per_s)
 
 
