@@ -46,7 +46,7 @@ def recurrent_rows(rows: list[dict], kernels: list[dict], hw: Hardware, dtype: s
     params = (rnn_params if rnn_params is not None
               else cudnn_rnn.params_for(cudnn_rnn.fitted_table(), hw.architecture))
     owned, calls = cudnn_rnn.kernel_rows(kernels, hw, dtype, params, Efficiency.priors(),
-                                         cudnn_allow_tf32)
+                                         cudnn_allow_tf32, Efficiency.for_hardware(hw).cublas)
     if not owned:
         return rows
     return [owned.get(i, row) for i, row in enumerate(rows)] + calls

@@ -61,6 +61,7 @@ import numpy as np
 
 from costmodel.cost import own_name
 from costmodel.hardware import ARCHITECTURES, Hardware, matmul_peak
+from costmodel.implementations import cublas
 from costmodel.implementations.cudnn_algo import ALGOS, select_algo  # noqa: F401 (re-export)
 from costmodel.implementations.cudnn_batch import BATCH_TERMS, BATCH_TILES, batch_parts, batch_s
 from costmodel.numeric import dtype_bytes_of
@@ -78,6 +79,8 @@ PHASES = ("forward", "backward_data", "backward_weights")
 TERMS = ("call_s", "step_cycles", "compute_efficiency", "flops_per_element",
          "memory_efficiency")
 ACROSS = "all"  # the parameter set fitted on every architecture: the transfer set
+# bulk GEMMs over all steps that no DeepBench RNN row times (CUDNN_SKIP_INPUT): cuBLAS-priced
+CUBLAS_BULK = ("input_projection", "grad_input")
 NO_TENSOR_CORES = ("maxwell", "pascal")  # fp16 math runs on the fp32 units there
 GATES_TO_CELL = {1: "rnn", 4: "lstm", 3: "gru"}
 
@@ -204,14 +207,16 @@ def busy_fraction(shape, concurrent, hw: Hardware, eff):
 
 
 def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[str, PhaseParams],
-                eff, cudnn_allow_tf32: bool = True) -> tuple[dict[int, dict], list[dict]]:
+                eff, cudnn_allow_tf32: bool = True, cublas_params: Mapping | None = None
+                ) -> tuple[dict[int, dict], list[dict]]:
     """The rows of the recurrent kernels of an evaluated kernel list (``Cost.kernel_values``)
     as cuDNN runs them, keyed by their index, and one fixed-cost row per cuDNN call (one per
     layer pass and phase). ``params``: phase -> :class:`PhaseParams`, and optionally ``algo``
     (one of :data:`ALGOS`) to fix the regime as a benchmark did. Rows have
     :func:`costmodel.roofline.kernel_time`'s keys plus ``implementation`` and ``call`` (the
     cuDNN call: forward, backward_data, backward_weights); a step row's ``latency_s`` holds
-    its floor and its batch tile's terms (:mod:`costmodel.implementations.cudnn_batch`)."""
+    its floor and its batch tile's terms (:mod:`costmodel.implementations.cudnn_batch`).
+    ``cublas_params``: the device's fitted cuBLAS set, which prices :data:`CUBLAS_BULK`."""
     owned, calls = {}, []
     layers = sum(_base(k) == "step_gemm" for k in kernels)
     for i, k in enumerate(kernels):
@@ -222,6 +227,9 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
         step = _base(k).startswith("step_")
         if _base(k).startswith("step_pointwise"):  # fused: inside the fitted step floor
             owned[i] = _row(k, call, np.zeros(()), np.zeros(()), 0.0, math_peak(hw, dtype))
+            continue
+        if _base(k) in CUBLAS_BULK and cublas_params is not None:
+            owned[i] = _bulk_row(k, call, hw, dtype, cublas_params, cudnn_allow_tf32)
             continue
         cell = _cell_of(k, call) if step else None
         algo = params.get("algo") or (_algo(k, hw, dtype, layers, call, cell) if step else None)
@@ -238,6 +246,18 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
                                "flops": 0.0, "bytes": 0.0}, call, np.zeros(()),
                               np.zeros(()), p.call_s, 1.0))
     return owned, calls
+
+
+def _bulk_row(k: Mapping, call: str, hw: Hardware, dtype: str, p: Mapping,
+              cudnn_allow_tf32: bool) -> dict:
+    """The input projection (and input gradient) over all steps: one plain GEMM that cuDNN
+    launches inside its call, priced by the cuBLAS model fitted on GEMM measurements
+    (DeepBench's RNN sheets skip the input, so no RNN row constrains it); its launch cost is
+    the call's fixed cost."""
+    m, n, depth = k["shape"][:3]
+    compute_s, memory_s = cublas.gemm_terms(m, n, depth, k.get("concurrent", 1), hw, dtype, p,
+                                            allow_tf32=cudnn_allow_tf32)
+    return _row(k, call, compute_s, memory_s, 0.0, math_peak(hw, dtype, cudnn_allow_tf32))
 
 
 def _base(k: Mapping) -> str:
