@@ -40,34 +40,48 @@ def test_rows_as_read_with_provenance():
     assert rnn["measured_ratio"] == pytest.approx(1457.8 / 9004.3)
 
 
+def _table(forward, backward, bound):
+    """A fitted table: (step_ratio, work_factor) per class (on_chip, spilled) and phase."""
+    def classes(pairs):
+        return {name: dict(zip(small_h.TERMS, pair)) for name, pair in zip(small_h.CLASSES,
+                                                                             pairs)}
+    return {"on_chip_max_elements": bound, "forward": classes(forward),
+            "backward_data": classes(backward)}
+
+
+def _synthetic(parts, frame, forward, backward, bound):
+    """(fixed + step_ratio * step + work_factor * work) / before with each row's terms."""
+    is_forward = frame["phase"].to_numpy() == "forward"
+    on_chip = parts["elements"] <= bound
+    terms = [np.where(is_forward, np.where(on_chip, forward[0][j], forward[1][j]),
+                      np.where(on_chip, backward[0][j], backward[1][j])) for j in (0, 1)]
+    return (parts["fixed"] + terms[0] * parts["step"] + terms[1] * parts["work"]) / parts[
+        "before"]
+
+
 def test_predict_goes_through_the_fit_s_own_arithmetic():
     frame = ROWS[ROWS["seq"].isin([3854, 1314, 4814])].reset_index(drop=True)
     parts = xw.basis(frame)
-    params = {"on_chip_max_elements": 20000.0,
-              "forward": {"on_chip": 0.2, "spilled": 0.7},
-              "backward_data": {"on_chip": 0.3, "spilled": 0.9}}
-    forward = frame["phase"].to_numpy() == "forward"
-    on_chip = parts["elements"] <= 20000.0
-    ratio = np.where(forward, np.where(on_chip, 0.2, 0.7), np.where(on_chip, 0.3, 0.9))
-    expected = (parts["fixed"] + ratio * parts["step"]) / parts["before"]
-    assert xw.predict(frame, params) == pytest.approx(expected, rel=1e-9)
+    forward, backward = ((0.2, 30.0), (0.7, 100.0)), ((0.3, 20.0), (0.9, 0.0))
+    expected = _synthetic(parts, frame, forward, backward, 20000.0)
+    got = xw.predict(frame, _table(forward, backward, 20000.0))
+    assert got == pytest.approx(expected, rel=1e-9)
 
 
-def test_fit_recovers_a_known_ratio_and_boundary():
+def test_fit_recovers_known_terms_and_boundary():
+    """Exact synthetic ratios from known terms: the fit finds the boundary (judged on the
+    forward rows) and the terms; backward rows above 65,536 elements do not exist (PyTorch's
+    backward limits), so its spilled class keeps the STANDARD step."""
     parts = xw.basis(ROWS)
-    truth = {"forward": (0.12, 0.95), "backward_data": (0.2, 0.6)}
-    forward = ROWS["phase"].to_numpy() == "forward"
-    on_chip = parts["elements"] <= 50176
-    ratio = np.where(forward, np.where(on_chip, *truth["forward"]),
-                     np.where(on_chip, *truth["backward_data"]))
-    synthetic = ROWS.assign(measured_ratio=(parts["fixed"] + ratio * parts["step"])
-                            / parts["before"])
+    forward, backward = ((0.06, 40.0), (0.8, 150.0)), ((0.1, 30.0), (1.0, 0.0))
+    synthetic = ROWS.assign(measured_ratio=_synthetic(parts, ROWS, forward, backward, 65536))
     got = xw.fit(synthetic, parts)
-    assert got["on_chip_max_elements"] == 50176  # an RNN at H = 224 or an LSTM at H = 112
-    for phase, (inside, above) in truth.items():
-        # the grid's step is 10 ** (4 / 4000) - 1 = 0.23 %
-        assert got[phase]["on_chip"] == pytest.approx(inside, rel=2.5e-3)
-        assert got[phase]["spilled"] == pytest.approx(above, rel=2.5e-3)
+    assert got["on_chip_max_elements"] == 65536  # an RNN at H = 256 or an LSTM at H = 128
+    assert got["backward_data"]["spilled"]["rows"] == 0
+    for phase, truth in (("forward", forward), ("backward_data", backward)):
+        for name, pair in zip(small_h.CLASSES, truth):
+            values = [got[phase][name][t] for t in small_h.TERMS]
+            assert values == pytest.approx(pair, rel=1e-3), (phase, name)
 
 
 def _steps(timing, call="forward"):
@@ -85,10 +99,13 @@ def test_small_h_lstm_on_a100_is_the_fitted_ratio_of_standard(layers):
     small = predict(record, A100, batch=16, n=1000)
     base = impl.params_for(impl.fitted_table(), A100.architecture)
     standard = predict(record, A100, batch=16, n=1000, rnn_params={**base, "algo": "standard"})
-    for call, ratio in (("forward", fitted.forward[0]), ("backward_data",
-                                                         fitted.backward_data[0])):
+    for call in small_h.PHASES:
+        ratio, work = getattr(fitted, call)[0]  # the on-chip class
         (got,), (ref,) = _steps(small, call), _steps(standard, call)
-        assert float(got["lower_s"]) == pytest.approx(ratio * float(ref["lower_s"]), rel=1e-12)
+        # the step's FLOPs at the A100's TF32 peak (cuDNN's default math for fp32)
+        at_peak_s = float(ref["flops"]) / impl.math_peak(A100, "fp32")
+        assert float(got["lower_s"]) == pytest.approx(
+            ratio * float(ref["lower_s"]) + work * at_peak_s, rel=1e-12)
     assert float(small.forward_s) < float(standard.forward_s)
     assert float(small.backward_s) < float(standard.backward_s)
 
@@ -97,7 +114,7 @@ def test_outside_small_h_limits_nothing_changes():
     """H = 256 LSTM: above both limits (192 forward, 128 backward), and H = 160: above the
     backward one only: absurd small-h ratios change exactly the steps that run small-h."""
     absurd = {**impl.params_for(impl.fitted_table(), A100.architecture),
-              "small_h": small_h.SmallHParams(np.inf, (50.0, 50.0), (50.0, 50.0))}
+              "small_h": small_h.SmallHParams(np.inf, ((50.0, 0.0),) * 2, ((50.0, 0.0),) * 2)}
     for hidden in (256, 160):
         record = cm.LSTM(hidden, hidden)
         shipped, changed = (predict(record, A100, batch=8, n=100, rnn_params=p)

@@ -236,11 +236,14 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
         # STANDARD's per-batch step kernel; PERSIST_STATIC is another one (no weights read)
         latency_s = (p.step_s(hw) + np.where(static, 0.0, batch_s(k, hw, p, unit["memory"]))
                      if step else 0.0)
-        if step:  # PERSIST_STATIC_SMALL_H: a fitted ratio of the STANDARD step
-            scale = cudnn_small_h.scale(np.asarray(algo) == ALGOS[2], call,
-                                        _step_shape(k, call)[1], CELL_GATES.get(cell, 1),
-                                        params.get("small_h"))
-            core_s, memory_s, latency_s = core_s * scale, memory_s * scale, latency_s * scale
+        if step:  # PERSIST_STATIC_SMALL_H: a share of the STANDARD step plus its own work
+            ratio, work = cudnn_small_h.step_terms(
+                np.asarray(algo) == ALGOS[2], call, _step_shape(k, call)[1],
+                CELL_GATES.get(cell, 1), params.get("small_h"))
+            core_s, memory_s = core_s * ratio, memory_s * ratio
+            at_peak_s = (np.asarray(k["flops"], dtype=float) * np.asarray(k["concurrent"], float)
+                         / math_peak(hw, dtype, cudnn_allow_tf32))
+            latency_s = latency_s * ratio + work * at_peak_s
         owned[i] = _row(k, call, core_s, memory_s, latency_s,
                         math_peak(hw, dtype, cudnn_allow_tf32))
         if _base(k) in ("step_gemm", "step_gemm_backward", "weight_gradients"):

@@ -28,6 +28,7 @@ import costmodel as cm
 from costmodel.hardware import load_hardware
 from costmodel.implementations import cudnn_rnn as impl
 from costmodel.implementations import cudnn_small_h as small_h
+from costmodel.reference.nnls import relative_nnls
 from costmodel.roofline import predict as roofline_predict
 
 NAME = "xwang233-small-h"
@@ -39,9 +40,13 @@ FAMILIES = {"LSTM": "lstm", "RNN": "rnn"}
 S_PER_UNIT = {"ms": 1e-3, "us": 1e-6}
 GROUP = ["family", "nonlinearity", "dtype", "layers"]
 CONFIG = ["family", "seq", "batch", "input", "hidden", "layers"]
-# the ratios the fit tries: log-spaced over 1/1000 to 10, 4000 steps (a step of 0.23 %)
-RATIO_GRID = np.logspace(-3, 1, 4001)
-NO_EVIDENCE_RATIO = 1.0  # a class without training rows: the STANDARD step
+NO_EVIDENCE = {"step_ratio": 1.0, "work_factor": 0.0}  # a class without rows: STANDARD's step
+# the phase whose rows place the boundary: PyTorch's backward limits (H <= 256 RNN, <= 128
+# LSTM/GRU) are both W_hh <= 65,536 elements, so backward rows above a boundary there are
+# few (4 LSTM rows at 65,536 if it falls below) and a class of their own would fit them alone
+BOUNDARY_PHASE = "forward"
+IRLS_ROUNDS = 20  # reweighting rounds of the fit (converged before on these data)
+IRLS_FLOOR = 1e-3  # relative errors below 0.1 % weigh as 0.1 %
 SCORED = ("model", "previous", "standard")
 SCORE_NOTE = ("ratio AFTER/BEFORE scored, leave-one-config-out on one unnamed GPU (priced as "
               f"{PRICED_ON}); previous = a persistent step as the STANDARD one without weight "
@@ -85,11 +90,11 @@ def record(family: str, nonlinearity: str, layers: int):
     return cm.RNN("i", "h", num_layers=layers, nonlinearity=nonlinearity)
 
 
-def _phase_seconds(group: pd.DataFrame, rnn_params: dict) -> np.ndarray:
+def _phase_seconds(group: pd.DataFrame, rnn_params: dict, gpu: str) -> np.ndarray:
     """Seconds of each row's phase (forward or backward) through ``roofline.predict``."""
     family, nonlinearity, dtype, layers = group.iloc[0][GROUP]
     timing = roofline_predict(record(family, nonlinearity, int(layers)),
-                              load_hardware(PRICED_ON), dtype=dtype, rnn_params=rnn_params,
+                              load_hardware(gpu), dtype=dtype, rnn_params=rnn_params,
                               batch=group["batch"].to_numpy(), n=group["seq"].to_numpy(),
                               i=group["input"].to_numpy(), h=group["hidden"].to_numpy())
     forward = np.broadcast_to(timing.forward_s, len(group))
@@ -97,14 +102,27 @@ def _phase_seconds(group: pd.DataFrame, rnn_params: dict) -> np.ndarray:
     return np.where(group["phase"].to_numpy() == "forward", forward, backward)
 
 
-def _priced(frame: pd.DataFrame, **extra) -> np.ndarray:
-    """Per row: its phase's seconds with the device's fitted cuDNN parameters plus ``extra``
-    (``algo``: fixed, ``small_h``: SmallHParams)."""
-    base = impl.params_for(impl.fitted_table(), load_hardware(PRICED_ON).architecture)
+def _priced(frame: pd.DataFrame, gpu: str = PRICED_ON, **extra) -> np.ndarray:
+    """Per row: its phase's seconds on ``gpu`` with the device's fitted cuDNN parameters plus
+    ``extra`` (``algo``: fixed, ``small_h``: SmallHParams)."""
+    base = impl.params_for(impl.fitted_table(), load_hardware(gpu).architecture)
     out = pd.Series(np.nan, index=frame.index)
     for _, group in frame.groupby(GROUP, sort=True):
-        out[group.index] = _phase_seconds(group, {**base, **extra})
+        out[group.index] = _phase_seconds(group, {**base, **extra}, gpu)
     return out.to_numpy()
+
+
+def standard_per_step(gpus: tuple[str, ...] = ("a100", "v100")) -> pd.DataFrame:
+    """The BEFORE (ALGO_STANDARD) rows per step, measured on the unnamed GPU and predicted by
+    the fitted model on each of ``gpus``: ``measured_step_s`` = BEFORE / seq, and per GPU
+    ``<gpu>_step_s`` and ``<gpu>_over_measured`` (the whole call over seq, both sides)."""
+    frame = rows()
+    out = frame[GROUP + ["phase", "seq", "batch", "input", "hidden"]].copy()
+    out["measured_step_s"] = frame["before_s"] / frame["seq"]
+    for gpu in gpus:
+        out[f"{gpu}_step_s"] = _priced(frame, gpu, algo=impl.ALGOS[0]) / frame["seq"]
+        out[f"{gpu}_over_measured"] = out[f"{gpu}_step_s"] / out["measured_step_s"]
+    return out
 
 
 def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
@@ -116,26 +134,30 @@ def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
 
 def basis(frame: pd.DataFrame) -> dict:
     """Per row the parts the predicted ratio is linear in: ``fixed`` (AFTER with every small-h
-    ratio 0), ``step`` (the small-h steps at ratio 1), ``before`` (STANDARD), and ``elements``
-    (W_hh's G*H*H); predicted ratio = (fixed + r * step) / before (:func:`predict` agrees, a
-    test checks it)."""
-    def uniform(r):
-        return small_h.SmallHParams(np.inf, (r, r), (r, r))
-    fixed = _priced(frame, small_h=uniform(0.0))
+    term 0), ``step`` (the small-h steps' STANDARD time), ``work`` (their FLOPs at the math
+    peak), ``before`` (STANDARD), and ``elements`` (W_hh's G*H*H); predicted ratio = (fixed
+    + step_ratio * step + work_factor * work) / before (:func:`predict` agrees, a test checks
+    it)."""
+    def uniform(ratio, work):
+        return small_h.SmallHParams(np.inf, ((ratio, work),) * 2, ((ratio, work),) * 2)
+    fixed = _priced(frame, small_h=uniform(0.0, 0.0))
     gates = frame["family"].map(impl.CELL_GATES).to_numpy()
-    return {"fixed": fixed, "step": _priced(frame, small_h=uniform(1.0)) - fixed,
+    return {"fixed": fixed, "step": _priced(frame, small_h=uniform(1.0, 0.0)) - fixed,
+            "work": _priced(frame, small_h=uniform(0.0, 1.0)) - fixed,
             "before": _priced(frame, algo=impl.ALGOS[0]),
             "elements": gates * frame["hidden"].to_numpy(dtype=float) ** 2}
 
 
 def fit(train: pd.DataFrame, parts: dict | None = None) -> dict:
-    """The boundary and the four ratios minimising the summed |log(predicted / measured
-    ratio)| of the rows that run small-h steps: every boundary between two measured W_hh sizes
-    is tried (the smallest of the best kept); per phase and class the best ratio of
-    :data:`RATIO_GRID`; a class without rows keeps :data:`NO_EVIDENCE_RATIO`."""
+    """The boundary and, per phase and class, the terms minimising the summed |log(predicted /
+    measured ratio)| of the rows that run small-h steps: every boundary between two measured
+    W_hh sizes is tried (the smallest of the best kept), judged on the forward rows alone
+    (:data:`BOUNDARY_PHASE`); per phase and class a non-negative
+    least squares on relative errors, reweighted towards the least absolute ones (IRLS); a
+    class without rows keeps :data:`NO_EVIDENCE`."""
     parts = basis(train) if parts is None else parts
     step_phase = np.where(train["phase"].to_numpy() == "forward", "forward", "backward_data")
-    log_measured = np.log(train["measured_ratio"].to_numpy())
+    measured = train["measured_ratio"].to_numpy()
     used = parts["step"] > 0
     best = None
     for bound in np.unique(parts["elements"][used]):
@@ -145,23 +167,29 @@ def fit(train: pd.DataFrame, parts: dict | None = None) -> dict:
             table[phase] = {}
             for name, member in zip(small_h.CLASSES, (on_chip, ~on_chip)):
                 chosen = used & member & (step_phase == phase)
-                ratio, cost = _best_ratio(parts, log_measured, chosen)
-                table[phase][name], loss = ratio, loss + cost
-            table[phase]["rows"] = int(np.sum(used & (step_phase == phase)))
-        if best is None or loss < best[0] - 1e-12:
+                terms, cost = _best_terms(parts, measured, chosen)
+                table[phase][name] = {**terms, "rows": int(chosen.sum())}
+                loss += cost if phase == BOUNDARY_PHASE else 0.0
+        if best is None or loss < best[0] - 1e-9:
             best = (loss, table)
     return best[1]
 
 
-def _best_ratio(parts: dict, log_measured: np.ndarray, chosen: np.ndarray):
-    """(ratio, summed |log error|) of the grid's best ratio for the ``chosen`` rows."""
+def _best_terms(parts: dict, measured: np.ndarray, chosen: np.ndarray) -> tuple[dict, float]:
+    """(terms, summed |log error|) of the ``chosen`` rows' fit."""
     if not np.any(chosen):
-        return NO_EVIDENCE_RATIO, 0.0
-    fixed, step, before = (parts[k][chosen][:, None] for k in ("fixed", "step", "before"))
-    predicted = np.log((fixed + RATIO_GRID[None, :] * step) / before)
-    cost = np.abs(predicted - log_measured[chosen][:, None]).sum(axis=0)
-    at = int(np.argmin(cost))
-    return float(f"{RATIO_GRID[at]:.4g}"), float(cost[at])
+        return dict(NO_EVIDENCE), 0.0
+    columns = np.stack([parts["step"][chosen], parts["work"][chosen]], axis=1)
+    offset, target = parts["fixed"][chosen], measured[chosen] * parts["before"][chosen]
+    weights = np.ones(len(target))
+    for _ in range(IRLS_ROUNDS):
+        x = relative_nnls(columns * weights[:, None], offset * weights, target * weights,
+                          scale=target)
+        relative = np.abs((columns @ x + offset) / target - 1.0)
+        weights = 1.0 / np.sqrt(np.maximum(relative, IRLS_FLOOR))
+    x = [float(f"{v:.4g}") for v in x]
+    cost = np.abs(np.log((columns @ np.asarray(x) + offset) / target)).sum()
+    return dict(zip(small_h.TERMS, x)), float(cost)
 
 
 def scored(leave_one_out: bool = True) -> pd.DataFrame:
@@ -191,13 +219,15 @@ def scored(leave_one_out: bool = True) -> pd.DataFrame:
 
 def fitted_toml(params: dict) -> str:
     """The fitted file's body: what each key means, then the values."""
-    lines = ["# PERSIST_STATIC_SMALL_H step = ratio x the STANDARD step the fitted cuDNN model "
-             "prices on the device;",
-             "# on_chip: W_hh (G*H x H elements) <= on_chip_max_elements, spilled: above. "
-             "rows: the rows whose",
-             "# phase runs small-h steps (every dtype, nonlinearity and configuration of the "
-             "file; GPU not stated).", "",
+    lines = ["# PERSIST_STATIC_SMALL_H step = step_ratio x the STANDARD step the fitted cuDNN "
+             "model prices on the device",
+             "# + work_factor x the step's FLOPs at its cuDNN math peak; on_chip: W_hh (G*H x H "
+             "elements) <= on_chip_max_elements,",
+             "# spilled: above. rows: the rows of that phase and class that run small-h steps "
+             "(every dtype and nonlinearity; GPU not stated).", "",
              "[params]", f"on_chip_max_elements = {params['on_chip_max_elements']!r}", ""]
     for phase in small_h.PHASES:
-        lines += [f"[params.{phase}]", *(f"{k} = {v!r}" for k, v in params[phase].items()), ""]
+        for name in small_h.CLASSES:
+            lines += [f"[params.{phase}.{name}]",
+                      *(f"{k} = {v!r}" for k, v in params[phase][name].items()), ""]
     return "\n".join(lines)
