@@ -47,10 +47,10 @@ work adds, the per-step floor does not.
 Regimes: :func:`select_algo` (:mod:`costmodel.implementations.cudnn_algo`). A
 PERSIST_STATIC kernel keeps W_hh on chip: no published timings were found, so its step is the
 STANDARD step without the weight traffic and without the per-batch terms (an extrapolation,
-stated as such). A PERSIST_STATIC_SMALL_H step is a fitted ratio of the STANDARD step, from
-the only published timings of that algorithm (:mod:`costmodel.implementations.cudnn_small_h`);
-it applies to stacked (wavefront) and bidirectional layers too, as PyTorch's choice of it does
-not look at either.
+stated as such). A PERSIST_STATIC_SMALL_H step is a fitted share of the STANDARD step plus
+its own work, from the only published timings of that algorithm, PyTorch PR #62143's
+(:mod:`costmodel.implementations.cudnn_small_h`); it applies to stacked (wavefront) and
+bidirectional layers too, as PyTorch's choice of it does not look at either.
 """
 
 from __future__ import annotations
@@ -303,7 +303,6 @@ def _algo(k: Mapping, hw: Hardware, dtype: str, layers: int, call: str, cell: st
     if float(np.max(k["concurrent"])) > 1:
         return np.where(algo == ALGOS[1], ALGOS[0], algo)
     return algo
-
 
 
 def _row(k: Mapping, call: str, core_s, memory_s, latency_s, peak: float) -> dict:
