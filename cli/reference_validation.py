@@ -54,7 +54,15 @@ def _render(frame, summary, fmt: str, reference: str, logo: bool) -> str:
     head = (f"reference {reference}: |predicted / measured - 1| in %, "
             f"{'leave-one-GPU-out' if logo else 'in-sample'}; model = implementation model, "
             "roofline = datasheet roofline, priors = generic priors\n")
-    return head + shown.to_string(index=False) + "\n"
+    return head + "".join(_notes(reference, logo)) + shown.to_string(index=False) + "\n"
+
+
+def _notes(reference: str, logo: bool) -> list[str]:
+    """One line per chosen source that scores by a protocol of its own (its SCORE_NOTE)."""
+    from costmodel.reference import names, source
+
+    return [f"{name}: {source(name).SCORE_NOTE}{'' if logo else ' (here in-sample)'}\n"
+            for name in names(reference) if hasattr(source(name), "SCORE_NOTE")]
 
 
 def draw(frame, path, reference: str, logo: bool) -> None:

@@ -80,5 +80,6 @@ def rnn_implementation(hw: Hardware, eff_given=None) -> str:
              if used == hw.architecture else
              f"{used if used != cudnn_rnn.ACROSS else 'all'}'s set extrapolated to "
              f"{hw.architecture or 'this device'}")
-    return (f"cuDNN GEMM-per-step (ALGO_STANDARD; persistent where PyTorch picks it), fitted "
-            f"on {'/'.join(a.title() for a in sorted(fitted))} DeepBench, {where}")
+    return (f"cuDNN GEMM-per-step (ALGO_STANDARD; persistent where PyTorch picks it, small-h "
+            f"as a share of the STANDARD step fitted on PR #62143's timings), fitted on "
+            f"{'/'.join(a.title() for a in sorted(fitted))} DeepBench, {where}")

@@ -44,10 +44,13 @@ Math: PyTorch runs an fp16 RNN with FLOAT math (``promote_rnn_math_type``) and
 Bidirectional directions and wavefront layers are the kernels' ``concurrent`` copies: their
 work adds, the per-step floor does not.
 
-Regimes: :func:`select_algo` (:mod:`costmodel.implementations.cudnn_algo`). A persistent
-kernel keeps W_hh on chip: its step reads no weights. No published persistent timings were
-found, so a persistent step is the STANDARD step without the weight traffic and without the
-per-batch terms: an extrapolation, stated as such.
+Regimes: :func:`select_algo` (:mod:`costmodel.implementations.cudnn_algo`). A
+PERSIST_STATIC kernel keeps W_hh on chip: no published timings were found, so its step is the
+STANDARD step without the weight traffic and without the per-batch terms (an extrapolation,
+stated as such). A PERSIST_STATIC_SMALL_H step is a fitted share of the STANDARD step plus
+its own work, from the only published timings of that algorithm, PyTorch PR #62143's
+(:mod:`costmodel.implementations.cudnn_small_h`); it applies to stacked (wavefront) and
+bidirectional layers too, as PyTorch's choice of it does not look at either.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ import numpy as np
 
 from costmodel.cost import own_name
 from costmodel.hardware import ARCHITECTURES, Hardware, matmul_peak
-from costmodel.implementations import cublas
+from costmodel.implementations import cublas, cudnn_small_h
 from costmodel.implementations.cudnn_algo import ALGOS, select_algo  # noqa: F401 (re-export)
 from costmodel.implementations.cudnn_batch import BATCH_TERMS, BATCH_TILES, batch_parts, batch_s
 from costmodel.numeric import dtype_bytes_of
@@ -83,6 +86,7 @@ ACROSS = "all"  # the parameter set fitted on every architecture: the transfer s
 CUBLAS_BULK = ("input_projection", "grad_input")
 NO_TENSOR_CORES = ("maxwell", "pascal")  # fp16 math runs on the fp32 units there
 GATES_TO_CELL = {1: "rnn", 4: "lstm", 3: "gru"}
+CELL_GATES = {cell: gates for gates, cell in GATES_TO_CELL.items()}
 
 
 @dataclass(frozen=True)
@@ -233,12 +237,20 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
             continue
         cell = _cell_of(k, call) if step else None
         algo = params.get("algo") or (_algo(k, hw, dtype, layers, call, cell) if step else None)
-        persistent = (np.asarray(algo) != ALGOS[0]) if step else False
-        unit = gemm_parts(k, hw, dtype, eff, cudnn_allow_tf32, persistent)
+        static = (np.asarray(algo) == ALGOS[1]) if step else False
+        unit = gemm_parts(k, hw, dtype, eff, cudnn_allow_tf32, static)
         core_s, memory_s = _core_memory(unit, p)
-        # STANDARD's per-batch step kernel; a persistent kernel is another one (no weights read)
-        latency_s = (p.step_s(hw) + np.where(persistent, 0.0, batch_s(k, hw, p, unit["memory"]))
+        # STANDARD's per-batch step kernel; PERSIST_STATIC is another one (no weights read)
+        latency_s = (p.step_s(hw) + np.where(static, 0.0, batch_s(k, hw, p, unit["memory"]))
                      if step else 0.0)
+        if step:  # PERSIST_STATIC_SMALL_H: a share of the STANDARD step plus its own work
+            ratio, work = cudnn_small_h.step_terms(
+                np.asarray(algo) == ALGOS[2], call, _step_shape(k, call)[1],
+                CELL_GATES.get(cell, 1), params.get("small_h"))
+            core_s, memory_s = core_s * ratio, memory_s * ratio
+            at_peak_s = (np.asarray(k["flops"], dtype=float) * np.asarray(k["concurrent"], float)
+                         / math_peak(hw, dtype, cudnn_allow_tf32))
+            latency_s = latency_s * ratio + work * at_peak_s
         owned[i] = _row(k, call, core_s, memory_s, latency_s,
                         math_peak(hw, dtype, cudnn_allow_tf32))
         if _base(k) in ("step_gemm", "step_gemm_backward", "weight_gradients"):
@@ -297,13 +309,19 @@ def _step_shape(k: Mapping, call: str):
 
 
 def _algo(k: Mapping, hw: Hardware, dtype: str, layers: int, call: str, cell: str | None):
-    """The regime of a step kernel (STANDARD where the cell is unknown or copies run side by
-    side), its width standing in for the input size too."""
-    batch, _, width = _step_shape(k, call)
-    if cell is None or float(np.max(k["concurrent"])) > 1:
+    """The regime of a step kernel (STANDARD where the cell is unknown), H from G*H and the
+    step's width standing in for the input size. Where copies run side by side (directions,
+    wavefront layers) PERSIST_STATIC, which needs one unidirectional layer, becomes STANDARD;
+    PERSIST_STATIC_SMALL_H stays (PyTorch picks it by H alone)."""
+    batch, gates_hidden, width = _step_shape(k, call)
+    if cell is None:
         return ALGOS[0]
-    return select_algo(cell, width, width, layers, 1, batch, k["count"], dtype, hw,
+    hidden = np.asarray(gates_hidden) // CELL_GATES[cell]
+    algo = select_algo(cell, hidden, width, layers, 1, batch, k["count"], dtype, hw,
                        forward=call == "forward")
+    if float(np.max(k["concurrent"])) > 1:
+        return np.where(algo == ALGOS[1], ALGOS[0], algo)
+    return algo
 
 
 def _row(k: Mapping, call: str, core_s, memory_s, latency_s, peak: float) -> dict:

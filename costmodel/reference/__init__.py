@@ -22,6 +22,7 @@ SOURCES = {
     "neusight-layers": "costmodel.reference.neusight_layers",
     "llmcompass": "costmodel.reference.llmcompass",
     "attention": "costmodel.reference.attention",
+    "xwang233-small-h": "costmodel.reference.xwang233_small_h",
 }
 REQUIRED_COLUMNS = ("source", "gpu", "family", "phase", "dtype", "measured_s", "repo",
                     "commit", "path_or_url")

@@ -1,4 +1,5 @@
-"""Predicted vs measured for a reference source: leave-one-GPU-out and summaries.
+"""Predicted vs measured for a reference source: leave-one-GPU-out and summaries (a source
+with a ``scored`` function of its own, e.g. a ratio on one unnamed GPU, runs that instead).
 
 Protocol: for each GPU g, ``params = fit(rows[gpu != g])`` and ``predicted[gpu == g] =
 predict(rows[gpu == g], params)``: every figure is an unseen-GPU figure (a held-out GPU whose
@@ -24,6 +25,8 @@ def scored(name: str, leave_one_gpu_out: bool = True) -> pd.DataFrame:
     """Every row of source ``name`` with ``predicted_<model>_s`` and ``error_<model>``
     (predicted / measured - 1) for the models of :data:`MODELS`."""
     module = source(name)
+    if hasattr(module, "scored"):  # a source with a protocol of its own (a ratio, one GPU)
+        return module.scored(leave_one_gpu_out)
     frame = module.rows().reset_index(drop=True)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
@@ -46,12 +49,18 @@ def scored(name: str, leave_one_gpu_out: bool = True) -> pd.DataFrame:
 
 def summary(frame: pd.DataFrame, by: tuple[str, ...] = ("source", "gpu", "phase", "dtype")
             ) -> pd.DataFrame:
-    """Median, p90 and worst absolute relative error per group, for each model."""
+    """Median, p90 and worst absolute relative error per group, for each model the frame
+    scores (its ``error_<model>`` columns: :data:`MODELS`, or a source's own); a group without
+    a model's figures gets NaN."""
+    models = [c[len("error_"):] for c in frame.columns if c.startswith("error_")]
     out = []
     for key, group in frame.groupby(list(by), sort=True):
         row = dict(zip(by, key if isinstance(key, tuple) else (key,)), rows=len(group))
-        for model in MODELS:
-            err = np.abs(group[f"error_{model}"].to_numpy())
+        for model in models:
+            err = np.abs(group[f"error_{model}"].dropna().to_numpy())
+            if not len(err):
+                row.update({f"{model}_{k}": np.nan for k in ("median", "p90", "worst")})
+                continue
             row.update({f"{model}_median": float(np.median(err)),
                         f"{model}_p90": float(np.quantile(err, P90)),
                         f"{model}_worst": float(err.max())})
