@@ -66,7 +66,8 @@ from costmodel.cost import own_name
 from costmodel.hardware import ARCHITECTURES, Hardware, matmul_peak
 from costmodel.implementations import cublas, cudnn_small_h
 from costmodel.implementations.cudnn_algo import ALGOS, select_algo  # noqa: F401 (re-export)
-from costmodel.implementations.cudnn_batch import BATCH_TERMS, BATCH_TILES, batch_parts, batch_s
+from costmodel.implementations.cudnn_batch import (  # noqa: F401 (batch_parts: re-export)
+    BATCH_TERMS, BATCH_TILES, batch_parts, batch_s)
 from costmodel.numeric import dtype_bytes_of
 
 try:
