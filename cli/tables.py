@@ -117,9 +117,9 @@ def _note(result) -> str:
     calibrated = bool(getattr(result.hardware, "efficiency", None))
     fitted = not calibrated and Efficiency.for_hardware(result.hardware).cublas is not None
     source = ("a calibrated profile's efficiencies" if calibrated
-              else f"the datasheet, with GEMM, pointwise and fused-attention efficiencies\n"
+              else f"the datasheet, with GEMM, pointwise and fused-attention\nefficiencies "
                    f"fitted for {result.hardware.architecture} GPUs (costmodel/data/fitted/"
-                   "cublas.toml, sdpa.toml;\nrecurrences: cudnn_rnn.toml, cudnn_small_h.toml)"
+                   "cublas.toml,\nsdpa.toml; recurrences: cudnn_rnn.toml, cudnn_small_h.toml)"
               if fitted else "the datasheet with efficiency priors")
     crossover = ("crossover: the n where the two are equal ('never' = no n >= 1 does);\n"
                  if result.ratios else "")

@@ -7,8 +7,9 @@ SMs)`` waves and its last wave may be partly empty (tile quantisation). Per bloc
 the two products on the tensor cores and the softmax on each score (exp, max, sum, scale on
 the fp32 units), one after the other within a warp::
 
-    compute_s = (products_flops / (tensor_peak * efficiency)
-                 + scores * score_flops / fp32_peak) / quantisation
+    compute_s = max((products_flops / (tensor_peak * efficiency)
+                     + scores * score_flops / fp32_peak) / quantisation,
+                    the longest block's share of that work on one SM)
     memory_s  = (q, k, v, o bytes) / hbm_bytes_per_s
     fused_s   = floor_s + max(compute_s, memory_s)
 
@@ -140,9 +141,13 @@ def fused_attention_s(q_len, kv_len, head_dim, heads_batch, hw: Hardware, dtype:
     blocks = heads_batch * np.ceil(q_len / q_rows)
     moved = (QKVO if phase == "forward" else BACKWARD_QKVO) * heads_batch * head_dim * (
         q_len + kv_len) / 2 * dtype_bytes_of(dtype)
+    # one block runs on one SM: no launch ends before its longest block (a varlen launch's
+    # blocks differ; a dense launch's are equal, and there this bound is never the larger)
+    block_s = work_s * np.minimum(q_rows, q_len) / (q_len * heads_batch) * hw.sm_count
     if sequences_axis is not None:
         work_s, blocks, moved = (np.sum(v, axis=sequences_axis) for v in (work_s, blocks, moved))
-    compute_s = work_s / _used_fraction(blocks, hw)
+        block_s = np.max(block_s, axis=sequences_axis)
+    compute_s = np.maximum(work_s / _used_fraction(blocks, hw), block_s)
     return p["floor_s"] + np.maximum(compute_s, moved / hw.hbm_bytes_per_s)
 
 
