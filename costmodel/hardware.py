@@ -6,11 +6,12 @@ loads and checks them, resolves names and picks the peak a PyTorch matmul reache
 
 Schema. Top level: ``name`` (unique), ``short_names`` (lower-case names users type), ``vendor``,
 ``notes`` (datasheet subtleties), ``architecture`` (one of ARCHITECTURES: the generation whose
-fitted implementation priors apply; optional in user files), optionally ``memory_technology``
-(one of MEMORY_TECHNOLOGIES: HBM or GDDR parts stream at different fractions of their
-datasheet bandwidth, so fitted pointwise efficiencies transfer by it). One table per
-figure -- ``memory_bytes``, ``hbm_bytes_per_s``, ``sm_count`` (SMs; CUs on AMD),
-``l2_bytes``, ``boost_clock_hz`` and ``peak_flops_per_s.<key>``;
+fitted implementation priors apply; optional in user files). One table per figure --
+``memory_technology`` (the DRAM, one of MEMORY_TECHNOLOGIES: HBM or GDDR parts stream at different
+fractions of their datasheet bandwidth, so fitted pointwise efficiencies transfer by it; its
+``value`` is a string such as "HBM2e"; optional in user files, where a plain string such as
+``memory_technology = "GDDR6"`` also works), ``memory_bytes``, ``hbm_bytes_per_s``,
+``sm_count`` (SMs; CUs on AMD), ``l2_bytes``, ``boost_clock_hz`` and ``peak_flops_per_s.<key>``;
 optionally ``sustained_clock_hz`` (the clock a power-capped part holds under matmul load)::
 
     [peak_flops_per_s.fp16]
@@ -30,7 +31,8 @@ support is marked explicitly, never by omission: ``supported = false`` plus a ``
 
 Shipped files must give every figure and every key of DTYPES, each with full provenance. A
 user's own file needs only ``name``, ``hbm_bytes_per_s`` and one peak; there a figure may be a
-bare number, provenance is optional, an absent figure is ``None`` and an absent dtype unsupported.
+bare number (``memory_technology`` a bare string), provenance is optional, an absent figure is
+``None`` and an absent dtype unsupported.
 Unknown keys, non-numbers, non-positive values and bad provenance are errors in both.
 A user file may also be a device profile written by ``costmodel calibrate``: its
 ``[calibration]`` table (device, versions, threads, date, benchmarks: kept as read) and its
@@ -236,20 +238,27 @@ def _provenance(origin: str, field: str, raw: dict, strict: bool, peak: bool) ->
     return Provenance(read=read, **text)
 
 
-def _figure(origin: str, field: str, raw: Any, strict: bool, peak: bool = False):
-    """(value, Provenance | None) from a figure table, or from a bare number in a user file."""
-    integer = field == "sm_count"
+def _technology(origin: str, field: str, raw: Any) -> str:
+    if not isinstance(raw, str) or raw not in MEMORY_TECHNOLOGIES:
+        _fail(origin, field, f"{raw!r} is not one of {', '.join(MEMORY_TECHNOLOGIES)}")
+    return raw
+
+
+def _figure(origin: str, field: str, raw: Any, strict: bool, peak: bool = False, check=None):
+    """(value, Provenance | None) from a figure table, or from a bare value in a user file;
+    ``check(origin, field, raw)`` validates the value (default: a positive number)."""
+    check = check or functools.partial(_number, integer=field == "sm_count")
     if not isinstance(raw, dict):
         if strict:
             _fail(origin, field, "must be a table with value and provenance "
                                  f"({', '.join(_PROVENANCE_KEYS)})")
-        return _number(origin, field, raw, integer), None
+        return check(origin, field, raw), None
     unknown = sorted(set(raw) - _FIGURE_KEYS)
     if unknown:
         _fail(origin, field, f"unknown key(s) {unknown}; allowed: {sorted(_FIGURE_KEYS)}")
     if "value" not in raw:
         _fail(origin, field, "missing 'value'")
-    value = _number(origin, f"{field}.value", raw["value"], integer)
+    value = check(origin, f"{field}.value", raw["value"])
     return value, _provenance(origin, field, raw, strict, peak)
 
 
@@ -289,7 +298,7 @@ def _parse(text: str, origin: str, strict: bool) -> Hardware:
     unknown = sorted(set(data) - _TOP_KEYS - (set() if strict else set(_PROFILE_KEYS)))
     if unknown:
         _fail(origin, unknown[0], f"unknown key; allowed: {', '.join(sorted(_TOP_KEYS))}")
-    required = ("name", "short_names", "vendor", "architecture", *FIGURES,
+    required = ("name", "short_names", "vendor", "architecture", "memory_technology", *FIGURES,
                 "peak_flops_per_s") if strict else (
         "name", "hbm_bytes_per_s", "peak_flops_per_s")
     for key in required:
@@ -311,10 +320,12 @@ def _parse(text: str, origin: str, strict: bool) -> Hardware:
     architecture = data.get("architecture", "")
     if architecture and architecture not in ARCHITECTURES:
         _fail(origin, "architecture", f"{architecture!r} is not one of {', '.join(ARCHITECTURES)}")
-    memory = data.get("memory_technology", "")
-    if memory and memory not in MEMORY_TECHNOLOGIES:
-        _fail(origin, "memory_technology",
-              f"{memory!r} is not one of {', '.join(MEMORY_TECHNOLOGIES)}")
+    memory = ""
+    if "memory_technology" in data:
+        memory, prov = _figure(origin, "memory_technology", data["memory_technology"], strict,
+                               check=_technology)
+        if prov is not None:
+            provenance["memory_technology"] = prov
     for key in _PROFILE_KEYS:
         if key in data and not isinstance(data[key], dict):
             _fail(origin, key, f"must be a table, e.g. [{key}]")

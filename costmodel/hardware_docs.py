@@ -22,7 +22,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _display(field: str, value: float) -> str:
+def _display(field: str, value: float | str) -> str:
+    if isinstance(value, str):  # memory_technology: a name, shown as is
+        return value
     if field.startswith("peak_flops_per_s."):
         return f"{_fmt(value, 1e12)} {'TOPS' if field.endswith('int8') else 'TFLOP/s'}"
     scale, unit = _UNITS[field]
@@ -36,14 +38,16 @@ def render_markdown() -> str:
            "<!-- Generated from costmodel/data/hardware/*.toml by "
            "costmodel.hardware_docs.render_markdown(); do not edit. -->",
            f"Regenerate with `{_REGENERATE}`; the test suite fails when this file is stale.", "",
-           "Dense peaks only. Memory is the marketed GB (10^9 B); L2 is in MiB. "
+           "Dense peaks only. Memory is the marketed GB (10^9 B); L2 is in MiB. Memory type is "
+           "the DRAM (HBM or GDDR family: fitted pointwise efficiencies transfer by it). "
            "Schema, units and the short-name choices: the docstring of `costmodel/hardware.py`.",
            "Flags: " + "; ".join(f"**{k}** {v}" for k, v in CONFIDENCE.items()) + ".", "",
            "## Devices", "",
-           "| Device | Short names | Vendor | Memory (GB) | Bandwidth (GB/s) | SMs / CUs "
-           "| L2 (MiB) | Boost (MHz) |", "|---|---|---|---|---|---|---|---|"]
+           "| Device | Short names | Vendor | Memory type | Memory (GB) | Bandwidth (GB/s) "
+           "| SMs / CUs | L2 (MiB) | Boost (MHz) |", "|---|---|---|---|---|---|---|---|---|"]
     for hw in devices:
         out.append(f"| {hw.name} | {', '.join(f'`{s}`' for s in hw.short_names)} | {hw.vendor} | "
+                   f"{hw.memory_technology} | "
                    + " | ".join(_fmt(getattr(hw, f), _UNITS[f][0]) for f in FIGURES) + " |")
     out += ["", "## Dense peaks (TFLOP/s; int8 in TOPS)", "",
             "fp16/bf16: tensor, FP32 accumulate. `—` = no hardware support. "

@@ -52,7 +52,8 @@ def test_shipped_file_is_complete(hw: Hardware):
 @pytest.mark.parametrize("hw", CATALOGUE, ids=lambda hw: hw.name)
 def test_every_figure_has_provenance(hw: Hardware):
     optional = {f for f in hwmod.OPTIONAL_FIGURES if getattr(hw, f) is not None}
-    expected = set(FIGURES) | optional | {f"peak_flops_per_s.{key}" for key in hw.peaks}
+    expected = (set(FIGURES) | optional | {"memory_technology"}
+                | {f"peak_flops_per_s.{key}" for key in hw.peaks})
     assert set(hw.provenance) == expected
     for field, prov in hw.provenance.items():
         assert prov.source.strip() and prov.quote.strip(), field
@@ -62,6 +63,17 @@ def test_every_figure_has_provenance(hw: Hardware):
         if prov.confidence == "d" or prov.printed == "sparse":
             assert prov.derivation.strip(), field
         assert (prov.printed in hwmod.PRINTED) == field.startswith("peak_flops_per_s."), field
+
+
+@pytest.mark.parametrize("hw", CATALOGUE, ids=lambda hw: hw.name)
+def test_memory_technology_is_in_its_quote(hw: Hardware):
+    assert hw.memory_technology in hwmod.MEMORY_TECHNOLOGIES
+    assert hw.memory_family in hwmod.MEMORY_FAMILIES
+    # the quote names the part ("HBM2e", "HBM2E"); HBM2 must not be read from an "HBM2e" quote
+    quote = hw.provenance["memory_technology"].quote.lower()
+    tech = hw.memory_technology.lower()
+    assert any(not quote[i + len(tech):i + len(tech) + 1].isalnum()
+               for i in range(len(quote)) if quote.startswith(tech, i)), quote
 
 
 def test_no_machine_path_in_shipped_data():
@@ -259,6 +271,26 @@ def test_minimal_user_file_loads(tmp_path):
         hw.peak_flops_per_s("fp32")
 
 
+@pytest.mark.parametrize("text", ['memory_technology = "GDDR6"\n' + MINIMAL,
+                                  MINIMAL + '[memory_technology]\nvalue = "GDDR6"\n'])
+def test_user_memory_technology_as_string_or_table(tmp_path, text):
+    hw = load_hardware(write(tmp_path, text))
+    assert hw.memory_technology == "GDDR6" and hw.memory_family == "GDDR"
+    # neither a bare string nor a table without quote carries any provenance
+    assert hw.provenance.get("memory_technology", hwmod.Provenance()) == hwmod.Provenance()
+
+
+def test_shipped_memory_technology_must_be_a_table_with_provenance():
+    text = (REPO / "costmodel/data/hardware/t4.toml").read_text(encoding="utf-8")
+    table = text[text.index("[memory_technology]"):text.index("[memory_bytes]")]
+    plain = 'memory_technology = "GDDR6"\n' + text.replace(table, "")
+    assert hwmod._parse(plain, "t4.toml", strict=False).memory_technology == "GDDR6"
+    with pytest.raises(ValueError, match=r"t4\.toml: field 'memory_technology': must be a table"):
+        hwmod._parse(plain, "t4.toml", strict=True)
+    with pytest.raises(ValueError, match=r"t4\.toml: field 'memory_technology': missing"):
+        hwmod._parse(text.replace(table, ""), "t4.toml", strict=True)
+
+
 def test_shipped_file_copied_as_user_file_loads_the_same(tmp_path):
     source = REPO / "costmodel" / "data" / "hardware" / "a100-sxm4-40gb.toml"
     copy = load_hardware(str(write(tmp_path, source.read_text(encoding="utf-8"))))
@@ -300,6 +332,15 @@ MALFORMED = [  # (text, field named in the error, words in the error)
     (MINIMAL + "[l2_bytes]\nvalue = 1e6\nread = \"yesterday\"\n", "l2_bytes.read", "date"),
     (MINIMAL + "[l2_bytes]\nvalue = 1e6\nconfidence = \"sure\"\n", "l2_bytes.confidence", "not one of"),
     ('short_names = ["My GPU"]\n' + MINIMAL, "short_names", "must be written as 'my-gpu'"),
+    ("memory_technology = 5\n" + MINIMAL, "memory_technology", "5 is not one of"),
+    (MINIMAL + '[memory_technology]\nvalue = "HBM9"\n', "memory_technology.value", "not one of"),
+    (MINIMAL + '[memory_technology]\nquote = "HBM2"\n', "memory_technology", "missing 'value'"),
+    (MINIMAL + '[memory_technology]\nvalue = "HBM2"\ntype = "x"\n', "memory_technology",
+     "unknown key"),
+    (MINIMAL + '[memory_technology]\nvalue = "HBM2"\nconfidence = "d"\n',
+     "memory_technology.derivation", "required"),
+    (MINIMAL + '[memory_technology]\nvalue = "HBM2"\nprinted = "dense"\n',
+     "memory_technology.printed", "only"),
 ]
 
 
@@ -359,4 +400,6 @@ def test_rendered_docs_show_every_device_and_every_source():
         for prov in hw.provenance.values():
             assert prov.source.replace("|", "\\|") in text
     assert "| A100 SXM4 40GB | 9.7 | 19.5 | 19.5 |  | 156 | 312 | 312 | — | 624 |" in text
+    assert "| T4 | `t4` | NVIDIA | GDDR6 | 16 | 320 | 40 | 4 | 1590 |" in text
+    assert "| memory_technology | HBM2e | " in text  # the source table row shows the name
     assert set(PEAK_KEYS) <= set(text.split())
