@@ -160,3 +160,20 @@ def test_committed_cublas_fit_is_what_the_fit_script_writes():
     committed = (fitmod.FOLDER / f"{cublas.FITTED}.toml").read_text(encoding="utf-8")
     assert committed == fitmod.render("neusight"), (
         "costmodel/data/fitted/cublas.toml is stale: python -m costmodel.reference.fit neusight")
+
+
+def test_attention_scores_leave_one_shape_out_so_reference_all_runs():
+    """Its rows are one GPU: `validate --reference attention` (and `all`) scores the fused
+    kernels leave-one-shape-out instead of failing on an empty leave-one-GPU-out fit, and
+    says so; each held-out shape's prediction differs from the in-sample one."""
+    import numpy as np
+
+    from costmodel.reference import score
+    from clirun import run
+
+    held, seen = score.scored("attention"), score.scored("attention", leave_one_gpu_out=False)
+    assert np.isfinite(held["predicted_model_s"]).all()
+    fused = (held.model == "flash").to_numpy()
+    assert not np.allclose(held["predicted_model_s"][fused], seen["predicted_model_s"][fused])
+    code, out, err = run("validate", "--reference", "attention")
+    assert code == 0 and "leave-one-shape-out" in out + err

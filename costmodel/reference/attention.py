@@ -190,3 +190,25 @@ def baseline(frame: pd.DataFrame, eff) -> np.ndarray:
 
 
 fitted_toml = published.fitted_toml
+
+
+SCORE_NOTE = ("every row of one shape predicted from a fit on the other shapes "
+              "(leave-one-shape-out) on the one GPU these threads measured (A100): not an "
+              "unseen-GPU figure; leave-one-source-out: python -m "
+              "costmodel.validation.reference.ops_report")
+
+
+def scored(leave_one_out: bool = True) -> pd.DataFrame:
+    """Every row with ``predicted_<model>_s`` and ``error_<model>`` for the fitted model
+    (leave-one-shape-out unless told otherwise: the rows are all one GPU, so leaving the GPU
+    out would leave nothing to fit), the datasheet roofline and the priors."""
+    from costmodel.efficiency import Efficiency
+
+    frame = rows().reset_index(drop=True)
+    frame["predicted_model_s"] = (leave_one_shape_out(frame) if leave_one_out
+                                  else predict(frame, fit(frame)))
+    frame["predicted_roofline_s"] = baseline(frame, Efficiency.ideal())
+    frame["predicted_priors_s"] = baseline(frame, Efficiency.priors())
+    for model in ("model", "roofline", "priors"):
+        frame[f"error_{model}"] = frame[f"predicted_{model}_s"] / frame["measured_s"] - 1.0
+    return frame
