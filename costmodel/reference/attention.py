@@ -155,23 +155,13 @@ def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
 
 def leave_one_shape_out(frame: pd.DataFrame) -> np.ndarray:
     """predicted[shape == x] = predict(those rows, fit(rows of every other shape))."""
-    out = np.full(len(frame), np.nan)
-    keys = frame[list(SHAPE)].apply(tuple, axis=1)
-    for key in keys.unique():
-        held = (keys == key).to_numpy()
-        out[held] = predict(frame[held].reset_index(drop=True),
-                            fit(frame[~held].reset_index(drop=True)))
-    return out
+    return published.leave_one_out(frame, frame[list(SHAPE)].apply(tuple, axis=1), fit,
+                                   predict)
 
 
 def leave_one_source_out(frame: pd.DataFrame) -> np.ndarray:
     """predicted[thread == t] = predict(those rows, fit(the other threads' rows))."""
-    out = np.full(len(frame), np.nan)
-    for thread in frame.thread.unique():
-        held = (frame.thread == thread).to_numpy()
-        out[held] = predict(frame[held].reset_index(drop=True),
-                            fit(frame[~held].reset_index(drop=True)))
-    return out
+    return published.leave_one_out(frame, frame.thread, fit, predict)
 
 
 def baseline(frame: pd.DataFrame, eff) -> np.ndarray:

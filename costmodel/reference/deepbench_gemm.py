@@ -25,16 +25,14 @@ import pandas as pd
 
 from costmodel.hardware import load_hardware
 from costmodel.implementations import cublas
-from costmodel.reference import published
+from costmodel.reference import deepbench_rnn, published
 
 NAME = "deepbench-gemm"
 FITTED = cublas.FITTED
 PREFIX = "deepbench-gemm-train-"
 DTYPE = "fp32"
 BACK_TO_BACK_FLOOR = 0.0  # floor_applies: 400 back-to-back calls, no launch gap per call
-GPUS = {"NV_T4": "t4", "NV_P100": "p100", "NV_M40": "m40", "NV_TitanX": "titan-x",
-        "NV_TitanX_Pascal": "titan-x-pascal", "NV_TitanXp": "titan-xp", "NV_1080Ti": "1080ti",
-        "NV_V100": "v100"}
+GPUS = {**deepbench_rnn.GPUS, "NV_T4": "t4"}  # the RNN sheets' GPUs; the T4 has GEMM rows only
 MS = 1e-3
 # CUDA 7.5 / 8.0 sheets (every GPU but the V100 and T4): their few-row times are erratic (P100:
 # 16 rows of a 4096 x 4096 weight take 2.3x as long as 32 rows) and their cuBLAS is older than

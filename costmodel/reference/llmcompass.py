@@ -147,12 +147,7 @@ def _with(params: dict, term: str, value: float) -> dict:
 
 def leave_one_family_out(frame: pd.DataFrame) -> np.ndarray:
     """predicted[family == f] = predict(those rows, fit(every other family's rows))."""
-    out = np.full(len(frame), np.nan)
-    for family in frame.family.unique():
-        held = (frame.family == family).to_numpy()
-        out[held] = predict(frame[held].reset_index(drop=True),
-                            fit(frame[~held].reset_index(drop=True)))
-    return out
+    return published.leave_one_out(frame, frame.family, fit, predict)
 
 
 def op_seconds(op: dict, hw, p: dict, timing: dict | None = None) -> float:

@@ -77,9 +77,16 @@ def gpu_name(origin: str, device: str) -> str:
 
 def leave_one_gpu_out(rows: pd.DataFrame, fit: Callable, predict: Callable) -> np.ndarray:
     """predicted[gpu == g] = predict(rows[gpu == g], fit(rows[gpu != g])) for every g."""
+    return leave_one_out(rows, rows.gpu, fit, predict)
+
+
+def leave_one_out(rows: pd.DataFrame, groups, fit: Callable, predict: Callable) -> np.ndarray:
+    """predicted[groups == g] = predict(those rows, fit(every other group's rows)) for every
+    g of ``groups`` (one key per row: a GPU, a shape, a source, an op family)."""
+    keys = np.asarray([str(key) for key in groups])  # tuples (a shape) compare as text
     out = np.full(len(rows), np.nan)
-    for gpu in sorted(rows.gpu.unique()):
-        held = (rows.gpu == gpu).to_numpy()
+    for key in sorted(set(keys)):
+        held = keys == key
         params = fit(rows[~held].reset_index(drop=True))
         out[held] = predict(rows[held].reset_index(drop=True), params)
     return out
