@@ -23,6 +23,11 @@ echo "probe rc=$?"
 timeout 100 costmodel calibrate --device cuda -q -o "$OUT/cuda-$GPU.toml" \
   >"$OUT/calibrate.log" 2>&1
 echo "calibrate rc=$?"
+if [ ! -f "$OUT/cuda-$GPU.toml" ]; then  # the full run did not finish in time: the small one
+  timeout 40 costmodel calibrate --device cuda --quick -q -o "$OUT/cuda-$GPU.toml" \
+    >>"$OUT/calibrate.log" 2>&1
+  echo "calibrate --quick rc=$?"
+fi
 if [ -f "$OUT/cuda-$GPU.toml" ]; then
   timeout 80 costmodel validate --device cuda --gpu "$OUT/cuda-$GPU.toml" \
     --modes inference,training --max-config-s 0.05 --budget-s 0.05 \
