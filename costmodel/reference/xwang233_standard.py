@@ -113,3 +113,17 @@ def _combine(parts: dict, held: np.ndarray, frame: pd.DataFrame, params: dict) -
     scale = frame.loc[held, "phase"].map(
         lambda p: params[STEP_PHASE[p]]["floor_scale"]).to_numpy(dtype=float)
     return parts["fixed"][held] + scale * parts["floor"][held]
+
+
+def fitted_toml(params: dict) -> str:
+    """The fitted file's body (shared by :mod:`costmodel.reference.fractaltensor_cudnn`,
+    which fits nothing): what each key means, then the values."""
+    lines = ["# cuDNN 8 stack (implementations/cudnn_stack.py): the STANDARD step floor = "
+             "floor_scale x the fitted DeepBench floor,",
+             "# paid once per layer of a wavefront step; rows: the BEFORE rows of PR #62143 "
+             "(GPU not stated) priced as " + PRICED_ON + ".", ""]
+    for phase in stack.PHASES:
+        lines += [f"[params.{phase}]", *(f"{k} = {v!r}" if not isinstance(v, list) else
+                                         f"{k} = {v!r}".replace("'", '"')
+                                         for k, v in params[phase].items()), ""]
+    return "\n".join(lines)
