@@ -183,3 +183,9 @@ def test_cli_states_the_stack_and_refuses_it_for_serving():
     code, _, err = run("compare", "--n", "64", "--d", "128", "--mode", "decode",
                        "--cudnn-stack", "pr62143")
     assert code == 2 and "--cudnn-stack" in err
+
+
+def test_fractaltensor_predict_is_what_compare_prices_with_the_committed_fit():
+    rows = ft.rows().head(6)
+    np.testing.assert_allclose(ft.predict(rows, ft.fit(rows)), ft.seconds(rows, "pr62143"),
+                               rtol=1e-12)

@@ -50,11 +50,10 @@ NOTES = {
 @dataclass(frozen=True)
 class StackParams:
     """The step floor of one library generation: ``floor_scale`` per phase (of the fitted
-    DeepBench floor) and whether each wavefront layer pays its own floor."""
+    DeepBench floor), paid by each layer of a wavefront step."""
 
     name: str
     floor_scale: dict
-    floor_per_layer: bool
 
 
 def check_stack(stack: str) -> str:
@@ -77,7 +76,7 @@ def params_of(stack: str, table: dict | None = None) -> StackParams | None:
     if check_stack(stack) == DEFAULT:
         return None
     table = fitted_table() if table is None else table
-    return StackParams(stack, {p: float(table[p]["floor_scale"]) for p in PHASES}, True)
+    return StackParams(stack, {p: float(table[p]["floor_scale"]) for p in PHASES})
 
 
 def floor_factor(stack: StackParams | None, call: str, wavefront_layers) -> np.ndarray:
@@ -85,8 +84,7 @@ def floor_factor(stack: StackParams | None, call: str, wavefront_layers) -> np.n
     ``floor_scale`` times the wavefront layers side by side (1 outside a wavefront) else."""
     if stack is None:
         return np.ones(())
-    layers = np.asarray(wavefront_layers, dtype=float) if stack.floor_per_layer else 1.0
-    return stack.floor_scale[call] * np.asarray(layers, dtype=float)
+    return stack.floor_scale[call] * np.asarray(wavefront_layers, dtype=float)
 
 
 def note(stack: str) -> str:
