@@ -189,3 +189,11 @@ def test_fractaltensor_predict_is_what_compare_prices_with_the_committed_fit():
     rows = ft.rows().head(6)
     np.testing.assert_allclose(ft.predict(rows, ft.fit(rows)), ft.seconds(rows, "pr62143"),
                                rtol=1e-12)
+
+
+def test_library_predict_takes_the_stack_like_compare():
+    row = compare(256, 512, "a100", cudnn_stack="pr62143", models=("gru",)).rows[0]
+    got = cm.predict(cm.GRU(512, 512), "a100", n=256, mode="inference", cudnn_stack="pr62143")
+    assert got.phases["forward"] == pytest.approx(row["time_forward_s"], rel=1e-12)
+    with pytest.raises(ValueError, match="cudnn_stack"):
+        cm.predict(cm.GRU(8, 8), "a100", n=4, cudnn_stack="newest")
