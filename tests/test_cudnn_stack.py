@@ -71,14 +71,16 @@ def test_golden_headline_rnn_step_on_a100():
 
 
 def test_wavefront_layers_read_from_the_step_width():
-    def step(record):
+    def layers(record):
         kernels = record.kernel_values(dtype="fp32", n=8, batch=2)
-        return next(k for k in kernels if impl.own_name(k["name"]) == "step_gemm")
-    assert impl._wavefront_layers(step(cm.LSTM(64, 64, num_layers=3)), "forward") == 3
-    assert impl._wavefront_layers(step(cm.RNN(64, 64, num_layers=2)), "forward") == 2
-    assert impl._wavefront_layers(step(cm.GRU(64, 64, num_layers=4)), "forward") == 4
-    assert impl._wavefront_layers(step(cm.LSTM(64, 64)), "forward") == 1
-    assert impl._wavefront_layers(step(cm.LSTM(64, 64, bidirectional=True)), "forward") == 1
+        k = next(k for k in kernels if impl.own_name(k["name"]) == "step_gemm")
+        return stack.wavefront_layers(*impl._step_shape(k, "forward")[1:], k["concurrent"],
+                                      impl.GATES_TO_CELL)
+    assert layers(cm.LSTM(64, 64, num_layers=3)) == 3  # width 2H: 4H / 2H = 2 = 4 / 2
+    assert layers(cm.RNN(64, 64, num_layers=2)) == 2
+    assert layers(cm.GRU(64, 64, num_layers=4)) == 4
+    assert layers(cm.LSTM(64, 64)) == 1
+    assert layers(cm.LSTM(64, 64, bidirectional=True)) == 1  # 2 directions, not layers
 
 
 def test_unknown_stack_is_refused_naming_the_choices():

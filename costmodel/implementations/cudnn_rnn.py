@@ -246,7 +246,8 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
         # STANDARD's per-batch step kernel; PERSIST_STATIC is another one (no weights read)
         # the step floor of the library generation assumed (cudnn_stack: DeepBench's default)
         latency_s = (p.step_s(hw) * cudnn_stack.floor_factor(
-            params.get("stack"), call, _wavefront_layers(k, call))
+            params.get("stack"), call, cudnn_stack.wavefront_layers(
+                *_step_shape(k, call)[1:], k["concurrent"], GATES_TO_CELL))
             + np.where(static, 0.0, batch_s(k, hw, p, unit["memory"])) if step else 0.0)
         if step:  # PERSIST_STATIC_SMALL_H: a share of the STANDARD step plus its own work
             ratio, work = cudnn_small_h.step_terms(
@@ -305,16 +306,6 @@ def _cell_of(k: Mapping, call: str) -> str | None:
         if cells:
             return cells[0]
     return None
-
-
-def _wavefront_layers(k: Mapping, call: str):
-    """The layers side by side in a wavefront step (its width is input + hidden = 2H: the
-    ``scale`` 2 of :func:`_cell_of`), else 1 (one layer, or directions side by side)."""
-    batch, gates_hidden, width = _step_shape(k, call)
-    ratio = np.asarray(gates_hidden, dtype=float) / np.asarray(width, dtype=float)
-    wavefront = not np.any(np.isin(ratio, list(GATES_TO_CELL))) and np.all(
-        np.isin(ratio * 2, list(GATES_TO_CELL)))
-    return np.asarray(k["concurrent"], dtype=float) if wavefront else 1.0
 
 
 def _step_shape(k: Mapping, call: str):

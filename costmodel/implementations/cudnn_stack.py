@@ -87,6 +87,16 @@ def floor_factor(stack: StackParams | None, call: str, wavefront_layers) -> np.n
     return stack.floor_scale[call] * np.asarray(wavefront_layers, dtype=float)
 
 
+def wavefront_layers(gates_hidden, width, concurrent, gates) -> np.ndarray:
+    """The layers side by side in a step GEMM of ``gates_hidden`` (G*H) outputs over ``width``
+    inputs: ``concurrent`` in a wavefront, whose width is input + hidden = 2H (G*H / width is
+    G / 2 for a G of ``gates``), else 1 (one layer, or directions side by side)."""
+    ratio = np.asarray(gates_hidden, dtype=float) / np.asarray(width, dtype=float)
+    wavefront = not np.any(np.isin(ratio, list(gates))) and np.all(
+        np.isin(ratio * 2, list(gates)))
+    return np.asarray(concurrent, dtype=float) if wavefront else np.ones(())
+
+
 def note(stack: str) -> str:
     """One line for ``compare``: the stack assumed and what it rests on."""
     if check_stack(stack) == DEFAULT:
