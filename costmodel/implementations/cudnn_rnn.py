@@ -64,7 +64,7 @@ import numpy as np
 
 from costmodel.cost import own_name
 from costmodel.hardware import ARCHITECTURES, Hardware, matmul_peak
-from costmodel.implementations import cublas, cudnn_small_h
+from costmodel.implementations import cublas, cudnn_small_h, cudnn_stack
 from costmodel.implementations.cudnn_algo import ALGOS, select_algo  # noqa: F401 (re-export)
 from costmodel.implementations.cudnn_batch import (  # noqa: F401 (batch_parts: re-export)
     BATCH_TERMS, BATCH_TILES, batch_parts, batch_s)
@@ -221,7 +221,9 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
     :func:`costmodel.roofline.kernel_time`'s keys plus ``implementation`` and ``call`` (the
     cuDNN call: forward, backward_data, backward_weights); a step row's ``latency_s`` holds
     its floor and its batch tile's terms (:mod:`costmodel.implementations.cudnn_batch`).
-    ``cublas_params``: the device's fitted cuBLAS set, which prices :data:`CUBLAS_BULK`."""
+    ``cublas_params``: the device's fitted cuBLAS set, which prices :data:`CUBLAS_BULK`;
+    ``params["stack"]``: the library generation's step floor (:mod:`cudnn_stack`; absent:
+    DeepBench's)."""
     owned, calls = {}, []
     layers = sum(_base(k) == "step_gemm" for k in kernels)
     for i, k in enumerate(kernels):
@@ -242,8 +244,11 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
         unit = gemm_parts(k, hw, dtype, eff, cudnn_allow_tf32, static)
         core_s, memory_s = _core_memory(unit, p)
         # STANDARD's per-batch step kernel; PERSIST_STATIC is another one (no weights read)
-        latency_s = (p.step_s(hw) + np.where(static, 0.0, batch_s(k, hw, p, unit["memory"]))
-                     if step else 0.0)
+        # the step floor of the library generation assumed (cudnn_stack: DeepBench's default)
+        latency_s = (p.step_s(hw) * cudnn_stack.floor_factor(
+            params.get("stack"), call, cudnn_stack.wavefront_layers(
+                *_step_shape(k, call)[1:], k["concurrent"], GATES_TO_CELL))
+            + np.where(static, 0.0, batch_s(k, hw, p, unit["memory"])) if step else 0.0)
         if step:  # PERSIST_STATIC_SMALL_H: a share of the STANDARD step plus its own work
             ratio, work = cudnn_small_h.step_terms(
                 np.asarray(algo) == ALGOS[2], call, _step_shape(k, call)[1],
