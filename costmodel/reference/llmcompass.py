@@ -15,7 +15,7 @@ of what ``compare`` predicts for the kernels (compare never includes them): per 
 synchronize and host clock beyond NeuSight's CUDA-event floor, one term for an eager
 pointwise op (``wall_clock_extra_s``) and one for an eager GEMM (``gemm_wall_clock_extra_s``:
 a cuBLAS call costs the host more than a pointwise launch; NeuSight's own H100 layer nodes,
-timed alike, put a tiny Linear at 21.6 us and a tiny pointwise op at 12.2 us, medians, see
+timed alike, put a tiny Linear at 21.6 us and a tiny pointwise op at 12.4 us (medians), see
 :func:`costmodel.reference.neusight_layers.tiny_op_times`), and ``compiled_call_s`` per
 compiled call. Each is fitted on this source's training rows of its own kind (:func:`fit`);
 scored leave-one-family-out (:func:`leave_one_family_out`: the LayerNorm rows' compiled-call
