@@ -68,10 +68,8 @@ def op_floor(hw: Hardware, eff_given=None) -> str | None:
     floor_s = op_floor_s(hw, eff_given)
     if floor_s is None:
         return None
-    return (f"every GPU op pays a {floor_s * 1e6:.1f} us floor: one eager op timed alone (CUDA "
-            "events; host dispatch + launch), fitted on NeuSight's PyTorch 2.1 / CUDA 12.1 "
-            "single-op timings (costmodel/data/fitted/cublas.toml; per GPU: docs/decode.md); "
-            "CUDA graphs or fused kernels remove most of it")
+    return (f"{floor_s * 1e6:.1f} us per GPU op (one eager op timed alone: host dispatch + "
+            "launch, fitted on NeuSight's PyTorch 2.1 timings, cublas.toml; docs/decode.md)")
 
 
 def call_s(family: str, phase: str, kernels: list[dict], weight_bytes, hw: Hardware, eff,
