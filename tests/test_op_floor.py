@@ -7,7 +7,7 @@ import pytest
 from costmodel.efficiency import Efficiency
 from costmodel.hardware import load_hardware
 from costmodel.implementations import cublas, op_floor, op_floor_s
-from costmodel.reference import llmcompass, neusight_layers, published
+from costmodel.reference import llmcompass, neusight_layers
 
 
 @pytest.fixture(scope="module")

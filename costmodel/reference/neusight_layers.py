@@ -34,8 +34,8 @@ HEAD_WORDS = ("embed", "wte", "wpe", "transformer_drop", "ln_f", "final_layer_no
 GEMM_OPS = ("linear", "addmm", "matmul", "bmm")
 REQUIRED = ("row", "trace", "node", "op", "input_shapes", "output_shape", "fw_ms", "bw_ms")
 BACKWARD_EXTRA_MOVES = 1  # the output's gradient, read on top of the forward's tensors
-# a node this small streams in under 1.5 us on every NeuSight GPU's datasheet bandwidth (T4:
-# 320 GB/s), so its time is the per-op floor: :func:`tiny_op_times`
+# a node this small streams in under 2 us on every NeuSight GPU's datasheet bandwidth (T4:
+# 320 GB/s: 1.6 us), so its time is the per-op floor: :func:`tiny_op_times`
 TINY_BYTES = 512 * 1024
 
 
