@@ -108,6 +108,8 @@ def assumption_items(a: dict) -> list[str]:
         text.append(f"attention: {kernels['training']} in training, {kernels['inference']} "
                     f"in inference ({how})")
     text.append(f"recurrences: {a['rnn_implementation']}")
+    if a.get("op_floor"):
+        text.append(f"per-op floor: {a['op_floor']}")
     return text
 
 

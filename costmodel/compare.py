@@ -27,7 +27,7 @@ from costmodel import symbols as S
 from costmodel.checks import check_bool, check_choice, check_size
 from costmodel.cost import FIELDS, Cost
 from costmodel.hardware import Hardware, load_hardware
-from costmodel.implementations import rnn_implementation
+from costmodel.implementations import op_floor, op_floor_s, rnn_implementation
 from costmodel.implementations.cudnn_stack import STACKS
 from costmodel.implementations.sdpa import MODES, resolve
 from costmodel.roofline import Efficiency, predict
@@ -196,6 +196,7 @@ def assumptions(setup: Setup, hw: Hardware, transformer: Cost | None = None,
             "attention": attention,
             "rnn_implementation": rnn_implementation(hw, eff, setup.cudnn_stack),
             "cudnn_stack": setup.cudnn_stack,
+            "op_floor": op_floor(hw, eff), "op_floor_s": op_floor_s(hw, eff),
             "rnn_memory": "fused (cuDNN/oneDNN reserve space), wavefront schedule",
             "allow_tf32": setup.allow_tf32}
 

@@ -142,7 +142,8 @@ def test_markdown_states_each_assumption_once():
     code, out, _ = _run("compare", "--n", "64", "--d", "128", "--format", "markdown",
                         "--attention", "flash")
     bullets = [line for line in out.splitlines() if line.startswith("- ")]
-    assert code == 0 and len(bullets) == 5  # heads/ffn/dropout, step, inference, attention, rnn
+    # heads/ffn/dropout, step, inference, attention, rnn, the per-op floor (default GPU)
+    assert code == 0 and len(bullets) == 6
     assert "- attention: flash in training, flash in inference (explicit)" in bullets
 
 

@@ -58,6 +58,26 @@ def recurrent_rows(rows: list[dict], kernels: list[dict], hw: Hardware, dtype: s
     return [owned.get(i, row) for i, row in enumerate(rows)] + calls
 
 
+def op_floor_s(hw: Hardware, eff_given=None) -> float | None:
+    """The fixed time every GPU kernel of a prediction pays on ``hw`` (the fitted cuBLAS /
+    pointwise model's ``floor_s``), or None where that model does not price the kernels (a
+    CPU, a calibrated profile, an explicitly given ``Efficiency`` without it)."""
+    from costmodel.efficiency import Efficiency
+
+    eff = eff_given if eff_given is not None else Efficiency.for_hardware(hw)
+    return None if eff.cublas is None else float(eff.cublas["floor_s"])
+
+
+def op_floor(hw: Hardware, eff_given=None) -> str | None:
+    """One line: what the per-op floor is and where its value comes from (compare states it:
+    it is most of a decode step's time)."""
+    floor_s = op_floor_s(hw, eff_given)
+    if floor_s is None:
+        return None
+    return (f"{floor_s * 1e6:.1f} us per GPU op (one eager op timed alone: host dispatch + "
+            "launch, fitted on NeuSight's PyTorch 2.1 timings, cublas.toml; docs/decode.md)")
+
+
 def call_s(family: str, phase: str, kernels: list[dict], weight_bytes, hw: Hardware, eff,
            dtype: str = "fp32"):
     """A calibrated profile's fixed time per call of one implementation (``family``) and
