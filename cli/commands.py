@@ -50,11 +50,13 @@ def cli():
                    "cuDNN RNNs use TF32 either way).")
 @click.option("--models", default="rnn,lstm,gru,transformer", show_default=True,
               callback=models_option, help="Comma-separated rows to show.")
-@click.option("--cudnn-stack", type=click.Choice(["deepbench", "pr62143"]), default="deepbench",
-              show_default=True,
-              help="cuDNN generation of the recurrences' step floor: deepbench (fitted on "
-                   "DeepBench, cuDNN 5-7.6) or pr62143 (cuDNN 8 STANDARD steps of PyTorch PR "
-                   "#62143 on an UNNAMED GPU: a faster floor paid once per stacked layer).")
+@click.option("--cudnn-stack", type=click.Choice(["auto", "deepbench", "pr62143"]),
+              default="auto", show_default=True,
+              help="cuDNN generation of the recurrences' step floor: auto (what PyTorch can run "
+                   "there: pr62143 on Ampere/Ada/Hopper, which no cuDNN before 8 supports, "
+                   "deepbench on older GPUs), deepbench (fitted on DeepBench, cuDNN 5-7.6) or "
+                   "pr62143 (cuDNN 8 STANDARD steps of PyTorch PR #62143 on an UNNAMED GPU: a "
+                   "faster floor paid once per stacked layer).")
 @click.option("--mode", type=click.Choice(COMPARE_MODES), default="both", show_default=True,
               help="both: inference forward and training step of n tokens; training: the "
                    "training step only; prefill: time to first token of an n-token prompt; "
@@ -87,8 +89,8 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
                    bidirectional=bidirectional, dtype=dtype, attention=attention, causal=causal,
                    allow_tf32=allow_tf32, models=models)
     if mode in ("prefill", "decode"):
-        if cudnn_stack != "deepbench":
-            raise click.BadParameter("applies to --mode both or training",
+        if cudnn_stack != "auto":
+            raise click.BadParameter("only auto applies to --mode prefill/decode",
                                      param_hint="--cudnn-stack")
         return _serving(n, d, hw, mode, options, fmt)
     result = run(n, d, hw, cudnn_stack=cudnn_stack, **options)

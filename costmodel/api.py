@@ -81,7 +81,7 @@ def _implementation(name: str, family: str, attention) -> str:
 
 
 def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "training",
-            optimizer: str = "adam", allow_tf32: bool = False, cudnn_stack: str = "deepbench",
+            optimizer: str = "adam", allow_tf32: bool = False, cudnn_stack: str = "auto",
             **sizes) -> Prediction:
     """Time of ``record`` on ``gpu`` at sequence length ``n`` and ``batch``.
 
@@ -93,7 +93,8 @@ def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "traini
     token per sequence at context ``n`` (query length 1).
     ``sizes`` bind any size symbols the record was built with (``d=768``).
     ``cudnn_stack``: the cuDNN generation whose step floor prices a recurrence on an NVIDIA GPU
-    (:mod:`costmodel.implementations.cudnn_stack`: "deepbench" or "pr62143").
+    (:mod:`costmodel.implementations.cudnn_stack`: "auto", the default: cuDNN 8 on Ampere, Ada
+    and Hopper, DeepBench's floors on older GPUs; "deepbench" or "pr62143" to choose).
     """
     from costmodel.hardware import Hardware, load_hardware
     from costmodel.implementations.cudnn_stack import check_stack

@@ -29,6 +29,7 @@ from costmodel.cost import FIELDS, Cost
 from costmodel.hardware import Hardware, load_hardware
 from costmodel.implementations import op_floor, op_floor_s, rnn_implementation
 from costmodel.implementations.cudnn_stack import STACKS
+from costmodel.implementations.cudnn_stack import resolve as stack_for
 from costmodel.implementations.sdpa import MODES, resolve
 from costmodel.roofline import Efficiency, predict
 
@@ -70,8 +71,9 @@ class Setup:
     allow_tf32: bool = False
     models: tuple[str, ...] = DEFAULT_MODELS
     #: the cuDNN generation whose step floor prices the recurrences (implementations/
-    #: cudnn_stack.py): "deepbench" (fitted, the default) or "pr62143" (an unnamed GPU's cuDNN 8)
-    cudnn_stack: str = "deepbench"
+    #: cudnn_stack.py): "auto" (the default: cuDNN 8 on Ampere/Ada/Hopper, DeepBench's floors
+    #: on older GPUs), "deepbench" (fitted) or "pr62143" (an unnamed GPU's cuDNN 8)
+    cudnn_stack: str = "auto"
 
     def checked(self) -> "Setup":
         d = check_size("d", self.d)
@@ -195,7 +197,7 @@ def assumptions(setup: Setup, hw: Hardware, transformer: Cost | None = None,
                          "saved",
             "attention": attention,
             "rnn_implementation": rnn_implementation(hw, eff, setup.cudnn_stack),
-            "cudnn_stack": setup.cudnn_stack,
+            "cudnn_stack": stack_for(setup.cudnn_stack, hw),
             "op_floor": op_floor(hw, eff), "op_floor_s": op_floor_s(hw, eff),
             "rnn_memory": "fused (cuDNN/oneDNN reserve space), wavefront schedule",
             "allow_tf32": setup.allow_tf32}

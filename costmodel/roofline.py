@@ -230,7 +230,7 @@ def _fused_attention_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
 def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype: str = "fp32",
             optimizer: str = "adam", allow_tf32: bool = False, cudnn_allow_tf32: bool = True,
             implementation: str | None = None, mode: str = "training", rnn_params=None,
-            cudnn_stack: str = "deepbench", **values) -> Timing:
+            cudnn_stack: str = "auto", **values) -> Timing:
     """Roofline time of ``record`` on ``hw`` at ``values`` (n, batch, sizes; arrays broadcast).
 
     ``mode``: "training" (a train-mode forward, dropout on, then backward and the update) or
@@ -248,7 +248,7 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
     are priced by cuDNN's implementation model (:mod:`costmodel.implementations.cudnn_rnn`)
     with ``rnn_params`` (phase -> ``PhaseParams``; default: the fitted file's) and the step
     floor of the cuDNN generation ``cudnn_stack`` (:mod:`costmodel.implementations.cudnn_stack`:
-    "deepbench", the default, or "pr62143").
+    "auto", the default, "deepbench" or "pr62143").
     """
     from costmodel.implementations import call_s, recurrent_rows
     from costmodel.implementations.sdpa import resolve

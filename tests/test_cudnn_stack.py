@@ -84,14 +84,17 @@ def test_wavefront_layers_read_from_the_step_width():
 
 
 def test_unknown_stack_is_refused_naming_the_choices():
-    with pytest.raises(ValueError, match="cudnn_stack='cudnn9' is not one of deepbench, pr62143"):
+    with pytest.raises(ValueError,
+                       match="cudnn_stack='cudnn9' is not one of auto, deepbench, pr62143"):
         stack.params_of("cudnn9")
+    with pytest.raises(ValueError, match="resolve it for a device first"):
+        stack.params_of("auto")
     with pytest.raises(ValueError, match="cudnn_stack"):
         compare(16, 64, "a100", cudnn_stack="cudnn9", models=("lstm",))
 
 
 def test_compare_states_the_stack_and_moves_only_recurrence_times():
-    old = compare(128, 256, "a100")
+    old = compare(128, 256, "a100", cudnn_stack="deepbench")
     new = compare(128, 256, "a100", cudnn_stack="pr62143")
     assert old.assumptions["cudnn_stack"] == "deepbench"
     assert new.assumptions["cudnn_stack"] == "pr62143"
@@ -104,6 +107,25 @@ def test_compare_states_the_stack_and_moves_only_recurrence_times():
                 assert b[key] == value, (a["model"], key)
         if a["model"] != "transformer":
             assert b["time_forward_s"] < a["time_forward_s"]  # one layer: a lower floor
+
+
+@pytest.mark.parametrize("gpu, used", [("a100", "pr62143"), ("h100", "pr62143"),
+                                       ("l4", "pr62143"), ("rtx-3090", "pr62143"),
+                                       ("v100", "deepbench"), ("t4", "deepbench"),
+                                       ("p100", "deepbench"), ("m40", "deepbench")])
+def test_auto_is_the_stack_pytorch_can_run_there(gpu, used):
+    """auto: cuDNN 8's floors where no older cuDNN runs (Ampere, Ada, Hopper), DeepBench's
+    measured floors on the architectures they were measured on; the default everywhere."""
+    hw = load_hardware(gpu)
+    assert stack.resolve("auto", hw) == used
+    auto = compare(128, 256, gpu, models=("lstm",))
+    explicit = compare(128, 256, gpu, models=("lstm",), cudnn_stack=used)
+    assert auto.assumptions["cudnn_stack"] == used
+    assert auto.rows[0]["time_forward_s"] == explicit.rows[0]["time_forward_s"]
+    assert "(auto: " in auto.assumptions["rnn_implementation"]
+    a = cm.predict(cm.LSTM(256, 256), gpu, n=128)
+    b = cm.predict(cm.LSTM(256, 256), gpu, n=128, cudnn_stack=used)
+    assert a.phases == b.phases
 
 
 def test_an_explicit_efficiency_ignores_the_stack():

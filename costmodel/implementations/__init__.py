@@ -35,7 +35,7 @@ def uses_cudnn_rnn(hw: Hardware, eff_given, rnn_params) -> bool:
 
 def recurrent_rows(rows: list[dict], kernels: list[dict], hw: Hardware, dtype: str,
                    eff_given, rnn_params: Mapping | None, cudnn_allow_tf32: bool,
-                   cudnn_stack: str = "deepbench") -> list[dict]:
+                   cudnn_stack: str = "auto") -> list[dict]:
     """``rows`` (the roofline's, one per kernel) with the recurrent kernels priced by cuDNN's
     model and one fixed-cost row per cuDNN call appended; ``rows`` unchanged where the model
     does not apply or the record has no recurrence. ``cudnn_stack``: the library generation
@@ -50,7 +50,7 @@ def recurrent_rows(rows: list[dict], kernels: list[dict], hw: Hardware, dtype: s
 
     params = (rnn_params if rnn_params is not None
               else cudnn_rnn.params_for(cudnn_rnn.fitted_table(), hw.architecture))
-    params = {"stack": stack.params_of(cudnn_stack), **params}
+    params = {"stack": stack.params_of(stack.resolve(cudnn_stack, hw)), **params}
     owned, calls = cudnn_rnn.kernel_rows(kernels, hw, dtype, params, Efficiency.priors(),
                                          cudnn_allow_tf32, Efficiency.for_hardware(hw).cublas)
     if not owned:
@@ -92,7 +92,7 @@ def call_s(family: str, phase: str, kernels: list[dict], weight_bytes, hw: Hardw
             + onednn_rnn.fresh_buffers_s(family, phase, kernels, hw, eff, dtype))
 
 
-def rnn_implementation(hw: Hardware, eff_given=None, cudnn_stack: str = "deepbench") -> str:
+def rnn_implementation(hw: Hardware, eff_given=None, cudnn_stack: str = "auto") -> str:
     """One line: the RNN/LSTM/GRU regime the time rows assume on ``hw`` (compare states it),
     with the cuDNN library generation (``cudnn_stack``) where cuDNN's model applies."""
     if not uses_cudnn_rnn(hw, eff_given, None):
@@ -112,4 +112,4 @@ def rnn_implementation(hw: Hardware, eff_given=None, cudnn_stack: str = "deepben
     return (f"cuDNN GEMM-per-step (ALGO_STANDARD; persistent where PyTorch picks it, small-h "
             f"as a share of the STANDARD step fitted on PR #62143's timings), fitted on "
             f"{'/'.join(a.title() for a in sorted(fitted))} DeepBench, {where}; step floor: "
-            f"{stack.note(cudnn_stack)}")
+            f"{stack.note(cudnn_stack, hw)}")

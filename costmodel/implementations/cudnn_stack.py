@@ -10,12 +10,23 @@ The only public cuDNN 8 STANDARD timings, the BEFORE column of PyTorch PR #62143
 xwang233_standard`), disagree on both counts, on a GPU the benchmark does NOT name: one-layer
 steps of 8-14 us, and steps that grow about linearly with the layers (7.9, 15.4, 21.4, 28.2 us
 per step for 1-4 layers). No named GPU with cuDNN >= 8 was found (docs/validation.md lists what
-was checked), so that evidence is an explicit option here, never the default:
+was checked). Three choices:
 
-    deepbench  (default) the fitted DeepBench floors, one per wavefront diagonal step
+    auto       (default) what PyTorch can run on the device: ``pr62143`` on the architectures
+               no cuDNN before 8.0 supports (:data:`CUDNN8_ONLY`), ``deepbench`` on the older
+               ones, whose floors were measured there (with cuDNN 5-7.6)
+    deepbench  the fitted DeepBench floors, one per wavefront diagonal step
     pr62143    the floor x ``floor_scale`` (per phase), paid once per layer of a wavefront
                diagonal: fitted by ``python -m costmodel.reference.fit xwang233-standard`` on
                the unnamed GPU's STANDARD rows priced as an A100 (the assumption it rests on)
+
+Why ``auto`` is not ``deepbench`` everywhere: on an A100 or H100 the DeepBench-era stack is a
+library that cannot run there (Ampere support arrived with cuDNN 8.0.0, Ada and Hopper with
+8.6; NVIDIA cuDNN release notes / support matrix), and both cuDNN 8 sources disagree with its
+floors on every catalogue GPU they are priced on (docs/validation.md, "which cuDNN
+generation"): an evidence-backed model of the stack that exists beats a fitted model of one
+that does not. On Maxwell/Pascal/Volta/Turing the DeepBench floors are measurements of those
+chips and stay the default.
 
 Only the step floor changes: the step GEMM, the per-batch terms, the call cost, the bulk GEMMs
 and the small-h share are the same in both (a test checks the option moves nothing else).
@@ -35,8 +46,14 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 FITTED = "cudnn_stack"  # costmodel/data/fitted/<FITTED>.toml
-DEFAULT = "deepbench"
-STACKS = (DEFAULT, "pr62143")
+AUTO = "auto"
+DEEPBENCH = "deepbench"
+CUDNN8 = "pr62143"
+DEFAULT = AUTO
+STACKS = (AUTO, DEEPBENCH, CUDNN8)
+#: architectures that no cuDNN before 8.0 runs on (Ampere: cuDNN 8.0.0; Ada, Hopper: 8.6.0,
+#: NVIDIA cuDNN release notes): ``auto`` prices them with the cuDNN 8 stack
+CUDNN8_ONLY = ("ampere", "ada", "hopper")
 PHASES = ("forward", "backward_data")  # the calls with dependent steps
 NOTES = {
     "deepbench": "DeepBench-era stack (cuDNN 5-7.6): fitted floors, one per wavefront "
@@ -70,10 +87,20 @@ def fitted_table() -> dict:
     return tomllib.loads(path.read_text(encoding="utf-8"))["params"]
 
 
+def resolve(stack: str, hw) -> str:
+    """The stack that prices ``hw``: ``stack`` itself, or for ``auto`` the cuDNN 8 stack on
+    :data:`CUDNN8_ONLY` architectures and the DeepBench one elsewhere."""
+    if check_stack(stack) != AUTO:
+        return stack
+    return CUDNN8 if getattr(hw, "architecture", "") in CUDNN8_ONLY else DEEPBENCH
+
+
 def params_of(stack: str, table: dict | None = None) -> StackParams | None:
-    """The :class:`StackParams` of ``stack`` (None: the DeepBench floors as fitted);
-    ``table``: a fit's ``{phase: {"floor_scale": x}}`` in place of the fitted file's."""
-    if check_stack(stack) == DEFAULT:
+    """The :class:`StackParams` of a resolved ``stack`` (None: the DeepBench floors as
+    fitted); ``table``: a fit's ``{phase: {"floor_scale": x}}`` in place of the fitted file's."""
+    if check_stack(stack) == AUTO:
+        raise ValueError("cudnn_stack='auto' names no floors: resolve it for a device first")
+    if stack == DEEPBENCH:
         return None
     table = fitted_table() if table is None else table
     return StackParams(stack, {p: float(table[p]["floor_scale"]) for p in PHASES})
@@ -97,8 +124,12 @@ def wavefront_layers(gates_hidden, width, concurrent, gates) -> np.ndarray:
     return np.asarray(concurrent, dtype=float) if wavefront else np.ones(())
 
 
-def note(stack: str) -> str:
-    """One line for ``compare``: the stack assumed and what it rests on."""
-    if check_stack(stack) == DEFAULT:
-        return NOTES[DEFAULT]
-    return NOTES[stack].format(**params_of(stack).floor_scale)
+def note(stack: str, hw=None) -> str:
+    """One line for ``compare``: the stack assumed on ``hw`` and what it rests on."""
+    used = resolve(stack, hw)
+    text = (NOTES[DEEPBENCH] if used == DEEPBENCH
+            else NOTES[used].format(**params_of(used).floor_scale))
+    if stack == AUTO:
+        why = ("no cuDNN before 8.0 runs on " if used == CUDNN8 else "measured on ")
+        text += f" (auto: {why}{getattr(hw, 'architecture', '') or 'this device'})"
+    return text

@@ -47,9 +47,8 @@ def rows() -> pd.DataFrame:
 def _seconds(frame: pd.DataFrame, table: dict | None) -> np.ndarray:
     """Each row's phase seconds on :data:`PRICED_ON`, STANDARD fixed, the step floor of the
     ``pr62143`` stack with ``table``'s scales (None: the DeepBench stack)."""
-    extra = {"algo": impl.ALGOS[0]}
-    if table is not None:
-        extra["stack"] = stack.params_of("pr62143", table)
+    extra = {"algo": impl.ALGOS[0],
+             "stack": None if table is None else stack.params_of(stack.CUDNN8, table)}
     return source._priced(frame, **extra)
 
 
