@@ -102,7 +102,9 @@ def kernel_sibling(sets: Mapping, architecture: str) -> str | None:
     kernels as ``architecture`` (SGEMM_KERNELS), or None: their tile choices and per-tile rates
     are the kernels', so they transfer where a cross-architecture pool does not."""
     family = SGEMM_KERNELS.get(architecture)
-    same = sorted(a for a, v in sets.items() if a != architecture and family
+    if family is None:
+        return None
+    same = sorted(a for a, v in sets.items() if a != architecture
                   and SGEMM_KERNELS.get(a) == family and "gemm_efficiency" in v)
     return same[0] if same else None
 
