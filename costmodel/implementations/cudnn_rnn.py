@@ -70,11 +70,11 @@ from costmodel.cost import own_name
 from costmodel.hardware import ARCHITECTURES, Hardware
 from costmodel.implementations import cublas, cudnn_small_h
 from costmodel.implementations.cudnn_algo import ALGOS, select_algo  # noqa: F401 (re-export)
+from costmodel.implementations.cudnn_batch import (  # noqa: F401 (batch_parts: re-export)
+    BATCH_TERMS, BATCH_TILES, batch_parts, batch_s)
 from costmodel.implementations.cudnn_gemm import (  # noqa: F401 (re-exports)
     NO_TENSOR_CORES, busy_fraction, element_peak, gemm_parts, gemm_terms, math_peak)
 from costmodel.implementations.cudnn_gemm import core_memory as _core_memory
-from costmodel.implementations.cudnn_batch import (  # noqa: F401 (batch_parts: re-export)
-    BATCH_TERMS, BATCH_TILES, batch_parts, batch_s)
 
 try:
     import tomllib
