@@ -36,6 +36,9 @@ REQUIRED = ("row", "device", "model", "mode", "seq", "batch", "fw_ms", "bw_ms",
 #: column for both); memory size does not enter a time.
 CATALOGUE = {"Tesla_V100-PCIE-32GB": "v100-pcie-16gb"}
 UNSCORED = {"Tesla_P4": "not in the hardware catalogue"}
+#: NeuSight's summarize.py OOD_DEVICES: the GPUs its predictor never saw
+UNSEEN_BY_NEUSIGHT = ("NVIDIA_H100_80GB_HBM3", "NVIDIA_L4", "NVIDIA_A100_80GB_PCIe")
+P90 = 0.9
 PHASES = {"inference": ("inference",), "training": ("forward", "backward", "step")}
 
 
@@ -139,3 +142,44 @@ def predict(frame: pd.DataFrame, params: dict, extras: bool = True) -> np.ndarra
 def baseline(frame: pd.DataFrame, eff) -> np.ndarray:
     """The same records through the generic roofline with ``eff`` (score.py's baselines)."""
     return _predict(frame, lambda gpu: eff)
+
+
+def scored_table() -> pd.DataFrame:
+    """Per GPU and phase, |predicted / measured - 1| (fractions): costmodel leave-one-GPU-out
+    with and without HuggingFace's eager extras, and NeuSight's own prediction, same rows;
+    then the same over every row ("all") and over NeuSight's unseen GPUs' end-to-end rows
+    (inference and step on H100, L4, A100 80GB: "unseen e2e")."""
+    frame = rows()
+    frame["costmodel"] = published.leave_one_gpu_out(frame, fit, predict)
+    frame["without_extras"] = published.leave_one_gpu_out(
+        frame, fit, lambda f, p: predict(f, p, extras=False))
+    unseen = frame.phase.isin(["inference", "step"]) & frame.device.isin(UNSEEN_BY_NEUSIGHT)
+    groups = [*frame.groupby(["gpu", "phase"]),
+              *(((g, "all"), sub) for g, sub in frame.groupby("gpu")),
+              (("all", "all"), frame), (("unseen e2e", "inference+step"), frame[unseen])]
+    out = []
+    for (gpu, phase), sub in groups:
+        row = {"gpu": gpu, "phase": phase, "rows": len(sub)}
+        for column in ("costmodel", "without_extras", "neusight_s"):
+            err = np.abs(sub[column].to_numpy() / sub.measured_s.to_numpy() - 1.0)
+            name = column.removesuffix("_s")
+            row.update({f"{name}_median": np.median(err), f"{name}_p90": np.quantile(err, P90),
+                        f"{name}_worst": err.max()})
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+
+def main() -> None:
+    """``python -m costmodel.reference.neusight_e2e``: :func:`scored_table` in percent."""
+    table = scored_table()
+    numbers = [c for c in table.columns if c.endswith(("median", "p90", "worst"))]
+    table[numbers] = (100 * table[numbers]).round(1)
+    print("NeuSight end-to-end rows: |predicted / measured - 1| in %; costmodel = "
+          "leave-one-GPU-out (+ HF eager extras), without_extras = the torch.nn records only, "
+          "neusight = NeuSight's own prediction of the same run")
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
