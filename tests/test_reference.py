@@ -229,7 +229,7 @@ def test_unknown_reference_exits_2_with_one_line(capsys):
     assert code == 2
     assert err.strip() == ("costmodel: error: unknown reference 'nope'; known: attention, "
                            "deepbench-gemm, deepbench-rnn, llmcompass, neusight, "
-                           "neusight-layers, xwang233-small-h, all")
+                           "neusight-e2e, neusight-layers, xwang233-small-h, all")
     assert fitmod.main(["nope"]) == 2
 
 
