@@ -170,6 +170,32 @@ def scored_table() -> pd.DataFrame:
 
 
 
+def trace_vs_measured() -> pd.DataFrame:
+    """Per run with a NeuSight layer trace: its nodes' forward times summed as the model runs
+    them (the layer's nodes x layers + the embedding and head nodes) / the measured forward
+    - 1: how well isolated ops add up to the end-to-end time on each GPU (no model involved)."""
+    from costmodel.reference import neusight_layers
+
+    e2e = rows()
+    e2e = e2e[e2e.phase.isin(["inference", "forward"])].set_index(
+        ["device", "model", "mode", "batch"])
+    out = []
+    for entry in published.files("neusight-layer-"):
+        provenance, raw = published.table(entry, neusight_layers.REQUIRED)
+        device, sums = provenance["device"], {}
+        for row in raw:
+            head = any(word in row["node"] for word in neusight_layers.HEAD_WORDS)
+            sums.setdefault(row["trace"], [0.0, 0.0])[head] += row["fw_ms"] * neusight.MS
+        for trace, (layer_s, head_s) in sums.items():
+            model, mode, _, batch = trace.split("-")
+            key = (device, model, "inference" if mode == "inf" else "training", int(batch))
+            if key in e2e.index:
+                measured = e2e.loc[key]
+                out.append({"gpu": measured.gpu, "trace": trace, "ratio_minus_1": (
+                    layer_s * spec(model).layers + head_s) / measured.measured_s - 1.0})
+    return pd.DataFrame(out)
+
+
 def main() -> None:
     """``python -m costmodel.reference.neusight_e2e``: :func:`scored_table` in percent."""
     table = scored_table()
@@ -179,6 +205,10 @@ def main() -> None:
           "leave-one-GPU-out (+ HF eager extras), without_extras = the torch.nn records only, "
           "neusight = NeuSight's own prediction of the same run")
     print(table.to_string(index=False))
+    print("\nNeuSight's per-node traces summed as the model runs them / measured forward - 1, %")
+    ratios = trace_vs_measured()
+    ratios["ratio_minus_1"] = (100 * ratios.ratio_minus_1).round(1)
+    print(ratios.to_string(index=False))
 
 
 if __name__ == "__main__":
