@@ -72,7 +72,7 @@ def test_row_prediction_is_costmodel_predict(mode):
     got = neusight_e2e.phases("bert_large", "h100", mode, n, batch,
                               Efficiency.for_hardware(load_hardware("h100")))
     pieces = [(hf_models.stack(spec), n), (hf_models.outside(spec, training), n),
-              (hf_models.pooled(spec, training), 1), (hf_models.hf_extras(spec), n)]
+              (hf_models.pooled(spec), 1), (hf_models.hf_extras(spec), n)]
     want = {"forward": 0.0, "backward": 0.0}
     for record, length in pieces:
         p = cm.predict(record, "h100", n=length, batch=batch, mode=mode)

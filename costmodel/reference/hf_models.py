@@ -112,9 +112,10 @@ def outside(spec: Spec, training: bool):
 
 
 @lru_cache(maxsize=None)
-def pooled(spec: Spec, training: bool):
+def pooled(spec: Spec):
     """BERT's heads on the first token of each sequence (evaluate at n = 1): the pooler
-    Linear + tanh, then the classifier (inference) or the next-sentence head (training)."""
+    Linear + tanh, then a 2-way Linear (the classifier in inference, the next-sentence head
+    in training: the same shapes); None for the other families."""
     if spec.family != "bert":
         return None
     d = spec.d_model

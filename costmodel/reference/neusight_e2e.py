@@ -110,11 +110,10 @@ def phases(model: str, gpu: str, mode: str, n: int, batch: int, eff: Efficiency,
     from costmodel.roofline import predict
 
     s, hw, training = spec(model), load_hardware(gpu), mode == "training"
-    pieces = [(hf_models.stack(s), n), (hf_models.outside(s, training), n)]
-    pieces += [(hf_models.pooled(s, training), 1)] if hf_models.pooled(s, training) else []
-    pieces += [(hf_models.hf_extras(s), n)] if extras else []
+    pieces = [(hf_models.stack(s), n), (hf_models.outside(s, training), n),
+              (hf_models.pooled(s), 1), (hf_models.hf_extras(s) if extras else None, n)]
     out = {"forward": 0.0, "backward": 0.0}
-    for record, length in pieces:
+    for record, length in (piece for piece in pieces if piece[0] is not None):
         t = predict(record, hw, eff=eff, dtype=neusight.DTYPE, mode=mode, n=length,
                     batch=batch)
         out["forward"] += float(t.forward_s)
