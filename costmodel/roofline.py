@@ -107,7 +107,9 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
         return _cublas_time(k, hw, eff, dtype, allow_tf32)
     if eff.cublas is not None and k["kind"] == "attention" and k["shape"] is not None:
         return _fused_attention_time(k, hw, eff, dtype)
-    if k["kind"] == "attention":  # its shape is not a GEMM's (m, n, k): no occupancy term
+    if k["kind"] == "attention" or (k["shape"] is not None and len(k["shape"]) > 3):
+        # a fused kernel's shape is not a GEMM's; a batched GEMM's (m, n, k, GEMMs) is
+        # cuBLAS's tiles and waves: the generic roofline keeps no occupancy term for either
         k = {**k, "shape": None}
     flops = np.asarray(k["flops"], dtype=float) * k["concurrent"]
     nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
