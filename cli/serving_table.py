@@ -34,7 +34,8 @@ def serving_table(result, fmt: str) -> str:
     title = (f"{result.mode}: {what} n={setup.n}, d={setup.d}, batch={setup.batch}, "
              f"layers={setup.layers}, {setup.dtype}, {result.hardware.name}"
              + (", causal" if setup.causal else ""))
-    items = [*assumption_items(result.assumptions), result.assumptions["step"]]
+    items = [*assumption_items(result.assumptions, ("inference",)),
+             result.assumptions["step"]]
     tables = [(header, body)]
     if result.crossovers:
         labels = CROSSOVER_LABELS if result.mode == "decode" else (("time_s", "TTFT"),)
