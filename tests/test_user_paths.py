@@ -1,0 +1,135 @@
+"""What a new user meets first: the README's notebook code runs as written, each compare mode
+states only its own assumptions, and output errors name the user's path."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+import costmodel as cm
+from clirun import run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _python_blocks(doc: str) -> list[str]:
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+@pytest.fixture
+def agg():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
+
+
+def test_the_readme_notebook_code_runs_and_its_crossover_is_the_plots(agg):
+    from costmodel.plot_memory import first_n_above, memory_record, training_memory_expr
+
+    (block,) = _python_blocks("README.md")
+    names: dict = {}
+    exec(compile(block, "README.md", "exec"), names)  # noqa: S102 - the documented code
+    sp, x = names["sp"], names["x"]
+    roots = sp.solve(names["step"].xreplace(names["fixed"]) - names["a100"].memory_bytes, x)
+    # the plot's cross, by another path: compare's layer (ffn 4d, dropout 0) on the A100
+    record, setup = memory_record(768, "a100", model="transformer", attention="math", batch=8)
+    limit = first_n_above(names["a100"].memory_bytes, training_memory_expr(record, setup))
+    assert len(roots) == 1 and math.ceil(roots[0]) == limit == 9754  # README: n = 9,754
+    # the README's warning: a string in subs makes another d; size_symbol is the record's
+    lstm_params = cm.LSTM("d", "d").params
+    assert lstm_params.subs("d", 768) == lstm_params
+    assert lstm_params.xreplace({cm.symbols.size_symbol("d"): 768}) == 8 * 768**2 + 8 * 768
+
+
+def test_the_getting_started_notebook_code_runs(agg):
+    (block,) = _python_blocks("docs/getting-started.md")
+    names: dict = {}
+    exec(compile(block, "getting-started.md", "exec"), names)  # noqa: S102
+    assert names["lstm"].evaluate(n=512, batch=8)["params"] == 2 * 4 * (768 * 768 * 2 + 2 * 768)
+
+
+def test_dir_lists_every_public_name_once_and_no_private_import():
+    cm.symbols, cm.LSTM  # noqa: B018 - resolved names land in the module's globals
+    names = dir(cm)
+    assert len(names) == len(set(names))
+    assert set(cm.__all__) <= set(names)
+    assert not {"importlib", "annotations"} & set(names)
+
+
+def _table(*argv) -> tuple[list[str], str]:
+    code, out, err = run("compare", "--n", "128", "--d", "256", *argv)
+    assert code == 0, err
+    head, _, rest = out.partition("\n\n")
+    return head.splitlines(), rest
+
+
+def test_training_mode_shows_only_training_ratios_crossovers_and_assumptions():
+    head, rest = _table("--mode", "training")
+    assert not [line for line in head if line.startswith("inference")]
+    assert [line for line in head if line.startswith("attention:")][0].count(" in ") == 1
+    labels = [line.split("  ")[0] for line in rest.splitlines()]
+    assert "inference forward" not in labels and "forward FLOPs" not in labels
+    assert "training FLOPs" in labels  # in the ratio table too
+    cross = next(line for line in rest.splitlines() if line.startswith("crossover n"))
+    assert cross.split()[3:] == ["memory"]  # activation memory: what training keeps
+    # the ratio printed is the JSON's training-FLOPs ratio
+    _, out, _ = run("compare", "--n", "128", "--d", "256", "--format", "json")
+    want = {r["model"]: r["flops_training"] for r in json.loads(out)["ratios"]}
+    ratio_table = rest.split("ratio to Transformer", 1)[1]
+    line = next(line for line in ratio_table.splitlines() if line.startswith("training FLOPs"))
+    printed = [float(cell.rstrip("x")) for cell in line.split()[2:]]
+    for got, key in zip(printed, ("rnn/transformer", "lstm/transformer", "gru/transformer")):
+        assert got == pytest.approx(want[key], rel=5e-3)  # three significant digits
+
+
+def test_both_mode_keeps_both_modes_assumptions():
+    head, rest = _table()
+    assert any(line.startswith("training step:") for line in head)
+    assert any(line.startswith("inference (") for line in head)
+    assert "in training" in " ".join(head) and "in inference" in " ".join(head)
+    assert "fwd time" in rest
+
+
+@pytest.mark.parametrize("mode", ["prefill", "decode"])
+def test_serving_modes_state_no_training_step(mode):
+    head, _ = _table("--mode", mode, "--models", "lstm,transformer")
+    text = " ".join(head)
+    assert not [line for line in head if line.startswith("training step")]
+    assert "in training" not in text and "in inference" in text
+
+
+def test_padding_table_states_width_dtype_and_heads():
+    code, out, _ = run("padding", "--lengths", "5,3", "--d", "128", "--models",
+                       "lstm,transformer", "--dtype", "bf16")
+    first = " ".join(out.split("\nmodel", 1)[0].split())
+    assert code == 0
+    assert "d=128, bf16" in first and "2 heads of width 64, ffn 512" in first  # 128/64, 4*128
+    code, out, _ = run("padding", "--lengths", "5,3", "--d", "128", "--models", "lstm")
+    assert code == 0 and "heads" not in out.split("\nmodel", 1)[0]
+
+
+def test_a_folder_that_refuses_the_temporary_file_names_the_users_path(tmp_path, monkeypatch):
+    from costmodel import files
+
+    target = tmp_path / "out.csv"
+
+    def refuse(**kwargs):
+        raise OSError(30, "Read-only file system", str(tmp_path / ".out.csv.x1.tmp"))
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", refuse)
+    with pytest.raises(files.OutputError) as caught:
+        files.write_atomic(target, "data\n")
+    message = str(caught.value)
+    assert str(target) in message and "Read-only" in message and ".tmp" not in message
+    code, _, err = run("sweep", "--n", "8", "--d", "8", "--batch", "1", "--models", "rnn",
+                       "-o", str(target))
+    assert code == 2 and err.count("\n") == 1 and ".tmp" not in err
