@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from . import render
 from .options import SIZE, models_option, values_option
 
 HELP = """One figure, as PNG, SVG or PDF by the suffix of -o.
@@ -103,4 +104,4 @@ def plot(kind, output, n, d, batch, x, gpu, models, mode, layers, heads, dtype, 
     else:
         fig = plot_roofline.reference_figure(reference)
     plots.save(fig, output)
-    click.echo(f"wrote {output}", err=True)
+    render.wrote(output)

@@ -133,3 +133,21 @@ def test_a_folder_that_refuses_the_temporary_file_names_the_users_path(tmp_path,
     code, _, err = run("sweep", "--n", "8", "--d", "8", "--batch", "1", "--models", "rnn",
                        "-o", str(target))
     assert code == 2 and err.count("\n") == 1 and ".tmp" not in err
+
+
+def test_stdout_output_gets_no_wrote_line_and_a_figure_needs_a_suffix():
+    code, out, err = run("report", "--n", "16", "--d", "64", "--models", "lstm,transformer",
+                         "-o", "-")
+    assert code == 0 and out.startswith("<!DOCTYPE html>") and "wrote" not in err
+    code, out, err = run("plot", "depth", "--n", "16:64:x2", "--d", "64", "-o", "-")
+    assert code == 2 and not out and err.count("\n") == 1
+    assert "standard output" in err and ".png" in err
+
+
+def test_validate_gpu_with_a_catalogue_name_says_where_it_belongs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no file named a100 here
+    code, out, err = run("validate", "--gpu", "a100")
+    assert code == 2 and not out and err.count("\n") == 1
+    assert "calibrate" in err and "--baseline" in err
+    code, _, err = run("validate", "--gpu", "a101")  # neither a file nor a device
+    assert code == 2 and "does not exist" in err
