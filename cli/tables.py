@@ -73,7 +73,8 @@ def comparison_table(result, fmt: str, training_only: bool = False) -> str:
     tables = [(header, body)]
     if result.ratios:
         tables += [(ratio_header, ratio_body), (cross_header, cross_body)]
-    return framed(title, items, tables, fmt, _note(result))
+    return framed(title, items, tables, fmt,
+                  _note(result) + _too_large(result, training_only))
 
 
 def framed(title: str, items: list[str], tables, fmt: str, note: str) -> str:
@@ -134,6 +135,28 @@ def _note(result) -> str:
     crossover = ("crossover: the n where the two are equal ('never' = no n >= 1 does);\n"
                  if result.ratios else "")
     return f"{crossover}time: the roofline on {source}.\n"
+
+
+def _too_large(result, training_only: bool = False) -> str:
+    """A warning naming each model whose training step (or inference forward) needs more
+    than the device's memory: its time rows assume a device that could hold it."""
+    from costmodel.compare import TRAINING_MEMORY
+
+    memory = getattr(result.hardware, "memory_bytes", None)
+    over = []
+    for row in result.rows if memory else ():
+        needs = {"training step": sum(row[q] for q in TRAINING_MEMORY)}
+        if not training_only:
+            needs["inference"] = row["inference_bytes"]
+        big = [f"{what} {render.si(value, 'B')}" for what, value in needs.items()
+               if value > memory]
+        if big:
+            over.append(f"{NAMES[row['model']]} ({', '.join(big)})")
+    if not over:
+        return ""
+    text = (f"does not fit in the {result.hardware.name}'s {render.si(memory, 'B')}: "
+            f"{'; '.join(over)} (their time rows assume a device that could hold them).")
+    return "\n".join(_wrapped([text])) + "\n"
 
 
 def _n(value) -> str:

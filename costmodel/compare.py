@@ -50,6 +50,8 @@ TIME_KEYS = ("time_forward_s", "time_forward_upper_s", "time_training_s",
 CROSSOVER_SEARCH_MAX_N = 1 << 20
 #: Every key of a row, in order: the stable JSON schema.
 ROW_KEYS = ("model", *FIELDS, "inference_bytes", *TIME_KEYS)
+#: The training step's memory: what the forward saves plus weights, gradients, Adam states.
+TRAINING_MEMORY = ("activation_bytes", "weight_bytes", "gradient_bytes", "optimizer_bytes")
 
 
 @dataclass(frozen=True)

@@ -151,3 +151,25 @@ def test_validate_gpu_with_a_catalogue_name_says_where_it_belongs(tmp_path, monk
     assert "calibrate" in err and "--baseline" in err
     code, _, err = run("validate", "--gpu", "a101")  # neither a file nor a device
     assert code == 2 and "does not exist" in err
+
+
+@pytest.mark.parametrize("mode", ["both", "training"])
+def test_compare_warns_about_exactly_the_models_that_do_not_fit(mode):
+    from costmodel.cli.tables import NAMES
+    from costmodel.compare import TRAINING_MEMORY
+
+    argv = ("compare", "--n", "200000", "--d", "768", "--batch", "8", "--gpu", "a100")
+    _, out, _ = run(*argv, "--format", "json")
+    rows = json.loads(out)["rows"]
+    memory = cm.load_hardware("a100").memory_bytes  # 40e9 B
+    # at n = 200,000, batch 8: the Transformer needs 59.2 GB for a training step, the LSTM
+    # 34.5 GB (weights, gradients, Adam states and the saved activations, summed)
+    over = {r["model"] for r in rows if sum(r[q] for q in TRAINING_MEMORY) > memory
+            or (mode == "both" and r["inference_bytes"] > memory)}
+    assert over == {"transformer"}
+    code, out, _ = run(*argv, "--mode", mode)
+    warning = " ".join(out.split("does not fit", 1)[1].split())
+    assert code == 0 and [m for m in NAMES.values() if f"{m} (" in warning] == ["Transformer"]
+    assert ("inference" in warning) == (mode == "both")
+    code, out, _ = run("compare", "--n", "512", "--d", "768", "--gpu", "a100", "--mode", mode)
+    assert code == 0 and "does not fit" not in out
