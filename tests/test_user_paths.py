@@ -173,3 +173,16 @@ def test_compare_warns_about_exactly_the_models_that_do_not_fit(mode):
     assert ("inference" in warning) == (mode == "both")
     code, out, _ = run("compare", "--n", "512", "--d", "768", "--gpu", "a100", "--mode", mode)
     assert code == 0 and "does not fit" not in out
+
+
+def test_the_claims_table_quotes_each_claim_and_points_to_the_reasons():
+    _, out, _ = run("claims", "--doc", "002", "--format", "json")
+    claims = json.loads(out)
+    code, out, _ = run("claims", "--doc", "002")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 1 + 2 * len(claims) + 1  # header, 2 per claim, footer
+    for claim, row, quote in zip(claims, lines[1::2], lines[2::2]):
+        assert row.split()[0] == claim["id"]
+        assert quote.strip().strip('"').rstrip(".") in f'{claim["quote"]}'
+        assert len(quote) <= 80
+    assert "reason" in lines[-1] and "--format" in lines[-1]
