@@ -321,6 +321,10 @@ class Cost:
         return rows
 
     # ----- text ---------------------------------------------------------------------------
+    def __repr__(self) -> str:  # a terminal: the formulas, not every part and kernel
+        from costmodel.display import cost_text
+        return cost_text(self)
+
     def _repr_html_(self) -> str:  # Jupyter: formulas as a table (costmodel.display)
         from costmodel.display import cost_html
         return cost_html(self)

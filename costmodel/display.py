@@ -42,12 +42,23 @@ def _table(header, rows) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+#: What the symbols of a record's formulas stand for (size symbols are the user's own).
+SYMBOLS = "symbols: n sequence length, batch, s bytes per element, k_opt optimizer states"
+
+
 def cost_html(record) -> str:
     """A record as an HTML table: quantity, formula (readable), leading terms."""
     rows = [(q, readable(record.get(q)), readable(record.big_o(q))) for q in SHOWN]
-    title = f"<p><b>{html.escape(record.name)}</b> (symbols: n sequence length, batch, " \
-            "s bytes per element, k_opt optimizer states)</p>"
+    title = f"<p><b>{html.escape(record.name)}</b> ({SYMBOLS})</p>"
     return title + _table(("quantity", "formula", "order"), rows)
+
+
+def cost_text(record) -> str:
+    """A record as text, the ``repr`` a terminal shows: its name and the SHOWN formulas (the
+    dataclass's own repr spells out every part and kernel, thousands of characters)."""
+    width = max(map(len, SHOWN))
+    lines = [f"  {q.ljust(width)}  {record.get(q)}" for q in SHOWN]
+    return "\n".join([f"Cost {record.name}", f"  ({SYMBOLS})", *lines])
 
 
 def readable(expr) -> str:

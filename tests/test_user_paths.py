@@ -186,3 +186,18 @@ def test_the_claims_table_quotes_each_claim_and_points_to_the_reasons():
         assert quote.strip().strip('"').rstrip(".") in f'{claim["quote"]}'
         assert len(quote) <= 80
     assert "reason" in lines[-1] and "--format" in lines[-1]
+
+
+def test_a_record_reprs_as_its_formulas_one_line_each():
+    import sympy as sp
+
+    from costmodel.display import SHOWN
+
+    record = cm.Sequential(cm.Conv1d(80, "d", 3, padding=1), cm.GRU("d", "d"))
+    lines = repr(record).splitlines()
+    assert lines[0] == f"Cost {record.name}" and len(lines) == 2 + len(SHOWN)
+    names = {s.name: s for s in record.free_symbols}
+    for quantity, line in zip(SHOWN, lines[2:]):
+        label, formula = line.split(None, 1)
+        assert label == quantity
+        assert sp.expand(sp.sympify(formula, locals=names) - record.get(quantity)) == 0
