@@ -151,6 +151,10 @@ class Comparison:
         from costmodel.display import comparison_frame
         return comparison_frame(self)
 
+    def __repr__(self) -> str:  # a terminal: the table, not the device's provenance
+        from costmodel.display import comparison_text
+        return comparison_text(self)
+
     def _repr_html_(self) -> str:
         from costmodel.display import comparison_html
         return comparison_html(self)

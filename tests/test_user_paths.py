@@ -201,3 +201,18 @@ def test_a_record_reprs_as_its_formulas_one_line_each():
         label, formula = line.split(None, 1)
         assert label == quantity
         assert sp.expand(sp.sympify(formula, locals=names) - record.get(quantity)) == 0
+
+
+def test_comparison_and_prediction_repr_as_their_tables():
+    from costmodel.compare import compare
+
+    result = compare(64, 128, "h100", models=("lstm", "transformer"))
+    first, second = repr(result).split("\n\n")[1:3]
+    assert [line.split()[0] for line in first.splitlines()[1:]] == ["lstm", "transformer"]
+    assert [line.split()[1] for line in first.splitlines()[1:]] == ["132", "198"]  # k params
+    assert len(second.splitlines()) == 1 + len(result.crossovers)
+    p = cm.predict(cm.LSTM(128, 128), "a100", n=64, mode="inference")
+    lines = repr(p).splitlines()
+    assert lines[0].startswith("Prediction A100") and len(lines) == 2 + len(p.kernels)
+    assert [line.split()[0] for line in lines[2:]] == [k.name for k in p.kernels]
+    assert len(repr(p)) < 2000  # the dataclass repr spelled out the whole Timing
