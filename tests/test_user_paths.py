@@ -216,3 +216,11 @@ def test_comparison_and_prediction_repr_as_their_tables():
     assert lines[0].startswith("Prediction A100") and len(lines) == 2 + len(p.kernels)
     assert [line.split()[0] for line in lines[2:]] == [k.name for k in p.kernels]
     assert len(repr(p)) < 2000  # the dataclass repr spelled out the whole Timing
+
+
+def test_a_device_reprs_as_its_figures_in_one_line():
+    hw = cm.load_hardware("a100")
+    text = repr(hw)
+    assert "\n" not in text and len(text) < 400 and hw.name in text
+    assert all(f"{key} {value / 1e12:.3g}" in text for key, value in hw.peaks.items())
+    assert "1555 GB/s" in text and "40 GB" in text  # 1.555e12 B/s, 40e9 B (the A100's TOML)
