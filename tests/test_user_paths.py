@@ -224,3 +224,14 @@ def test_a_device_reprs_as_its_figures_in_one_line():
     assert "\n" not in text and len(text) < 400 and hw.name in text
     assert all(f"{key} {value / 1e12:.3g}" in text for key, value in hw.peaks.items())
     assert "1555 GB/s" in text and "40 GB" in text  # 1.555e12 B/s, 40e9 B (the A100's TOML)
+
+
+def test_the_largest_size_the_cli_accepts_gives_exact_counts_not_a_traceback():
+    from costmodel.limits import LARGEST_SIZE
+
+    d = LARGEST_SIZE  # 2**53: d**2 is past int64, the compiled formulas' integer type
+    code, out, err = run("compare", "--n", "8", "--d", str(d), "--models", "lstm",
+                         "--format", "json")
+    assert code == 0, err
+    (row,) = json.loads(out)["rows"]
+    assert row["params"] == 8 * d**2 + 8 * d  # 4 gates x (W_ih + W_hh + two biases)
