@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .tables import NAMES, _cell, _n, assumption_items, framed
+from .tables import NAMES, _cell, _n, assumption_items, framed, tf32_items
 
 #: (label, key, unit) per mode, in order; a count of None prints "unbounded".
 LINES = {
@@ -35,7 +35,7 @@ def serving_table(result, fmt: str) -> str:
              f"layers={setup.layers}, {setup.dtype}, {result.hardware.name}"
              + (", causal" if setup.causal else ""))
     items = [*assumption_items(result.assumptions, ("inference",)),
-             result.assumptions["step"]]
+             *tf32_items(setup, result.hardware), result.assumptions["step"]]
     tables = [(header, body)]
     if result.crossovers:
         labels = CROSSOVER_LABELS if result.mode == "decode" else (("time_s", "TTFT"),)

@@ -60,6 +60,7 @@ def comparison_table(result, fmt: str, training_only: bool = False) -> str:
                                                        if setup.bidirectional else ""))
     items = assumption_items(result.assumptions,
                              ("training",) if training_only else ("training", "inference"))
+    items += tf32_items(setup, result.hardware)
     ratio_header = ["ratio to Transformer"] + [NAMES[r["model"].split("/")[0]]
                                               for r in result.ratios]
     ratio_body = [[label] + [render.ratio(r[key]) for r in result.ratios]
@@ -120,6 +121,16 @@ def assumption_items(a: dict, modes=("training", "inference")) -> list[str]:
         text.append(f"attention: {kernels} ({how})")
     text.append(f"recurrences: {a['rnn_implementation']}")
     return text
+
+
+def tf32_items(setup, hw) -> list[str]:
+    """fp32 on a device with TF32 tensor cores: which matmuls the times put on them (PyTorch's
+    defaults: cuBLAS off, cuDNN on; costmodel.roofline)."""
+    if setup.dtype != "fp32" or not hw.peaks.get("tf32"):
+        return []
+    cublas = ("TF32 tensor cores (--allow-tf32)" if setup.allow_tf32
+              else "FP32 cores (TF32 off: PyTorch's default; --allow-tf32 turns it on)")
+    return [f"fp32 matmuls: cuBLAS on {cublas}; cuDNN's RNN GEMMs on TF32 (its default)"]
 
 
 def _note(result) -> str:

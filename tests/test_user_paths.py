@@ -235,3 +235,18 @@ def test_the_largest_size_the_cli_accepts_gives_exact_counts_not_a_traceback():
     assert code == 0, err
     (row,) = json.loads(out)["rows"]
     assert row["params"] == 8 * d**2 + 8 * d  # 4 gates x (W_ih + W_hh + two biases)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (("--gpu", "a100"), "cuBLAS on FP32 cores"),  # PyTorch's default: allow_tf32 False
+    (("--gpu", "a100", "--allow-tf32"), "cuBLAS on TF32 tensor cores"),
+    (("--gpu", "a100", "--mode", "decode"), "cuBLAS on FP32 cores"),
+    (("--gpu", "a100", "--dtype", "bf16"), None),  # not fp32: nothing to say
+    (("--gpu", "v100"), None),  # no TF32 before Ampere
+])
+def test_the_header_says_which_fp32_matmuls_run_on_tf32(argv, says):
+    head, _ = _table(*argv)
+    text = " ".join(" ".join(head).split())
+    assert ("fp32 matmuls:" in text) == (says is not None)
+    if says:
+        assert says in text and "cuDNN's RNN GEMMs on TF32" in text
