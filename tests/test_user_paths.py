@@ -250,3 +250,18 @@ def test_the_header_says_which_fp32_matmuls_run_on_tf32(argv, says):
     assert ("fp32 matmuls:" in text) == (says is not None)
     if says:
         assert says in text and "cuDNN's RNN GEMMs on TF32" in text
+
+
+def test_serving_tables_say_what_bounds_the_largest_batch():
+    code, out, _ = run("compare", "--mode", "decode", "--n", "256", "--d", "128", "--gpu",
+                       "h100", "--models", "lstm,transformer")
+    text = " ".join(out.split())
+    assert code == 0 and "fits the H100 SXM5 80GB's 80 GB" in text  # memory_bytes 80e9
+    assert "unbounded" in text  # the LSTM's context: its state does not grow
+    profile = ROOT / "validation" / "results" / "cpu-amd-epyc-1t.toml"  # no memory_bytes
+    assert cm.load_hardware(profile).memory_bytes is None
+    code, out, _ = run("compare", "--mode", "decode", "--n", "256", "--d", "128", "--gpu",
+                       str(profile), "--models", "lstm,transformer")
+    rows = {line[:18].strip(): line[18:].split() for line in out.splitlines()}
+    assert code == 0 and "unbounded" not in out
+    assert rows["largest batch"] == rows["longest context"] == ["-", "-"]
