@@ -305,7 +305,8 @@ class Cost:
         values = _runtime_values(dtype, optimizer, values)
         missing = [a.name for a in args if values.get(a.name) is None]
         if missing:
-            raise ValueError(f"kernel_values needs values for {missing}")
+            raise ValueError(f"{self.name} needs values for {missing}: pass each by name "
+                             f"({missing[0]}=...)")
         flat = compiled(*float_arguments(args, values)) if args else []
         if not args:
             _, exprs = self._kernel_exprs

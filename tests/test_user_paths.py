@@ -265,3 +265,11 @@ def test_serving_tables_say_what_bounds_the_largest_batch():
     rows = {line[:18].strip(): line[18:].split() for line in out.splitlines()}
     assert code == 0 and "unbounded" not in out
     assert rows["largest batch"] == rows["longest context"] == ["-", "-"]
+
+
+def test_predict_on_a_symbolic_size_names_the_record_and_the_missing_size():
+    with pytest.raises(ValueError, match=r"LSTM\(d, d\) needs values for \['d'\].*d=") as e:
+        cm.predict(cm.LSTM("d", "d"), "a100", n=512)
+    assert "kernel_values" not in str(e.value)  # the user called predict
+    assert cm.predict(cm.LSTM("d", "d"), "a100", n=512, d=768).total_s == pytest.approx(
+        cm.predict(cm.LSTM(768, 768), "a100", n=512).total_s)
