@@ -13,6 +13,9 @@ from .options import SIZE, models_option
 from .tables import comparison_table, gpu_rows
 
 FORMATS = ("table", "json", "csv", "markdown", "latex")
+#: How ``formula`` names the attention kernel its formulas count, and the other choice.
+KERNEL_WORDS = {"flash": "flash (fused: no n x n scores kept; --attention math counts them)",
+                "math": "math (the n x n scores and probabilities; --attention flash: fused)"}
 #: compare --mode: the default shows both an inference forward and a training step
 COMPARE_MODES = ("both", "training", "prefill", "decode")
 
@@ -170,7 +173,7 @@ def formula(module, quantity, latex, layers, bidirectional, attention, mode):
 
     Example: costmodel formula mamba flops --layers 2
     """
-    from costmodel.formulas import formula as build
+    from costmodel.formulas import attention_kernel, formula as build
 
     expr, lead = build(module, quantity, layers=layers, bidirectional=bidirectional,
                        attention=attention, mode=mode)
@@ -178,6 +181,9 @@ def formula(module, quantity, latex, layers, bidirectional, attention, mode):
 
     click.echo(sp.latex(expr) if latex else str(expr))
     click.echo(f"leading terms: {sp.latex(lead) if latex else lead}")
+    kernel = attention_kernel(module, attention)
+    if kernel:
+        click.echo(f"attention kernel counted: {KERNEL_WORDS[kernel]}")
 
 
 def _register_optional_commands():

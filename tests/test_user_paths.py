@@ -273,3 +273,24 @@ def test_predict_on_a_symbolic_size_names_the_record_and_the_missing_size():
     assert "kernel_values" not in str(e.value)  # the user called predict
     assert cm.predict(cm.LSTM("d", "d"), "a100", n=512, d=768).total_s == pytest.approx(
         cm.predict(cm.LSTM(768, 768), "a100", n=512).total_s)
+
+
+@pytest.mark.parametrize("argv, kernel, n_squared", [
+    (("transformer",), "flash", False),  # the layer's default (auto) is costed fused
+    (("transformer", "--attention", "math"), "math", True),
+    (("attention",), "math", True),  # need_weights=True: the probabilities are returned
+    (("lstm",), None, False),
+])
+def test_formula_says_which_attention_kernel_it_counts(argv, kernel, n_squared):
+    import sympy as sp
+
+    code, out, _ = run("formula", argv[0], "activation_bytes", *argv[1:])
+    lines = out.splitlines()
+    assert code == 0
+    names = {"n": cm.symbols.n}
+    saved = sp.sympify(lines[0], locals=names)
+    assert (sp.degree(saved, cm.symbols.n) == 2) == n_squared  # the n x n scores, or not
+    if kernel is None:
+        assert len(lines) == 2
+    else:
+        assert lines[2].startswith(f"attention kernel counted: {kernel} ")
