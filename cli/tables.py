@@ -80,14 +80,15 @@ def comparison_table(result, fmt: str, training_only: bool = False) -> str:
 
 def framed(title: str, items: list[str], tables, fmt: str, note: str) -> str:
     """``tables`` ((header, body) pairs) under the title and assumption ``items``, in ``fmt``
-    (table, markdown or latex); ``note`` closes a plain table."""
+    (table, markdown or latex); ``note`` closes each (a paragraph, LaTeX comments)."""
     draw = {"markdown": render.to_markdown, "latex": render.to_latex}.get(fmt, render.to_table)
     parts = [draw(h, b) for h, b in tables]
     if fmt == "markdown":
         return f"**{title}**\n\n" + "".join(f"- {item}\n" for item in items) + (
-            "\n" + "\n".join(parts))
+            "\n" + "\n".join(parts)) + (f"\n{note}" if note else "")
     if fmt == "latex":
-        return "".join(f"% {line}\n" for line in [title, *_wrapped(items)]) + "\n".join(parts)
+        return ("".join(f"% {line}\n" for line in [title, *_wrapped(items)]) + "\n".join(parts)
+                + "".join(f"% {line}\n" for line in note.splitlines()))
     return "\n".join(["\n".join([title, *_wrapped(items)]) + "\n", *parts, note])
 
 

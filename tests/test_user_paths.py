@@ -294,3 +294,13 @@ def test_formula_says_which_attention_kernel_it_counts(argv, kernel, n_squared):
         assert len(lines) == 2
     else:
         assert lines[2].startswith(f"attention kernel counted: {kernel} ")
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex"])
+def test_markdown_and_latex_keep_the_notes_under_the_table(fmt):
+    code, out, _ = run("compare", "--n", "200000", "--d", "768", "--batch", "8", "--format",
+                       fmt)
+    tail = out.rsplit("|" if fmt == "markdown" else r"\end{tabular}", 1)[1]
+    assert code == 0 and "crossover:" in tail and "does not fit" in tail
+    if fmt == "latex":
+        assert all(line.startswith("% ") for line in tail.strip().splitlines())
