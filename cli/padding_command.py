@@ -7,7 +7,7 @@ import click
 
 from . import render
 from .options import SIZE, ascii_int, models_option
-from .tables import _wrapped as wrapped_lines
+from .tables import wrapped_text
 
 #: Units of the quantities, for the table (SI prefixes).
 UNITS = {"flops": "FLOP", "flops_training": "FLOP", "matmul_flops": "FLOP",
@@ -115,11 +115,7 @@ def _setup_line(setup) -> str:
 
     layer = (f"; attention layers: {setup.heads} heads of width {setup.d // setup.heads}, "
              f"ffn {setup.ffn}" if set(setup.models) & set(WITH_HEADS) else "")
-    return _wrapped(f"d={setup.d}, {setup.dtype}, one layer per model, dropout 0{layer}")
-
-
-def _wrapped(text: str) -> str:
-    return "\n".join(wrapped_lines([text])) + "\n"
+    return wrapped_text(f"d={setup.d}, {setup.dtype}, one layer per model, dropout 0{layer}")
 
 
 def _rows(result) -> list[dict]:
@@ -172,7 +168,7 @@ def _render(result: dict, fmt: str, setup_line: str = "") -> str:
                  f"and bucketing a Monte Carlo over {mc['samples']:,} batches (numpy "
                  f"default_rng seed {mc['seed']}; standard errors in JSON/CSV); bucketing: "
                  f"pools of {mc['bucket_batches']} batches sorted by length")
-        lines += _wrapped(about)
+        lines += wrapped_text(about)
     if "gpu" in result:
         lines += f"times on {result['gpu']}\n"
     return lines + render.to_table(header, body)

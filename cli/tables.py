@@ -102,6 +102,11 @@ def _wrapped(items: list[str]) -> list[str]:
     return [line for t in items for line in textwrap.wrap(t, WIDTH, subsequent_indent="  ")]
 
 
+def wrapped_text(text: str) -> str:
+    """One sentence as lines of at most WIDTH characters, ending with a newline."""
+    return "\n".join(_wrapped([text])) + "\n"
+
+
 def assumption_items(a: dict, modes=("training", "inference")) -> list[str]:
     """What the comparison assumed, one sentence per item, for the ``modes`` the table shows
     (``compare --mode training`` has no inference rows, prefill and decode no training)."""
@@ -168,7 +173,7 @@ def _too_large(result, training_only: bool = False) -> str:
         return ""
     text = (f"does not fit in the {result.hardware.name}'s {render.si(memory, 'B')}: "
             f"{'; '.join(over)} (their time rows assume a device that could hold them).")
-    return "\n".join(_wrapped([text])) + "\n"
+    return wrapped_text(text)
 
 
 def _n(value) -> str:

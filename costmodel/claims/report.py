@@ -45,8 +45,8 @@ def render(results: list[Verdict], fmt: str) -> str:
     return _table(rows)
 
 
-#: The table's quote line: indented under its claim, cut to a terminal's 80 columns.
-QUOTE_INDENT, QUOTE_WIDTH = 9, 80
+#: The table's quote line, under its claim's verdict, is cut to a terminal's 80 columns.
+QUOTE_WIDTH = 80
 
 
 def _table(rows: list[dict]) -> str:
@@ -58,7 +58,8 @@ def _table(rows: list[dict]) -> str:
     lines = ["  ".join(k.ljust(width[k]) for k in keys)]
     for r in rows:
         lines.append("  ".join(str(r[k])[:width[k]].ljust(width[k]) for k in keys))
-        lines.append(" " * QUOTE_INDENT + _cut(f'"{r["quote"]}"', QUOTE_WIDTH - QUOTE_INDENT))
+        indent = width["id"] + 2  # the quote starts under the verdict
+        lines.append(" " * indent + _cut(f'"{r["quote"]}"', QUOTE_WIDTH - indent))
     lines.append("the reason for each verdict: --format markdown or json (docs/claims.md)")
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
