@@ -10,7 +10,7 @@ from costmodel.formulas import MODULES as FORMULA_MODULES
 
 from . import render
 from .options import SIZE, models_option
-from .tables import comparison_table, gpu_rows
+from .tables import comparison_table, gpu_rows, wrapped_text
 
 FORMATS = ("table", "json", "csv", "markdown", "latex")
 #: How ``formula`` names the attention kernel its formulas count, and the other choice.
@@ -139,6 +139,13 @@ def gpus(fmt):
         click.echo(render.to_csv(raw), nl=False)
     else:
         click.echo(_tabulate(fmt, header, body), nl=False)
+        if fmt == "table":
+            click.echo(wrapped_text(GPU_UNITS), nl=False)
+
+
+#: The units of ``gpus``'s table, under it (the header stays narrow).
+GPU_UNITS = ("dense peaks in TFLOP/s ('-': none); GB/s: memory bandwidth; GB: memory (10^9 "
+             "B); L2 MiB: the L2 cache (2^20 B). Each figure's source: docs/hardware.md")
 
 
 def _tabulate(fmt, header, body) -> str:

@@ -304,3 +304,12 @@ def test_markdown_and_latex_keep_the_notes_under_the_table(fmt):
     assert code == 0 and "crossover:" in tail and "does not fit" in tail
     if fmt == "latex":
         assert all(line.startswith("% ") for line in tail.strip().splitlines())
+
+
+def test_the_gpus_table_ends_with_its_units():
+    code, out, _ = run("gpus")
+    lines = out.splitlines()
+    assert code == 0 and "fp16" in lines[0].split()  # the header stays the first line
+    tail = " ".join(" ".join(lines[-2:]).split())
+    assert "TFLOP/s" in tail and "GB/s" in tail and "docs/hardware.md" in tail
+    assert max(map(len, lines[-2:])) <= 80  # the units wrap to a terminal
