@@ -9,7 +9,7 @@ from costmodel import __version__
 from costmodel.formulas import MODULES as FORMULA_MODULES
 
 from . import render
-from .options import SIZE, models_option
+from .options import SIZE, NamedArgument, models_option
 from .tables import comparison_table, gpu_rows, wrapped_text
 
 FORMATS = ("table", "json", "csv", "markdown", "latex")
@@ -157,7 +157,7 @@ def _tabulate(fmt, header, body) -> str:
 
 
 @cli.command()
-@click.argument("module", type=click.Choice(list(FORMULA_MODULES)))
+@click.argument("module", type=click.Choice(list(FORMULA_MODULES)), cls=NamedArgument)
 @click.argument("quantity")
 @click.option("--latex", is_flag=True, help="Print LaTeX instead of plain text.")
 @click.option("--layers", type=SIZE, default=1, show_default=True,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from . import render
-from .options import SIZE, models_option, values_option
+from .options import SIZE, NamedArgument, models_option, values_option
 
 HELP = """One figure, as PNG, SVG or PDF by the suffix of -o.
 
@@ -43,7 +43,7 @@ def _one(name: str, values) -> int:
 
 @click.command("plot", help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("kind", type=click.Choice(["memory", "time", "depth", "roofline",
-                                           "validation"]))
+                                           "validation"]), cls=NamedArgument)
 @click.option("-o", "--output", required=True, help="Figure file: .png, .svg or .pdf.")
 @click.option("--n", "n", default="16:8192:x2", show_default=True, callback=values_option,
               help="Sequence lengths.")

@@ -313,3 +313,12 @@ def test_the_gpus_table_ends_with_its_units():
     tail = " ".join(" ".join(lines[-2:]).split())
     assert "TFLOP/s" in tail and "GB/s" in tail and "docs/hardware.md" in tail
     assert max(map(len, lines[-2:])) <= 80  # the units wrap to a terminal
+
+
+@pytest.mark.parametrize("argv, name", [(("formula", "foo", "flops"), "MODULE"),
+                                        (("plot", "foo", "-o", "x.png"), "KIND")])
+def test_an_unknown_choice_names_the_argument_once_and_lists_the_choices_once(argv, name):
+    code, out, err = run(*argv)
+    assert code == 2 and not out and err.count("\n") == 1
+    assert f"Invalid value for '{name}'" in err and err.count("memory" if name == "KIND"
+                                                              else "lstm") == 1
