@@ -53,6 +53,13 @@ def cli():
                    "cuDNN RNNs use TF32 either way).")
 @click.option("--models", default="rnn,lstm,gru,transformer", show_default=True,
               callback=models_option, help="Comma-separated rows to show.")
+@click.option("--cudnn-stack", type=click.Choice(["auto", "deepbench", "pr62143"]),
+              default="auto", show_default=True,
+              help="cuDNN generation of the recurrences' step floor: auto (what PyTorch can run "
+                   "there: pr62143 on Ampere/Ada/Hopper, which no cuDNN before 8 supports, "
+                   "deepbench on older GPUs), deepbench (fitted on DeepBench, cuDNN 5-7.6) or "
+                   "pr62143 (cuDNN 8 STANDARD steps of PyTorch PR #62143 on an UNNAMED GPU: a "
+                   "faster floor paid once per stacked layer).")
 @click.option("--mode", type=click.Choice(COMPARE_MODES), default="both", show_default=True,
               help="both: inference forward and training step of n tokens; training: the "
                    "training step only; prefill: time to first token of an n-token prompt; "
@@ -60,7 +67,7 @@ def cli():
                    "with the crossover contexts.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attention, causal,
-            allow_tf32, models, mode, fmt):
+            allow_tf32, models, cudnn_stack, mode, fmt):
     """RNN, LSTM and GRU against a Transformer encoder layer at one (n, d) on one GPU.
 
     Prints params, forward and training FLOPs, activation memory, the peak memory of an
@@ -85,8 +92,11 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
                    bidirectional=bidirectional, dtype=dtype, attention=attention, causal=causal,
                    allow_tf32=allow_tf32, models=models)
     if mode in ("prefill", "decode"):
+        if cudnn_stack != "auto":
+            raise click.BadParameter("only auto applies to --mode prefill/decode",
+                                     param_hint="--cudnn-stack")
         return _serving(n, d, hw, mode, options, fmt)
-    result = run(n, d, hw, **options)
+    result = run(n, d, hw, cudnn_stack=cudnn_stack, **options)
     if fmt == "json":
         click.echo(render.to_json({"rows": list(result.rows), "ratios": list(result.ratios),
                                    "crossovers": list(result.crossovers),

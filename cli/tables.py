@@ -126,6 +126,8 @@ def assumption_items(a: dict, modes=("training", "inference")) -> list[str]:
         kernels = ", ".join(f"{a['attention'][mode]['kernel']} in {mode}" for mode in modes)
         text.append(f"attention: {kernels} ({how})")
     text.append(f"recurrences: {a['rnn_implementation']}")
+    if a.get("op_floor"):
+        text.append(f"per-op floor: {a['op_floor']}")
     return text
 
 

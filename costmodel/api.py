@@ -85,7 +85,8 @@ def _implementation(name: str, family: str, attention) -> str:
 
 
 def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "training",
-            optimizer: str = "adam", allow_tf32: bool = False, **sizes) -> Prediction:
+            optimizer: str = "adam", allow_tf32: bool = False, cudnn_stack: str = "auto",
+            **sizes) -> Prediction:
     """Time of ``record`` on ``gpu`` at sequence length ``n`` and ``batch``.
 
     ``mode="inference"``: ``model.eval()`` under ``torch.inference_mode()`` (dropout off,
@@ -95,13 +96,18 @@ def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "traini
     (:mod:`costmodel.decode`): the ``n``-token prompt (time to first token), or one generated
     token per sequence at context ``n`` (query length 1).
     ``sizes`` bind any size symbols the record was built with (``d=768``).
+    ``cudnn_stack``: the cuDNN generation whose step floor prices a recurrence on an NVIDIA GPU
+    (:mod:`costmodel.implementations.cudnn_stack`: "auto", the default: cuDNN 8 on Ampere, Ada
+    and Hopper, DeepBench's floors on older GPUs; "deepbench" or "pr62143" to choose).
     """
     from costmodel.hardware import Hardware, load_hardware
+    from costmodel.implementations.cudnn_stack import check_stack
     from costmodel.implementations.sdpa import resolve
     from costmodel.roofline import family_of
     from costmodel.roofline import predict as roofline
 
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
+    check_stack(cudnn_stack)
     served = mode
     if mode in ("prefill", "decode"):  # the same formulas at another query length
         from costmodel.decode import cached, step_values
@@ -111,7 +117,7 @@ def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "traini
         n, mode, sizes = at.pop("n"), "inference", {**sizes, **at}
     record = resolve(record, hw, dtype, mode)[0]  # as PyTorch runs it there
     t = roofline(record, hw, dtype=dtype, optimizer=optimizer, allow_tf32=allow_tf32,
-                 mode=mode, n=n, batch=batch, **sizes)
+                 mode=mode, cudnn_stack=cudnn_stack, n=n, batch=batch, **sizes)
     phases = {"forward": _scalar(t.forward_s)}
     if mode == "training":
         phases.update(backward=_scalar(t.backward_s), optimizer=_scalar(t.optimizer_s))

@@ -27,7 +27,9 @@ from costmodel import symbols as S
 from costmodel.checks import check_bool, check_choice, check_size
 from costmodel.cost import FIELDS, Cost
 from costmodel.hardware import Hardware, load_hardware
-from costmodel.implementations import rnn_implementation
+from costmodel.implementations import op_floor, op_floor_s, rnn_implementation
+from costmodel.implementations.cudnn_stack import STACKS
+from costmodel.implementations.cudnn_stack import resolve as stack_for
 from costmodel.implementations.sdpa import MODES, resolve
 from costmodel.roofline import Efficiency, predict
 
@@ -70,6 +72,10 @@ class Setup:
     #: default False); cuDNN's RNNs and convolutions use TF32 by default either way.
     allow_tf32: bool = False
     models: tuple[str, ...] = DEFAULT_MODELS
+    #: the cuDNN generation whose step floor prices the recurrences (implementations/
+    #: cudnn_stack.py): "auto" (the default: cuDNN 8 on Ampere/Ada/Hopper, DeepBench's floors
+    #: on older GPUs), "deepbench" (fitted) or "pr62143" (an unnamed GPU's cuDNN 8)
+    cudnn_stack: str = "auto"
 
     def checked(self) -> "Setup":
         d = check_size("d", self.d)
@@ -90,6 +96,7 @@ class Setup:
         check_bool("bidirectional", self.bidirectional)
         check_bool("causal", self.causal)
         check_bool("allow_tf32", self.allow_tf32)
+        check_choice("cudnn_stack", self.cudnn_stack, STACKS)
         check_bidirectional(self.models, self.bidirectional)
         if self.causal and self.bidirectional:
             raise ValueError("causal and bidirectional conflict: a causal model cannot read "
@@ -195,7 +202,9 @@ def assumptions(setup: Setup, hw: Hardware, transformer: Cost | None = None,
             "inference": "model.eval() under torch.inference_mode(): dropout off, nothing "
                          "saved",
             "attention": attention,
-            "rnn_implementation": rnn_implementation(hw, eff),
+            "rnn_implementation": rnn_implementation(hw, eff, setup.cudnn_stack),
+            "cudnn_stack": stack_for(setup.cudnn_stack, hw),
+            "op_floor": op_floor(hw, eff), "op_floor_s": op_floor_s(hw, eff),
             "rnn_memory": "fused (cuDNN/oneDNN reserve space), wavefront schedule",
             "allow_tf32": setup.allow_tf32}
 
@@ -207,8 +216,9 @@ def _row(name: str, record: Cost, setup: Setup, hw: Hardware, eff) -> dict:
     values = record.evaluate(**at, dtype=setup.dtype)
     infer = resolve(record, hw, setup.dtype, "inference")[0]
     t = predict(infer, hw, eff=eff, dtype=setup.dtype, allow_tf32=setup.allow_tf32,
-                mode="inference", **at)
-    train = predict(record, hw, eff=eff, dtype=setup.dtype, allow_tf32=setup.allow_tf32, **at)
+                mode="inference", cudnn_stack=setup.cudnn_stack, **at)
+    train = predict(record, hw, eff=eff, dtype=setup.dtype, allow_tf32=setup.allow_tf32,
+                    cudnn_stack=setup.cudnn_stack, **at)
     row = {"model": name, **values,
            "inference_bytes": inference_bytes(infer, setup.dtype, **at),
            "time_forward_s": float(t.forward_s),
@@ -317,7 +327,7 @@ def _time_crossovers(recurrent: dict, tf: Cost, setup: Setup, hw: Hardware,
     def forward(record, n):
         return np.asarray(predict(record, hw, eff=eff, dtype=setup.dtype, batch=setup.batch,
                                   allow_tf32=setup.allow_tf32, mode="inference",
-                                  n=n).forward_s, dtype=float)
+                                  cudnn_stack=setup.cudnn_stack, n=n).forward_s, dtype=float)
 
     grid = np.unique(np.round(np.geomspace(1, CROSSOVER_SEARCH_MAX_N, 64)).astype(np.int64))
     tf_grid = forward(tf, grid)

@@ -65,7 +65,9 @@ class Kernel:
     each time (e.g. the two directions of a bidirectional layer). Kinds: ``gemm`` (cuBLAS),
     ``rnn_gemm`` and ``conv`` (cuDNN), ``attention``, ``elementwise``, ``reduction``,
     ``gather``. ``shape`` is a GEMM's (m, n, k) when known: the roofline uses it for the
-    waves/occupancy term. ``resident_bytes`` are bytes re-read on every launch that can stay
+    waves/occupancy term; an optional 4th entry counts GEMMs batched inside one launch (a bmm
+    over batch x heads), which only cuBLAS's model on a GPU prices (the generic roofline
+    ignores a batched shape). ``resident_bytes`` are bytes re-read on every launch that can stay
     in L2 between launches (a recurrence's weights).
     """
 

@@ -107,7 +107,9 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
         return _cublas_time(k, hw, eff, dtype, allow_tf32)
     if eff.cublas is not None and k["kind"] == "attention" and k["shape"] is not None:
         return _fused_attention_time(k, hw, eff, dtype)
-    if k["kind"] == "attention":  # its shape is not a GEMM's (m, n, k): no occupancy term
+    if k["kind"] == "attention" or (k["shape"] is not None and len(k["shape"]) > 3):
+        # a fused kernel's shape is not a GEMM's; a batched GEMM's (m, n, k, GEMMs) is
+        # cuBLAS's tiles and waves: the generic roofline keeps no occupancy term for either
         k = {**k, "shape": None}
     flops = np.asarray(k["flops"], dtype=float) * k["concurrent"]
     nbytes = np.asarray(k["bytes"], dtype=float) * k["concurrent"]
@@ -230,7 +232,7 @@ def _fused_attention_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
 def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype: str = "fp32",
             optimizer: str = "adam", allow_tf32: bool = False, cudnn_allow_tf32: bool = True,
             implementation: str | None = None, mode: str = "training", rnn_params=None,
-            **values) -> Timing:
+            cudnn_stack: str = "auto", **values) -> Timing:
     """Roofline time of ``record`` on ``hw`` at ``values`` (n, batch, sizes; arrays broadcast).
 
     ``mode``: "training" (a train-mode forward, dropout on, then backward and the update) or
@@ -246,7 +248,9 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
     selects a profile's per-family terms (default: the record's class name, e.g. "lstm").
     On an NVIDIA GPU without a profile and without an explicit ``eff``, the recurrent kernels
     are priced by cuDNN's implementation model (:mod:`costmodel.implementations.cudnn_rnn`)
-    with ``rnn_params`` (phase -> ``PhaseParams``; default: the fitted file's).
+    with ``rnn_params`` (phase -> ``PhaseParams``; default: the fitted file's) and the step
+    floor of the cuDNN generation ``cudnn_stack`` (:mod:`costmodel.implementations.cudnn_stack`:
+    "auto", the default, "deepbench" or "pr62143").
     """
     from costmodel.implementations import call_s, recurrent_rows
     from costmodel.implementations.sdpa import resolve
@@ -260,7 +264,8 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
                if mode == "training" or k["phase"] == "forward"]  # inference: no backward
     rows = [kernel_time(k, hw, eff, dtype, allow_tf32, cudnn_allow_tf32, family)
             for k in kernels]
-    rows = recurrent_rows(rows, kernels, hw, dtype, eff_given, rnn_params, cudnn_allow_tf32)
+    rows = recurrent_rows(rows, kernels, hw, dtype, eff_given, rnn_params, cudnn_allow_tf32,
+                          cudnn_stack)
     numbers = record.vectorize(("params", "flops", "bytes"))(dtype=dtype, optimizer=optimizer,
                                                              **values)
     weight_bytes = np.asarray(numbers["params"], dtype=float) * dtype_bytes_of(dtype)

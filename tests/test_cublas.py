@@ -171,3 +171,40 @@ def test_no_step_where_the_old_small_m_regime_ended(gpu):
         t63, t64 = (float(cublas.gemm_time_s(m, width, width, 1, hw, "fp32", p, 1))
                     for m in (63, 64))
         assert t63 <= t64 <= t63 * (1 + 1 / 63)
+
+
+def test_held_out_architecture_borrows_the_gemm_values_of_its_kernel_sibling():
+    # the T4 (turing) runs volta_sgemm kernels: with no turing set it takes volta's GEMM
+    # values, not the cross pool's; the floor and pointwise fractions stay the cross set's
+    params = {"cross": {**P, "gemm_efficiency": 0.7, "tile_factor": [1.0, 0.4, 0.5]},
+              "architecture": {"volta": {"gemm_efficiency": 0.9, "tile_factor": [1.0, 0.4, 0.95],
+                                         "floor_s": 1.0, "rows": ["v100"]}}}
+    t4, h100, v100 = load_hardware("t4"), load_hardware("h100"), load_hardware("v100")
+    got = cublas.params_for(params, t4)
+    assert got["gemm_efficiency"] == 0.9 and got["tile_factor"] == [1.0, 0.4, 0.95]
+    assert got["floor_s"] == P["floor_s"] and "rows" not in got
+    assert cublas.params_for(params, v100)["floor_s"] == 1.0  # its own set: every value
+    # the H100's sm80_xmma kernels are no other architecture's: the cross set
+    assert cublas.kernel_sibling(params["architecture"], "hopper") is None
+    assert cublas.params_for(params, h100)["gemm_efficiency"] == 0.7
+    # an architecture with GEMM values of its own keeps them
+    own = {**params["architecture"], "turing": {"gemm_efficiency": 0.5}}
+    assert cublas.params_for({**params, "architecture": own}, t4)["gemm_efficiency"] == 0.5
+
+
+def test_kernel_generations_are_the_ones_neusight_recorded():
+    # SGEMM_KERNELS is read off NeuSight's kernel column: every bmm row of a GPU whose
+    # architecture has a generation ran a kernel of that generation (T4: volta_sgemm_*,
+    # A100s and L4: ampere_sgemm_*), and the H100, in no group, ran none of them
+    from costmodel.reference import neusight
+
+    rows = neusight.rows()
+    bmm = rows[rows.family == "bmm"]
+    for gpu, kernels in bmm.groupby("gpu").kernel:
+        family = cublas.SGEMM_KERNELS.get(load_hardware(gpu).architecture)
+        if family:
+            assert kernels.str.startswith(family).all(), gpu
+        else:
+            assert not kernels.str.contains("|".join(set(cublas.SGEMM_KERNELS.values()))).any()
+    t4 = rows[rows.gpu == "t4"].dropna(subset=["kernel"])
+    assert len(t4) and t4.kernel.str.startswith("volta_sgemm").all()  # bmm and linear

@@ -116,12 +116,14 @@ def test_predict_goes_through_the_fit_s_own_arithmetic():
 
 def test_fit_recovers_known_per_batch_terms():
     """Rows generated with a serial chain only at batch tile 32 and an extra weight pass only
-    at tile 16 (Maxwell's shapes, the other terms as in a plain fit) come back."""
+    at tile 16 (Maxwell's shapes, the GEMM at the datasheet peak and the priors' stream, both
+    efficiencies 1: the bounds the fit keeps) come back."""
     rows = MAXWELL[MAXWELL["phase"] == "backward_data"]
     basis = db._basis(rows, "backward_data")
     truth_serial, truth_passes = 120.0, 1.5  # cycles per unit of K; passes over W_hh
     time_s = (3e-5 * basis["calls"] + 4e4 * basis["cycles"] + truth_serial * basis["serial_32"]
-              + truth_passes * basis["stream_16"] + basis["memory"])
+              + truth_passes * basis["stream_16"]
+              + np.maximum(basis["compute"], basis["memory"]))
     got = db._fit_phase(rows.assign(measured_s=time_s), "backward_data")
     tile = {t: j for j, t in enumerate(impl.BATCH_TILES)}
     assert got["serial_cycles_per_k"][tile[32]] == pytest.approx(truth_serial, rel=1e-3)
@@ -228,8 +230,9 @@ def test_unknown_reference_exits_2_with_one_line(capsys):
     code, _, err = run(capsys, "validate", "--reference", "nope")
     assert code == 2
     assert err.strip() == ("costmodel: error: unknown reference 'nope'; known: attention, "
-                           "deepbench-gemm, deepbench-rnn, llmcompass, neusight, "
-                           "neusight-layers, xwang233-small-h, all")
+                           "deepbench-gemm, deepbench-rnn, fractaltensor-cudnn, llmcompass, "
+                           "neusight, neusight-e2e, neusight-layers, xwang233-small-h, "
+                           "xwang233-standard, all")
     assert fitmod.main(["nope"]) == 2
 
 

@@ -92,6 +92,15 @@ def test_held_out_architecture_falls_back_to_cross_parameters():
     rows = _small()
     params = neusight.fit(rows[rows.gpu != "l4"].reset_index(drop=True))
     assert "ada" not in params["architecture"] and "ampere" in params["architecture"]
+    # ... and the held-out L4 (Ada: ampere_sgemm kernels) is priced with the A100s' GEMM
+    # values, its kernel sibling's
+    from costmodel.hardware import load_hardware
+    from costmodel.implementations import cublas
+
+    got = cublas.params_for(params, load_hardware("l4"))
+    ampere = params["architecture"]["ampere"]
+    assert got["gemm_efficiency"] == ampere["gemm_efficiency"]
+    assert got["tile_factor"] == ampere["tile_factor"]
 
 
 def test_layers_sum_their_ops():

@@ -34,22 +34,48 @@ def uses_cudnn_rnn(hw: Hardware, eff_given, rnn_params) -> bool:
 
 
 def recurrent_rows(rows: list[dict], kernels: list[dict], hw: Hardware, dtype: str,
-                   eff_given, rnn_params: Mapping | None, cudnn_allow_tf32: bool) -> list[dict]:
+                   eff_given, rnn_params: Mapping | None, cudnn_allow_tf32: bool,
+                   cudnn_stack: str = "auto") -> list[dict]:
     """``rows`` (the roofline's, one per kernel) with the recurrent kernels priced by cuDNN's
     model and one fixed-cost row per cuDNN call appended; ``rows`` unchanged where the model
-    does not apply or the record has no recurrence."""
+    does not apply or the record has no recurrence. ``cudnn_stack``: the library generation
+    whose step floor applies (:mod:`costmodel.implementations.cudnn_stack`); ``rnn_params``
+    with a ``"stack"`` entry keep theirs."""
     if not uses_cudnn_rnn(hw, eff_given, rnn_params):
         return rows
     from costmodel.efficiency import Efficiency
     from costmodel.implementations import cudnn_rnn
 
+    from costmodel.implementations import cudnn_stack as stack
+
     params = (rnn_params if rnn_params is not None
               else cudnn_rnn.params_for(cudnn_rnn.fitted_table(), hw.architecture))
+    params = {"stack": stack.params_of(stack.resolve(cudnn_stack, hw)), **params}
     owned, calls = cudnn_rnn.kernel_rows(kernels, hw, dtype, params, Efficiency.priors(),
                                          cudnn_allow_tf32, Efficiency.for_hardware(hw).cublas)
     if not owned:
         return rows
     return [owned.get(i, row) for i, row in enumerate(rows)] + calls
+
+
+def op_floor_s(hw: Hardware, eff_given=None) -> float | None:
+    """The fixed time every GPU kernel of a prediction pays on ``hw`` (the fitted cuBLAS /
+    pointwise model's ``floor_s``), or None where that model does not price the kernels (a
+    CPU, a calibrated profile, an explicitly given ``Efficiency`` without it)."""
+    from costmodel.efficiency import Efficiency
+
+    eff = eff_given if eff_given is not None else Efficiency.for_hardware(hw)
+    return None if eff.cublas is None else float(eff.cublas["floor_s"])
+
+
+def op_floor(hw: Hardware, eff_given=None) -> str | None:
+    """One line: what the per-op floor is and where its value comes from (compare states it:
+    it is most of a decode step's time)."""
+    floor_s = op_floor_s(hw, eff_given)
+    if floor_s is None:
+        return None
+    return (f"{floor_s * 1e6:.1f} us per GPU op (one eager op timed alone: host dispatch + "
+            "launch, fitted on NeuSight's PyTorch 2.1 timings, cublas.toml; docs/decode.md)")
 
 
 def call_s(family: str, phase: str, kernels: list[dict], weight_bytes, hw: Hardware, eff,
@@ -66,8 +92,9 @@ def call_s(family: str, phase: str, kernels: list[dict], weight_bytes, hw: Hardw
             + onednn_rnn.fresh_buffers_s(family, phase, kernels, hw, eff, dtype))
 
 
-def rnn_implementation(hw: Hardware, eff_given=None) -> str:
-    """One line: the RNN/LSTM/GRU regime the time rows assume on ``hw`` (compare states it)."""
+def rnn_implementation(hw: Hardware, eff_given=None, cudnn_stack: str = "auto") -> str:
+    """One line: the RNN/LSTM/GRU regime the time rows assume on ``hw`` (compare states it),
+    with the cuDNN library generation (``cudnn_stack``) where cuDNN's model applies."""
     if not uses_cudnn_rnn(hw, eff_given, None):
         source = "calibrated profile" if getattr(hw, "efficiency", None) else "priors"
         return f"roofline per kernel ({source}); no cuDNN implementation model"
@@ -80,6 +107,9 @@ def rnn_implementation(hw: Hardware, eff_given=None) -> str:
              if used == hw.architecture else
              f"{used if used != cudnn_rnn.ACROSS else 'all'}'s set extrapolated to "
              f"{hw.architecture or 'this device'}")
+    from costmodel.implementations import cudnn_stack as stack
+
     return (f"cuDNN GEMM-per-step (ALGO_STANDARD; persistent where PyTorch picks it, small-h "
             f"as a share of the STANDARD step fitted on PR #62143's timings), fitted on "
-            f"{'/'.join(a.title() for a in sorted(fitted))} DeepBench, {where}")
+            f"{'/'.join(a.title() for a in sorted(fitted))} DeepBench, {where}; step floor: "
+            f"{stack.note(cudnn_stack, hw)}")

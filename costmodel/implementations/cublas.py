@@ -27,8 +27,9 @@ PyTorch's pointwise kernels (add, mul, relu, gelu, tanh, LayerNorm, softmax, dro
 priced by :mod:`costmodel.implementations.pointwise` (its names stay importable from here).
 All fitted numbers live in
 ``costmodel/data/fitted/cublas.toml`` (``python -m costmodel.reference.fit neusight``), per
-architecture where the training rows hold that architecture, else the cross-architecture set
-(``params["cross"]``), each with the rows it came from.
+architecture where the training rows hold that architecture, else (GEMM values) those of an
+architecture that runs the same SGEMM kernels (``SGEMM_KERNELS``), else the cross-architecture
+set (``params["cross"]``), each with the rows it came from.
 """
 
 from __future__ import annotations
@@ -66,14 +67,46 @@ SKINNY_ROW_ALIGN = 8  # rows padded to a multiple of 8 (one warp's MMA / vector-
 L2_USABLE_FRACTION = 0.5  # of the L2 that holds an op's tensors between calls (A100: two halves)
 SPLIT_K_MIN_DEPTH = 256  # each split of the reduction keeps at least this much of k
 MATMUL_FLOPS_PER_MAC = 2  # one multiply-add = 2 FLOPs (costmodel.conventions)
+# The SGEMM kernel generation cuBLAS runs per architecture, from the kernel names NeuSight's
+# profiler recorded (cuBLAS 12.1 via PyTorch 2.1): the T4 (Turing) runs volta_sgemm_* (all
+# 3,016 of its rows), the L4 (Ada) ampere_sgemm_* like the A100s (every bmm row; its Linears
+# also cutlass_80_simt_sgemm_*), the V100 volta_sgemm_* (the generation's own kernels). The
+# H100 runs sm80_xmma_gemm_* and cutlass_80_simt_* kernels, which no other GPU in the data
+# runs: it is in no group. Which tiles the heuristic picks is the kernels' (a bmm with n = 64
+# takes 0.58-0.62 of the n = 128 time on the H100 and T4, which have 64-wide tiles, 0.96-0.97
+# on the A100s, which run every bmm on ampere_sgemm_128x128), so a held-out architecture
+# borrows the GEMM values of one running its kernels rather than the cross-architecture pool.
+SGEMM_KERNELS = {"volta": "volta_sgemm", "turing": "volta_sgemm",
+                 "ampere": "ampere_sgemm", "ada": "ampere_sgemm"}
+# the GEMM values of a fitted set (what a kernel sibling lends; the floor and the pointwise
+# fractions are not the SGEMM kernels')
+GEMM_KEYS = ("gemm_efficiency", "gemm_memory_efficiency", "wave_overhead_s", "l2_speedup",
+             "tile_factor", "skinny_efficiency")
 
 
 def params_for(params: Mapping, hw: Hardware) -> dict:
-    """The fitted set for ``hw``'s architecture, or the cross-architecture set."""
-    own = dict(params.get("architecture", {}).get(hw.architecture, {}))
-    cross = dict(params["cross"])
-    return {**cross, **{k: v for k, v in own.items() if k != "rows"},
+    """The fitted set for ``hw``'s architecture; without GEMM values of its own, the GEMM
+    values of an architecture that runs the same SGEMM kernels (:func:`kernel_sibling`); else
+    the cross-architecture set."""
+    sets = params.get("architecture", {})
+    own = dict(sets.get(hw.architecture, {}))
+    sibling = kernel_sibling(sets, hw.architecture)
+    borrowed = ({k: v for k, v in sets[sibling].items() if k in GEMM_KEYS}
+                if sibling and "gemm_efficiency" not in own else {})
+    return {**dict(params["cross"]), **borrowed, **{k: v for k, v in own.items() if k != "rows"},
             "pointwise_efficiency": efficiency_for(params, hw)}
+
+
+def kernel_sibling(sets: Mapping, architecture: str) -> str | None:
+    """Another architecture in ``sets`` with GEMM values whose cuBLAS runs the same SGEMM
+    kernels as ``architecture`` (SGEMM_KERNELS), or None: their tile choices and per-tile rates
+    are the kernels', so they transfer where a cross-architecture pool does not."""
+    family = SGEMM_KERNELS.get(architecture)
+    if family is None:
+        return None
+    same = sorted(a for a, v in sets.items() if a != architecture
+                  and SGEMM_KERNELS.get(a) == family and "gemm_efficiency" in v)
+    return same[0] if same else None
 
 
 def peak_per_sm(hw: Hardware, dtype: str, allow_tf32: bool = False) -> float:

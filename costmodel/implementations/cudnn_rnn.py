@@ -13,12 +13,16 @@ DeepBench times exactly these (``costmodel/data/reference/deepbench-rnn-*.json``
     step GEMM = max(core, memory)           (the SMs' work and the weight stream overlap)
       core    = FLOPs / (math peak * compute_efficiency * occupancy)   occupancy: output tiles
                 in waves on the SMs (a skinny step at small batch leaves SMs idle)
-              + elements * flops_per_element / math peak   work per element moved that does not
-                shrink with the batch (the kernel's padded tile columns, loads, conversions)
+              + elements * flops_per_element / fp32 rate   work per element moved that does
+                not shrink with the batch (the kernel's padded tile columns, loads,
+                conversions), on the CUDA cores: a tensor core does not speed it up
       memory  = bytes / (bandwidth * stream * memory_efficiency): W_hh is re-read every step,
                 from L2 (at the priors' l2_bandwidth_ratio) when it fits in the usable L2, else
                 HBM; stream: the priors' fraction of datasheet bandwidth a transfer of that size
                 reaches (Calculon); memory_efficiency is fitted at most 1 (no faster than that)
+
+The GEMM's seconds per unit of each term and the peaks: :mod:`costmodel.implementations.
+cudnn_gemm` (split from here; the fit builds its basis from the same function).
 
 Why the core side and a clock-cycle floor: DeepBench's P100 (3584 cores at 1.30 GHz, 732 GB/s
 HBM2) runs every large-H step 1.2x (forward) to 1.35x (backward_data) slower than a GTX
@@ -63,12 +67,14 @@ from typing import Mapping
 import numpy as np
 
 from costmodel.cost import own_name
-from costmodel.hardware import ARCHITECTURES, Hardware, matmul_peak
-from costmodel.implementations import cublas, cudnn_small_h
+from costmodel.hardware import ARCHITECTURES, Hardware
+from costmodel.implementations import cublas, cudnn_small_h, cudnn_stack
 from costmodel.implementations.cudnn_algo import ALGOS, select_algo  # noqa: F401 (re-export)
 from costmodel.implementations.cudnn_batch import (  # noqa: F401 (batch_parts: re-export)
     BATCH_TERMS, BATCH_TILES, batch_parts, batch_s)
-from costmodel.numeric import dtype_bytes_of
+from costmodel.implementations.cudnn_gemm import (  # noqa: F401 (re-exports)
+    NO_TENSOR_CORES, busy_fraction, element_peak, gemm_parts, gemm_terms, math_peak)
+from costmodel.implementations.cudnn_gemm import core_memory as _core_memory
 
 try:
     import tomllib
@@ -85,7 +91,6 @@ TERMS = ("call_s", "step_cycles", "compute_efficiency", "flops_per_element",
 ACROSS = "all"  # the parameter set fitted on every architecture: the transfer set
 # bulk GEMMs over all steps that no DeepBench RNN row times (CUDNN_SKIP_INPUT): cuBLAS-priced
 CUBLAS_BULK = ("input_projection", "grad_input")
-NO_TENSOR_CORES = ("maxwell", "pascal")  # fp16 math runs on the fp32 units there
 GATES_TO_CELL = {1: "rnn", 4: "lstm", 3: "gru"}
 CELL_GATES = {cell: gates for gates, cell in GATES_TO_CELL.items()}
 
@@ -158,59 +163,6 @@ def fitted_table() -> dict:
     return raw["params"]
 
 
-def math_peak(hw: Hardware, dtype: str, cudnn_allow_tf32: bool = True) -> float:
-    """The peak a cuDNN RNN GEMM in ``dtype`` runs at on ``hw`` (see the module docstring)."""
-    if dtype in ("fp16", "bf16") and hw.architecture in NO_TENSOR_CORES:
-        return matmul_peak(hw, "fp32", False)
-    return matmul_peak(hw, dtype, cudnn_allow_tf32)
-
-
-def gemm_terms(kernel: Mapping, hw: Hardware, dtype: str, p: PhaseParams, eff,
-               cudnn_allow_tf32: bool = True, persistent=False):
-    """(core_s, memory_s) of one launch of an evaluated kernel (``flops, bytes,
-    resident_bytes, concurrent, shape``) as in the module docstring; ``persistent`` (bool
-    array) drops the re-read weights. ``eff``: the priors (tiles, L2 fractions)."""
-    return _core_memory(gemm_parts(kernel, hw, dtype, eff, cudnn_allow_tf32, persistent), p)
-
-
-def _core_memory(unit: Mapping, p: PhaseParams):
-    core_s = unit["compute"] / p.compute_efficiency + unit["element"] * p.flops_per_element
-    return core_s, unit["memory"] / p.memory_efficiency
-
-
-def gemm_parts(kernel: Mapping, hw: Hardware, dtype: str, eff, cudnn_allow_tf32: bool = True,
-               persistent=False) -> dict:
-    """The seconds of one launch per unit of each fitted term: ``compute`` (efficiency 1),
-    ``element`` (1 FLOP per element moved), ``memory`` (efficiency 1)."""
-    concurrent = np.asarray(kernel["concurrent"], dtype=float)
-    flops = np.asarray(kernel["flops"], dtype=float) * concurrent
-    nbytes = np.asarray(kernel["bytes"], dtype=float) * concurrent
-    resident = np.asarray(kernel["resident_bytes"], dtype=float) * concurrent
-    peak = math_peak(hw, dtype, cudnn_allow_tf32)
-    compute_s = flops / (peak * busy_fraction(kernel["shape"], concurrent, hw, eff))
-    element_s = nbytes / dtype_bytes_of(dtype) / peak
-    rate = hw.hbm_bytes_per_s * eff.memory(nbytes)  # the priors' (Calculon's) stream curve
-    fits = (resident > 0) & (resident <= (hw.l2_bytes or 0) * eff.l2_usable_fraction)
-    cached = np.where(fits, resident, 0.0)
-    memory_s = (nbytes - cached) / rate + cached / (rate * eff.l2_bandwidth_ratio)
-    memory_s = np.where(persistent, (nbytes - resident) / rate, memory_s)
-    return {"compute": compute_s, "element": element_s, "memory": memory_s}
-
-
-def busy_fraction(shape, concurrent, hw: Hardware, eff):
-    """The share of SMs a GEMM's output tiles (the priors' tile, times the split-K factor)
-    keep busy: min(1, tiles / SMs). cuDNN's step GEMMs pick among many tile shapes, so the
-    whole-wave quantisation of the cuBLAS waves term is not applied (it put 2x steps between
-    neighbouring DeepBench widths that the measurements do not show)."""
-    if shape is None or not eff.tile_m or not hw.sm_count:
-        return 1.0
-    m, n, k = (np.asarray(v, dtype=float) for v in shape[:3])
-    tiles = np.ceil(m / eff.tile_m) * np.ceil(n / eff.tile_n) * concurrent
-    splits = np.maximum(1.0, np.minimum(np.floor(k / eff.split_k_min_depth),
-                                        np.ceil(hw.sm_count / tiles)))
-    return np.minimum(1.0, tiles * splits / hw.sm_count)
-
-
 def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[str, PhaseParams],
                 eff, cudnn_allow_tf32: bool = True, cublas_params: Mapping | None = None
                 ) -> tuple[dict[int, dict], list[dict]]:
@@ -221,7 +173,9 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
     :func:`costmodel.roofline.kernel_time`'s keys plus ``implementation`` and ``call`` (the
     cuDNN call: forward, backward_data, backward_weights); a step row's ``latency_s`` holds
     its floor and its batch tile's terms (:mod:`costmodel.implementations.cudnn_batch`).
-    ``cublas_params``: the device's fitted cuBLAS set, which prices :data:`CUBLAS_BULK`."""
+    ``cublas_params``: the device's fitted cuBLAS set, which prices :data:`CUBLAS_BULK`;
+    ``params["stack"]``: the library generation's step floor (:mod:`cudnn_stack`; absent:
+    DeepBench's)."""
     owned, calls = {}, []
     layers = sum(_base(k) == "step_gemm" for k in kernels)
     for i, k in enumerate(kernels):
@@ -242,8 +196,11 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
         unit = gemm_parts(k, hw, dtype, eff, cudnn_allow_tf32, static)
         core_s, memory_s = _core_memory(unit, p)
         # STANDARD's per-batch step kernel; PERSIST_STATIC is another one (no weights read)
-        latency_s = (p.step_s(hw) + np.where(static, 0.0, batch_s(k, hw, p, unit["memory"]))
-                     if step else 0.0)
+        # the step floor of the library generation assumed (cudnn_stack: DeepBench's default)
+        latency_s = (p.step_s(hw) * cudnn_stack.floor_factor(
+            params.get("stack"), call, cudnn_stack.wavefront_layers(
+                *_step_shape(k, call)[1:], k["concurrent"], GATES_TO_CELL))
+            + np.where(static, 0.0, batch_s(k, hw, p, unit["memory"])) if step else 0.0)
         if step:  # PERSIST_STATIC_SMALL_H: a share of the STANDARD step plus its own work
             ratio, work = cudnn_small_h.step_terms(
                 np.asarray(algo) == ALGOS[2], call, _step_shape(k, call)[1],

@@ -342,11 +342,21 @@ def _kernels(cfg: AttentionConfig, product, entries, softmax_fwd, softmax_bwd):
     p_bytes = entries * s
     # each backward bmm launch pair: dP and dV (av.backward), dQ and dK (scores.backward)
     pair = MATH_BACKWARD_PRODUCTS // FORWARD_PRODUCTS
+    # (m, n, k, GEMMs in the launch): b*h batched GEMMs, priced by cuBLAS's tiles and waves
+    # on a GPU (the generic roofline ignores a batched shape). Scores: [n, hd] @ [hd, L];
+    # av: [n, L] @ [L, hd]; a backward pair as two GEMMs of the output's shape: dP like the
+    # scores and dV [L, n] @ [n, hd] like av (taken as av's), dQ and dK like av.
+    bh, hd = b * cfg.num_heads, sp.sympify(E) / cfg.num_heads
+    scores_shape, av_shape = (S.n, L, hd, bh), (S.n, hd, L, bh)
+    pair_shape = (S.n, hd, L, pair * bh)
     return (
-        Kernel("scores", "gemm", "forward", product, q_bytes + kv_bytes + p_bytes),
+        Kernel("scores", "gemm", "forward", product, q_bytes + kv_bytes + p_bytes,
+               shape=scores_shape),
         Kernel("softmax", "softmax", "forward", softmax_fwd, 2 * p_bytes),  # read, write
-        Kernel("av", "gemm", "forward", product, p_bytes + kv_bytes + q_bytes),
-        Kernel("av.backward", "gemm", "backward", pair * product, 2 * p_bytes + qkvo_bytes),
+        Kernel("av", "gemm", "forward", product, p_bytes + kv_bytes + q_bytes, shape=av_shape),
+        Kernel("av.backward", "gemm", "backward", pair * product, 2 * p_bytes + qkvo_bytes,
+               shape=pair_shape),
         Kernel("softmax.backward", "softmax", "backward", softmax_bwd, 3 * p_bytes),
-        Kernel("scores.backward", "gemm", "backward", pair * product, p_bytes + qkvo_bytes),
+        Kernel("scores.backward", "gemm", "backward", pair * product, p_bytes + qkvo_bytes,
+               shape=pair_shape),
     ), qkvo_bytes + 4 * p_bytes  # scores written and read, P written and read

@@ -23,6 +23,9 @@ SOURCES = {
     "llmcompass": "costmodel.reference.llmcompass",
     "attention": "costmodel.reference.attention",
     "xwang233-small-h": "costmodel.reference.xwang233_small_h",
+    "xwang233-standard": "costmodel.reference.xwang233_standard",
+    "fractaltensor-cudnn": "costmodel.reference.fractaltensor_cudnn",
+    "neusight-e2e": "costmodel.reference.neusight_e2e",
 }
 REQUIRED_COLUMNS = ("source", "gpu", "family", "phase", "dtype", "measured_s", "repo",
                     "commit", "path_or_url")

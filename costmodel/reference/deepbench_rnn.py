@@ -44,6 +44,7 @@ IRLS_ROUNDS = 40  # reweighting and binding-side rounds of the fit (converged be
 IRLS_FLOOR = 1e-3  # relative errors below 0.1 % weigh as 0.1 %
 UNUSED_EFFICIENCY = 1e6  # a term the fit drops: its time is ~0
 MEMORY_COEFFICIENT_MIN = 1.0  # 1 / memory_efficiency: no stream beats the priors' curve
+COMPUTE_COEFFICIENT_MIN = 1.0  # 1 / compute_efficiency: no GEMM beats the datasheet peak
 BASIS = ("calls", "cycles", "compute", "element", "memory")
 # the per-batch columns of the step phases: one serial and one stream column per batch tile
 BATCH_BASIS = tuple(f"{term}_{tile}" for tile in impl.BATCH_TILES
@@ -176,8 +177,12 @@ def _fit_phase(frame: pd.DataFrame, phase: str) -> dict:
     relative errors, alternated with the binding side each row takes, and reweighted (IRLS)
     towards the least mean |relative error| so that a few outlying rows do not steer it.
     1/memory_eff >= 1: no weight stream beats the priors' stream curve (where the stream
-    never binds on the training GPUs, the curve itself stands). The per-batch columns belong
-    to the step phases only."""
+    never binds on the training GPUs, the curve itself stands); 1/compute_eff >= 1 likewise:
+    no GEMM beats the datasheet peak. Without that bound the GP102 parts alone (whose ratios
+    of FLOP/s to bandwidth to clock are all alike) let the fit price the step's FLOPs at up
+    to 30x the peak and carry them on per-batch weight passes, which the P100 (half their
+    FLOP/s per byte of bandwidth) then runs 1.5x too fast. The per-batch columns belong to
+    the step phases only."""
     basis, measured = _basis(frame, phase), frame["measured_s"].to_numpy()
     batch = BATCH_BASIS if phase != "backward_weights" else ()
     fixed = np.stack([basis[c] for c in ("calls", "cycles") + batch], axis=1)
@@ -188,6 +193,7 @@ def _fit_phase(frame: pd.DataFrame, phase: str) -> dict:
     weights = np.ones(len(frame))
     floor = np.zeros(nfixed + 3)
     floor[-1] = MEMORY_COEFFICIENT_MIN
+    floor[-3] = COMPUTE_COEFFICIENT_MIN
     for _ in range(IRLS_ROUNDS):
         columns = np.concatenate([fixed, core * core_binds[:, None],
                                   (memory * ~core_binds)[:, None]], axis=1)

@@ -10,12 +10,17 @@ and the matmuls are eager ops (``torch.softmax``, ``torch.matmul``); LayerNorm a
 ``@torch.compile``'d functions, so each of their calls also runs TorchDynamo's guards and
 Inductor's Python wrapper before its one Triton kernel: their small sizes sit on a 48-53 us
 floor where eager softmax sits on 13 us. Those are properties of the measurement, not of the
-kernel, so they are two per-source timing terms (:data:`TIMING`) that this module adds on top
-of what ``compare`` predicts for the kernels (compare never includes them):
-``wall_clock_extra_s`` per eager op (the synchronize and host clock beyond NeuSight's
-CUDA-event floor) and ``compiled_call_s`` per compiled call. Both are fitted on this source's
-training rows (:func:`fit`); scored leave-one-family-out (:func:`leave_one_family_out`: the
-LayerNorm rows' compiled-call term comes from the GELU rows and vice versa). fp16 or bf16 is
+kernel, so they are per-source timing terms (:data:`TIMING`) that this module adds on top
+of what ``compare`` predicts for the kernels (compare never includes them): per eager op the
+synchronize and host clock beyond NeuSight's CUDA-event floor, one term for an eager
+pointwise op (``wall_clock_extra_s``) and one for an eager GEMM (``gemm_wall_clock_extra_s``:
+a cuBLAS call costs the host more than a pointwise launch; NeuSight's own H100 layer nodes,
+timed alike, put a tiny Linear at 21.6 us and a tiny pointwise op at 12.4 us (medians), see
+:func:`costmodel.reference.neusight_layers.tiny_op_times`), and ``compiled_call_s`` per
+compiled call. Each is fitted on this source's training rows of its own kind (:func:`fit`);
+scored leave-one-family-out (:func:`leave_one_family_out`: the LayerNorm rows' compiled-call
+term comes from the GELU rows and vice versa; the softmax rows' eager term from the layers'
+softmax ops, not from the GEMMs as it did while one term served both). fp16 or bf16 is
 UNCERTAIN (the test declares fp16, the run helper builds fp16 tensors at b95c6c9); the A100
 runs both at the same tensor peak. The layer's LayerNorm rows had launch overhead subtracted
 by LLMCompass (no floor there; the decode one, 48 us, still looks like a compiled call's
@@ -38,8 +43,10 @@ NAME = "llmcompass"
 # its own file: the timing terms only (the kernel parameters are NeuSight's, in cublas.toml)
 FITTED = "llmcompass_timing"
 DTYPE = "fp16"
-# per-call timing terms by how LLMCompass timed the op (see the module docstring)
-TIMING = {"eager": "wall_clock_extra_s", "compiled": "compiled_call_s"}
+# per-call timing terms by how LLMCompass timed the op and what it launches (module docstring)
+TIMING = {("eager", "pointwise"): "wall_clock_extra_s",
+          ("eager", "gemm"): "gemm_wall_clock_extra_s",
+          ("compiled", "pointwise"): "compiled_call_s"}
 COMPILED_FAMILIES = ("layernorm", "activation")  # layernorm_gpu, gelu_gpu: @torch.compile
 TIMING_GRID_S = np.concatenate([[0.0], np.geomspace(0.25e-6, 80e-6, 47)])
 D_MODEL, HEADS, TENSOR_PARALLEL, FFN_MULT = 12288, 96, 4, 4  # GPT-3 175B, split 4 ways
@@ -130,8 +137,8 @@ def fit(train: pd.DataFrame) -> dict:
     source (0 where ``train`` has none of a kind: leave-one-GPU-out holds all of them out)."""
     params = {**_kernel_params(), "timing": {term: 0.0 for term in TIMING.values()}}
     for kind, term in TIMING.items():
-        rows = train[[any(op.get("timing", "eager") == kind and op.get("floor", True)
-                          for op in ops) for ops in train["ops"]]] if len(train) else train
+        rows = train[[any(_timing_kind(op) == kind and op.get("floor", True) for op in ops)
+                      for ops in train["ops"]]] if len(train) else train
         if not len(rows):
             continue
         measured = rows.measured_s.to_numpy()
@@ -139,6 +146,11 @@ def fit(train: pd.DataFrame) -> dict:
                   for v in TIMING_GRID_S]
         params = _with(params, term, float(TIMING_GRID_S[int(np.argmin(losses))]))
     return params
+
+
+def _timing_kind(op: dict) -> tuple[str, str]:
+    """(how LLMCompass timed the op, what it launches): the key of its :data:`TIMING` term."""
+    return op.get("timing", "eager"), "gemm" if op["kind"] == "gemm" else "pointwise"
 
 
 def _with(params: dict, term: str, value: float) -> dict:
@@ -152,7 +164,7 @@ def leave_one_family_out(frame: pd.DataFrame) -> np.ndarray:
 
 def op_seconds(op: dict, hw, p: dict, timing: dict | None = None) -> float:
     """One op as compare prices the kernel, plus the timing term of how it was measured."""
-    extra = (timing or {}).get(TIMING[op.get("timing", "eager")], 0.0)
+    extra = (timing or {}).get(TIMING[_timing_kind(op)], 0.0)
     floor = (p["floor_s"] + extra) if op.get("floor", True) else 0.0
     if op["kind"] == "gemm":
         return float(cublas.gemm_time_s(op["m"], op["n"], op["k"], op["batch"], hw, DTYPE, p,

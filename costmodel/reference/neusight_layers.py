@@ -22,7 +22,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from costmodel.hardware import load_hardware
 from costmodel.implementations import cublas
+from costmodel.numeric import dtype_bytes_of
 from costmodel.reference import neusight, published
 
 NAME = "neusight-layers"
@@ -32,6 +34,9 @@ HEAD_WORDS = ("embed", "wte", "wpe", "transformer_drop", "ln_f", "final_layer_no
 GEMM_OPS = ("linear", "addmm", "matmul", "bmm")
 REQUIRED = ("row", "trace", "node", "op", "input_shapes", "output_shape", "fw_ms", "bw_ms")
 BACKWARD_EXTRA_MOVES = 1  # the output's gradient, read on top of the forward's tensors
+# a node this small streams in under 2 us on every NeuSight GPU's datasheet bandwidth (T4:
+# 320 GB/s: 1.6 us), so its time is the per-op floor: :func:`tiny_op_times`
+TINY_BYTES = 512 * 1024
 
 
 def _op(origin: str, i: int, row: dict, inference: bool) -> dict:
@@ -135,6 +140,46 @@ def node_rows(gpus) -> pd.DataFrame:
                             "elements": float(op["elements"]), "width": float(op["width"]),
                             "moves": op["moves"]})
     return pd.DataFrame(out)
+
+
+def tiny_op_times(gpus=None) -> pd.DataFrame:
+    """What NeuSight's layer traces say about the per-op floor: per GPU and kind, the median
+    over the tiny nodes (head nodes included; each timed alone with CUDA events, mean of the 5
+    fastest of 25) of the measured time less the datasheet streaming time of the bytes they
+    move (so what is left is launch, dispatch and the event pair, not bandwidth). Kinds:
+    ``no_kernel`` (an inference-mode Dropout: the identity, no kernel at all), ``pointwise``
+    (a kernel over at most TINY_BYTES), ``gemm`` (a Linear/matmul over at most TINY_BYTES of
+    operands). Columns: gpu, kind, nodes, median_s."""
+    out = []
+    for entry in published.files("neusight-layer-"):
+        origin = published.origin_of(entry)
+        provenance, raw = published.table(entry, REQUIRED)
+        gpu = published.gpu_name(origin, provenance["device"])
+        if gpus is not None and gpu not in gpus:
+            continue
+        hw = load_hardware(gpu)
+        for i, row in enumerate(raw):
+            inference = "-inf-" in row["trace"]
+            op = _op(origin, i, row, inference)
+            moved = _bytes_moved(op)
+            kind = ("no_kernel" if row["op"].lower() == "dropout" and inference
+                    else op["kind"])
+            if moved <= TINY_BYTES:
+                seconds = published.number(origin, i, row, "fw_ms") * neusight.MS
+                out.append({"gpu": gpu, "kind": kind,
+                            "excess_s": seconds - moved / hw.hbm_bytes_per_s})
+    frame = pd.DataFrame(out, columns=["gpu", "kind", "excess_s"])
+    grouped = frame.groupby(["gpu", "kind"]).excess_s
+    return pd.DataFrame({"nodes": grouped.size(), "median_s": grouped.median()}).reset_index()
+
+
+def _bytes_moved(op: dict) -> float:
+    """fp32 bytes a node reads and writes at least: a GEMM's three operands, a pointwise
+    op's tensors of the output's size (``moves``; 0 for the inference Dropout)."""
+    if op["kind"] == "gemm":
+        m, n, k, b, w = (float(op[x]) for x in ("m", "n", "k", "batch", "weight_batch"))
+        return dtype_bytes_of(neusight.DTYPE) * (b * (m * k + m * n) + w * k * n)
+    return dtype_bytes_of(neusight.DTYPE) * op["moves"] * op["elements"]
 
 
 def op_seconds(op: dict, hw, p: dict) -> float:
