@@ -9,10 +9,13 @@ from costmodel import __version__
 from costmodel.formulas import MODULES as FORMULA_MODULES
 
 from . import render
-from .options import SIZE, models_option
-from .tables import comparison_table, gpu_rows
+from .options import SIZE, NamedArgument, models_option
+from .tables import comparison_table, gpu_rows, wrapped_text
 
 FORMATS = ("table", "json", "csv", "markdown", "latex")
+#: How ``formula`` names the attention kernel its formulas count, and the other choice.
+KERNEL_WORDS = {"flash": "flash (fused: no n x n scores kept; --attention math counts them)",
+                "math": "math (the n x n scores and probabilities; --attention flash: fused)"}
 #: compare --mode: the default shows both an inference forward and a training step
 COMPARE_MODES = ("both", "training", "prefill", "decode")
 
@@ -146,6 +149,13 @@ def gpus(fmt):
         click.echo(render.to_csv(raw), nl=False)
     else:
         click.echo(_tabulate(fmt, header, body), nl=False)
+        if fmt == "table":
+            click.echo(wrapped_text(GPU_UNITS), nl=False)
+
+
+#: The units of ``gpus``'s table, under it (the header stays narrow).
+GPU_UNITS = ("dense peaks in TFLOP/s ('-': none); GB/s: memory bandwidth; GB: memory (10^9 "
+             "B); L2 MiB: the L2 cache (2^20 B). Each figure's source: docs/hardware.md")
 
 
 def _tabulate(fmt, header, body) -> str:
@@ -157,7 +167,7 @@ def _tabulate(fmt, header, body) -> str:
 
 
 @cli.command()
-@click.argument("module", type=click.Choice(list(FORMULA_MODULES)))
+@click.argument("module", type=click.Choice(list(FORMULA_MODULES)), cls=NamedArgument)
 @click.argument("quantity")
 @click.option("--latex", is_flag=True, help="Print LaTeX instead of plain text.")
 @click.option("--layers", type=SIZE, default=1, show_default=True,
@@ -180,7 +190,7 @@ def formula(module, quantity, latex, layers, bidirectional, attention, mode):
 
     Example: costmodel formula mamba flops --layers 2
     """
-    from costmodel.formulas import formula as build
+    from costmodel.formulas import attention_kernel, formula as build
 
     expr, lead = build(module, quantity, layers=layers, bidirectional=bidirectional,
                        attention=attention, mode=mode)
@@ -188,6 +198,9 @@ def formula(module, quantity, latex, layers, bidirectional, attention, mode):
 
     click.echo(sp.latex(expr) if latex else str(expr))
     click.echo(f"leading terms: {sp.latex(lead) if latex else lead}")
+    kernel = attention_kernel(module, attention)
+    if kernel:
+        click.echo(f"attention kernel counted: {KERNEL_WORDS[kernel]}")
 
 
 def _register_optional_commands():

@@ -41,6 +41,14 @@ class Size(click.ParamType):
 SIZE = Size()
 
 
+class NamedArgument(click.Argument):
+    """An argument whose errors call it by its name (``'MODULE'``) while its usage line still
+    lists the choices (click would name it ``'{rnn|lstm|...}'`` and then list them again)."""
+
+    def get_error_hint(self, ctx) -> str:
+        return f"'{self.name.upper()}'"
+
+
 def models_option(ctx, param, value):
     from costmodel.compare import MODELS
 

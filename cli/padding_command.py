@@ -7,6 +7,7 @@ import click
 
 from . import render
 from .options import SIZE, ascii_int, models_option
+from .tables import wrapped_text
 
 #: Units of the quantities, for the table (SI prefixes).
 UNITS = {"flops": "FLOP", "flops_training": "FLOP", "matmul_flops": "FLOP",
@@ -105,7 +106,16 @@ def padding(lengths, spec, path, column, batch, d, gpu, samples, seed, models, d
     records = {name: build(setup, name) for name in setup.models}
     result = report(records, lengths=lengths, dist=dist, batch=batch, hw=hw, dtype=dtype,
                     samples=samples, seed=seed)
-    click.echo(_render(result, fmt), nl=False)
+    click.echo(_render(result, fmt, _setup_line(setup)), nl=False)
+
+
+def _setup_line(setup) -> str:
+    """The table's first line(s): what every row assumes (compare's models, one layer)."""
+    from costmodel.compare import WITH_HEADS
+
+    layer = (f"; attention layers: {setup.heads} heads of width {setup.d // setup.heads}, "
+             f"ffn {setup.ffn}" if set(setup.models) & set(WITH_HEADS) else "")
+    return wrapped_text(f"d={setup.d}, {setup.dtype}, one layer per model, dropout 0{layer}")
 
 
 def _rows(result) -> list[dict]:
@@ -139,7 +149,7 @@ def _cell(quantity: str, value) -> str:
     return render.si(value, UNITS.get(quantity, ""))
 
 
-def _render(result: dict, fmt: str) -> str:
+def _render(result: dict, fmt: str, setup_line: str = "") -> str:
     if fmt == "json":
         return render.to_json(result)
     rows = _rows(result)
@@ -150,14 +160,15 @@ def _render(result: dict, fmt: str) -> str:
     body = [[str(r[k]) for k in keys] + [_cell(r["quantity"], r["padded"]),
                                          _cell(r["quantity"], r["packed"]),
                                          f"{r['waste_fraction']:.1%}"] for r in rows]
-    lines = ""
+    lines = setup_line
     if "lengths" not in result:
         mc = next(iter(result["models"].values()))["monte_carlo"]
-        lines = (f"{result['distribution']}, batch {result['batch']}, E[longest] "
+        about = (f"{result['distribution']}, batch {result['batch']}, E[longest] "
                  f"{result['expected_max_length']:.4g} tokens; random counts exact, times "
                  f"and bucketing a Monte Carlo over {mc['samples']:,} batches (numpy "
                  f"default_rng seed {mc['seed']}; standard errors in JSON/CSV); bucketing: "
-                 f"pools of {mc['bucket_batches']} batches sorted by length\n")
+                 f"pools of {mc['bucket_batches']} batches sorted by length")
+        lines += wrapped_text(about)
     if "gpu" in result:
         lines += f"times on {result['gpu']}\n"
     return lines + render.to_table(header, body)

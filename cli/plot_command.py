@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import click
 
-from .options import SIZE, models_option, values_option
+from . import render
+from .options import SIZE, NamedArgument, models_option, values_option
 
 HELP = """One figure, as PNG, SVG or PDF by the suffix of -o.
 
@@ -42,7 +43,7 @@ def _one(name: str, values) -> int:
 
 @click.command("plot", help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("kind", type=click.Choice(["memory", "time", "depth", "roofline",
-                                           "validation"]))
+                                           "validation"]), cls=NamedArgument)
 @click.option("-o", "--output", required=True, help="Figure file: .png, .svg or .pdf.")
 @click.option("--n", "n", default="16:8192:x2", show_default=True, callback=values_option,
               help="Sequence lengths.")
@@ -103,4 +104,4 @@ def plot(kind, output, n, d, batch, x, gpu, models, mode, layers, heads, dtype, 
     else:
         fig = plot_roofline.reference_figure(reference)
     plots.save(fig, output)
-    click.echo(f"wrote {output}", err=True)
+    render.wrote(output)

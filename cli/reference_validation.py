@@ -13,6 +13,8 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from . import render
+
 FORMATS = ("table", "json", "csv")
 
 
@@ -37,7 +39,7 @@ def run(reference: str, leave_one_gpu_out: bool, fmt: str, output: Path | None,
     if plot is not None:
         with open_output(plot, binary=True) as handle:
             draw(frame, handle, reference, leave_one_gpu_out)
-        click.echo(f"wrote {plot}", err=True)
+        render.wrote(plot)
 
 
 def _render(frame, summary, fmt: str, reference: str, logo: bool) -> str:

@@ -25,6 +25,14 @@ def si(value: float, unit: str, digits: int = 3) -> str:
     return str(value)
 
 
+def wrote(path) -> None:
+    """Tell stderr which file was written; nothing for ``-``, standard output (the result)."""
+    import click
+
+    if str(path) != "-":
+        click.echo(f"wrote {path}", err=True)
+
+
 def ratio(value: float) -> str:
     return "-" if not math.isfinite(value) else f"{value:.3g}x"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from . import render
 from .options import SIZE, models_option
 
 
@@ -35,4 +36,4 @@ def report(n, d, gpu, batch, layers, heads, dtype, attention, models, output):
     page = html_report(n, d, gpu, batch=batch, layers=layers, heads=heads, dtype=dtype,
                        attention=attention, models=models)
     write_atomic(output, page)
-    click.echo(f"wrote {output}", err=True)
+    render.wrote(output)

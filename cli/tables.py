@@ -37,6 +37,16 @@ def _cell(value, unit) -> str:
 #: The lines of ``compare --mode training``: what a training step costs.
 TRAINING_LINES = ("params", "flops_training", "activation_bytes", "depth_forward",
                   "time_training_s")
+#: (label, key) of the ratio table, in order; ``--mode training`` shows TRAINING_RATIOS.
+RATIO_LINES = (("params", "params"), ("forward FLOPs", "flops"),
+               ("activation memory", "activation_bytes"), ("sequential depth", "depth_forward"),
+               ("inference forward", "time_forward"), ("training step", "time_training"))
+TRAINING_RATIOS = (("params", "params"), ("training FLOPs", "flops_training"),
+                   ("activation memory", "activation_bytes"),
+                   ("sequential depth", "depth_forward"), ("training step", "time_training"))
+#: (label, quantity) of the crossover table; ``--mode training`` keeps the TRAINING_LINES.
+CROSSOVER_COLUMNS = (("memory", "activation_bytes"), ("FLOPs", "flops"),
+                     ("fwd time", "time_forward_s"))
 
 
 def comparison_table(result, fmt: str, training_only: bool = False) -> str:
@@ -48,37 +58,37 @@ def comparison_table(result, fmt: str, training_only: bool = False) -> str:
              f"{setup.dtype}, {result.hardware.name}"
              + (", causal" if setup.causal else "") + (", bidirectional recurrences"
                                                        if setup.bidirectional else ""))
-    items = assumption_items(result.assumptions)
+    items = assumption_items(result.assumptions,
+                             ("training",) if training_only else ("training", "inference"))
+    items += tf32_items(setup, result.hardware)
     ratio_header = ["ratio to Transformer"] + [NAMES[r["model"].split("/")[0]]
                                               for r in result.ratios]
-    ratio_keys = (("params", "params"), ("forward FLOPs", "flops"),
-                  ("activation memory", "activation_bytes"), ("sequential depth",
-                                                              "depth_forward"),
-                  ("inference forward", "time_forward"), ("training step", "time_training"))
     ratio_body = [[label] + [render.ratio(r[key]) for r in result.ratios]
-                  for label, key in ratio_keys]
-    cross_header = ["crossover n (equal)", "memory", "FLOPs", "fwd time"]
+                  for label, key in (TRAINING_RATIOS if training_only else RATIO_LINES)]
+    crossings = [c for c in CROSSOVER_COLUMNS if not training_only or c[1] in TRAINING_LINES]
+    cross_header = ["crossover n (equal)"] + [label for label, _ in crossings]
     cross_body = []
     for model in dict.fromkeys(c["model"] for c in result.crossovers):
         found = {c["quantity"]: c["n"] for c in result.crossovers if c["model"] == model}
-        cross_body.append([NAMES[model]] + [_n(found.get(q)) for q in
-                                            ("activation_bytes", "flops", "time_forward_s")])
+        cross_body.append([NAMES[model]] + [_n(found.get(q)) for _, q in crossings])
     tables = [(header, body)]
     if result.ratios:
         tables += [(ratio_header, ratio_body), (cross_header, cross_body)]
-    return framed(title, items, tables, fmt, _note(result))
+    return framed(title, items, tables, fmt,
+                  _note(result) + _too_large(result, training_only))
 
 
 def framed(title: str, items: list[str], tables, fmt: str, note: str) -> str:
     """``tables`` ((header, body) pairs) under the title and assumption ``items``, in ``fmt``
-    (table, markdown or latex); ``note`` closes a plain table."""
+    (table, markdown or latex); ``note`` closes each (a paragraph, LaTeX comments)."""
     draw = {"markdown": render.to_markdown, "latex": render.to_latex}.get(fmt, render.to_table)
     parts = [draw(h, b) for h, b in tables]
     if fmt == "markdown":
         return f"**{title}**\n\n" + "".join(f"- {item}\n" for item in items) + (
-            "\n" + "\n".join(parts))
+            "\n" + "\n".join(parts)) + (f"\n{note}" if note else "")
     if fmt == "latex":
-        return "".join(f"% {line}\n" for line in [title, *_wrapped(items)]) + "\n".join(parts)
+        return ("".join(f"% {line}\n" for line in [title, *_wrapped(items)]) + "\n".join(parts)
+                + "".join(f"% {line}\n" for line in note.splitlines()))
     return "\n".join(["\n".join([title, *_wrapped(items)]) + "\n", *parts, note])
 
 
@@ -92,25 +102,43 @@ def _wrapped(items: list[str]) -> list[str]:
     return [line for t in items for line in textwrap.wrap(t, WIDTH, subsequent_indent="  ")]
 
 
-def assumption_items(a: dict) -> list[str]:
-    """What the comparison assumed, one sentence per item."""
+def wrapped_text(text: str) -> str:
+    """One sentence as lines of at most WIDTH characters, ending with a newline."""
+    return "\n".join(_wrapped([text])) + "\n"
+
+
+def assumption_items(a: dict, modes=("training", "inference")) -> list[str]:
+    """What the comparison assumed, one sentence per item, for the ``modes`` the table shows
+    (``compare --mode training`` has no inference rows, prefill and decode no training)."""
     if not a:
         return []
     layer = (f"{a['heads']} heads of width {a['head_width']}, ffn {a['ffn']}, "
              if a["heads"] else "")
-    text = [f"assumed: {layer}dropout {a['dropout']:g}, batch_first={a['batch_first']}",
-            f"training step: {a['training_step'].replace('Adam', a['optimizer'].title())}",
-            f"inference (forward time, memory): {a['inference']}"]
+    text = [f"assumed: {layer}dropout {a['dropout']:g}, batch_first={a['batch_first']}"]
+    if "training" in modes:
+        text.append(f"training step: "
+                    f"{a['training_step'].replace('Adam', a['optimizer'].title())}")
+    if "inference" in modes:
+        text.append(f"inference (forward time, memory): {a['inference']}")
     if a.get("attention"):
-        kernels = {mode: a["attention"][mode]["kernel"] for mode in ("training", "inference")}
-        how = ("explicit" if a["attention"]["training"]["path"] == "explicit"
+        how = ("explicit" if a["attention"][modes[0]]["path"] == "explicit"
                else "what PyTorch's SDPA dispatch runs here")
-        text.append(f"attention: {kernels['training']} in training, {kernels['inference']} "
-                    f"in inference ({how})")
+        kernels = ", ".join(f"{a['attention'][mode]['kernel']} in {mode}" for mode in modes)
+        text.append(f"attention: {kernels} ({how})")
     text.append(f"recurrences: {a['rnn_implementation']}")
     if a.get("op_floor"):
         text.append(f"per-op floor: {a['op_floor']}")
     return text
+
+
+def tf32_items(setup, hw) -> list[str]:
+    """fp32 on a device with TF32 tensor cores: which matmuls the times put on them (PyTorch's
+    defaults: cuBLAS off, cuDNN on; costmodel.roofline)."""
+    if setup.dtype != "fp32" or not hw.peaks.get("tf32"):
+        return []
+    cublas = ("TF32 tensor cores (--allow-tf32)" if setup.allow_tf32
+              else "FP32 cores (TF32 off: PyTorch's default; --allow-tf32 turns it on)")
+    return [f"fp32 matmuls: cuBLAS on {cublas}; cuDNN's RNN GEMMs on TF32 (its default)"]
 
 
 def _note(result) -> str:
@@ -126,6 +154,28 @@ def _note(result) -> str:
     crossover = ("crossover: the n where the two are equal ('never' = no n >= 1 does);\n"
                  if result.ratios else "")
     return f"{crossover}time: the roofline on {source}.\n"
+
+
+def _too_large(result, training_only: bool = False) -> str:
+    """A warning naming each model whose training step (or inference forward) needs more
+    than the device's memory: its time rows assume a device that could hold it."""
+    from costmodel.compare import TRAINING_MEMORY
+
+    memory = getattr(result.hardware, "memory_bytes", None)
+    over = []
+    for row in result.rows if memory else ():
+        needs = {"training step": sum(row[q] for q in TRAINING_MEMORY)}
+        if not training_only:
+            needs["inference"] = row["inference_bytes"]
+        big = [f"{what} {render.si(value, 'B')}" for what, value in needs.items()
+               if value > memory]
+        if big:
+            over.append(f"{NAMES[row['model']]} ({', '.join(big)})")
+    if not over:
+        return ""
+    text = (f"does not fit in the {result.hardware.name}'s {render.si(memory, 'B')}: "
+            f"{'; '.join(over)} (their time rows assume a device that could hold them).")
+    return wrapped_text(text)
 
 
 def _n(value) -> str:

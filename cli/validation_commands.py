@@ -36,6 +36,27 @@ def _open(device: str, threads: int | None):
     return dev
 
 
+class ProfilePath(click.Path):
+    """``validate --gpu``: an existing profile file. A catalogue name there (``--gpu a100``,
+    as ``compare`` takes) is refused with where it belongs instead of 'does not exist'."""
+
+    def convert(self, value, param, ctx):
+        if not Path(value).exists() and _catalogue_device(str(value)):
+            self.fail(f"{value!r} is a catalogue device; validate --gpu takes a profile TOML "
+                      "that `costmodel calibrate` writes (the datasheet device for the "
+                      "uncalibrated roofline is --baseline)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def _catalogue_device(name: str) -> bool:
+    from costmodel.hardware import load_hardware
+
+    try:
+        return load_hardware(name) is not None
+    except ValueError:
+        return False
+
+
 def _catalogue_guard(path: Path) -> None:
     import costmodel
 
@@ -106,7 +127,7 @@ def _benchmarks_path(output: Path) -> Path:
 
 @click.command("validate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
-@click.option("--gpu", "profile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--gpu", "profile", type=ProfilePath(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Calibrated profile [default: calibrate first].")
 @click.option("--baseline", default=None,
               help="Datasheet device (name or TOML) for the uncalibrated roofline [default: "

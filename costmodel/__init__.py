@@ -75,4 +75,5 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(list(globals()) + __all__)
+    """The public names once each (not this module's own imports), for tab completion."""
+    return sorted({name for name in globals() if name.startswith("__")} | set(__all__))

@@ -59,6 +59,10 @@ class Prediction:
         from costmodel.display import prediction_frame
         return prediction_frame(self)
 
+    def __repr__(self) -> str:  # a terminal: phases and kernels, not the full Timing
+        from costmodel.display import prediction_text
+        return prediction_text(self)
+
     def _repr_html_(self) -> str:
         from costmodel.display import prediction_html
         return prediction_html(self)

@@ -52,6 +52,8 @@ TIME_KEYS = ("time_forward_s", "time_forward_upper_s", "time_training_s",
 CROSSOVER_SEARCH_MAX_N = 1 << 20
 #: Every key of a row, in order: the stable JSON schema.
 ROW_KEYS = ("model", *FIELDS, "inference_bytes", *TIME_KEYS)
+#: The training step's memory: what the forward saves plus weights, gradients, Adam states.
+TRAINING_MEMORY = ("activation_bytes", "weight_bytes", "gradient_bytes", "optimizer_bytes")
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,10 @@ class Comparison:
         """One row per model as a pandas DataFrame (SI units; costmodel.display)."""
         from costmodel.display import comparison_frame
         return comparison_frame(self)
+
+    def __repr__(self) -> str:  # a terminal: the table, not the device's provenance
+        from costmodel.display import comparison_text
+        return comparison_text(self)
 
     def _repr_html_(self) -> str:
         from costmodel.display import comparison_html

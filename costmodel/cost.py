@@ -307,7 +307,8 @@ class Cost:
         values = _runtime_values(dtype, optimizer, values)
         missing = [a.name for a in args if values.get(a.name) is None]
         if missing:
-            raise ValueError(f"kernel_values needs values for {missing}")
+            raise ValueError(f"{self.name} needs values for {missing}: pass each by name "
+                             f"({missing[0]}=...)")
         flat = compiled(*float_arguments(args, values)) if args else []
         if not args:
             _, exprs = self._kernel_exprs
@@ -323,6 +324,10 @@ class Cost:
         return rows
 
     # ----- text ---------------------------------------------------------------------------
+    def __repr__(self) -> str:  # a terminal: the formulas, not every part and kernel
+        from costmodel.display import cost_text
+        return cost_text(self)
+
     def _repr_html_(self) -> str:  # Jupyter: formulas as a table (costmodel.display)
         from costmodel.display import cost_html
         return cost_html(self)

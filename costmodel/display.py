@@ -42,12 +42,23 @@ def _table(header, rows) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+#: What the symbols of a record's formulas stand for (size symbols are the user's own).
+SYMBOLS = "symbols: n sequence length, batch, s bytes per element, k_opt optimizer states"
+
+
 def cost_html(record) -> str:
     """A record as an HTML table: quantity, formula (readable), leading terms."""
     rows = [(q, readable(record.get(q)), readable(record.big_o(q))) for q in SHOWN]
-    title = f"<p><b>{html.escape(record.name)}</b> (symbols: n sequence length, batch, " \
-            "s bytes per element, k_opt optimizer states)</p>"
+    title = f"<p><b>{html.escape(record.name)}</b> ({SYMBOLS})</p>"
     return title + _table(("quantity", "formula", "order"), rows)
+
+
+def cost_text(record) -> str:
+    """A record as text, the ``repr`` a terminal shows: its name and the SHOWN formulas (the
+    dataclass's own repr spells out every part and kernel, thousands of characters)."""
+    width = max(map(len, SHOWN))
+    lines = [f"  {q.ljust(width)}  {record.get(q)}" for q in SHOWN]
+    return "\n".join([f"Cost {record.name}", f"  ({SYMBOLS})", *lines])
 
 
 def readable(expr) -> str:
@@ -75,15 +86,38 @@ _SHOWN_ROWS = (("params", ""), ("flops", "FLOP"), ("flops_training", "FLOP"),
 
 def comparison_html(result) -> str:
     """The comparison as a notebook table: setup, one row per model, crossovers, assumptions."""
+    head, tables = _comparison_parts(result)
+    return (f"<p><b>compare</b> {html.escape(head)}</p>" + "".join(_table(*t) for t in tables)
+            + assumptions_html(result.assumptions))
+
+
+def comparison_text(result) -> str:
+    """The comparison as text (its ``repr``): setup, one row per model, crossovers."""
+    head, tables = _comparison_parts(result)
+    return "\n\n".join([f"Comparison {head}", *(_text_table(*t) for t in tables)])
+
+
+def _comparison_parts(result) -> tuple[str, list]:
+    """The heading and the (header, rows) of the model and crossover tables."""
     s = result.setup
-    head = (f"<p><b>compare</b> n={s.n}, d={s.d}, batch={s.batch}, layers={s.layers}, "
-            f"{s.dtype} on {html.escape(result.hardware.name)}</p>")
+    head = (f"n={s.n}, d={s.d}, batch={s.batch}, layers={s.layers}, {s.dtype} on "
+            f"{result.hardware.name}")
     rows = [(r["model"], *(_cell(r, k, unit) for k, unit in _SHOWN_ROWS)) for r in result.rows]
-    table = _table(("model", *(k for k, _ in _SHOWN_ROWS)), rows)
-    cross = _table(("model", "quantity", "crossover n", "method"),
-                   [(c["model"], c["quantity"], c["n"] if c["n"] is not None else "never",
-                     c["method"]) for c in result.crossovers]) if result.crossovers else ""
-    return head + table + cross + assumptions_html(result.assumptions)
+    tables = [(("model", *(k for k, _ in _SHOWN_ROWS)), rows)]
+    if result.crossovers:
+        tables.append((("model", "quantity", "crossover n", "method"),
+                       [(c["model"], c["quantity"], c["n"] if c["n"] is not None else "never",
+                         c["method"]) for c in result.crossovers]))
+    return head, tables
+
+
+def _text_table(header, rows) -> str:
+    """Aligned text: the first column left, the others right."""
+    cells = [[str(c) for c in row] for row in (header, *rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join("  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in
+                                                           zip(row[1:], widths[1:])])
+                     for row in cells)
 
 
 def _cell(row: dict, key: str, unit: str) -> str:
@@ -114,12 +148,22 @@ def prediction_frame(prediction) -> pd.DataFrame:
 
 
 def prediction_html(prediction) -> str:
+    head, table = _prediction_parts(prediction)
+    return f"<p><b>predict</b> {html.escape(head)}</p>" + _table(*table)
+
+
+def prediction_text(prediction) -> str:
+    """The prediction as text (its ``repr``): the phases, then one row per kernel."""
+    head, table = _prediction_parts(prediction)
+    return f"Prediction {head}\n" + _text_table(*table)
+
+
+def _prediction_parts(prediction) -> tuple[str, tuple]:
     phases = ", ".join(f"{k} {si(v, 's')}" for k, v in prediction.phases.items())
-    head = (f"<p><b>predict</b> {html.escape(prediction.gpu)}, {prediction.mode}, "
-            f"{prediction.dtype}: {html.escape(phases)}</p>")
     frame = prediction_frame(prediction)
     rows = [(r.name, r.phase, f"{r.count:g}", si(r.seconds, "s"), si(r.total_s, "s"),
              f"{100 * r.share:.1f} %", r.binding, r.implementation) for r in
             frame.itertuples()] if not frame.empty else []
-    return head + _table(("kernel", "phase", "count", "per launch", "total", "share",
-                          "binding", "implementation"), rows)
+    return (f"{prediction.gpu}, {prediction.mode}, {prediction.dtype}: {phases}",
+            (("kernel", "phase", "count", "per launch", "total", "share", "binding",
+              "implementation"), rows))

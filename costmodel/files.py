@@ -104,8 +104,7 @@ def open_output(path, binary: bool = False) -> Iterator[IO]:
         if how == "in_place":
             handle = open(target, "wb")
         else:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                       dir=target.parent)
+            fd, tmp = _temporary(path, target)
             handle = os.fdopen(fd, "wb")
         with handle if binary else _text(handle) as out:
             yield out
@@ -121,6 +120,15 @@ def open_output(path, binary: bool = False) -> Iterator[IO]:
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+
+
+def _temporary(path, target: Path) -> tuple[int, str]:
+    """A new temporary file beside ``target``; a folder that refuses it (a read-only mount,
+    ``/proc``) is an :class:`OutputError` naming the user's ``path``, not the temporary."""
+    try:
+        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as err:
+        raise _refuse(path, err.strerror or str(err)) from None
 
 
 def _text(handle):

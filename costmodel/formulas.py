@@ -111,3 +111,15 @@ def formula(name: str, quantity: str, layers: int = 1, bidirectional: bool = Fal
 
     record = module(name, layers, bidirectional, attention=attention, mode=mode)
     return sp.factor_terms(sp.expand(record.get(quantity))), record.leading_terms(quantity)
+
+
+def attention_kernel(name: str, attention: str | None = None) -> str | None:
+    """The attention kernel the formulas of module ``name`` count: "flash" (fused, no n x n
+    scores kept) or "math" (scores, softmax, scores @ V), read off the record's kernels;
+    None for a module without softmax attention."""
+    from costmodel.cost import own_name
+
+    if name not in APPLIES["attention"]:
+        return None
+    kernels = {own_name(k.name) for k in module(name, attention=attention).kernels}
+    return "flash" if "flash_attention" in kernels else "math" if "scores" in kernels else None

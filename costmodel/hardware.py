@@ -151,6 +151,12 @@ class Hardware:
             return min(1.0, self.sustained_clock_hz / self.boost_clock_hz)
         return 1.0
 
+    def __repr__(self) -> str:  # a terminal: the figures, not every source's quote
+        peaks = ", ".join(f"{k} {v / 1e12:.3g}" for k, v in self.peaks.items())
+        memory = "" if self.memory_bytes is None else f", {self.memory_bytes / 1e9:g} GB"
+        return (f"Hardware {self.name} ({self.origin}): peak TFLOP/s {peaks}; "
+                f"{self.hbm_bytes_per_s / 1e9:.4g} GB/s{memory} (sources: .provenance)")
+
     def __hash__(self) -> int:  # the mapping fields are read-only views; hash what defines a device
         return hash((self.name, self.origin, tuple(self.peaks.items()), self.hbm_bytes_per_s))
 

@@ -209,7 +209,10 @@ class Vectorized:
             except OverflowError:  # a Python int above 1e308
                 approx = [np.full(shape, np.inf)] * len(self.exprs)
             huge = any(a.dtype.kind == "O" for a in arrays)
-            fast = approx if huge else self.fast(*arrays)
+            try:
+                fast = approx if huge else self.fast(*arrays)
+            except OverflowError:  # a constant past int64 (a record built with d = 2**53)
+                fast, huge = approx, True
         results = [np.broadcast_to(r, shape) for r in fast]
         checks = [np.broadcast_to(np.asarray(f, dtype=float), shape) for f in approx]
         bad = [~_trusted(r, f) | huge for r, f in zip(results, checks)]

@@ -10,12 +10,10 @@ import numpy as np
 import sympy as sp
 
 from costmodel import symbols as S
-from costmodel.compare import DEFAULT_MODELS, RECURRENT, Setup, build
+from costmodel.compare import DEFAULT_MODELS, RECURRENT, TRAINING_MEMORY, Setup, build
 from costmodel.plots import (GIB, X_AXES, _figure, _finish, _footnote, _hardware,
                              assumption_note, style)
 
-#: The training step's memory: what the forward saves plus weights, gradients, Adam states.
-TRAINING_MEMORY = ("activation_bytes", "weight_bytes", "gradient_bytes", "optimizer_bytes")
 ADAM_STATES = 2  # Adam keeps two moments per parameter
 MATH = "transformer (math attention)"
 

@@ -49,6 +49,9 @@ def style(name: str) -> dict:
 def figure_format(path) -> str:
     """The savefig format of ``path`` by its suffix; ValueError naming the allowed ones."""
     suffix = Path(str(path)).suffix.lower()
+    if str(path) == "-":
+        raise ValueError(f"output '-' (standard output) has no suffix to pick the format: "
+                         f"give a file name ending in one of {', '.join(FORMATS)}")
     if suffix not in FORMATS:
         raise ValueError(f"output {str(path)!r}: unknown suffix {suffix or '(none)'!r}; "
                          f"use one of {', '.join(FORMATS)}")

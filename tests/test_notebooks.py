@@ -41,3 +41,15 @@ def test_notebook_is_fresh_and_runs(name):
     images = [o for c in book.cells if c.cell_type == "code" for o in c.outputs
               if "image/png" in o.get("data", {})]
     assert images or name == "crnn_and_claims.ipynb"
+
+
+@pytest.mark.parametrize("name", sorted(MAKER.NOTEBOOKS))
+def test_setup_cell_imports_only_what_the_notebook_uses(name):
+    import re
+
+    cells = [c["source"] for c in MAKER.NOTEBOOKS[name] if c["cell_type"] == "code"]
+    setup, rest = cells[0], "\n".join(cells[1:])
+    bound = [line.split()[-1] for line in setup.splitlines() if "import " in line]
+    assert bound  # the setup cell is the imports
+    unused = [b for b in bound if not re.search(rf"\b{re.escape(b)}\b", rest)]
+    assert not unused, f"{name}: setup imports {unused} that no cell uses (ruff F401)"

@@ -15,9 +15,16 @@ FOLDER = Path(__file__).resolve().parent.parent / "docs" / "examples"
 TIMEOUT_S = 120
 md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
 
-SETUP = code("%matplotlib inline\nimport pandas as pd\nimport costmodel as cm\n"
-             "from costmodel import plots\nfrom costmodel import plot_memory as pm\n"
-             "from costmodel.compare import compare")
+#: The name each import of a setup cell binds, and the import (a notebook takes what it uses).
+IMPORTS = {"pd": "import pandas as pd", "cm": "import costmodel as cm",
+           "plots": "from costmodel import plots", "pm": "from costmodel import plot_memory as pm",
+           "compare": "from costmodel.compare import compare"}
+
+
+def setup(*names: str):
+    """The first code cell: inline figures and the imports of ``names`` (keys of IMPORTS)."""
+    return code("\n".join(["%matplotlib inline", *(IMPORTS[name] for name in names)]))
+
 
 CRNN_AND_CLAIMS = [
     md("# The music-emotion CRNN, and which of the documents' numbers hold\n\n"
@@ -25,7 +32,7 @@ CRNN_AND_CLAIMS = [
        "Conv2d+ReLU+MaxPool blocks over a 128-mel spectrogram of 1,292 frames, a 2-layer "
        "bidirectional GRU(128, 256), temporal pooling and a Linear(512, 2). `cm.CRNN()` "
        "builds it from the same records as every other model; its formulas are exact."),
-    SETUP,
+    setup("pd", "cm"),
     code("crnn = cm.CRNN()\ncrnn  # the formulas, as a table (LaTeX: crnn._repr_latex_())"),
     md("At the document's 1,292 frames, batch 1 (FLOPs count a multiply-add as 2):"),
     code("values = crnn.evaluate(n=1292, batch=1)\n"
@@ -60,7 +67,7 @@ MEMORY_DEPTH_TIME = [
        "The documents' argument: a Transformer's attention stores an n x n score matrix per "
        "head, so its memory grows as n^2 while a recurrence's grows as n d; but a recurrence "
        "runs n dependent steps. Here are the numbers, d = 768, batch 8, fp32."),
-    SETUP,
+    setup("cm", "plots", "pm", "compare"),
     code("result = compare(512, 768, 'a100', batch=8)\nresult"),
     md("Memory of one training step (weights, gradients, Adam states and the activations "
        "saved for backward). With math attention the n^2 term of the saved activations "

@@ -45,13 +45,27 @@ def render(results: list[Verdict], fmt: str) -> str:
     return _table(rows)
 
 
+#: The table's quote line, under its claim's verdict, is cut to a terminal's 80 columns.
+QUOTE_WIDTH = 80
+
+
 def _table(rows: list[dict]) -> str:
+    """One aligned line per claim and, under it, what the document says (the reasons are in
+    the other formats: a table of 345 claims stays readable)."""
     keys = ("id", "verdict", "claimed", "computed", "convention")
     width = {k: max([len(k)] + [len(str(r[k])) for r in rows]) for k in keys}
     width["convention"] = min(width["convention"], 48)
     lines = ["  ".join(k.ljust(width[k]) for k in keys)]
-    lines += ["  ".join(str(r[k])[:width[k]].ljust(width[k]) for k in keys) for r in rows]
+    for r in rows:
+        lines.append("  ".join(str(r[k])[:width[k]].ljust(width[k]) for k in keys))
+        indent = width["id"] + 2  # the quote starts under the verdict
+        lines.append(" " * indent + _cut(f'"{r["quote"]}"', QUOTE_WIDTH - indent))
+    lines.append("the reason for each verdict: --format markdown or json (docs/claims.md)")
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _cell(text) -> str:
