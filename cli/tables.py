@@ -149,7 +149,8 @@ def _note(result) -> str:
     source = ("a calibrated profile's efficiencies" if calibrated
               else f"the datasheet, with GEMM, pointwise and fused-attention\nefficiencies "
                    f"fitted for {result.hardware.architecture} GPUs (costmodel/data/fitted/"
-                   "cublas.toml,\nsdpa.toml; recurrences: cudnn_rnn.toml, cudnn_small_h.toml)"
+                   "cublas.toml,\nsdpa.toml; recurrences: cudnn_rnn.toml, cudnn_small_h.toml, "
+                   "cudnn_stack.toml)"
               if fitted else "the datasheet with efficiency priors")
     crossover = ("crossover: the n where the two are equal ('never' = no n >= 1 does);\n"
                  if result.ratios else "")
