@@ -16,7 +16,8 @@ time is linear in the scale: ``a + floor_scale * f`` (``a``: the time with no fl
 floor's share at scale 1), so the fit is the closed-form least squares on relative errors
 per phase. Protocol: leave-one-config-out (all rows of one (cell, seq, batch, input, hidden,
 layers) predicted from a fit on the others), on one unnamed GPU: NOT an unseen-GPU figure.
-Beside it the default ``deepbench`` stack (what ``compare`` prices by default).
+Beside it the ``deepbench`` stack (what ``--cudnn-stack deepbench`` prices; ``auto`` prices
+an A100 with the ``pr62143`` one).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ PRICED_ON = source.PRICED_ON
 STEP_PHASE = {"forward": "forward", "backward": "backward_data"}  # row phase -> floor's call
 SCORED = ("model", "deepbench")
 SCORE_NOTE = (f"STANDARD (BEFORE) seconds scored, leave-one-config-out on one unnamed GPU "
-              f"priced as {PRICED_ON}; model = the pr62143 stack, deepbench = the default stack")
+              f"priced as {PRICED_ON}; model = the pr62143 stack, deepbench = DeepBench's floors")
 
 
 def rows() -> pd.DataFrame:
