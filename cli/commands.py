@@ -90,13 +90,10 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
         raise click.BadParameter(f"{hw.name} has no TF32 tensor cores", param_hint="--allow-tf32")
     options = dict(batch=batch, layers=layers, heads=heads, ffn=ffn,
                    bidirectional=bidirectional, dtype=dtype, attention=attention, causal=causal,
-                   allow_tf32=allow_tf32, models=models)
+                   allow_tf32=allow_tf32, models=models, cudnn_stack=cudnn_stack)
     if mode in ("prefill", "decode"):
-        if cudnn_stack != "auto":
-            raise click.BadParameter("only auto applies to --mode prefill/decode",
-                                     param_hint="--cudnn-stack")
         return _serving(n, d, hw, mode, options, fmt)
-    result = run(n, d, hw, cudnn_stack=cudnn_stack, **options)
+    result = run(n, d, hw, **options)
     if fmt == "json":
         click.echo(render.to_json({"rows": list(result.rows), "ratios": list(result.ratios),
                                    "crossovers": list(result.crossovers),

@@ -75,20 +75,21 @@ def step_values(record: Cost, mode: str, context: int) -> dict:
 
 def serve(record: Cost, hw: Hardware | str, mode: str, context: int, *, batch: int = 1,
           dtype: str = "fp32", eff: Efficiency | None = None, allow_tf32: bool = False,
-          name: str = "") -> dict:
+          cudnn_stack: str = "auto", name: str = "") -> dict:
     """One prefill or decode step of ``record`` (see the module docstring) on ``hw``:
     ``time_s`` (prefill: time to first token; decode: time per generated token),
     ``tokens_per_s`` (tokens of the whole batch per second), ``state_bytes`` (KV cache or
     recurrent state after the step), ``memory_bytes`` (the peak), ``max_batch`` at this
     context and ``max_context`` at this batch (None: not bounded by memory / no memory figure),
-    ``binding`` (the roofline term with most time)."""
+    ``binding`` (the roofline term with most time). ``cudnn_stack``: the cuDNN generation
+    whose step floor prices a recurrence (as in :func:`costmodel.roofline.predict`)."""
     hw = hw if isinstance(hw, Hardware) else load_hardware(hw)
     if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"batch={batch!r} must be a whole number >= 1")
     record = cached(record)
     at = step_values(record, mode, context)
     t = step_timing(record, hw, mode, context, batch=batch, dtype=dtype, eff=eff,
-                    allow_tf32=allow_tf32)
+                    allow_tf32=allow_tf32, cudnn_stack=cudnn_stack)
     memory = memory_of(record, hw, mode, dtype)
     state = record.state_bytes.xreplace({
         S.n: at["n"], S.n_src: at["n"], S.n_ctx: at.get("n_ctx", at["n"]), S.batch: batch,
@@ -107,11 +108,12 @@ def serve(record: Cost, hw: Hardware | str, mode: str, context: int, *, batch: i
 
 
 def step_timing(record: Cost, hw: Hardware, mode: str, context, *, batch: int = 1,
-                dtype: str = "fp32", eff: Efficiency | None = None, allow_tf32: bool = False):
+                dtype: str = "fp32", eff: Efficiency | None = None, allow_tf32: bool = False,
+                cudnn_stack: str = "auto"):
     """The roofline :class:`~costmodel.roofline.Timing` of one step (inference mode)."""
     record = cached(record)
     return predict(record, hw, eff=eff, dtype=dtype, allow_tf32=allow_tf32, mode="inference",
-                   batch=batch, **step_values(record, mode, context))
+                   cudnn_stack=cudnn_stack, batch=batch, **step_values(record, mode, context))
 
 
 def memory_of(record: Cost, hw: Hardware, mode: str, dtype: str = "fp32"):
@@ -188,7 +190,8 @@ def compare_serving(n: int, d: int, gpu: str | Hardware = "a100", mode: str = "d
     check_servable(setup.models)
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
     records = {name: build(setup, name, serving=True) for name in setup.models}
-    kw = dict(batch=setup.batch, dtype=setup.dtype, eff=eff, allow_tf32=setup.allow_tf32)
+    kw = dict(batch=setup.batch, dtype=setup.dtype, eff=eff, allow_tf32=setup.allow_tf32,
+              cudnn_stack=setup.cudnn_stack)
     rows = tuple(serve(rec, hw, mode, setup.n, name=name, **kw)
                  for name, rec in records.items())
     rows = tuple({key: row[key] for key in ROW_KEYS} for row in rows)

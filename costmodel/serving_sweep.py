@@ -53,7 +53,7 @@ def _block(name, setup: Setup, heads, hw: Hardware, eff, mode: str, C, D, B) -> 
     at = {"n": N, "d": D, "batch": B, **({"n_ctx": C} if S.n_ctx in record.free_symbols
                                          else {})}
     t = predict(infer, hw, eff=eff, dtype=setup.dtype, allow_tf32=setup.allow_tf32,
-                mode="inference", **at)
+                mode="inference", cudnn_stack=setup.cudnn_stack, **at)
     memory = _compiled(infer, setup.dtype)({"n": N, "n_ctx": C, "d": D, "batch": B})
     block = {"model": name, "mode": mode, "context": C, "d": D, "batch": B, "gpu": hw.name,
              "dtype": setup.dtype, "time_s": t.forward_s, "tokens_per_s": B * N / t.forward_s,

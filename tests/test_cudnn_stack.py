@@ -197,16 +197,14 @@ def test_depth_sweeps_grow_per_layer_as_the_pr62143_stack_says():
     assert errors["pr62143"] < 0.25 < 0.5 < errors["deepbench"]
 
 
-def test_cli_states_the_stack_and_refuses_it_for_serving():
+@pytest.mark.parametrize("mode", ["both", "prefill", "decode"])
+def test_cli_states_the_stack_in_every_mode(mode):
     import json
 
     from clirun import run
-    code, out, _ = run("compare", "--n", "64", "--d", "128", "--models", "lstm",
-                       "--cudnn-stack", "pr62143", "--format", "json")
-    assert code == 0 and json.loads(out)["assumptions"]["cudnn_stack"] == "pr62143"
-    code, _, err = run("compare", "--n", "64", "--d", "128", "--mode", "decode",
-                       "--cudnn-stack", "pr62143")
-    assert code == 2 and "--cudnn-stack" in err
+    code, out, _ = run("compare", "--n", "64", "--d", "128", "--models", "lstm", "--mode",
+                       mode, "--cudnn-stack", "deepbench", "--format", "json")
+    assert code == 0 and json.loads(out)["assumptions"]["cudnn_stack"] == "deepbench"
 
 
 def test_fractaltensor_predict_is_what_compare_prices_with_the_committed_fit():

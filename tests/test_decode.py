@@ -249,3 +249,37 @@ def test_cli_sweep_decode_csv_is_the_library():
     lib = serving_sweep([1, 512], [128], [2], "h100", "decode", models=("lstm", "transformer"))
     assert [int(r["memory_bytes"]) for r in rows] == lib["memory_bytes"].tolist()
     assert [float(r["time_s"]) for r in rows] == lib["time_s"].tolist()
+
+
+@pytest.mark.parametrize("mode", ["decode", "prefill"])
+def test_serving_carries_the_cudnn_stack(mode):
+    """H100 (Hopper): auto is cuDNN 8's floor (pr62143); the DeepBench-era floor is slower per
+    step, so a served LSTM takes longer with it; the Transformer has no recurrent step."""
+    kw = dict(models=("lstm", "transformer"))
+    served = {s: compare_serving(4096, 1024, "h100", mode, cudnn_stack=s, **kw)
+              for s in ("auto", "deepbench", "pr62143")}
+    time = {s: {r["model"]: r["time_s"] for r in result.rows} for s, result in served.items()}
+    assert time["deepbench"]["lstm"] > time["pr62143"]["lstm"] == time["auto"]["lstm"]
+    assert time["deepbench"]["transformer"] == time["pr62143"]["transformer"] \
+        == time["auto"]["transformer"]
+    assert [r.assumptions["cudnn_stack"] for r in served.values()] == ["pr62143", "deepbench",
+                                                                       "pr62143"]
+    lstm = cm.LSTM(1024, 1024)
+    for stack in ("deepbench", "pr62143"):
+        assert time[stack]["lstm"] == float(step_timing(lstm, H100, mode, 4096,
+                                                        cudnn_stack=stack).forward_s)
+
+
+def test_serving_sweep_and_cli_carry_the_cudnn_stack():
+    from costmodel.serving_sweep import serving_sweep
+
+    lstm = cm.LSTM(128, 128)
+    lib = serving_sweep([64], [128], [2], "h100", "decode", models=("lstm",),
+                        cudnn_stack="deepbench")
+    assert lib["time_s"][0] == serve(lstm, H100, "decode", 64, batch=2,
+                                     cudnn_stack="deepbench")["time_s"]
+    assert lib["time_s"][0] > serve(lstm, H100, "decode", 64, batch=2)["time_s"]
+    code, out, _ = run("compare", "--mode", "decode", "--n", "64", "--d", "128", "--batch", "2",
+                       "--gpu", "h100", "--models", "lstm", "--cudnn-stack", "deepbench",
+                       "--format", "json")
+    assert code == 0 and json.loads(out)["rows"][0]["time_s"] == lib["time_s"][0]
