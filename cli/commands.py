@@ -9,7 +9,7 @@ from costmodel import __version__
 from costmodel.formulas import MODULES as FORMULA_MODULES
 
 from . import render
-from .options import SIZE, NamedArgument, models_option
+from .options import LAYERS, LAYERS_HELP, SIZE, NamedArgument, models_option
 from .tables import comparison_table, gpu_rows, wrapped_text
 
 FORMATS = ("table", "json", "csv", "markdown", "latex")
@@ -36,8 +36,8 @@ def cli():
               help="Device short name (see `costmodel gpus`) or a device/profile TOML file.")
 @click.option("--batch", type=SIZE, default=1, show_default=True,
               help="Sequences per step (the batch size).")
-@click.option("--layers", type=SIZE, default=1, show_default=True,
-              help="Stacked layers of every model.")
+@click.option("--layers", type=LAYERS, default=1, show_default=True,
+              help="Stacked layers of every model." + LAYERS_HELP)
 @click.option("--heads", type=SIZE, default=None, help="Attention heads [default: d/64].")
 @click.option("--ffn", type=SIZE, default=None, help="Transformer dim_feedforward [default: 4d].")
 @click.option("--bidirectional", is_flag=True, help="Bidirectional recurrences.")
@@ -167,9 +167,9 @@ def _tabulate(fmt, header, body) -> str:
 @click.argument("module", type=click.Choice(list(FORMULA_MODULES)), cls=NamedArgument)
 @click.argument("quantity")
 @click.option("--latex", is_flag=True, help="Print LaTeX instead of plain text.")
-@click.option("--layers", type=SIZE, default=1, show_default=True,
+@click.option("--layers", type=LAYERS, default=1, show_default=True,
               help="Stacked layers or blocks (rnn, lstm, gru, transformer, decoder, s4, mamba, "
-                   "linear_attention, linformer, conformer).")
+                   "linear_attention, linformer, conformer)." + LAYERS_HELP)
 @click.option("--bidirectional", is_flag=True, help="Bidirectional (rnn, lstm, gru only).")
 @click.option("--attention", type=click.Choice(["auto", "math", "flash"]), default=None,
               help="Attention kernel (attention, transformer, decoder, conformer, ast) "

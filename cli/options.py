@@ -6,7 +6,7 @@ import re
 
 import click
 
-from costmodel.limits import LARGEST_SIZE, MAX_AXIS_VALUES
+from costmodel.limits import LARGEST_SIZE, MAX_AXIS_VALUES, MAX_LAYERS
 
 #: A size as typed: optional minus, ASCII digits only (Python's int() would also take '５１２').
 _INTEGER = re.compile(r"-?[0-9]+")
@@ -24,21 +24,32 @@ def ascii_int(text: str, largest: int = LARGEST_SIZE) -> int:
 
 
 class Size(click.ParamType):
-    """An integer size typed in ASCII digits, at most :data:`LARGEST_SIZE` (2**53). Zero and
-    negatives pass through, so the library's check names the argument (``n=0 must be ...``)."""
+    """An integer size typed in ASCII digits, at most :data:`LARGEST_SIZE` (2**53), or at most
+    ``largest`` (``bound`` says which bound and why). Zero and negatives pass through, so the
+    library's check names the argument (``n=0 must be ...``)."""
 
     name = "integer"
 
+    def __init__(self, largest: int = LARGEST_SIZE, bound: str = "") -> None:
+        self.largest, self.bound = largest, bound
+
     def convert(self, value, param, ctx):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        try:
-            return ascii_int(str(value))
-        except ValueError as err:
-            self.fail(str(err), param, ctx)
+        if not isinstance(value, int) or isinstance(value, bool):
+            try:
+                value = ascii_int(str(value))
+            except ValueError as err:
+                self.fail(str(err), param, ctx)
+        if value > self.largest:
+            self.fail(f"{value:,} is above {self.bound}", param, ctx)
+        return value
 
 
 SIZE = Size()
+#: --layers: at most :data:`~costmodel.limits.MAX_LAYERS`
+LAYERS = Size(MAX_LAYERS, f"the deepest stack accepted, {MAX_LAYERS:,} (ten times DeepNet's "
+                          "1,000-layer Transformer, the deepest published)")
+#: What a --layers help text adds.
+LAYERS_HELP = f" At most {MAX_LAYERS:,}."
 
 
 class NamedArgument(click.Argument):

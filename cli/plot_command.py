@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from . import render
-from .options import SIZE, NamedArgument, models_option, values_option
+from .options import LAYERS, LAYERS_HELP, SIZE, NamedArgument, models_option, values_option
 
 HELP = """One figure, as PNG, SVG or PDF by the suffix of -o.
 
@@ -62,7 +62,8 @@ def _one(name: str, values) -> int:
 @click.option("--mode", type=click.Choice(["inference", "training"]), default="inference",
               show_default=True, help="time and roofline: an inference forward or a training "
                                       "step.")
-@click.option("--layers", type=SIZE, default=1, show_default=True, help="Stacked layers.")
+@click.option("--layers", type=LAYERS, default=1, show_default=True,
+              help="Stacked layers." + LAYERS_HELP)
 @click.option("--heads", type=SIZE, default=None, help="Attention heads [default: d/64].")
 @click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
               show_default=True)

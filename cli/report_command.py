@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import render
-from .options import SIZE, models_option
+from .options import LAYERS, LAYERS_HELP, SIZE, models_option
 
 
 @click.command("report", context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,7 +14,8 @@ from .options import SIZE, models_option
 @click.option("--gpu", default="a100", show_default=True,
               help="Device short name (see `costmodel gpus`) or a device/profile TOML file.")
 @click.option("--batch", type=SIZE, default=1, show_default=True, help="Sequences per step.")
-@click.option("--layers", type=SIZE, default=1, show_default=True, help="Stacked layers.")
+@click.option("--layers", type=LAYERS, default=1, show_default=True,
+              help="Stacked layers." + LAYERS_HELP)
 @click.option("--heads", type=SIZE, default=None, help="Attention heads [default: d/64].")
 @click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
               show_default=True)

@@ -11,7 +11,7 @@ import click
 from costmodel.files import open_output, plan
 from costmodel.limits import CHUNK_POINTS, MAX_AXIS_VALUES, MAX_ROWS
 
-from .options import SIZE, models_option, values_option
+from .options import LAYERS, LAYERS_HELP, SIZE, models_option, values_option
 from .progress import progress_option, reporter
 
 
@@ -42,8 +42,8 @@ Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep
               callback=models_option,
               help="Comma-separated models: compare's (rnn, lstm, gru, transformer, s4, mamba, "
                    "linear_attention, linformer, conformer, ast), with its defaults.")
-@click.option("--layers", type=SIZE, default=1, show_default=True,
-              help="Stacked layers of every model.")
+@click.option("--layers", type=LAYERS, default=1, show_default=True,
+              help="Stacked layers of every model." + LAYERS_HELP)
 @click.option("--heads", type=SIZE, default=None, help="Heads [default: d/64 for each d].")
 @click.option("--bidirectional", is_flag=True, help="Bidirectional recurrences.")
 @click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",

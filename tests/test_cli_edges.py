@@ -175,3 +175,25 @@ def test_bidirectional_without_a_recurrence_is_refused_not_ignored(command):
     code, out, _ = run("compare", "--n", "64", "--d", "64", "--models", "lstm,mamba",
                        "--bidirectional")
     assert code == 0 and "bidirectional recurrences" in out.splitlines()[0]
+
+
+# ----- the depth bound ----------------------------------------------------------------------
+@pytest.mark.parametrize("argv", [
+    ("compare", "--n", "4", "--d", "64"), ("compare", "--mode", "decode", "--n", "4", "--d", "64"),
+    ("formula", "lstm", "flops"), ("sweep", "--n", "4", "--d", "64"),
+    ("plot", "memory", "-o", "-"), ("report", "-o", "-")])
+def test_layers_above_the_bound_are_refused_naming_the_option_and_the_bound(argv):
+    from costmodel.limits import MAX_LAYERS
+
+    assert MAX_LAYERS == 10 * 1_000  # ten times DeepNet's 1,000-layer Transformer
+    code, out, err = run(*argv, "--layers", str(MAX_LAYERS + 1))
+    assert refused(code, err, "--layers", f"{MAX_LAYERS + 1:,}", f"{MAX_LAYERS:,}")
+    assert out == ""
+
+
+def test_layers_up_to_the_bound_are_taken():
+    from costmodel.cli.options import LAYERS
+    from costmodel.limits import MAX_LAYERS
+
+    assert LAYERS.convert(str(MAX_LAYERS), None, None) == MAX_LAYERS
+    assert LAYERS.convert(MAX_LAYERS, None, None) == MAX_LAYERS
