@@ -37,7 +37,7 @@ def _distribution(spec, path, column, batch):
     from costmodel import length_dist as ld
 
     if spec is not None:
-        dist = ld.parse(spec)
+        dist = ld.parse(spec, "--lengths-dist")
     else:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()

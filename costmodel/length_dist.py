@@ -65,9 +65,9 @@ class LengthDistribution:
                 "support_max": int(self.support[-1]), "truncated_mass": self.truncated_mass}
 
 
-def parse(spec: str) -> LengthDistribution:
+def parse(spec: str, name: str = "lengths_dist") -> LengthDistribution:
     """A distribution from ``lognormal:MEDIAN:SIGMA`` or ``uniform:LO:HI``; ValueError naming
-    ``lengths_dist`` and what is allowed otherwise."""
+    ``name`` (the CLI: its option) and what is allowed otherwise."""
     kind, *args = str(spec).split(":")
     try:
         if kind not in KINDS or len(args) != 2:
@@ -77,7 +77,7 @@ def parse(spec: str) -> LengthDistribution:
         return lognormal(*(float(a) for a in args))
     except ValueError as err:
         detail = f" ({err})" if str(err) else ""
-        raise ValueError(f"lengths_dist={spec!r} must be {SPEC_HELP}{detail}") from None
+        raise ValueError(f"{name}={spec!r} must be {SPEC_HELP}{detail}") from None
 
 
 def uniform(lo: int, hi: int) -> LengthDistribution:

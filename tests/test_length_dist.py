@@ -116,7 +116,8 @@ def test_bad_input_names_the_argument(call, word):
 
 
 @pytest.mark.parametrize("argv,word", [
-    (["--lengths-dist", "lognormal:200"], "lengths_dist="),
+    (["--lengths-dist", "lognormal:200"], "--lengths-dist='lognormal:200' must be"),
+    (["--lengths-dist", "uniform:5:2", "--batch", "2"], "--lengths-dist='uniform:5:2' must be"),
     (["--lengths-dist", "uniform:1:9", "--batch", "0"], "batch=0"),
     (["--lengths-dist", "uniform:1:9"], "--batch is required"),
     (["--lengths", "4,0"], "lengths[1]=0"),
@@ -127,6 +128,7 @@ def test_bad_input_names_the_argument(call, word):
 def test_cli_bad_input_one_line_exit_2_nothing_written(argv, word):
     code, out, err = run("padding", *argv, "--d", "16", "--models", "lstm")
     assert code == 2 and not out and word in err and err.count("\n") == 1
+    assert "lengths_dist" not in err  # the CLI names its option, not the keyword
 
 
 def test_cli_distribution_json_equals_the_library(tmp_path):
