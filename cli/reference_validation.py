@@ -53,18 +53,36 @@ def _render(frame, summary, fmt: str, reference: str, logo: bool) -> str:
     for column in shown.columns:
         if column.endswith(("_median", "_p90", "_worst")):
             shown[column] = (100 * shown[column]).round(1)
-    head = (f"reference {reference}: |predicted / measured - 1| in %, "
-            f"{'leave-one-GPU-out' if logo else 'in-sample'}; model = implementation model, "
-            "roofline = datasheet roofline, priors = generic priors\n")
-    return head + "".join(_notes(reference, logo)) + shown.to_string(index=False) + "\n"
+    return header(reference, logo, "error_roofline" in frame.columns) \
+        + shown.to_string(index=False) + "\n"
 
 
-def _notes(reference: str, logo: bool) -> list[str]:
-    """One line per chosen source that scores by a protocol of its own (its SCORE_NOTE)."""
+#: What the columns of the generic protocol (costmodel.reference.score) are.
+GENERIC_COLUMNS = ("model = implementation model, roofline = datasheet roofline, priors = "
+                   "generic priors")
+
+
+def header(reference: str, logo: bool, generic_columns: bool = True) -> str:
+    """The table's header: what is scored and by which protocol, each source's own (its
+    SCORE_NOTE: leave-one-config-out, leave-one-shape-out, nothing fitted) where it has one,
+    leave-one-GPU-out (or in-sample) for the others; ``generic_columns``: the frame has the
+    generic protocol's model / roofline / priors columns."""
     from costmodel.reference import names, source
 
-    return [f"{name}: {source(name).SCORE_NOTE}{'' if logo else ' (here in-sample)'}\n"
-            for name in names(reference) if hasattr(source(name), "SCORE_NOTE")]
+    chosen = names(reference)
+    own = {name: source(name).SCORE_NOTE + ("" if logo else " (here in-sample)")
+           for name in chosen if hasattr(source(name), "SCORE_NOTE")}
+    generic = [name for name in chosen if name not in own]
+    protocols = []
+    if generic:
+        protocols.append(("leave-one-GPU-out" if logo else "in-sample")
+                         + (f" ({', '.join(generic)}; the others below)" if own else ""))
+    if len(chosen) == 1 and own:
+        protocols.append(own.pop(chosen[0]))
+    if generic_columns:
+        protocols.append(GENERIC_COLUMNS)
+    head = f"reference {reference}: |predicted / measured - 1| in %, {'; '.join(protocols)}\n"
+    return head + "".join(f"{name}: {note}\n" for name, note in own.items())
 
 
 def draw(frame, path, reference: str, logo: bool) -> None:

@@ -197,3 +197,43 @@ def test_layers_up_to_the_bound_are_taken():
 
     assert LAYERS.convert(str(MAX_LAYERS), None, None) == MAX_LAYERS
     assert LAYERS.convert(MAX_LAYERS, None, None) == MAX_LAYERS
+
+
+# ----- validate --reference: each source's protocol in the header ---------------------------
+OWN_PROTOCOL = ("attention", "fractaltensor-cudnn", "xwang233-small-h", "xwang233-standard")
+
+
+@pytest.mark.parametrize("name", OWN_PROTOCOL)
+def test_reference_header_states_the_sources_own_protocol(name):
+    from costmodel.cli.reference_validation import header
+    from costmodel.reference import source
+
+    note = source(name).SCORE_NOTE
+    first, *rest = header(name, True).splitlines()
+    assert note in first and "leave-one-GPU-out" not in first and rest == []
+    assert f"{note} (here in-sample)" in header(name, False)
+
+
+def test_reference_header_of_all_names_who_is_scored_leave_one_gpu_out():
+    from costmodel.cli.reference_validation import header
+    from costmodel.reference import names, source
+
+    first, *rest = header("all", True).splitlines()
+    generic = [n for n in names("all") if n not in OWN_PROTOCOL]
+    assert f"leave-one-GPU-out ({', '.join(generic)}; the others below)" in first
+    assert rest == [f"{n}: {source(n).SCORE_NOTE}" for n in OWN_PROTOCOL]
+    assert "leave-one-GPU-out" in header("deepbench-rnn", True)
+    assert "in-sample" in header("deepbench-rnn", False)
+
+
+def test_validate_reference_prints_the_protocol_above_the_same_figures():
+    from costmodel.reference import score, source
+
+    code, out, err = run("validate", "--reference", "xwang233-standard")
+    assert code == 0, err
+    first, *table = out.splitlines()
+    assert source("xwang233-standard").SCORE_NOTE in first
+    assert "leave-one-GPU-out" not in first and "roofline" not in first
+    summary = score.summary(score.scored("xwang233-standard"))
+    medians = [float(line.split()[-6]) for line in table[1:]]  # model_median, in %
+    assert medians == list((100 * summary["model_median"]).round(1))
