@@ -16,6 +16,8 @@ from costmodel.plots import (GIB, X_AXES, _figure, _finish, _footnote, _hardware
 
 ADAM_STATES = 2  # Adam keeps two moments per parameter
 MATH = "transformer (math attention)"
+#: The attention record that every fused kernel (flash, memory-efficient, cuDNN) maps onto.
+FUSED = "flash"
 
 
 def memory_record(d: int, gpu="a100", *, model: str, attention: str = "auto", **options):
@@ -69,16 +71,30 @@ def at(expr, n_value: int) -> float:
     return float(expr.xreplace({S.n: n_value}))
 
 
+def fused_kernel(d: int, gpu="a100", **options) -> str:
+    """The name of the fused curve: the kernel PyTorch's SDPA runs for a training step on
+    ``gpu`` (flash, memory-efficient or cudnn: each is the fused record, the same memory), or
+    "fused" where it runs math there (the fused curve is then what it would save)."""
+    from costmodel.implementations.sdpa import RECORD_OF, resolve
+
+    setup = Setup(n=1, d=d, models=("transformer",), **options).checked()
+    kernel = resolve(build(setup, "transformer"), _hardware(gpu), setup.dtype,
+                     "training")[1].kernel
+    return kernel if RECORD_OF[kernel] == FUSED else "fused"
+
+
 def _curves(ax, n, d, hw, models, options) -> dict:
-    """Draw one curve per model (two for the Transformer); their expressions by label."""
+    """Draw one curve per model (two for the Transformer: math, and fused named by the kernel
+    PyTorch runs); their expressions by label."""
     exprs = {}
     for name in models:
-        for kernel in (("math", "flash") if name == "transformer" else ("auto",)):
-            label = name if name != "transformer" else f"transformer ({kernel} attention)"
+        for kernel in (("math", FUSED) if name == "transformer" else ("auto",)):
+            shown = fused_kernel(d, hw, **options) if kernel == FUSED else kernel
+            label = name if name != "transformer" else f"transformer ({shown} attention)"
             record, setup = memory_record(d, hw, model=name, attention=kernel, **options)
             exprs[label] = training_memory_expr(record, setup)
             ax.plot(n, training_memory(n, record, setup) / GIB, label=label, **style(name),
-                    linestyle="--" if kernel == "flash" else "-")
+                    linestyle="--" if kernel == FUSED else "-")
     return exprs
 
 
@@ -88,7 +104,7 @@ def _marks(exprs: dict, models, hw) -> list[tuple]:
     if hw.memory_bytes:
         for label, expr in exprs.items():
             full = first_n_above(int(hw.memory_bytes), expr)
-            name = "transformer (math)" if label == MATH else label.split(" (")[0]
+            name = label.replace(" attention)", ")")  # transformer (math), lstm
             marks.append((full, hw.memory_bytes, f"{name} stops fitting at n = {full:,}"
                           if full else "", "x"))
     rec = next((m for m in models if m in RECURRENT), None)
@@ -124,6 +140,16 @@ def plot_memory(n, d: int, gpu="a100", *, models=DEFAULT_MODELS, **options):
                 f"on {hw.name}", X_AXES["n"], "memory of one training step (GiB)")
     _footnote(fig, [assumption_note(setup, hw),
                     "memory = weights + gradients + Adam states + activations saved for "
-                    "backward (exact formulas); dashed: fused (flash) attention, its memory "
-                    "linear in n; crossings solved exactly in n"])
+                    f"backward (exact formulas); dashed: {_fused_words(d, hw, options)}, its "
+                    "memory linear in n; crossings solved exactly in n"])
     return fig
+
+
+def _fused_words(d: int, hw, options) -> str:
+    """The footnote's words for the dashed curve, naming the kernel its legend names."""
+    kernel = fused_kernel(d, hw, **options)
+    if kernel == "fused":
+        return ("a fused attention kernel (flash, memory-efficient or cuDNN: the same saved "
+                "memory), which PyTorch does not run here in training (it runs math)")
+    return (f"{kernel} attention, the fused kernel PyTorch runs here in training (flash, "
+            "memory-efficient and cuDNN save the same)")

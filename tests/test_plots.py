@@ -26,7 +26,10 @@ def test_memory_curves_are_the_training_step_bytes():
     hw = load_hardware("a100")
     for label, model, kernel in (("lstm", "lstm", "auto"),
                                  ("transformer (math attention)", "transformer", "math"),
-                                 ("transformer (flash attention)", "transformer", "flash")):
+                                 # fp32 on an A100: SDPA runs memory-efficient, which
+                                 # saves what the fused ("flash") record counts
+                                 ("transformer (memory-efficient attention)", "transformer",
+                                  "flash")):
         setup = Setup(n=1, d=768, batch=8, attention=kernel, models=(model,)).checked()
         record = cm.implementations.sdpa.resolve(build(setup, model), hw, "fp32",
                                                  "training")[0]
@@ -44,6 +47,33 @@ def test_memory_curves_are_the_training_step_bytes():
                                         batch=8)
     expr = pm.training_memory_expr(record, setup)
     assert pm.at(expr, n_full) >= hw.memory_bytes > pm.at(expr, n_full - 1)
+
+
+@pytest.mark.parametrize("gpu,dtype,d,heads,kernel", [
+    ("a100", "fp32", 768, 12, "memory-efficient"),  # flash needs fp16/bf16
+    ("a100", "bf16", 768, 12, "flash"),
+    ("h100", "fp16", 768, 12, "cudnn"),
+    ("a100", "fp32", 66, 2, "fused")])  # head_dim 33: no fused kernel takes it, math runs
+def test_memory_legend_and_footnote_name_the_kernel_pytorch_runs(gpu, dtype, d, heads,
+                                                                  kernel):
+    from costmodel.compare import assumptions
+    from costmodel.implementations.sdpa import resolve
+
+    fig = plots.plot_memory([64, 128], d, gpu, dtype=dtype, heads=heads,
+                            models=("transformer",))
+    labels = [label for label in _lines(fig) if label.startswith("transformer (")]
+    assert labels == ["transformer (math attention)", f"transformer ({kernel} attention)"]
+    # whitespace dropped: the footnote is wrapped, at spaces and after hyphens
+    footnote = "".join("".join(t.get_text() for t in fig.texts).split())
+    hw = load_hardware(gpu)
+    setup = Setup(n=1, d=d, heads=heads, dtype=dtype, models=("transformer",)).checked()
+    said = assumptions(setup, hw, resolve(build(setup, "transformer"), hw, dtype,
+                                          "training")[0])["attention"]["training"]["kernel"]
+    assert f"training:{said}" in footnote
+    if kernel == "fused":
+        assert said == "math" and "itrunsmath" in footnote
+    else:
+        assert said == kernel and f"dashed:{kernel}attention" in footnote
 
 
 def test_quadratic_knee_is_where_n_squared_reaches_n():
