@@ -13,6 +13,7 @@ from costmodel.claims import check_claims, load
 from costmodel.claims.evaluators import REGISTRY
 from costmodel.claims.ledger import QUANTITIES, UNITS, WRITTEN, parse
 from costmodel.claims.report import render_report
+from costmodel.claims.verdicts import TRUNCATED
 from costmodel.cli.claims import claims as claims_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +90,40 @@ def test_every_claim_gets_exactly_one_verdict(results):
 def test_golden_verdicts(results, cid, status, convention):
     v = results[cid]
     assert (v.status, v.convention) == (status, convention), v.reason
+
+
+def test_a_figure_truncated_to_its_digits_holds_and_says_so(results):
+    # 1.05^100 = 131.501...: "a factor of 131" is its truncation (rounding would give 132)
+    v = results["002-008"]
+    assert v.status == "holds" and v.computed == pytest.approx(1.05 ** 100)
+    assert v.reason.startswith(TRUNCATED)
+
+
+@pytest.mark.parametrize("claimed, written, computed, verdict", [
+    (131, "exact", 1.05 ** 100, "cut"),     # 131.50: truncated to 131
+    (131, "exact", 131.4, "rounded"),       # rounds to 131: no truncation needed
+    (131, "exact", 130.4, "off"),           # below the rounding interval [130.5, 131.5]
+    (3, "exact", 4, "off"),                 # the next unit is never a truncation
+    (-131, "exact", -(1.05 ** 100), "cut"),  # towards zero for a negative figure
+    (-3, "exact", -4, "off"),
+    (37_000, "exact", 37_900, "cut"),       # two significant digits: 37 thousand
+    (37_000, "exact", 38_000, "off"),
+    ((5, 30), "range", (5.12, 30.72), "cut"),  # a span: its far end truncated
+    ((5, 30), "range", (5.12, 31.0), "off"),
+    (131, "approx", 150, "off"),            # approx keeps its 10 %: no truncation
+])
+def test_truncation_admits_less_than_one_unit_away_from_zero(claimed, written, computed,
+                                                             verdict):
+    from dataclasses import replace
+
+    from costmodel.claims.evaluators import Outcome
+    from costmodel.claims.verdicts import judge
+
+    claim = replace(next(c for c in load() if c.id == "002-008"), claimed=claimed,
+                    written=written)
+    got = judge(claim, Outcome(value=computed, span=isinstance(computed, tuple)))
+    assert got.status == ("off" if verdict == "off" else "holds"), got.reason
+    assert got.reason.startswith(TRUNCATED) == (verdict == "cut")
 
 
 def test_golden_factors(results):

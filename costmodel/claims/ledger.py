@@ -41,7 +41,8 @@ QUANTITIES = ("params", "flops", "memory_bytes", "depth", "steps", "ratio", "spe
               "gradient_factor", "time", "utilization", "count", "length", "bandwidth",
               "throughput", "intensity", "big_o", "score", "cost", "rate", "dimension")
 #: How a document wrote a value, and the interval of truth it admits (see verdicts.py):
-#: exact = to the digits written (half a unit of the last significant digit);
+#: exact = to the digits written (half a unit of the last significant digit; or the value
+#: truncated to them, less than a unit further from zero);
 #: approx (≈, ~) and about = within 10 %; power_of_ten = nearest power of ten
 #: (within a factor sqrt(10)); range = inside [lo, hi] as written (approx_range: "about
 #: 50-100", the ends widened 10 %); at_least / at_most and

@@ -123,7 +123,8 @@ def render_report() -> str:
            "about a GPU costmodel's roofline prediction for it, a prediction, not a "
            "measurement); *not computable* (with the reason: literature results, judgements, "
            "and measurements not recorded yet, each naming its benchmark).", "",
-           "Tolerances by how the document wrote a number: exact = to the digits written; "
+           "Tolerances by how the document wrote a number: exact = to the digits written, "
+           "rounded or truncated (131 for 131.50 holds, its reason says truncated); "
            "≈ / about = 10 %; a power of ten = the nearest power (a factor √10); a range = "
            "inside it. An arithmetic claim is checked on the document's own stated inputs; "
            "each input is checked against the model where it is stated. MB means 10^6 bytes "

@@ -15,7 +15,10 @@ measured         checked against a recorded run of the benchmarks (data/claims/m
 not_computable   literature results, judgements, and measurements not yet run, with the reason.
 
 Tolerance by written form, on the claimed value in its own unit: exact = half a unit of the
-last significant digit written (trailing zeros of an integer are not significant); approx
+last significant digit written (trailing zeros of an integer are not significant), or, when
+nothing else fits, the computed value truncated to those digits (up to, not including, a whole
+unit further from zero: "a factor of 131" for 1.05^100 = 131.50 holds, the reason says it is
+truncated; 4 is never "3"); approx
 and about = 10 %; power_of_ten = the nearest power of ten (a factor sqrt(10)); range = inside
 [lo, hi], ends read to their digits; at_least / at_most / more_than / less_than one-sided.
 A computed interval that is an uncertainty (an unstated batch size) must overlap the claimed
@@ -38,6 +41,8 @@ LABELS = {"holds": "holds", "convention": "holds under a convention", "off": "of
 #: A factor this close to 1 is reported as a rounding-level difference.
 ROUNDING_LEVEL = 0.02
 APPROX = 0.10  # the tolerance of approx / about
+#: The reason's words for a computed value that the claim's digits truncate, not round.
+TRUNCATED = "the figure written is the computed value truncated to its digits, not rounded"
 #: Claimed values below this print in exponent form (1e-15, not 0).
 SMALL = 1e-3
 #: Trailing zeros of an integer from here up are read as not significant ("37,000" is
@@ -86,6 +91,26 @@ def admitted(claim: Claim, scale: float) -> tuple[float, float]:
         "at_most": (-INF, c), "less_than": (-INF, c),
     }[w]
     return interval[0] * scale, interval[1] * scale
+
+
+def truncated(claim: Claim, scale: float) -> tuple[float, float] | None:
+    """The open interval of SI values that the claim's digits (exact, or a range's ends)
+    truncate: at an end away from zero up to the next unit, which is excluded, else the
+    rounding interval's end; None for the other written forms."""
+    c, w = claim.claimed, claim.written
+    if w not in ("exact", "range"):
+        return None
+    first, last = c if w == "range" else (c, c)
+    lo = first - (2 if first < 0 else 1) * half_unit(first)
+    hi = last + (2 if last >= 0 else 1) * half_unit(last)
+    return lo * scale, hi * scale
+
+
+def _truncates(computed, span: bool, lo: float, hi: float) -> bool:
+    """``computed`` (its every end) lies strictly inside (lo, hi): where the rounding interval
+    has not already admitted it, an end is the next unit, never a value cut to the digits."""
+    ends = computed if isinstance(computed, tuple) else (computed,)
+    return _fits(computed, span, lo, hi) and all(lo < e < hi for e in ends)
 
 
 def _fits(computed, span: bool, lo: float, hi: float) -> bool:
@@ -158,6 +183,10 @@ def judge(claim: Claim, outcome: Outcome) -> Verdict:
                            convention or "", None,
                            _join(convention and f"holds if {convention}", outcome.detail,
                                  claim.notes))
+    cut = truncated(claim, scale)
+    if cut and outcome.value is not None and _truncates(outcome.value, outcome.span, *cut):
+        return Verdict(claim, "holds", outcome.value, "", None,
+                       _join(TRUNCATED, outcome.detail, claim.notes))
     computed = outcome.value if outcome.value is not None else outcome.alternatives[0][1]
     factor = _claimed_center(claim, scale) / _center(computed)
     level = "rounding-level difference" if abs(factor - 1) <= ROUNDING_LEVEL else ""
