@@ -53,6 +53,9 @@ Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep
               help="Attention kernel: what PyTorch runs on the device per dtype and mode "
                    "(auto), scores in memory (math), or fused (flash).")
 @click.option("--causal", is_flag=True, help="Causal (masked) self-attention.")
+@click.option("--cudnn-stack", type=click.Choice(["auto", "deepbench", "pr62143"]),
+              default="auto", show_default=True,
+              help="cuDNN generation of the recurrences' step floor, as for compare.")
 @click.option("--mode", type=click.Choice(["both", "prefill", "decode"]), default="both",
               show_default=True,
               help="both: the columns above; prefill/decode: --n is the prompt or context and "
@@ -70,7 +73,7 @@ Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep
                                                   "is not a terminal, without --progress).")
 @progress_option
 def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attention, causal,
-          mode, output, yes, quiet, progress_lines):
+          cudnn_stack, mode, output, yes, quiet, progress_lines):
     from costmodel.sweep import csv_text, grid_rows, iter_sweep
 
     rows = grid_rows(n, d, batch, models)
@@ -81,10 +84,11 @@ def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attenti
     if mode != "both":
         return _serving(n, d, batch, gpu, mode, models, output,
                         dict(heads=heads, layers=layers, bidirectional=bidirectional,
-                             dtype=dtype, attention=attention, causal=causal))
+                             dtype=dtype, attention=attention, causal=causal,
+                             cudnn_stack=cudnn_stack))
     chunks = iter_sweep(n, d, batch, gpu, models=models, heads=heads, layers=layers,
                         bidirectional=bidirectional, dtype=dtype, attention=attention,
-                        causal=causal, chunk_points=CHUNK_POINTS)
+                        causal=causal, cudnn_stack=cudnn_stack, chunk_points=CHUNK_POINTS)
     first = next(chunks)  # argument errors surface before the file is opened
     with open_output(output) as out, _progress(rows, quiet, progress_lines) as bar:
         out.write(csv_text(first))

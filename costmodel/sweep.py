@@ -116,9 +116,9 @@ def _block(name, records, setup: Setup, hw: Hardware, eff, heads, N, D, B) -> di
     record, infer, peak = records
     values = record.vectorize()(n=N, d=D, batch=B, dtype=setup.dtype)
     t = predict(infer, hw, eff=eff, dtype=setup.dtype, n=N, d=D, batch=B,
-                allow_tf32=setup.allow_tf32, mode="inference")
+                allow_tf32=setup.allow_tf32, mode="inference", cudnn_stack=setup.cudnn_stack)
     train = predict(record, hw, eff=eff, dtype=setup.dtype, n=N, d=D, batch=B,
-                    allow_tf32=setup.allow_tf32)
+                    allow_tf32=setup.allow_tf32, cudnn_stack=setup.cudnn_stack)
     if name not in WITH_HEADS:
         head_column = np.full(N.shape, "")
     else:

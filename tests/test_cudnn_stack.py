@@ -219,3 +219,27 @@ def test_library_predict_takes_the_stack_like_compare():
     assert got.phases["forward"] == pytest.approx(row["time_forward_s"], rel=1e-12)
     with pytest.raises(ValueError, match="cudnn_stack"):
         cm.predict(cm.GRU(8, 8), "a100", n=4, cudnn_stack="newest")
+
+
+def test_sweep_carries_the_stack_like_compare():
+    """sweep (library and CLI) took no stack: compare --format csv and sweep disagreed for
+    anything but auto. A100 (Ampere): auto is pr62143, deepbench's floor is slower."""
+    import csv
+    import io
+
+    from clirun import run
+
+    from costmodel.sweep import sweep
+
+    def column(argv, name="time_forward_s"):
+        code, out, err = run(*argv, "--n", "64", "--d", "128", "--models", "lstm")
+        assert code == 0, err
+        return float(next(csv.DictReader(io.StringIO(out)))[name])
+
+    swept = column(("sweep", "--cudnn-stack", "deepbench"))
+    assert swept == column(("compare", "--format", "csv", "--cudnn-stack", "deepbench"))
+    assert swept > column(("sweep",)) == column(("sweep", "--cudnn-stack", "pr62143"))
+    lib = sweep([64], [128], [1], "a100", models=("lstm",), cudnn_stack="deepbench")
+    assert lib["time_forward_s"][0] == swept
+    assert column(("sweep", "--mode", "decode", "--cudnn-stack", "deepbench"), "time_s") > \
+        column(("sweep", "--mode", "decode"), "time_s")
