@@ -69,3 +69,23 @@ def test_stacks_differ_only_in_the_lstms_and_auto_resolves():
     a100, v100 = frame.gpu == "a100", frame.gpu == "v100"
     assert np.allclose(frame.predicted_model_s[a100], frame.predicted_pr62143_s[a100])
     assert np.allclose(frame.predicted_model_s[v100], frame.predicted_deepbench_s[v100])
+
+
+def test_shares_sum_to_the_iteration():
+    for stack in g.STACKS:
+        parts = g.shares("v100", "fp16", False, 27, stack)
+        assert sum(parts.values()) == pytest.approx(
+            sum(g.iteration("v100", "fp16", False, 27, 128, stack).values()), rel=1e-9)
+        assert all(v > 0 for v in parts.values())
+
+
+def test_position_between_stacks_arithmetic():
+    frame = g.scored().set_index(["gpu", "math"])
+    a, v = frame.loc[("a100", "fp16")], frame.loc[("v100", "fp16")]
+    # the A100 time the V100's miss implies, placed between pr62143 (0) and deepbench (1)
+    target = a.measured_s * v.predicted_deepbench_s / v.measured_s
+    expected = (target - a.predicted_pr62143_s) / (a.predicted_deepbench_s
+                                                   - a.predicted_pr62143_s)
+    row = g.relative_to_v100().set_index("pair").loc["a100 fp16 / v100 fp16"]
+    assert row["position_v100_deepbench"] == pytest.approx(expected)
+    assert row["measured"] == pytest.approx(76438 / 140909)  # same tokens: 1 / throughput

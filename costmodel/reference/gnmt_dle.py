@@ -51,12 +51,17 @@ ITER_SIZE = GLOBAL_BATCH // BATCH  # one GPU: the optimizer steps every 8 iterat
 #: "GNMT v2 end to end": 177M tokens per epoch from its own time-to-train / 2 sides / about
 #: 4M length-filtered pairs)
 MEAN_TOKENS = 22
+#: Padding per side priced on top: batches are drawn within one of 5 length buckets of width
+#: (50 + 4) // 5 = 10 (seq2seq/data/sampler.py) and padded to their longest sentence, near
+#: the bucket's top, about half a bucket above the mean (the first encoder layer's packed
+#: sequence skips it; not modelled)
+PAD_TOKENS = 5
 #: the README's --math -> costmodel dtype and TF32 switch (AMP priced as fp16 throughout)
 MATH = {"tf32": ("fp32", True), "fp32": ("fp32", False), "fp16": ("fp16", False)}
 STACKS = (cudnn_stack.CUDNN8, cudnn_stack.DEEPBENCH)
 SCORED = ("model", *STACKS)  # model: --cudnn-stack auto
 SCORE_NOTE = (f"seconds per training iteration at {MEAN_TOKENS} tokens per sentence side "
-              f"(inferred), nothing fitted; model = the auto cuDNN stack (pr62143 on the "
+              f"(inferred) priced with {PAD_TOKENS} of padding, nothing fitted; model = the auto cuDNN stack (pr62143 on the "
               f"A100, deepbench on the V100), then each stack on every row")
 DIRECT_INPUTS = 1  # a pointwise op reading one tensor
 BINARY_INPUTS = 2  # a pointwise op reading two (a residual add, a broadcast add)
@@ -101,7 +106,7 @@ def _adds(name: str, count: int, width: int):
             for i in range(count)]
 
 
-def _dropouts(name: str, widths) -> list:
+def _dropouts(widths) -> list:
     return [cm.Dropout(DROPOUT, features=w) for w in widths]
 
 
@@ -163,8 +168,8 @@ def records(hidden: int = HIDDEN, vocab: int = VOCAB) -> tuple:
     residuals = LAYERS - 2  # from the third layer, in each of encoder and decoder
     rest = combine("GNMT outside the LSTMs", [
         embedding, shared,
-        *_dropouts("encoder", (h, wide, *[h] * residuals)), *_adds("encoder.res", residuals, h),
-        *_dropouts("decoder", (h, *[wide] * (LAYERS - 1))), attention(h),
+        *_dropouts((h, wide, *[h] * residuals)), *_adds("encoder.res", residuals, h),
+        *_dropouts((h, *[wide] * (LAYERS - 1))), attention(h),
         *(_pointwise(f"cat(x, attn){i}", tokens_of() * wide) for i in range(LAYERS - 1)),
         *_adds("decoder.res", residuals, h),
         cm.Linear(h, vocab, input_requires_grad=True), loss(vocab)])
@@ -202,33 +207,36 @@ def fit(train: pd.DataFrame) -> dict:
 
 
 def scored(leave_one_gpu_out: bool = True, n: int = MEAN_TOKENS,
-           priced_n: int | None = None) -> pd.DataFrame:
+           padding: int = PAD_TOKENS) -> pd.DataFrame:
     """Every row with ``predicted_<m>_s`` and ``error_<m>`` for :data:`SCORED` (model: the
-    ``auto`` stack) at ``n`` counted tokens per side, priced at ``priced_n`` (default ``n``;
-    more for the padding of bucketed batches); nothing is fitted, so no protocol applies."""
+    ``auto`` stack) at ``n`` counted tokens per side, priced at ``n + padding``; nothing is
+    fitted, so no protocol applies."""
     frame = rows()
     frame = frame.assign(n=n, measured_s=iteration_tokens(BATCH, n) / frame.tokens_per_s)
     for model in SCORED:
         stack = cudnn_stack.AUTO if model == "model" else model
-        frame[f"predicted_{model}_s"] = predict(frame, stack, priced_n or n)
+        frame[f"predicted_{model}_s"] = predict(frame, stack, n + padding)
         frame[f"error_{model}"] = frame[f"predicted_{model}_s"] / frame.measured_s - 1.0
     return frame
 
 
-def sensitivity(lengths=(16, 19, 22, 25, 30), padding: int = 0) -> pd.DataFrame:
-    """Signed error per row and stack at each mean length ``n`` (the length is inferred),
-    priced at ``n + padding``."""
-    return pd.concat([scored(n=n, priced_n=n + padding)[
-        ["gpu", "math", "n", *(f"error_{m}" for m in STACKS)]] for n in lengths],
-        ignore_index=True)
+def sensitivity(lengths=(16, 19, 22, 25, 30), paddings=(0, PAD_TOKENS)) -> pd.DataFrame:
+    """Signed error per row and stack at each mean length ``n`` (the length is inferred)
+    and padding."""
+    return pd.concat([scored(n=n, padding=pad)[["gpu", "math", "n", *(
+        f"error_{m}" for m in STACKS)]].assign(padding=pad)
+        for n in lengths for pad in paddings], ignore_index=True)
 
 
-def relative_to_v100(n: int = MEAN_TOKENS) -> pd.DataFrame:
+def relative_to_v100(n: int = MEAN_TOKENS, padding: int = PAD_TOKENS) -> pd.DataFrame:
     """A100 / V100 time per iteration, measured and predicted, pairing TF32 with FP32 and
     AMP with AMP (same container, same composition: what the composition misses cancels as
-    far as it scales alike on both GPUs). Predicted with each stack on the A100 and, on the
-    V100, each stack too (``v100_<stack>``: the same floor family on both)."""
-    frame = scored(n=n).set_index(["gpu", "math"])
+    far as it scales alike on both GPUs). ``a100_<s>/v100_<v>``: the predicted ratio with
+    stack ``s`` on the A100 and ``v`` on the V100, / measured - 1. ``position_v100_<v>``: where
+    the A100 time the V100's miss implies (measured A100 x predicted / measured V100, stack
+    ``v``) falls between the A100's pr62143 (0) and deepbench (1) predictions."""
+    frame = scored(n=n, padding=padding).set_index(["gpu", "math"])
+    low, high = (f"predicted_{stack}_s" for stack in STACKS)
     out = []
     for a100, v100 in (("tf32", "fp32"), ("fp16", "fp16")):
         a, v = frame.loc[("a100", a100)], frame.loc[("v100", v100)]
@@ -237,5 +245,35 @@ def relative_to_v100(n: int = MEAN_TOKENS) -> pd.DataFrame:
             for v_stack in STACKS:
                 ratio = a[f"predicted_{stack}_s"] / v[f"predicted_{v_stack}_s"]
                 row[f"a100_{stack}/v100_{v_stack}"] = ratio / row["measured"] - 1.0
+        for v_stack in STACKS:
+            target = a.measured_s * v[f"predicted_{v_stack}_s"] / v.measured_s
+            row[f"position_v100_{v_stack}"] = (target - a[low]) / (a[high] - a[low])
         out.append(row)
     return pd.DataFrame(out)
+
+
+#: kernel-name prefixes of the parts outside the LSTMs, for :func:`shares`
+PART_PREFIXES = {"classifier": (f"Linear(in_features={HIDDEN}, out_features={VOCAB}",),
+                 "loss": ("log_softmax", "logprobs.mean"),
+                 "attention": (f"Linear(in_features={HIDDEN}, out_features={HIDDEN}, "
+                               "bias=False)", "sum_qk", "tanh", "masked_fill", "softmax",
+                               "context")}
+
+
+def shares(gpu: str, dtype: str, tf32: bool, n: int, stack: str) -> dict:
+    """Predicted seconds of one iteration split into the LSTMs' forward + backward, the
+    classifier, the loss, the attention, the rest outside the LSTMs (embeddings, dropout,
+    adds, concatenations) and the Adam update / :data:`ITER_SIZE`; sums to :func:`iteration`."""
+    out = dict.fromkeys(("lstm", *PART_PREFIXES, "other", "optimizer"), 0.0)
+    for name, record in records():
+        p = cm.predict(record, gpu, n=n, batch=BATCH, dtype=dtype, mode="training",
+                       optimizer="adam", allow_tf32=tf32, cudnn_stack=stack)
+        out["optimizer"] += p.phases["optimizer"] / ITER_SIZE
+        if record is not records()[-1][1]:
+            out["lstm"] += p.phases["forward"] + p.phases["backward"]
+            continue
+        for k in p.kernels:
+            part = next((key for key, prefixes in PART_PREFIXES.items()
+                         if k.name.startswith(prefixes)), "other")
+            out[part] += k.total_s
+    return out
