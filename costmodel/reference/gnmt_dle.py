@@ -38,7 +38,7 @@ from costmodel.models.primitives import mm_flops, pointwise_part, tokens_of
 from costmodel.reference import published
 
 NAME = "gnmt-dle"
-FITTED = None  # nothing is fitted on these rows
+FITTED = cudnn_stack.FITTED  # the file whose floors it scores; nothing is fitted on these rows
 REQUIRED = ("device", "math", "gpus", "batch_per_gpu", "tokens_per_s")
 HIDDEN = 1024  # --hidden-size default (train.py)
 LAYERS = 4  # --num-layers default: encoder and decoder each
@@ -277,3 +277,28 @@ def shares(gpu: str, dtype: str, tf32: bool, n: int, stack: str) -> dict:
                          if k.name.startswith(prefixes)), "other")
             out[part] += k.total_s
     return out
+
+
+def main() -> None:
+    """``python -m costmodel.reference.gnmt_dle``: the figures of docs/validation.md ("GNMT v2
+    end to end"): signed errors, the parts, the ratios to the V100, the length sensitivity."""
+    pd.set_option("display.width", 200)
+    frame = scored()
+    print("signed predicted / measured - 1 (ms per iteration):")
+    print(frame[["gpu", "math", "measured_s", *(f"predicted_{m}_s" for m in STACKS),
+                 *(f"error_{m}" for m in STACKS)]].round(4).to_string(index=False))
+    print("\nparts of the prediction, ms (n + padding tokens per side):")
+    for r in frame.itertuples():
+        for stack in STACKS:
+            parts = shares(r.gpu, r.dtype, bool(r.tf32), MEAN_TOKENS + PAD_TOKENS, stack)
+            print(f"{r.gpu} {r.math} {stack}: " + ", ".join(
+                f"{k} {1e3 * v:.2f}" for k, v in parts.items()))
+    print("\nA100 / V100:")
+    print(relative_to_v100().round(3).T.to_string())
+    print("\nlength sensitivity (signed errors):")
+    print(sensitivity().pivot_table(index=["gpu", "math", "padding"], columns="n", values=[
+        f"error_{m}" for m in STACKS]).round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()
