@@ -61,8 +61,9 @@ MATH = {"tf32": ("fp32", True), "fp32": ("fp32", False), "fp16": ("fp16", False)
 STACKS = (cudnn_stack.CUDNN8, cudnn_stack.DEEPBENCH)
 SCORED = ("model", *STACKS)  # model: --cudnn-stack auto
 SCORE_NOTE = (f"seconds per training iteration at {MEAN_TOKENS} tokens per sentence side "
-              f"(inferred) priced with {PAD_TOKENS} of padding, nothing fitted; model = the auto cuDNN stack (pr62143 on the "
-              f"A100, deepbench on the V100), then each stack on every row")
+              f"(inferred) priced with {PAD_TOKENS} of padding, nothing fitted; model = the "
+              f"auto cuDNN stack (pr62143 on the A100, deepbench on the V100), then each "
+              f"stack on every row")
 DIRECT_INPUTS = 1  # a pointwise op reading one tensor
 BINARY_INPUTS = 2  # a pointwise op reading two (a residual add, a broadcast add)
 
