@@ -13,7 +13,7 @@ The composition (:func:`records`), built from the public constructors, as the co
 per iteration the encoder over ``n`` source tokens and the decoder over ``n`` target tokens
 (``tgt[:-1]``), so an iteration counts ``2 * batch * n`` tokens, as the trainer counts them
 (``sum(src_length) + sum(tgt_length - 1)``). The sequence length is not stated in the source:
-:data:`MEAN_TOKENS` is derived in docs/validation.md ("GNMT v2 end to end"), and
+:data:`MEAN_TOKENS` is derived in docs/validation.md ("end to end: GNMT v2 on named GPUs"), and
 :func:`sensitivity` gives the scores at other lengths. One GPU accumulates gradients over
 ``1024 // 128`` iterations (``--train-global-batch-size 1024``): the Adam update is paid once
 per :data:`ITER_SIZE` iterations.
@@ -47,9 +47,9 @@ DROPOUT = 0.2  # --dropout default
 GLOBAL_BATCH = 1024  # --train-global-batch-size of the README's benchmark command
 BATCH = 128  # --train-batch-size default, the rows' batch per GPU
 ITER_SIZE = GLOBAL_BATCH // BATCH  # one GPU: the optimizer steps every 8 iterations
-#: Mean tokens per sentence side the README's throughput implies (docs/validation.md,
-#: "GNMT v2 end to end": 177M tokens per epoch from its own time-to-train / 2 sides / about
-#: 4M length-filtered pairs)
+#: Mean tokens per sentence side the README's throughput implies (docs/validation.md, "end
+#: to end: GNMT v2 on named GPUs": 177M tokens per epoch from its own time-to-train / 2
+#: sides / about 4M length-filtered pairs)
 MEAN_TOKENS = 22
 #: Padding per side priced on top: batches are drawn within one of 5 length buckets of width
 #: (50 + 4) // 5 = 10 (seq2seq/data/sampler.py) and padded to their longest sentence, near
@@ -281,8 +281,8 @@ def shares(gpu: str, dtype: str, tf32: bool, n: int, stack: str) -> dict:
 
 
 def main() -> None:
-    """``python -m costmodel.reference.gnmt_dle``: the figures of docs/validation.md ("GNMT v2
-    end to end"): signed errors, the parts, the ratios to the V100, the length sensitivity."""
+    """``python -m costmodel.reference.gnmt_dle``: the figures of docs/validation.md ("end to end:
+    GNMT v2 on named GPUs"): signed errors, the parts, the ratios to the V100, the length sensitivity."""
     pd.set_option("display.width", 200)
     frame = scored()
     print("signed predicted / measured - 1 (ms per iteration):")
