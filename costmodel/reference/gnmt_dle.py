@@ -281,8 +281,9 @@ def shares(gpu: str, dtype: str, tf32: bool, n: int, stack: str) -> dict:
 
 
 def main() -> None:
-    """``python -m costmodel.reference.gnmt_dle``: the figures of docs/validation.md ("end to end:
-    GNMT v2 on named GPUs"): signed errors, the parts, the ratios to the V100, the length sensitivity."""
+    """``python -m costmodel.reference.gnmt_dle``: the figures of docs/validation.md ("end to
+    end: GNMT v2 on named GPUs"): signed errors, the parts, the ratios to the V100, the
+    length sensitivity."""
     pd.set_option("display.width", 200)
     frame = scored()
     print("signed predicted / measured - 1 (ms per iteration):")
