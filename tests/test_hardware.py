@@ -17,6 +17,7 @@ from costmodel.hardware import (
     load_hardware, matmul_peak, normalize_name,
 )
 from costmodel.hardware_docs import _REGENERATE, render_markdown
+from costmodel.hardware_file import parse
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOGUE = list_hardware()
@@ -284,11 +285,11 @@ def test_shipped_memory_technology_must_be_a_table_with_provenance():
     text = (REPO / "costmodel/data/hardware/t4.toml").read_text(encoding="utf-8")
     table = text[text.index("[memory_technology]"):text.index("[memory_bytes]")]
     plain = 'memory_technology = "GDDR6"\n' + text.replace(table, "")
-    assert hwmod._parse(plain, "t4.toml", strict=False).memory_technology == "GDDR6"
+    assert parse(plain, "t4.toml", strict=False).memory_technology == "GDDR6"
     with pytest.raises(ValueError, match=r"t4\.toml: field 'memory_technology': must be a table"):
-        hwmod._parse(plain, "t4.toml", strict=True)
+        parse(plain, "t4.toml", strict=True)
     with pytest.raises(ValueError, match=r"t4\.toml: field 'memory_technology': missing"):
-        hwmod._parse(text.replace(table, ""), "t4.toml", strict=True)
+        parse(text.replace(table, ""), "t4.toml", strict=True)
 
 
 def test_shipped_file_copied_as_user_file_loads_the_same(tmp_path):
@@ -301,7 +302,7 @@ def test_shipped_file_copied_as_user_file_loads_the_same(tmp_path):
 @settings(max_examples=50)
 @given(st.floats(min_value=1e6, max_value=1e16, allow_nan=False))
 def test_user_bandwidth_round_trips(bandwidth):
-    hw = hwmod._parse(MINIMAL.replace("1e12", repr(bandwidth)), "mine.toml", strict=False)
+    hw = parse(MINIMAL.replace("1e12", repr(bandwidth)), "mine.toml", strict=False)
     assert hw.hbm_bytes_per_s == bandwidth
 
 
@@ -311,7 +312,7 @@ def test_user_bandwidth_round_trips(bandwidth):
     st.integers(max_value=0).map(str), st.sampled_from(["inf", "-inf", "nan"])))
 def test_non_positive_bandwidth_is_rejected(literal):
     with pytest.raises(ValueError, match=r"mine\.toml: field 'hbm_bytes_per_s': must be a positive"):
-        hwmod._parse(MINIMAL.replace("1e12", literal), "mine.toml", strict=False)
+        parse(MINIMAL.replace("1e12", literal), "mine.toml", strict=False)
 
 
 MALFORMED = [  # (text, field named in the error, words in the error)
@@ -371,8 +372,8 @@ def test_shipped_files_must_carry_provenance(drop):
     first = next(i for i, line in enumerate(lines) if line.startswith(f"{drop} ="))
     broken = "\n".join(lines[:first] + lines[first + 1:])
     with pytest.raises(ValueError, match=rf"t4\.toml: field '\w+': missing provenance \['{drop}'\]"):
-        hwmod._parse(broken, "t4.toml", strict=True)
-    hwmod._parse(broken, "t4.toml", strict=False)  # a user's copy may omit it
+        parse(broken, "t4.toml", strict=True)
+    parse(broken, "t4.toml", strict=False)  # a user's copy may omit it
 
 
 def test_shipped_files_must_mark_every_dtype():
@@ -380,9 +381,9 @@ def test_shipped_files_must_mark_every_dtype():
     fp8 = '[peak_flops_per_s.fp8]\nsupported = false\nreason = "no FP8 tensor cores before Hopper/Ada"\n'
     assert fp8 in text
     broken = text.replace(fp8, "")
-    hwmod._parse(broken, "t4.toml", strict=False)  # in a user's file, absent means unsupported
+    parse(broken, "t4.toml", strict=False)  # in a user's file, absent means unsupported
     with pytest.raises(ValueError, match=r"field 'peak_flops_per_s': missing \['fp8'\]"):
-        hwmod._parse(broken, "t4.toml", strict=True)
+        parse(broken, "t4.toml", strict=True)
 
 
 # ---- generated docs --------------------------------------------------------------------------

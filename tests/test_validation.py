@@ -323,7 +323,7 @@ def test_bad_efficiency_tables_name_the_field(table, field):
 
 
 def test_shipped_files_may_not_carry_a_profile():
-    from costmodel.hardware import _parse
+    from costmodel.hardware_file import parse as _parse
 
     text = 'name = "X"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e12\n[efficiency]\n'
     assert _parse(text, "user.toml", strict=False).efficiency == {}

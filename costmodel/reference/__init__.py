@@ -26,6 +26,7 @@ SOURCES = {
     "xwang233-standard": "costmodel.reference.xwang233_standard",
     "fractaltensor-cudnn": "costmodel.reference.fractaltensor_cudnn",
     "neusight-e2e": "costmodel.reference.neusight_e2e",
+    "gnmt-dle": "costmodel.reference.gnmt_dle",
 }
 REQUIRED_COLUMNS = ("source", "gpu", "family", "phase", "dtype", "measured_s", "repo",
                     "commit", "path_or_url")
