@@ -89,5 +89,7 @@ def draw(frame, path, reference: str, logo: bool) -> None:
     """Log-log predicted vs measured, one colour per GPU, y = x and a x1.25 band
     (:func:`costmodel.plot_roofline.scored_figure`)."""
     from costmodel.plot_roofline import scored_figure
+    from costmodel.reference import protocol
 
-    scored_figure(frame, reference, logo).savefig(path, dpi=110, format="png")
+    scored_figure(frame, reference, protocol(reference, logo)).savefig(path, dpi=110,
+                                                                      format="png")

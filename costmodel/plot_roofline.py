@@ -100,10 +100,11 @@ BAND = 1.25
 P90 = 0.9  # the quantile of the error the title states
 
 
-def plot_validation(measured, predicted, groups=None, *, title: str, extra=None):
-    """Log-log predicted vs measured seconds, one colour per group (e.g. GPU), y = x and a
-    x1.25 band. ``extra``: ``{label: predicted}`` further series (e.g. the datasheet roofline)
-    drawn as crosses."""
+def plot_validation(measured, predicted, groups=None, *, title: str, extra=None,
+                    quantity: str = "time (s)"):
+    """Log-log predicted vs measured seconds (or another positive ``quantity``), one colour per
+    group (e.g. GPU), y = x and a x1.25 band. ``extra``: ``{label: predicted}`` further series
+    (e.g. the datasheet roofline) drawn as crosses."""
     from matplotlib.figure import Figure
 
     measured, predicted = np.asarray(measured, float), np.asarray(predicted, float)
@@ -126,26 +127,42 @@ def plot_validation(measured, predicted, groups=None, *, title: str, extra=None)
     ax.plot(line, line, color="black", linewidth=1, label="predicted = measured")
     ax.fill_between(line, line / BAND, line * BAND, color="grey", alpha=0.2,
                     label=f"within x{BAND}")
-    _finish(ax, title, "measured time (s)", "predicted time (s)")
+    _finish(ax, title, f"measured {quantity}", f"predicted {quantity}")
     return fig
 
 
 def reference_figure(name: str, leave_one_gpu_out: bool = True):
     """:func:`scored_figure` of a published reference source (``costmodel.reference``),
     leave-one-GPU-out by default."""
-    from costmodel.reference import score
+    from costmodel.reference import protocol, score
 
-    return scored_figure(score.scored(name, leave_one_gpu_out), name, leave_one_gpu_out)
+    return scored_figure(score.scored(name, leave_one_gpu_out), name,
+                         protocol(name, leave_one_gpu_out))
 
 
-def scored_figure(frame, name: str, leave_one_gpu_out: bool):
+def scored_figure(frame, name: str, how: str):
     """:func:`plot_validation` of a scored frame (``costmodel.reference.score.scored``): the
-    implementation model, one colour per GPU, the error summary in the title."""
+    implementation model, one colour per GPU, the error summary and ``how`` it was scored (the
+    protocol, :func:`costmodel.reference.protocol`) in the title. A source scored as ratios
+    (``measured_ratio``: small-h AFTER/BEFORE, FractalTensor's sweeps) plots its ratios."""
     if "derived" in frame.columns:  # sums of plotted rows: not points of their own
         frame = frame[~frame["derived"].astype(bool)]
-    err = np.abs(frame["error_model"].to_numpy(float))
-    how = "leave-one-GPU-out" if leave_one_gpu_out else "in-sample"
-    return plot_validation(frame["measured_s"], frame["predicted_model_s"], frame["gpu"],
-                           title=f"{name}: {how}, {len(frame)} rows; median |error| "
+    measured, predicted, error, quantity = _scored_columns(frame)
+    err = np.abs(frame[error].to_numpy(float))
+    err = err[np.isfinite(err)]
+    return plot_validation(frame[measured], frame[predicted], frame["gpu"], quantity=quantity,
+                           title=f"{name}: {how}, {len(err)} rows; median |error| "
                                  f"{100 * np.median(err):.1f} %, p90 "
                                  f"{100 * np.quantile(err, P90):.1f} %")
+
+
+def _scored_columns(frame) -> tuple[str, str, str, str]:
+    """(measured, predicted, error, quantity) columns of a scored frame: seconds where the
+    model predicts seconds, else the ratio of the source's default model."""
+    if "predicted_model_s" in frame.columns:
+        return "measured_s", "predicted_model_s", "error_model", "time (s)"
+    for model in ("model", "auto"):
+        if f"predicted_{model}_ratio" in frame.columns:
+            return ("measured_ratio", f"predicted_{model}_ratio", f"error_{model}",
+                    "ratio")
+    raise ValueError("validation: this source has no predicted seconds or ratios to plot")

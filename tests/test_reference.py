@@ -264,3 +264,29 @@ def test_reference_csv_and_json_in_sample(monkeypatch, tmp_path, capsys):
                         "--format", "csv")
     assert code == 0
     assert text.splitlines()[0].startswith("source,gpu,family,phase")
+
+
+def test_protocol_names_each_sources_own():
+    from costmodel.reference import protocol
+
+    assert protocol("deepbench-rnn") == "leave-one-GPU-out"
+    assert protocol("deepbench-rnn", leave_one_gpu_out=False) == "in-sample"
+    assert protocol("xwang233-small-h") == "leave-one-config-out"
+    assert protocol("attention") == "leave-one-shape-out"
+    assert "leave-one-GPU-out" in protocol("all") and "nothing fitted" in protocol("all")
+
+
+@pytest.mark.parametrize("name", ["xwang233-small-h", "fractaltensor-cudnn"])
+def test_ratio_sources_plot_their_ratios(capsys, tmp_path, name):
+    """Sources scored as ratios (no predicted seconds) draw measured vs predicted ratios with
+    their own protocol in the title; they raised a KeyError traceback before."""
+    from costmodel.plot_roofline import scored_figure
+    from costmodel.reference import protocol
+
+    png = tmp_path / "ratios.png"
+    code, _, err = run(capsys, "validate", "--reference", name, "--plot", str(png),
+                       "-o", str(tmp_path / "table.txt"))
+    assert code == 0 and png.stat().st_size > 0, err
+    figure = scored_figure(score.scored(name, True), name, protocol(name))
+    axes = figure.axes[0]
+    assert axes.get_xlabel() == "measured ratio" and protocol(name) in axes.get_title()

@@ -45,3 +45,16 @@ def names(selection: str) -> list[str]:
         return sorted(SOURCES)
     source(selection)
     return [selection]
+
+
+def protocol(selection: str, leave_one_gpu_out: bool = True) -> str:
+    """A short name of the protocol ``selection`` is scored by, for a plot's title: a source's
+    own (its ``PROTOCOL``: leave-one-config-out, leave-one-shape-out, nothing fitted) where it
+    has one, else leave-one-GPU-out (or in-sample); several protocols for ``all``."""
+    labels = []
+    for name in names(selection):
+        label = getattr(source(name), "PROTOCOL", None) or (
+            "leave-one-GPU-out" if leave_one_gpu_out else "in-sample")
+        if label not in labels:
+            labels.append(label)
+    return " / ".join(labels)

@@ -182,6 +182,8 @@ def baseline(frame: pd.DataFrame, eff) -> np.ndarray:
 fitted_toml = published.fitted_toml
 
 
+# the short name a plot's title gives (SCORE_NOTE: the whole protocol)
+PROTOCOL = "leave-one-shape-out"
 SCORE_NOTE = ("every row of one shape predicted from a fit on the other shapes "
               "(leave-one-shape-out) on the one GPU these threads measured (A100): not an "
               "unseen-GPU figure; leave-one-source-out: python -m "

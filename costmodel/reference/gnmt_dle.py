@@ -60,6 +60,8 @@ PAD_TOKENS = 5
 MATH = {"tf32": ("fp32", True), "fp32": ("fp32", False), "fp16": ("fp16", False)}
 STACKS = (cudnn_stack.CUDNN8, cudnn_stack.DEEPBENCH)
 SCORED = ("model", *STACKS)  # model: --cudnn-stack auto
+# the short name a plot's title gives (SCORE_NOTE: the whole protocol)
+PROTOCOL = "nothing fitted"
 SCORE_NOTE = (f"seconds per training iteration at {MEAN_TOKENS} tokens per sentence side "
               f"(inferred) priced with {PAD_TOKENS} of padding, nothing fitted; model = the "
               f"auto cuDNN stack (pr62143 on the A100, deepbench on the V100), then each "

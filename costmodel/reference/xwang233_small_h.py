@@ -48,6 +48,8 @@ BOUNDARY_PHASE = "forward"
 IRLS_ROUNDS = 20  # reweighting rounds of the fit (converged before on these data)
 IRLS_FLOOR = 1e-3  # relative errors below 0.1 % weigh as 0.1 %
 SCORED = ("model", "previous", "standard")
+# the short name a plot's title gives (SCORE_NOTE: the whole protocol)
+PROTOCOL = "leave-one-config-out"
 SCORE_NOTE = ("ratio AFTER/BEFORE scored, leave-one-config-out on one unnamed GPU (priced as "
               f"{PRICED_ON}); previous = a persistent step as the STANDARD one without weight "
               "traffic (before this fit), standard = ratio 1")

@@ -34,6 +34,8 @@ FITTED = stack.FITTED
 PRICED_ON = source.PRICED_ON
 STEP_PHASE = {"forward": "forward", "backward": "backward_data"}  # row phase -> floor's call
 SCORED = ("model", "deepbench")
+# the short name a plot's title gives (SCORE_NOTE: the whole protocol)
+PROTOCOL = "leave-one-config-out"
 SCORE_NOTE = (f"STANDARD (BEFORE) seconds scored, leave-one-config-out on one unnamed GPU "
               f"priced as {PRICED_ON}; model = the pr62143 stack, deepbench = DeepBench's floors")
 
