@@ -45,6 +45,8 @@ def _distribution(spec, path, column, batch):
     if batch is None:
         raise ValueError("--batch is required with --lengths-dist or --lengths-file: the "
                          "number of sequences per batch, a whole number >= 1")
+    if batch < 1:  # the library's check names its keyword (batch=); the CLI names the option
+        raise ValueError(f"--batch={batch} must be a whole number >= 1")
     ld.check_batch(batch)
     return dist
 

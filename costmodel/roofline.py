@@ -312,6 +312,11 @@ def _optimizer_update(params, optimizer: str, dtype: str, hw: Hardware, eff: Eff
               "count": 1, "concurrent": 1, "shape": None, "resident_bytes": 0,
               "flops": np.asarray(params, dtype=float) * C.OPTIMIZER_UPDATE_FLOPS[optimizer],
               "bytes": np.asarray(params, dtype=float) * moved}
-    return kernel_time(kernel, hw, eff, dtype, False, False)
+    update = kernel_time(kernel, hw, eff, dtype, False, False)
+    # no parameters, no update: nothing is launched (not even the per-op floor)
+    launched = np.asarray(params, dtype=float) > 0
+    return {**update, **{key: np.where(launched, update[key], 0.0)
+                         for key in ("compute_s", "memory_s", "latency_s", "lower_s",
+                                     "upper_s")}}
 
 

@@ -118,7 +118,7 @@ def test_bad_input_names_the_argument(call, word):
 @pytest.mark.parametrize("argv,word", [
     (["--lengths-dist", "lognormal:200"], "--lengths-dist='lognormal:200' must be"),
     (["--lengths-dist", "uniform:5:2", "--batch", "2"], "--lengths-dist='uniform:5:2' must be"),
-    (["--lengths-dist", "uniform:1:9", "--batch", "0"], "batch=0"),
+    (["--lengths-dist", "uniform:1:9", "--batch", "0"], "--batch=0 must be"),
     (["--lengths-dist", "uniform:1:9"], "--batch is required"),
     (["--lengths", "4,0"], "lengths[1]=0"),
     (["--lengths", ","], "lengths=[]"),
