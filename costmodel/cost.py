@@ -5,7 +5,7 @@ A :class:`Cost` holds sympy expressions in the runtime symbols of :mod:`costmode
 (``n``, ``batch``, ``s`` = bytes per element, ``k_opt`` = optimizer states per parameter,
 ``n_src``) and in any size symbols the user passed. ``evaluate`` turns it into numbers,
 ``vectorize`` into a numpy function, ``latex`` and ``big_o`` into text, ``breakdown`` into a
-per-part table.
+per-part table. Its kernels are :class:`costmodel.kernel.Kernel` records.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ import sympy as sp
 
 from costmodel import symbols as S
 from costmodel.bigo import big_o, leading_terms
+# The kernel record, its name helpers and its fields' flat layout live in their own module;
+# names kept importable from here (costmodel.cost.Kernel, own_name, is_step, is_step_gemm)
+from costmodel.kernel import (  # noqa: F401
+    Kernel, _x, is_step, is_step_gemm, kernel_exprs, kernel_rows, own_name)
 from costmodel.numeric import (Vectorized, _runtime_values, compile_numpy, float_arguments,
                                runtime_mapping)
 
@@ -54,65 +58,6 @@ FIELDS = (
     "depth_forward",
     "depth_backward",
 )
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """One kind of kernel on the critical path.
-
-    ``flops`` and ``bytes`` are per launch; ``count`` is how many times it runs one after
-    another on the critical path; ``concurrent`` how many independent copies run side by side
-    each time (e.g. the two directions of a bidirectional layer). Kinds: ``gemm`` (cuBLAS),
-    ``rnn_gemm`` and ``conv`` (cuDNN), ``attention``, ``elementwise``, ``reduction``,
-    ``gather``. ``shape`` is a GEMM's (m, n, k) when known: the roofline uses it for the
-    waves/occupancy term; an optional 4th entry counts GEMMs batched inside one launch (a bmm
-    over batch x heads), which only cuBLAS's model on a GPU prices (the generic roofline
-    ignores a batched shape). ``resident_bytes`` are bytes re-read on every launch that can stay
-    in L2 between launches (a recurrence's weights).
-    """
-
-    name: str
-    kind: str  # gemm, conv, attention, elementwise, reduction, gather
-    phase: str  # forward or backward
-    flops: sp.Expr
-    bytes: sp.Expr
-    count: sp.Expr = sp.Integer(1)
-    concurrent: sp.Expr = sp.Integer(1)
-    shape: tuple | None = None
-    resident_bytes: sp.Expr = sp.Integer(0)
-
-    def xreplace(self, mapping: Mapping) -> "Kernel":
-        return dataclasses.replace(
-            self,
-            flops=_x(self.flops, mapping),
-            bytes=_x(self.bytes, mapping),
-            count=_x(self.count, mapping),
-            concurrent=_x(self.concurrent, mapping),
-            shape=None if self.shape is None else tuple(_x(v, mapping) for v in self.shape),
-            resident_bytes=_x(self.resident_bytes, mapping),
-        )
-
-
-def own_name(name: str) -> str:
-    """A kernel's own name, without the prefixes composition adds (``Sequential`` and
-    ``CRNN`` name a part's kernels ``<part>.<kernel>``): ``gru.layer0.step_gemm`` ->
-    ``step_gemm``. What a kernel is (a recurrent step, its GEMM) is read from this name."""
-    return name.rsplit(".", 1)[-1]
-
-
-def is_step(name: str) -> bool:
-    """A kernel of a recurrence's dependent step (``step_gemm``, ``step_pointwise`` and their
-    backward), wherever composition put it."""
-    return own_name(name).startswith("step_")
-
-
-def is_step_gemm(name: str) -> bool:
-    """A recurrence's step GEMM (``step_gemm`` or ``step_gemm_backward``), prefixed or not."""
-    return own_name(name).startswith("step_gemm")
-
-
-def _x(expr, mapping):
-    return sp.sympify(expr).xreplace(mapping) if mapping else sp.sympify(expr)
 
 
 def _sum(values: Iterable) -> sp.Expr:
@@ -282,13 +227,7 @@ class Cost:
 
     @cached_property
     def _kernel_exprs(self) -> tuple[list, list[sp.Expr]]:
-        exprs, layout = [], []
-        for k in self.kernels:
-            fields = [k.flops, k.bytes, k.count, k.concurrent, k.resident_bytes]
-            fields += list(k.shape) if k.shape is not None else []
-            layout.append((k, len(fields)))
-            exprs += [sp.sympify(f) for f in fields]
-        return layout, exprs
+        return kernel_exprs(self.kernels)
 
     @cached_property
     def _kernel_compiled(self) -> Callable:
@@ -300,8 +239,6 @@ class Cost:
     def kernel_values(self, dtype="fp32", optimizer="adam", **values) -> list[dict]:
         """Every kernel with numbers (numpy arrays; keywords as for :meth:`vectorize`):
         ``name, kind, phase, flops, bytes, count, concurrent, resident_bytes, shape``."""
-        import numpy as np
-
         layout, _ = self._kernel_exprs
         args, compiled = self._kernel_compiled
         values = _runtime_values(dtype, optimizer, values)
@@ -313,15 +250,7 @@ class Cost:
         if not args:
             _, exprs = self._kernel_exprs
             flat = [float(e) for e in exprs]
-        rows, i = [], 0
-        for kernel, width in layout:
-            chunk = [np.asarray(v, dtype=float) for v in flat[i:i + width]]
-            i += width
-            rows.append({"name": kernel.name, "kind": kernel.kind, "phase": kernel.phase,
-                         "flops": chunk[0], "bytes": chunk[1], "count": chunk[2],
-                         "concurrent": chunk[3], "resident_bytes": chunk[4],
-                         "shape": tuple(chunk[5:]) if width > 5 else None})
-        return rows
+        return kernel_rows(layout, flat)
 
     # ----- text ---------------------------------------------------------------------------
     def __repr__(self) -> str:  # a terminal: the formulas, not every part and kernel
