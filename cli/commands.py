@@ -7,6 +7,8 @@ import click
 
 from costmodel import __version__
 from costmodel.formulas import MODULES as FORMULA_MODULES
+from costmodel.implementations.cudnn_stack import DEFAULT as CUDNN_STACK_DEFAULT
+from costmodel.implementations.cudnn_stack import STACKS as CUDNN_STACKS
 
 from . import render
 from .options import LAYERS, LAYERS_HELP, SIZE, NamedArgument, models_option
@@ -53,8 +55,8 @@ def cli():
                    "cuDNN RNNs use TF32 either way).")
 @click.option("--models", default="rnn,lstm,gru,transformer", show_default=True,
               callback=models_option, help="Comma-separated rows to show.")
-@click.option("--cudnn-stack", type=click.Choice(["auto", "deepbench", "pr62143"]),
-              default="auto", show_default=True,
+@click.option("--cudnn-stack", type=click.Choice(CUDNN_STACKS),
+              default=CUDNN_STACK_DEFAULT, show_default=True,
               help="cuDNN generation of the recurrences' step floor: auto (what PyTorch can run "
                    "there: pr62143 on Ampere/Ada/Hopper, which no cuDNN before 8 supports, "
                    "deepbench on older GPUs), deepbench (fitted on DeepBench, cuDNN 5-7.6) or "

@@ -9,6 +9,8 @@ import sys
 import click
 
 from costmodel.files import open_output, plan
+from costmodel.implementations.cudnn_stack import DEFAULT as CUDNN_STACK_DEFAULT
+from costmodel.implementations.cudnn_stack import STACKS as CUDNN_STACKS
 from costmodel.limits import CHUNK_POINTS, MAX_AXIS_VALUES, MAX_ROWS
 
 from .options import LAYERS, LAYERS_HELP, SIZE, models_option, values_option
@@ -53,8 +55,8 @@ Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep
               help="Attention kernel: what PyTorch runs on the device per dtype and mode "
                    "(auto), scores in memory (math), or fused (flash).")
 @click.option("--causal", is_flag=True, help="Causal (masked) self-attention.")
-@click.option("--cudnn-stack", type=click.Choice(["auto", "deepbench", "pr62143"]),
-              default="auto", show_default=True,
+@click.option("--cudnn-stack", type=click.Choice(CUDNN_STACKS),
+              default=CUDNN_STACK_DEFAULT, show_default=True,
               help="cuDNN generation of the recurrences' step floor, as for compare.")
 @click.option("--mode", type=click.Choice(["both", "prefill", "decode"]), default="both",
               show_default=True,

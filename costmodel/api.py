@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from costmodel.implementations.cudnn_stack import DEFAULT as DEFAULT_STACK
+
 #: Kernel-name endings of the attention core (math: scores, softmax, av; fused: one kernel).
 ATTENTION_CORE = ("scores", "softmax", "av", "flash_attention")
 
@@ -85,7 +87,7 @@ def _implementation(name: str, family: str, attention) -> str:
 
 
 def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "training",
-            optimizer: str = "adam", allow_tf32: bool = False, cudnn_stack: str = "auto",
+            optimizer: str = "adam", allow_tf32: bool = False, cudnn_stack: str = DEFAULT_STACK,
             **sizes) -> Prediction:
     """Time of ``record`` on ``gpu`` at sequence length ``n`` and ``batch``.
 

@@ -16,6 +16,7 @@ from costmodel.checks import check_bool, check_choice, check_size
 from costmodel.cost import Cost
 from costmodel.hardware import Hardware
 from costmodel.implementations import op_floor, op_floor_s, rnn_implementation
+from costmodel.implementations.cudnn_stack import DEFAULT as DEFAULT_STACK
 from costmodel.implementations.cudnn_stack import STACKS
 from costmodel.implementations.cudnn_stack import resolve as stack_for
 from costmodel.implementations.sdpa import MODES, resolve
@@ -52,7 +53,7 @@ class Setup:
     #: the cuDNN generation whose step floor prices the recurrences (implementations/
     #: cudnn_stack.py): "auto" (the default: cuDNN 8 on Ampere/Ada/Hopper, DeepBench's floors
     #: on older GPUs), "deepbench" (fitted) or "pr62143" (an unnamed GPU's cuDNN 8)
-    cudnn_stack: str = "auto"
+    cudnn_stack: str = DEFAULT_STACK
 
     def checked(self) -> "Setup":
         d = check_size("d", self.d)

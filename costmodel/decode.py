@@ -36,6 +36,7 @@ from costmodel.compare import (RECURRENT, Setup, _time_crossovers, assumptions, 
 from costmodel.compare_families import CONSTANT_STATE
 from costmodel.cost import Cost
 from costmodel.hardware import Hardware, load_hardware
+from costmodel.implementations.cudnn_stack import DEFAULT as DEFAULT_STACK
 from costmodel.implementations.sdpa import resolve
 from costmodel.numeric import dtype_bytes_of
 from costmodel.roofline import Efficiency, predict
@@ -75,7 +76,7 @@ def step_values(record: Cost, mode: str, context: int) -> dict:
 
 def serve(record: Cost, hw: Hardware | str, mode: str, context: int, *, batch: int = 1,
           dtype: str = "fp32", eff: Efficiency | None = None, allow_tf32: bool = False,
-          cudnn_stack: str = "auto", name: str = "") -> dict:
+          cudnn_stack: str = DEFAULT_STACK, name: str = "") -> dict:
     """One prefill or decode step of ``record`` (see the module docstring) on ``hw``:
     ``time_s`` (prefill: time to first token; decode: time per generated token),
     ``tokens_per_s`` (tokens of the whole batch per second), ``state_bytes`` (KV cache or
@@ -109,7 +110,7 @@ def serve(record: Cost, hw: Hardware | str, mode: str, context: int, *, batch: i
 
 def step_timing(record: Cost, hw: Hardware, mode: str, context, *, batch: int = 1,
                 dtype: str = "fp32", eff: Efficiency | None = None, allow_tf32: bool = False,
-                cudnn_stack: str = "auto"):
+                cudnn_stack: str = DEFAULT_STACK):
     """The roofline :class:`~costmodel.roofline.Timing` of one step (inference mode)."""
     record = cached(record)
     return predict(record, hw, eff=eff, dtype=dtype, allow_tf32=allow_tf32, mode="inference",

@@ -46,6 +46,7 @@ from costmodel.cost import Cost, is_step_gemm
 from costmodel.efficiency import MATMUL_KINDS, STEP_KIND, Efficiency  # noqa: F401 (re-exported)
 from costmodel.hardware import Hardware, matmul_peak
 from costmodel.implementations import autograd_cells
+from costmodel.implementations.cudnn_stack import DEFAULT as DEFAULT_STACK
 from costmodel.numeric import dtype_bytes_of
 from costmodel.roofline_gpu import TERMS, cublas_kernel, cublas_time  # noqa: F401 (TERMS)
 from costmodel.roofline_gpu import fused_attention_time as _fused_attention_time  # varlen_time
@@ -156,7 +157,7 @@ def kernel_time(k: Mapping, hw: Hardware, eff: Efficiency, dtype: str,
 def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype: str = "fp32",
             optimizer: str = "adam", allow_tf32: bool = False, cudnn_allow_tf32: bool = True,
             implementation: str | None = None, mode: str = "training", rnn_params=None,
-            cudnn_stack: str = "auto", **values) -> Timing:
+            cudnn_stack: str = DEFAULT_STACK, **values) -> Timing:
     """Roofline time of ``record`` on ``hw`` at ``values`` (n, batch, sizes; arrays broadcast).
 
     ``mode``: "training" (a train-mode forward, dropout on, then backward and the update) or

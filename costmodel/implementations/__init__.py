@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from costmodel.hardware import Hardware
+from costmodel.implementations.cudnn_stack import DEFAULT as DEFAULT_STACK
 
 RNN_IMPLEMENTATION_NOTE = ("cuDNN GEMM-per-step (ALGO_STANDARD; persistent kernels where "
                            "PyTorch picks them), fitted on Maxwell/Pascal DeepBench")
@@ -35,7 +36,7 @@ def uses_cudnn_rnn(hw: Hardware, eff_given, rnn_params) -> bool:
 
 def recurrent_rows(rows: list[dict], kernels: list[dict], hw: Hardware, dtype: str,
                    eff_given, rnn_params: Mapping | None, cudnn_allow_tf32: bool,
-                   cudnn_stack: str = "auto") -> list[dict]:
+                   cudnn_stack: str = DEFAULT_STACK) -> list[dict]:
     """``rows`` (the roofline's, one per kernel) with the recurrent kernels priced by cuDNN's
     model and one fixed-cost row per cuDNN call appended; ``rows`` unchanged where the model
     does not apply or the record has no recurrence. ``cudnn_stack``: the library generation
@@ -92,7 +93,7 @@ def call_s(family: str, phase: str, kernels: list[dict], weight_bytes, hw: Hardw
             + onednn_rnn.fresh_buffers_s(family, phase, kernels, hw, eff, dtype))
 
 
-def rnn_implementation(hw: Hardware, eff_given=None, cudnn_stack: str = "auto") -> str:
+def rnn_implementation(hw: Hardware, eff_given=None, cudnn_stack: str = DEFAULT_STACK) -> str:
     """One line: the RNN/LSTM/GRU regime the time rows assume on ``hw`` (compare states it),
     with the cuDNN library generation (``cudnn_stack``) where cuDNN's model applies."""
     if not uses_cudnn_rnn(hw, eff_given, None):
