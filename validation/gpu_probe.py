@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 from . import require_torch
+from .bench import torch_dtype
 from .timing import measure, open_device
 
 CELLS = ("rnn_relu", "lstm", "gru")  # DeepBench's vanilla cell is CUDNN_RNN_RELU
@@ -71,10 +72,6 @@ def _module(case: RnnCase, torch):
                **extra)
 
 
-def _dtype(name: str, torch):
-    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
-
-
 def kernels_of(fn, x, torch) -> list[dict]:
     """The device kernels one call of ``fn(x)`` launched: name, count, total microseconds."""
     from torch.profiler import ProfilerActivity, profile
@@ -98,7 +95,7 @@ def kernels_of(fn, x, torch) -> list[dict]:
 
 def time_rnn(case: RnnCase, device, torch) -> dict:
     """Inference (eval + inference_mode), training forward and forward + backward."""
-    dev, dtype = device.torch_device, _dtype(case.dtype, torch)
+    dev, dtype = device.torch_device, torch_dtype(case.dtype)
     module = _module(case, torch).to(dev, dtype)
     make = lambda: torch.randn(case.steps, case.batch, case.hidden, device=dev, dtype=dtype)
     inputs = [make() for _ in range(3)]
@@ -134,7 +131,7 @@ def time_attention(device, torch, quick: bool) -> list[dict]:
     dtypes = ("fp32",) if quick else ("fp32", "fp16", "bf16")
     rows = []
     for (d, n, batch, heads), name in itertools.product(shapes, dtypes):
-        dev, dtype = device.torch_device, _dtype(name, torch)
+        dev, dtype = device.torch_device, torch_dtype(name)
         layer = torch.nn.TransformerEncoderLayer(d, heads, 4 * d, batch_first=True).to(dev, dtype)
         inputs = [torch.randn(batch, n, d, device=dev, dtype=dtype) for _ in range(3)]
 
