@@ -1,37 +1,63 @@
 #!/usr/bin/env bash
-# One prepared run for a session that is lent a CUDA GPU (issue 10, item 6): under 8 minutes.
+# One prepared run for a session that is lent a CUDA GPU (issue 10, item 6): about 7 minutes.
 #   run it through the device tool from the repository root:  bash tools/gpu_session.sh h200
-# $1: the catalogue GPU the machine is (predictions are made for it); results go to $OUT
-# (the device tool's folder; ./gpu-out elsewhere). Commit them under validation/results/ with
-# this command line, and record what they show in docs/validation.md.
-# Order: what nothing else can give first (cuDNN / SDPA choices and RNN timings on a named GPU),
-# then the CUDA calibration and the held-out validation, each under its own time limit.
+# $1: the catalogue GPU the machine is (predictions are made for it). Results: one archive,
+# $OUT/gpu-results.tgz (the device tool's folder; ./gpu-out elsewhere), re-packed after every
+# stage so a run cut short keeps what it finished; the probe's log beside it. Commit them
+# under validation/results/ with this command line, and record what they show in
+# docs/validation.md.
+# Install: a wheel of this checkout in .whl/ (built beforehand with
+#   python3 -m pip wheel --no-deps --no-build-isolation -w .whl .
+# and carried: the device machine has no package index), else built there from source.
+# Order: what nothing else can give first (cuDNN / SDPA choices and RNN timings on a named GPU,
+# NeuSight's per-op shapes), then the CUDA calibration and the held-out validation, each under
+# its own time limit. DEVICE=cpu QUICK=1 is the local dry run of this script (no measurement).
 set -uo pipefail
 GPU="${1:?usage: tools/gpu_session.sh CATALOGUE_GPU (e.g. h200)}"
+DEVICE="${DEVICE:-cuda}"
+QUICK="${QUICK:+--quick}"
 OUT="${OUT:-gpu-out}"
-mkdir -p "$OUT"
-PY=python3
-$PY -m pip install --quiet --no-deps --no-build-isolation -e . >"$OUT/install.log" 2>&1 \
-  || { echo "install failed: see install.log"; tail -5 "$OUT/install.log"; exit 1; }
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.sm,power.limit --format=csv \
-  >"$OUT/nvidia-smi.csv" 2>&1
-# 1. cuDNN RNN grids + SDPA kernel choice, with costmodel's predictions beside them (<= 4 min)
-timeout 300 $PY -m costmodel.validation.gpu_probe --device cuda --gpu "$GPU" --max-s 200 \
-  -o "$OUT/gpu-probe-$GPU.json" >"$OUT/gpu-probe.log" 2>&1
-echo "probe rc=$?"
+mkdir -p "$OUT" && OUT="$(cd "$OUT" && pwd)"
+WORK="$(mktemp -d)"  # results
+SITE="$(mktemp -d)"  # the installed package
+pack() { tar czf "$OUT/gpu-results.tgz.part" -C "$WORK" . && mv "$OUT/gpu-results.tgz.part" "$OUT/gpu-results.tgz"; }
+if ls .whl/costmodel-*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target "$SITE" .whl/costmodel-*.whl
+else
+  python3 -m pip install -q --no-index --no-deps --no-build-isolation --target "$SITE" .
+fi >"$WORK/install.log" 2>&1 || { echo "install failed"; tail -5 "$WORK/install.log"; pack; exit 1; }
+export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+CM=(python3 -c "import sys; from costmodel.cli.main import entry; sys.argv[0] = 'costmodel'; entry()")
+cd "$WORK"  # not the checkout: its costmodel/ folder would shadow the installed package
+python3 -c "import costmodel.validation, torch; print(costmodel.__file__, torch.__version__)" \
+  | tee versions.txt
+if [ "$DEVICE" = cuda ]; then
+  nvidia-smi -q >"$WORK/nvidia-smi-q.txt" 2>&1
+  nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu \
+    --format=csv -l 2 >"$WORK/nvidia-smi-log.csv" 2>&1 &
+  SMI=$!
+fi
+# 1. cuDNN RNN grids, SDPA kernel choice, NeuSight's per-op shapes (<= 4 min 20 s)
+timeout 260 python3 -m costmodel.validation.gpu_probe --device "$DEVICE" --gpu "$GPU" $QUICK \
+  --max-s 150 --ops-max-s 45 -o "$WORK/gpu-probe-$GPU.json" >"$WORK/gpu-probe.log" 2>&1
+echo "probe rc=$?"; pack
 # 2. CUDA calibration (never run before this script) and the held-out validation (<= 3 min)
-timeout 100 costmodel calibrate --device cuda -q -o "$OUT/cuda-$GPU.toml" \
-  >"$OUT/calibrate.log" 2>&1
+timeout 100 "${CM[@]}" calibrate --device "$DEVICE" $QUICK -q -o "$WORK/$DEVICE-$GPU.toml" \
+  >"$WORK/calibrate.log" 2>&1
 echo "calibrate rc=$?"
-if [ ! -f "$OUT/cuda-$GPU.toml" ]; then  # the full run did not finish in time: the small one
-  timeout 40 costmodel calibrate --device cuda --quick -q -o "$OUT/cuda-$GPU.toml" \
-    >>"$OUT/calibrate.log" 2>&1
+if [ ! -f "$WORK/$DEVICE-$GPU.toml" ]; then  # the full run did not finish in time: the small one
+  timeout 40 "${CM[@]}" calibrate --device "$DEVICE" --quick -q -o "$WORK/$DEVICE-$GPU.toml" \
+    >>"$WORK/calibrate.log" 2>&1
   echo "calibrate --quick rc=$?"
 fi
-if [ -f "$OUT/cuda-$GPU.toml" ]; then
-  timeout 80 costmodel validate --device cuda --gpu "$OUT/cuda-$GPU.toml" \
+pack
+if [ -f "$WORK/$DEVICE-$GPU.toml" ]; then
+  timeout 80 "${CM[@]}" validate --device "$DEVICE" --gpu "$WORK/$DEVICE-$GPU.toml" \
     --modes inference,training --max-config-s 0.05 --budget-s 0.05 \
-    -o "$OUT/cuda-$GPU-validation" >"$OUT/validate.log" 2>&1
+    -o "$WORK/$DEVICE-$GPU-validation" >"$WORK/validate.log" 2>&1
   echo "validate rc=$?"
 fi
-tail -n 25 "$OUT/gpu-probe.log"
+[ -n "${SMI:-}" ] && kill "$SMI" 2>/dev/null
+pack
+cp "$WORK/gpu-probe.log" "$OUT/" 2>/dev/null
+tail -n 30 "$WORK/gpu-probe.log"; tail -n 5 "$WORK/calibrate.log" "$WORK/validate.log" 2>/dev/null

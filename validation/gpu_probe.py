@@ -52,16 +52,22 @@ def rnn_cases(quick: bool) -> list[RnnCase]:
     if quick:
         return [RnnCase("single", "lstm", 16, 2, 3), RnnCase("depth", "gru", 16, 2, 3, 2),
                 RnnCase("bidir", "rnn_relu", 16, 2, 3, 1, True)]
-    cases = [RnnCase("single", c, h, b, 50, dtype=t) for c, h, b, t in itertools.product(
-        CELLS, (256, 512, 1024, 2048), (1, 8, 32, 64, 128), DTYPES)]
+    # most informative first (a lease may end before the last rows): the headline shape, the
+    # length sweep (call cost vs step cost), the depth sweep (one floor per layer or per
+    # diagonal), DeepBench's single-layer shapes in fp32 then fp16, bidirectional, bf16
+    cases = [RnnCase("headline", c, 768, 1, 512, dtype=t)
+             for c, t in itertools.product(CELLS, ("fp32", "fp16", "bf16"))]
     cases += [RnnCase("length", "lstm", 1024, 32, s, dtype=t)
               for s, t in itertools.product((1, 2, 10, 100, 400), DTYPES)]
     cases += [RnnCase("depth", c, h, 64, 100, layers)
               for c, h, layers in itertools.product(("lstm", "gru"), (512, 1024), (1, 2, 3, 4))]
+    for t in DTYPES:
+        cases += [RnnCase("single", c, h, b, 50, dtype=t) for c, h, b in itertools.product(
+            CELLS, (256, 512, 1024, 2048), (1, 8, 32, 64, 128))]
     cases += [RnnCase("bidir", c, 512, 64, 100, layers, True)
               for c, layers in itertools.product(CELLS, (1, 2))]
-    cases += [RnnCase("headline", c, 768, 1, 512, dtype=t)
-              for c, t in itertools.product(CELLS, ("fp32", "fp16", "bf16"))]
+    cases += [RnnCase("single", c, h, b, 50, dtype="bf16") for c, h, b in itertools.product(
+        CELLS, (256, 512, 1024, 2048), (1, 8, 32, 64, 128))]
     return cases
 
 
@@ -188,9 +194,11 @@ def environment(device, torch) -> dict:
     return env
 
 
-def run(kind: str, gpu: str | None, quick: bool, max_s: float, log=print) -> dict:
+def run(kind: str, gpu: str | None, quick: bool, max_s: float, ops_max_s: float = 0.0,
+        log=print) -> dict:
     """Every grid in order until ``max_s`` seconds have passed (the rows not reached are
-    counted in ``skipped``: a lease ends, the rows taken so far are kept)."""
+    counted in ``skipped``: a lease ends, the rows taken so far are kept); on CUDA, then
+    NeuSight's per-op shapes for ``ops_max_s`` seconds (:mod:`.gpu_ops`)."""
     torch = require_torch()
     torch.manual_seed(0)
     device = open_device(kind)
@@ -208,6 +216,10 @@ def run(kind: str, gpu: str | None, quick: bool, max_s: float, log=print) -> dic
         result["rnn"].append(row)
         log(summary_line(row))
     result["seconds"] = round(time.perf_counter() - start, 1)
+    if device.kind == "cuda" and ops_max_s > 0:
+        from .gpu_ops import time_ops
+
+        result["ops"] = time_ops(torch, ops_max_s, quick, log)
     return result
 
 
@@ -230,9 +242,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="one tiny case per grid (CI)")
     parser.add_argument("--max-s", type=float, default=240.0,
                         help="stop starting new rows after this many seconds")
+    parser.add_argument("--ops-max-s", type=float, default=60.0,
+                        help="seconds for NeuSight's per-op shapes (CUDA only; 0: none)")
     parser.add_argument("-o", "--output", required=True, help="JSON file to write")
     args = parser.parse_args(argv)
-    result = run(args.device, args.gpu, args.quick, args.max_s)
+    result = run(args.device, args.gpu, args.quick, args.max_s, args.ops_max_s)
     from costmodel.files import write_atomic
 
     write_atomic(args.output, json.dumps(result, indent=1) + "\n")
