@@ -12,6 +12,10 @@
 # Order: what nothing else can give first (cuDNN / SDPA choices and RNN timings on a named GPU,
 # NeuSight's per-op shapes), then the CUDA calibration and the held-out validation, each under
 # its own time limit. DEVICE=cpu QUICK=1 is the local dry run of this script (no measurement).
+# A follow-up call with the time left: PROBE_ARGS (the probe's grids and limits), PROBE_TIMEOUT,
+# CAL_TIMEOUT (the CUDA calibration's limit: its "gpu" plan takes about two minutes), e.g.
+#   PROBE_ARGS="--grids headline,length,single200 --no-attention --max-s 70 --ops-max-s 0" \
+#   PROBE_TIMEOUT=110 CAL_TIMEOUT=150 bash tools/gpu_session.sh h200
 set -uo pipefail
 GPU="${1:?usage: tools/gpu_session.sh CATALOGUE_GPU (e.g. h200)}"
 DEVICE="${DEVICE:-cuda}"
@@ -38,11 +42,11 @@ if [ "$DEVICE" = cuda ]; then
   SMI=$!
 fi
 # 1. cuDNN RNN grids, SDPA kernel choice, NeuSight's per-op shapes (<= 4 min 20 s)
-timeout 260 python3 -m costmodel.validation.gpu_probe --device "$DEVICE" --gpu "$GPU" $QUICK \
-  --max-s 150 --ops-max-s 45 -o "$WORK/gpu-probe-$GPU.json" >"$WORK/gpu-probe.log" 2>&1
+timeout "${PROBE_TIMEOUT:-260}" python3 -m costmodel.validation.gpu_probe --device "$DEVICE" \
+  --gpu "$GPU" $QUICK ${PROBE_ARGS:---max-s 150 --ops-max-s 45} -o "$WORK/gpu-probe-$GPU.json" >"$WORK/gpu-probe.log" 2>&1
 echo "probe rc=$?"; pack
 # 2. CUDA calibration (never run before this script) and the held-out validation (<= 3 min)
-timeout 100 "${CM[@]}" calibrate --device "$DEVICE" $QUICK -q -o "$WORK/$DEVICE-$GPU.toml" \
+timeout "${CAL_TIMEOUT:-100}" "${CM[@]}" calibrate --device "$DEVICE" $QUICK -q -o "$WORK/$DEVICE-$GPU.toml" \
   >"$WORK/calibrate.log" 2>&1
 echo "calibrate rc=$?"
 if [ ! -f "$WORK/$DEVICE-$GPU.toml" ]; then  # the full run did not finish in time: the small one

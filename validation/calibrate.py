@@ -58,6 +58,22 @@ PLANS = {
                  step_hidden=[48, 96, 192, 384, 768, 1536, 2560],
                  step_batches=[1, 2, 4, 16, 48, 96],
                  step_budget_s=0.1, max_step_s=0.3),
+    # a CUDA GPU: the peak and bandwidth at sizes that fill the chip (a 384^3 product is one
+    # launch, not a peak: the quick plan measured 3.3 TFLOP/s fp32 on an H200), shorter timing
+    # budgets (a module call is milliseconds), one round; the same fitted terms as "full"
+    "gpu": dict(peak=8192, copy_bytes=1 << 30, square=[128, 512, 1024, 2048, 4096],
+                linear=[(512, 768), (4096, 768), (8192, 1024), (2048, 4096), (16384, 256)],
+                hidden=[128, 384, 768, 1536, 2560], batches=[1, 4, 16, 48, 128],
+                pointwise=[1 << e for e in range(12, 29, 2)],
+                elementwise=[1 << e for e in range(12, 27, 2)],
+                adam=[10 ** e for e in range(4, 9)],
+                modules=[(24, 48, 2), (96, 48, 2), (384, 48, 2), (1536, 48, 2),
+                         (384, 48, 24), (96, 128, 4), (384, 128, 24), (24, 384, 24),
+                         (96, 768, 24), (24, 1536, 2), (96, 1536, 4), (48, 96, 1),
+                         (768, 96, 1), (192, 384, 1), (768, 192, 12), (96, 2560, 16)],
+                budget_s=0.02, module_budget_s=0.03, max_config_s=0.2, rounds=1,
+                step_hidden=[128, 384, 768, 1536, 2560], step_batches=[1, 16, 128],
+                step_budget_s=0.02, max_step_s=0.1),
     "quick": dict(peak=384, copy_bytes=16 << 20, square=[32, 128, 384],
                   linear=[(48, 96)], hidden=[48, 192], batches=[1, 32],
                   pointwise=[1 << 10, 1 << 16, 1 << 20], elementwise=[1 << 10, 1 << 16],
@@ -230,7 +246,7 @@ def calibrate(device: Device, quick: bool = False, progress=lambda msg: None,
 
     from .fit import fit_families, fit_steps, hardware_from_profile
 
-    plan_name = "quick" if quick else "full"
+    plan_name = "quick" if quick else ("gpu" if device.kind == "cuda" else "full")
     plan = PLANS[plan_name]
     rows = micro_benchmarks(device, plan, progress)
     peaks, bandwidth, table = fit_micro(rows, device)

@@ -68,6 +68,9 @@ def rnn_cases(quick: bool) -> list[RnnCase]:
               for c, layers in itertools.product(CELLS, (1, 2))]
     cases += [RnnCase("single", c, h, b, 50, dtype="bf16") for c, h, b in itertools.product(
         CELLS, (256, 512, 1024, 2048), (1, 8, 32, 64, 128))]
+    # the same cells at 4x the length: the per-step slope apart from the per-call cost
+    cases += [RnnCase("single200", c, h, b, 200, dtype=t) for c, h, b, t in itertools.product(
+        CELLS, (256, 1024), (1, 64), DTYPES)]
     return cases
 
 
@@ -122,12 +125,59 @@ def time_rnn(case: RnnCase, device, torch) -> dict:
            "bidirectional": case.bidirectional, "dtype": case.dtype}
     module.eval()
     row["inference_ms"] = measure(infer, inputs, device, budget_s=BUDGET_S).median_s * 1e3
+    row["inference_host_ms"] = host_ms(infer, inputs, device)
     row["kernels_inference"] = kernels_of(infer, inputs[0], torch)
     module.train()
     row["forward_ms"] = measure(forward, inputs, device, budget_s=BUDGET_S).median_s * 1e3
     row["forward_backward_ms"] = measure(train, inputs, device, budget_s=BUDGET_S).median_s * 1e3
     row["kernels_training"] = kernels_of(train, inputs[0], torch)
     return row
+
+
+def host_ms(fn, inputs, device, calls: int = 10) -> float:
+    """Median host time of one call, the queue drained before each (no sync inside): the
+    time the CPU spends issuing the call's kernels. Equal to the event time when the call is
+    bound by its launches, far below it when the GPU is the bottleneck."""
+    samples = []
+    for i in range(calls):
+        device.sync()
+        start = time.perf_counter()
+        fn(inputs[i % len(inputs)])
+        samples.append(time.perf_counter() - start)
+    device.sync()
+    return sorted(samples)[len(samples) // 2] * 1e3
+
+
+def launch_costs(device, torch, calls: int = 2000) -> dict:
+    """Microseconds per call, issued back to back and synchronized once (the host's issue
+    rate when the kernels are tiny): a raw kernel launch (``torch.cuda._sleep(0)``), a
+    one-element eager op (dispatch + launch), a one-step cuDNN LSTM call (H 16, batch 1)."""
+    from .timing import cpu_name
+
+    x = torch.ones(1, device=device.torch_device)
+    lstm = torch.nn.LSTM(16, 16).to(device.torch_device).eval()
+    step = torch.randn(1, 1, 16, device=device.torch_device)
+    out = {"host_cpu": cpu_name()}
+    cases = {"eager_add_us": lambda: x.add_(1.0)}
+    if device.kind == "cuda":
+        cases["raw_launch_us"] = lambda: torch.cuda._sleep(0)
+
+    def lstm_call():
+        with torch.inference_mode():
+            lstm(step)
+
+    cases["cudnn_lstm_step_call_us"] = lstm_call
+    for name, fn in cases.items():
+        n = calls if name != "cudnn_lstm_step_call_us" else calls // 10
+        for _ in range(10):
+            fn()
+        device.sync()
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        device.sync()
+        out[name] = (time.perf_counter() - start) / n * 1e6
+    return out
 
 
 def time_attention(device, torch, quick: bool) -> list[dict]:
@@ -195,7 +245,7 @@ def environment(device, torch) -> dict:
 
 
 def run(kind: str, gpu: str | None, quick: bool, max_s: float, ops_max_s: float = 0.0,
-        log=print) -> dict:
+        log=print, grids: tuple[str, ...] | None = None, attention: bool = True) -> dict:
     """Every grid in order until ``max_s`` seconds have passed (the rows not reached are
     counted in ``skipped``: a lease ends, the rows taken so far are kept); on CUDA, then
     NeuSight's per-op shapes for ``ops_max_s`` seconds (:mod:`.gpu_ops`)."""
@@ -205,8 +255,13 @@ def run(kind: str, gpu: str | None, quick: bool, max_s: float, ops_max_s: float 
     result = {"what": __doc__.split("\n\n")[0], "environment": environment(device, torch),
               "compared_with": gpu, "rnn": [], "attention": [], "skipped": 0}
     start = time.perf_counter()
-    result["attention"] = time_attention(device, torch, quick)
+    result["launch"] = launch_costs(device, torch, 200 if quick else 2000)
+    log(f"launch: {result['launch']}")
+    if attention:
+        result["attention"] = time_attention(device, torch, quick)
     for case in rnn_cases(quick):
+        if grids and case.grid not in grids:
+            continue
         if time.perf_counter() - start > max_s:
             result["skipped"] += 1
             continue
@@ -242,11 +297,16 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="one tiny case per grid (CI)")
     parser.add_argument("--max-s", type=float, default=240.0,
                         help="stop starting new rows after this many seconds")
+    parser.add_argument("--grids", default="",
+                        help="only these RNN grids (comma-separated; default: all)")
+    parser.add_argument("--no-attention", action="store_true", help="skip the SDPA layers")
     parser.add_argument("--ops-max-s", type=float, default=60.0,
                         help="seconds for NeuSight's per-op shapes (CUDA only; 0: none)")
     parser.add_argument("-o", "--output", required=True, help="JSON file to write")
     args = parser.parse_args(argv)
-    result = run(args.device, args.gpu, args.quick, args.max_s, args.ops_max_s)
+    grids = tuple(g for g in args.grids.split(",") if g) or None
+    result = run(args.device, args.gpu, args.quick, args.max_s, args.ops_max_s, grids=grids,
+                 attention=not args.no_attention)
     from costmodel.files import write_atomic
 
     write_atomic(args.output, json.dumps(result, indent=1) + "\n")
