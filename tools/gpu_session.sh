@@ -45,7 +45,9 @@ fi
 timeout "${PROBE_TIMEOUT:-260}" python3 -m costmodel.validation.gpu_probe --device "$DEVICE" \
   --gpu "$GPU" $QUICK ${PROBE_ARGS:---max-s 150 --ops-max-s 45} -o "$WORK/gpu-probe-$GPU.json" >"$WORK/gpu-probe.log" 2>&1
 echo "probe rc=$?"; pack
-# 2. CUDA calibration (never run before this script) and the held-out validation (<= 3 min)
+# 2. CUDA calibration (never run before this script) and the held-out validation (<= 3 min);
+# SKIP_CAL=1: the probe alone (a replicate of its grids on another machine)
+[ -n "${SKIP_CAL:-}" ] && { [ -n "${SMI:-}" ] && kill "$SMI"; pack; cp "$WORK/gpu-probe.log" "$OUT/"; exit 0; }
 timeout "${CAL_TIMEOUT:-100}" "${CM[@]}" calibrate --device "$DEVICE" $QUICK -q -o "$WORK/$DEVICE-$GPU.toml" \
   >"$WORK/calibrate.log" 2>&1
 echo "calibrate rc=$?"
