@@ -28,6 +28,10 @@ VOLTA_STEPS_TO_MAX_BATCH = ((40, 128), (20, 96), (10, 32))
 SMALL_H_MAX = {("rnn", True): 384, ("lstm", True): 192, ("gru", True): 192,
                ("rnn", False): 256, ("lstm", False): 128, ("gru", False): 128}
 SMALL_H_MIN_MAJOR = 6  # use_rnn_persist_small_h: sm >= 6.0 (and cuDNN >= 8.2.1)
+# PyTorch asks for PERSIST_STATIC_SMALL_H in bf16 too, but cuDNN 9.19 runs the GEMM-per-step
+# kernels then (measured on an H200, session 6: bf16 nn.RNN h=256 launched an nvjet GEMM and
+# elemWiseRNNcell per step; fp16 and fp32 ran RNN_blockPersist): no small-h kernel in bf16
+SMALL_H_DTYPES = ("fp32", "fp16")
 
 
 def select_algo(cell: str, hidden, input_size, layers: int, directions: int, batch, n,
@@ -38,7 +42,8 @@ def select_algo(cell: str, hidden, input_size, layers: int, directions: int, bat
     major = _MAJOR.get(hw.architecture, 0)
     if projected or dtype == "fp64":
         return np.full(np.broadcast(hidden, batch, n).shape, ALGOS[0])
-    small = (hidden <= SMALL_H_MAX[(cell, forward)]) & (major >= SMALL_H_MIN_MAJOR)
+    small = ((hidden <= SMALL_H_MAX[(cell, forward)]) & (major >= SMALL_H_MIN_MAJOR)
+             & (dtype in SMALL_H_DTYPES))
     common = ((layers == 1) & (directions == 1) & (hidden <= PERSIST_MAX_HIDDEN)
               & (hidden % PERSIST_MULTIPLE == 0) & (input_size % PERSIST_MULTIPLE == 0))
     persist = common & (dtype == "fp16") & _persist_device(cell, hidden, batch, n, hw, major)

@@ -28,8 +28,14 @@ Every rule below cites the PyTorch source it encodes (read from pytorch/pytorch 
   (``check_requires_grad_and_head_dim_gt192_constraints_on_sm86_89_or_120``).
   ``can_use_mem_efficient_attention``: sm50..sm121, fp32/fp16 (+bf16 from sm80), head_dim a
   multiple of ``minimum_gemm_alignment``. ``can_use_cudnn_attention``: fp16/bf16, sm80..sm121,
-  dropout a multiple of 1/16 (``check_cudnn_dropout``), head_dim <= 128 and a multiple of 8
-  (``check_cudnn_tensor_shapes``; newer cuDNN allows 256 on sm90, not modelled).
+  head_dim <= 128 and a multiple of 8 (``check_cudnn_tensor_shapes``; newer cuDNN allows 256
+  on sm90, not modelled). Any dropout: the 1/16-resolution rule (``check_cudnn_dropout``) is
+  not what PyTorch 2.11 + cuDNN 9.19 does. Measured on a named H200 (session 6,
+  validation/results/gpu-h200-s6/run1): ``nn.TransformerEncoderLayer`` in train() with its
+  default dropout 0.1, fp16 and bf16, n 512-4096, ran ``ScaledDotProductCudnnAttention``
+  forward and backward (``cudnn_generated_fort_native_sdpa_sm90_flash_*``), and in inference
+  the fast path's SDPA ran the same cuDNN kernel; fp32 ran ``fmha_cutlassF`` (memory-
+  efficient) in both modes, as this module says.
 
 What the cost records model: ``math`` is :mod:`costmodel.models.attention`'s ``"math"`` record
 (scores in memory); flash, memory-efficient and cuDNN all keep O(n) statistics and recompute
@@ -59,7 +65,6 @@ LOW_PRECISION = ("fp16", "bf16")
 FLASH_MAX_HEAD_DIM = 256  # check_head_dim_size_flash
 CUDNN_MAX_HEAD_DIM = 128  # check_cudnn_tensor_shapes (head_dim_limit)
 CUDNN_HEAD_DIM_MULTIPLE = 8  # check_cudnn_tensor_shapes: "head_dim should be a multiple of 8"
-CUDNN_DROPOUT_STEPS = 16  # check_cudnn_dropout: resolution 1/16
 #: check_requires_grad_and_head_dim_gt192_...: training head dims flash refuses on sm86..sm89
 SM86_HEAD_DIM_LIMIT, SM86_NO_DROPOUT_ABOVE = 192, 224
 BITS_PER_TENSOR_CORE_ACCESS = 128  # minimum_gemm_alignment: 128 / bits per scalar
@@ -162,10 +167,8 @@ def _can_efficient(t, dtype, head_dim) -> bool:
     return head_dim is None or head_dim % _alignment(t, dtype) == 0
 
 
-def _can_cudnn(t, dtype, head_dim, dropout) -> bool:
+def _can_cudnn(t, dtype, head_dim) -> bool:
     if t.kind != "cuda" or dtype not in LOW_PRECISION or t.sm < SM80:
-        return False
-    if dropout * CUDNN_DROPOUT_STEPS != int(dropout * CUDNN_DROPOUT_STEPS):
         return False
     return head_dim is None or (head_dim <= CUDNN_MAX_HEAD_DIM
                                 and head_dim % CUDNN_HEAD_DIM_MULTIPLE == 0)
@@ -175,7 +178,7 @@ def _gpu_sdpa(t: Target, dtype, head_dim, mask, training, dropout, path):
     """select_sdp_backend (cuda/sdp_utils.cpp) in priority_order."""
     order = ("cudnn", "flash", "memory-efficient") if t.prefers_cudnn else (
         "flash", "memory-efficient")  # Context.h default: flash, efficient, math, cudnn
-    checks = {"cudnn": lambda: _can_cudnn(t, dtype, head_dim, dropout),
+    checks = {"cudnn": lambda: _can_cudnn(t, dtype, head_dim),
               "flash": lambda: _can_flash(t, dtype, head_dim, mask, training, dropout),
               "memory-efficient": lambda: _can_efficient(t, dtype, head_dim)}
     for kernel in order:

@@ -27,6 +27,8 @@ SOURCES = {
     "fractaltensor-cudnn": "costmodel.reference.fractaltensor_cudnn",
     "neusight-e2e": "costmodel.reference.neusight_e2e",
     "gnmt-dle": "costmodel.reference.gnmt_dle",
+    "h200-cudnn-rnn": "costmodel.reference.h200_rnn",
+    "h200-ops": "costmodel.reference.h200_ops",
 }
 REQUIRED_COLUMNS = ("source", "gpu", "family", "phase", "dtype", "measured_s", "repo",
                     "commit", "path_or_url")

@@ -1,0 +1,56 @@
+"""NeuSight's per-op shapes timed on a named H200 under NeuSight's own protocol (session 6,
+``validation/gpu_ops.py``): the unseen-GPU check of the cuBLAS / pointwise model.
+
+Data (``costmodel/data/reference/h200-ops-{gemm,vec}.json``, made by
+``tools/import_h200_probe.py`` from ``validation/results/gpu-h200-s6/``): every 4th shipped
+NeuSight shape under 5 ms (GEMMs from its H100 tables, pointwise ops from its A100 40GB
+table), FP32, PyTorch 2.11 + CUDA 13.0, the mean of the 5 fastest of 25 single-call CUDA-event
+timings. Scored with the parameters fitted on NeuSight's rows (:func:`neusight.fitted_on_all`,
+what ``compare`` uses): the H200 is in none of them, and nothing is fitted on these rows.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pandas as pd
+
+from costmodel.efficiency import Efficiency
+from costmodel.reference import neusight, published
+
+NAME = "h200-ops"
+FITTED = neusight.FITTED  # the file whose parameters it scores; nothing fitted on these rows
+FILES = ("h200-ops-gemm", "h200-ops-vec")
+PROTOCOL = "fitted on NeuSight's GPUs, H200 unseen"
+SCORE_NOTE = ("the cuBLAS / pointwise parameters fitted on NeuSight's rows (no H200 "
+              "among them), nothing fitted on these")
+
+
+def rows() -> pd.DataFrame:
+    """One row per shape, in :mod:`.neusight`'s columns, with this source's name."""
+    (gemm,), (vec,) = (published.files(name) for name in FILES)
+    out = pd.DataFrame(neusight._gemm_rows(gemm) + neusight._vec_rows(vec))
+    out["source"] = NAME
+    return out
+
+
+def fit(train: pd.DataFrame) -> dict:
+    """Nothing is fitted on these rows: the parameters fitted on NeuSight's."""
+    return neusight.fitted_on_all()
+
+
+@lru_cache(maxsize=2)
+def _scored() -> pd.DataFrame:
+    frame = rows().reset_index(drop=True)
+    frame["predicted_model_s"] = neusight.predict(frame, neusight.fitted_on_all())
+    frame["predicted_roofline_s"] = neusight.baseline(frame, Efficiency.ideal())
+    frame["predicted_priors_s"] = neusight.baseline(frame, Efficiency.priors())
+    for model in ("model", "roofline", "priors"):
+        frame[f"error_{model}"] = frame[f"predicted_{model}_s"] / frame["measured_s"] - 1.0
+    return frame
+
+
+def scored(leave_one_gpu_out: bool = True) -> pd.DataFrame:
+    """Every row with ``predicted_<model>_s`` and ``error_<model>``; ``leave_one_gpu_out``
+    changes nothing (the H200 is never among the fitted rows)."""
+    return _scored().copy()

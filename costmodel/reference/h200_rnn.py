@@ -1,0 +1,98 @@
+"""cuDNN RNN / LSTM / GRU calls timed on a named H200 (session 6, ``validation/gpu_probe.py``):
+the first named-GPU cuDNN 9 timings this project has, scored per cuDNN stack.
+
+Data (``costmodel/data/reference/h200-cudnn-rnn.json``, made by ``tools/import_h200_probe.py``
+from ``validation/results/gpu-h200-s6/``): ``nn.RNN(relu)`` / ``nn.LSTM`` / ``nn.GRU`` at
+PyTorch 2.11's defaults (cuDNN 9.19, TF32 as found), the headline shape, a length sweep, a
+depth sweep, DeepBench-like single layers in fp32/fp16/bf16, bidirectional layers; per row
+the median CUDA-event time over the one to three machines that timed it. Two phases: the
+inference forward (``eval()`` + ``inference_mode``) and forward + backward of a training step.
+Priced on the catalogue's H200 with each stack of :mod:`costmodel.implementations.
+cudnn_stack`; nothing is fitted on these rows.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import pandas as pd
+
+import costmodel as cm
+from costmodel.implementations import cudnn_stack as stack
+from costmodel.reference import published
+
+NAME = "h200-cudnn-rnn"
+FITTED = stack.FITTED  # the file whose floors it scores; nothing is fitted on these rows
+FILE = "h200-cudnn-rnn.json"
+GPU = "h200"
+PHASES = {"inference": "inference_ms", "forward+backward": "forward_backward_ms"}
+FAMILY = {"rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU"}
+SCORED = ("model", *(s for s in stack.STACKS if s != stack.AUTO))
+PROTOCOL = "nothing fitted (one named GPU)"
+SCORE_NOTE = ("one named H200, nothing fitted on these rows: model = the default stack "
+              f"({stack.AUTO}), " + ", ".join(SCORED[1:]) + " = the cuDNN stacks")
+
+
+def rows() -> pd.DataFrame:
+    """One row per configuration and phase, with its provenance."""
+    entry = resources.files("costmodel").joinpath("data", "reference", FILE)
+    origin = published.origin_of(entry)
+    provenance, raw = published.table(entry, ("grid", "cell", "hidden", "batch", "timesteps",
+                                              "layers", "bidirectional", "dtype",
+                                              *PHASES.values()))
+    out = []
+    for i, row in enumerate(raw):
+        if row["cell"] not in FAMILY:
+            raise ValueError(f"{origin}: row {i}: field 'cell': {row['cell']!r} is not one of "
+                             f"{', '.join(FAMILY)}")
+        for phase, column in PHASES.items():
+            out.append({"source": NAME, "gpu": GPU, "family": row["cell"], "phase": phase,
+                        "dtype": row["dtype"], "grid": row["grid"],
+                        **{k: int(published.number(origin, i, row, k))
+                           for k in ("hidden", "batch", "timesteps", "layers")},
+                        "bidirectional": bool(row["bidirectional"]),
+                        "measured_s": published.number(origin, i, row, column) * 1e-3,
+                        "runs": row.get("runs"), "kernels_per_call": row.get("kernels_per_call"),
+                        "repo": provenance["repo"], "commit": provenance["commit"],
+                        "path_or_url": provenance["url"], "row": i})
+    if not out:
+        raise ValueError(f"{origin}: field 'rows': no measurements")
+    return pd.DataFrame(out)
+
+
+def fit(train: pd.DataFrame) -> dict:
+    """Nothing is fitted on these rows: the pr62143 stack's scales, from PR #62143's."""
+    from costmodel.reference import xwang233_standard
+
+    return xwang233_standard.fit(xwang233_standard.rows())
+
+
+def seconds(row, cudnn_stack: str) -> float:
+    """One row's phase on the catalogue H200 with ``cudnn_stack``."""
+    extra = {"nonlinearity": "relu"} if row["family"] == "rnn_relu" else {}
+    record = getattr(cm, FAMILY[row["family"]])(row["hidden"], row["hidden"],
+                                                num_layers=row["layers"],
+                                                bidirectional=row["bidirectional"], **extra)
+    at = {"n": row["timesteps"], "batch": row["batch"], "dtype": row["dtype"],
+          "cudnn_stack": cudnn_stack}
+    if row["phase"] == "inference":
+        return cm.predict(record, GPU, mode="inference", **at).total_s
+    phases = cm.predict(record, GPU, mode="training", **at).phases
+    return phases["forward"] + phases["backward"]
+
+
+@lru_cache(maxsize=1)
+def _scored() -> pd.DataFrame:
+    frame = rows().reset_index(drop=True)
+    for model in SCORED:
+        name = stack.AUTO if model == "model" else model
+        frame[f"predicted_{model}_s"] = [seconds(r, name) for _, r in frame.iterrows()]
+        frame[f"error_{model}"] = frame[f"predicted_{model}_s"] / frame["measured_s"] - 1.0
+    return frame
+
+
+def scored(leave_one_gpu_out: bool = True) -> pd.DataFrame:
+    """Every row with ``predicted_<model>_s`` and ``error_<model>`` for :data:`SCORED`;
+    ``leave_one_gpu_out`` changes nothing (nothing is fitted here)."""
+    return _scored().copy()

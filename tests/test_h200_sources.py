@@ -1,0 +1,84 @@
+"""The shipped H200 measurements (session 6): what PyTorch/cuDNN ran there against the model's
+dispatch rules, and the two reference sources' scoring (nothing fitted on their rows)."""
+
+import json
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from costmodel.hardware import load_hardware
+from costmodel.implementations import cudnn_algo
+from costmodel.implementations import cudnn_stack as stack
+from costmodel.reference import h200_ops, h200_rnn, names
+
+PERSISTENT_KERNELS = ("persist", "lstm_tile")  # RNN_blockPersist, RNN_persist_fp, ampere_lstm_tile16
+CELL = {"rnn_relu": "rnn", "lstm": "lstm", "gru": "gru"}
+
+
+def _rows():
+    entry = resources.files("costmodel").joinpath("data", "reference", h200_rnn.FILE)
+    data = json.loads(entry.read_text())
+    return [dict(zip(data["columns"], row)) for row in data["rows"]]
+
+
+def test_the_algorithm_pytorch_picks_is_the_kernel_the_h200_ran():
+    """Every shipped configuration: select_algo's persistent / GEMM-per-step choice against
+    the kernel the profiler saw take the most time in one inference call (245 rows, three
+    cells, three dtypes, 1-4 layers, bidirectional)."""
+    hw = load_hardware("h200")
+    wrong = []
+    for r in _rows():
+        algo = str(cudnn_algo.select_algo(CELL[r["cell"]], r["hidden"], r["hidden"], r["layers"],
+                                          2 if r["bidirectional"] else 1, r["batch"],
+                                          r["timesteps"], r["dtype"], hw))
+        seen = any(k in r["first_kernel"].lower() for k in PERSISTENT_KERNELS)
+        if (algo != "standard") != seen:
+            wrong.append((r["cell"], r["hidden"], r["batch"], r["dtype"], algo, r["first_kernel"]))
+    assert not wrong, wrong
+
+
+def test_rnn_source_rows_and_scoring():
+    frame = h200_rnn.scored()
+    assert len(frame) == 2 * len(_rows()) and set(frame["phase"]) == set(h200_rnn.PHASES)
+    assert (frame["measured_s"] > 0).all() and frame["gpu"].eq("h200").all()
+    for model in h200_rnn.SCORED:
+        assert np.isfinite(frame[f"error_{model}"]).all()
+    # the default stack on a Hopper part is pr62143's: the model column is that stack's
+    assert stack.resolve(stack.AUTO, load_hardware("h200")) == stack.CUDNN8
+    np.testing.assert_allclose(frame["error_model"], frame[f"error_{stack.CUDNN8}"])
+    # bf16 small-h: no persistent kernel, so the row costs what the same fp16 row would
+    # without the small-h kernel (priced per step, not as one persistent call)
+    single = frame[(frame.grid == "single") & (frame.family == "rnn_relu")
+                   & (frame.hidden == 256) & (frame.phase == "inference")]
+    bf16 = single[single.dtype == "bf16"]["predicted_model_s"].to_numpy()
+    fp16 = single[single.dtype == "fp16"]["predicted_model_s"].to_numpy()
+    assert (bf16 > fp16).all()
+
+
+def test_ops_source_is_scored_on_parameters_without_h200():
+    frame = h200_ops.scored()
+    assert len(frame) > 600 and frame["gpu"].eq("h200").all()
+    from costmodel.reference import neusight
+    assert "h200" not in set(neusight.rows()["gpu"])  # the H200 is unseen by the fit
+    err = frame["error_model"].abs()
+    # the fitted model beats the datasheet roofline on the GEMMs of a GPU it never saw
+    gemm = frame["family"].isin(["bmm", "linear"])
+    assert err[gemm].median() < frame.loc[gemm, "error_roofline"].abs().median()
+
+
+def test_sources_are_registered():
+    assert {"h200-cudnn-rnn", "h200-ops"} <= set(names("all"))
+
+
+def test_malformed_cell_names_the_file(monkeypatch):
+    from costmodel.reference import published
+    real = published.table
+
+    def bad(entry, required):
+        provenance, rows = real(entry, required)
+        return provenance, [{**rows[0], "cell": "transformer"}]
+
+    monkeypatch.setattr(published, "table", bad)
+    with pytest.raises(ValueError, match="h200-cudnn-rnn.json: row 0: field 'cell'"):
+        h200_rnn.rows()
