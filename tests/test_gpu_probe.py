@@ -41,3 +41,54 @@ def test_full_grids_answer_their_questions():
     lengths = sorted(c.steps for c in cases if c.grid == "length" and c.dtype == "fp32")
     assert lengths[0] == 1 and lengths[-1] >= 100  # call cost vs per-step cost
     assert {c.cell for c in cases if c.grid == "single"} == set(gpu_probe.CELLS)
+
+
+def test_quick_result_carries_launch_costs_host_time_and_honours_grids():
+    result = gpu_probe.run("cpu", None, quick=True, max_s=60.0, log=lambda line: None,
+                           grids=("depth",), attention=False)
+    assert [row["grid"] for row in result["rnn"]] == ["depth"] and result["attention"] == []
+    row = result["rnn"][0]
+    assert 0 < row["inference_host_ms"] < 1e3
+    launch = result["launch"]
+    assert launch["eager_add_us"] > 0 and launch["cudnn_lstm_step_call_us"] > 0
+    assert "raw_launch_us" not in launch  # torch.cuda._sleep exists only on CUDA
+
+
+def test_ops_shapes_follow_neusight_files_and_time_on_the_cpu():
+    from costmodel.validation import gpu_ops
+
+    grid = gpu_ops.shapes()
+    assert len(grid["gemm"]) > 400 and len(grid["vec"]) > 100
+    assert {r[1] for r in grid["gemm"]} == {"linear", "bmm"}
+    assert all(len(r) == 6 for r in grid["gemm"]) and all(len(r) == 4 for r in grid["vec"])
+    quick = gpu_ops.shapes(quick=True)  # the smallest shape of every op: 2 GEMM, 13 pointwise
+    assert len(quick["gemm"]) == 2 and len(quick["vec"]) == 13
+    out = gpu_ops.time_ops(torch, 60.0, quick=True, log=lambda line: None, kind="cpu")
+    assert len(out["gemm"]) == 2 and len(out["vec"]) == 13 and out["skipped"] == 0
+    assert all(r[-1] > 0 for r in out["gemm"] + out["vec"])
+    # the rows import as the shipped h200-ops files are read: NeuSight's columns
+    assert out["gemm"][0][:6] == quick["gemm"][0]
+
+
+def test_calibrate_has_a_gpu_plan_with_the_full_plans_terms():
+    from costmodel.validation.calibrate import PLANS
+
+    assert set(PLANS["gpu"]) == set(PLANS["full"])
+    assert PLANS["gpu"]["peak"] >= 4096  # a chip-filling product, not one launch
+
+
+def test_calibrate_picks_the_gpu_plan_on_cuda_and_full_on_the_cpu(monkeypatch):
+    from costmodel.validation import calibrate as cal
+    from costmodel.validation.timing import Device
+
+    seen = []
+
+    def stop(device, plan, progress):
+        seen.append(plan)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(cal, "micro_benchmarks", stop)
+    for kind in ("cuda", "cpu"):
+        with pytest.raises(RuntimeError, match="stop"):
+            cal.calibrate(Device(kind, 1, "x"))
+    assert seen == [cal.PLANS["gpu"], cal.PLANS["full"]]

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from . import require_torch
 from .bench import torch_dtype
+from .gpu_launch import host_ms, launch_costs
 from .timing import measure, open_device
 
 CELLS = ("rnn_relu", "lstm", "gru")  # DeepBench's vanilla cell is CUDNN_RNN_RELU
@@ -132,52 +133,6 @@ def time_rnn(case: RnnCase, device, torch) -> dict:
     row["forward_backward_ms"] = measure(train, inputs, device, budget_s=BUDGET_S).median_s * 1e3
     row["kernels_training"] = kernels_of(train, inputs[0], torch)
     return row
-
-
-def host_ms(fn, inputs, device, calls: int = 10) -> float:
-    """Median host time of one call, the queue drained before each (no sync inside): the
-    time the CPU spends issuing the call's kernels. Equal to the event time when the call is
-    bound by its launches, far below it when the GPU is the bottleneck."""
-    samples = []
-    for i in range(calls):
-        device.sync()
-        start = time.perf_counter()
-        fn(inputs[i % len(inputs)])
-        samples.append(time.perf_counter() - start)
-    device.sync()
-    return sorted(samples)[len(samples) // 2] * 1e3
-
-
-def launch_costs(device, torch, calls: int = 2000) -> dict:
-    """Microseconds per call, issued back to back and synchronized once (the host's issue
-    rate when the kernels are tiny): a raw kernel launch (``torch.cuda._sleep(0)``), a
-    one-element eager op (dispatch + launch), a one-step cuDNN LSTM call (H 16, batch 1)."""
-    from .timing import cpu_name
-
-    x = torch.ones(1, device=device.torch_device)
-    lstm = torch.nn.LSTM(16, 16).to(device.torch_device).eval()
-    step = torch.randn(1, 1, 16, device=device.torch_device)
-    out = {"host_cpu": cpu_name()}
-    cases = {"eager_add_us": lambda: x.add_(1.0)}
-    if device.kind == "cuda":
-        cases["raw_launch_us"] = lambda: torch.cuda._sleep(0)
-
-    def lstm_call():
-        with torch.inference_mode():
-            lstm(step)
-
-    cases["cudnn_lstm_step_call_us"] = lstm_call
-    for name, fn in cases.items():
-        n = calls if name != "cudnn_lstm_step_call_us" else calls // 10
-        for _ in range(10):
-            fn()
-        device.sync()
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        device.sync()
-        out[name] = (time.perf_counter() - start) / n * 1e6
-    return out
 
 
 def time_attention(device, torch, quick: bool) -> list[dict]:
