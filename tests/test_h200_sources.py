@@ -82,3 +82,25 @@ def test_malformed_cell_names_the_file(monkeypatch):
     monkeypatch.setattr(published, "table", bad)
     with pytest.raises(ValueError, match="h200-cudnn-rnn.json: row 0: field 'cell'"):
         h200_rnn.rows()
+
+
+def test_sm80_attention_kernels_run_at_half_the_tensor_rate_on_hopper():
+    """PyTorch's flash and memory-efficient kernels are sm80 code: on Hopper half the MMA rate
+    (A100 2048 vs H100 4096 dense fp16 FLOP/clk/SM), cuDNN's sm90 kernels the full rate; the
+    H200's measured fp32 memory-efficient kernel is the held-out check (run 1's profiler)."""
+    from costmodel.implementations import fused_attention as fa
+
+    h200, a100 = load_hardware("h200"), load_hardware("a100")
+    assert fa.legacy_mma_fraction(h200, "memory-efficient") == 0.5
+    assert fa.legacy_mma_fraction(h200, "flash") == 0.5
+    assert fa.legacy_mma_fraction(h200, "cudnn") == 1.0
+    assert fa.legacy_mma_fraction(a100, "flash") == 1.0
+    # per-SM-per-clock dense fp16: the datasheet arithmetic behind the 0.5
+    a_rate = 312e12 / (108 * 1.41e9)
+    h_rate = 989.4e12 / (132 * 1.83e9)
+    assert a_rate / h_rate == pytest.approx(0.5, rel=0.01)
+    # d 1024, n 4096, 16 heads, batch 1, fp32: fmha_cutlassF_f32 took 2039 us on the H200
+    p = fa.params_of(fa.shipped(), "memory-efficient", "fp32")
+    t = float(fa.fused_attention_s(4096, 4096, 64, 16, h200, "fp32", p,
+                                   kernel="memory-efficient"))
+    assert 0.5 < t / 2039.4e-6 < 1.0  # 0.33 at the full Hopper rate, 0.65 now

@@ -58,6 +58,16 @@ MATMUL_FLOPS_PER_MAC = 2  # one multiply-add = 2 FLOPs (costmodel.conventions)
 QKVO = 4  # tensors of batch x n x heads x head_dim read or written once: q, k, v, o
 BACKWARD_QKVO = 2 * QKVO  # + dO read, dQ dK dV written (and q, k, v, o read again)
 POOLED = "pooled"  # the parameter set of every kernel and dtype class together
+# PyTorch's flash (FlashAttention-2) and memory-efficient (xformers cutlass) kernels are sm80
+# code: mma.sync, no wgmma. On Hopper mma.sync issues at Ampere's per-SM-per-clock rate, half
+# Hopper's: dense fp16 2048 FLOP/clk/SM on the A100 (312 TFLOP/s / 108 SMs / 1.41 GHz) against
+# 4096 on the H100 SXM (989.4 / 132 / 1.83 GHz), TF32 1024 against 2048. Corroborated:
+# FlashAttention-2 reaches 50-73 % of the A100's peak (Dao, arXiv 2307.08691) but "only 35 %"
+# of the H100's (Shah et al., FlashAttention-3, arXiv 2407.08608); measured on an H200 (session
+# 6), fmha_cutlassF_f32 ran at about the speed this model predicts for an A100. cuDNN's SDPA
+# (sm90 kernels with wgmma on Hopper) runs at the full rate.
+SM80_KERNELS = ("flash", "memory-efficient")
+LEGACY_MMA_FRACTION = {"hopper": 0.5}
 PHASES = ("forward", "backward")
 
 
@@ -100,6 +110,14 @@ def tiles(kernel: str, head_dim) -> tuple:
     return rows, padded, columns
 
 
+def legacy_mma_fraction(hw: Hardware, kernel: str) -> float:
+    """The share of ``hw``'s tensor peak an sm80 (mma.sync) ``kernel`` can reach: 0.5 on
+    Hopper (:data:`LEGACY_MMA_FRACTION`), 1 for cuDNN's kernels and on other architectures."""
+    if kernel not in SM80_KERNELS:
+        return 1.0
+    return LEGACY_MMA_FRACTION.get(getattr(hw, "architecture", ""), 1.0)
+
+
 def quantisation(heads_batch, q_len, hw: Hardware, q_rows=Q_TILE_ROWS):
     """Used fraction of the SM slots over the kernel's waves (1: the last wave is full)."""
     return _used_fraction(np.asarray(heads_batch, float) * np.ceil(np.asarray(q_len, float)
@@ -133,7 +151,8 @@ def fused_attention_s(q_len, kv_len, head_dim, heads_batch, hw: Hardware, dtype:
     # q: [bh, n, d] @ k^T: [bh, d, L] then P: [bh, n, L] @ v: [bh, L, d], padded as run
     product_flops = (products / FORWARD_PRODUCTS * MATMUL_FLOPS_PER_MAC * pairs
                      * (depth + columns) * heads_batch)
-    tensor = matmul_peak(hw, dtype, allow_tf32=True) * hw.sustained_fraction()
+    tensor = (matmul_peak(hw, dtype, allow_tf32=True) * hw.sustained_fraction()
+              * legacy_mma_fraction(hw, kernel))
     vector = hw.peak_flops_per_s("fp32") * hw.sustained_fraction()
     passes = products / FORWARD_PRODUCTS  # backward recomputes the scores and forms dS
     work_s = (product_flops / (tensor * p["efficiency"])
