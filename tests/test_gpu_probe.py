@@ -92,3 +92,11 @@ def test_calibrate_picks_the_gpu_plan_on_cuda_and_full_on_the_cpu(monkeypatch):
         with pytest.raises(RuntimeError, match="stop"):
             cal.calibrate(Device(kind, 1, "x"))
     assert seen == [cal.PLANS["gpu"], cal.PLANS["full"]]
+
+
+def test_rows_carry_the_host_side_of_a_call():
+    result = gpu_probe.run("cpu", None, quick=True, max_s=60.0, log=lambda line: None,
+                           grids=("single",), attention=False)
+    row = result["rnn"][0]  # an LSTM: the ATen op's CPU time is recorded, forward and training
+    assert any(h["name"] == "aten::lstm" and h["cpu_us"] > 0 for h in row["host_inference"])
+    assert any(h["name"].startswith("autograd::engine") for h in row["host_training"])

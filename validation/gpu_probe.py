@@ -84,6 +84,16 @@ def _module(case: RnnCase, torch):
 
 def kernels_of(fn, x, torch) -> list[dict]:
     """The device kernels one call of ``fn(x)`` launched: name, count, total microseconds."""
+    return profile_call(fn, x, torch)[0]
+
+
+def profile_call(fn, x, torch) -> tuple[list[dict], list[dict]]:
+    """(device kernels, host side) of one call of ``fn(x)``: the kernels as
+    :func:`kernels_of` gives them; the host side as the CUDA runtime / driver calls the host
+    made (``cudaLaunchKernel``, ``cuLaunchKernelEx``, ...: name, count, total CPU
+    microseconds) and the ATen ops' CPU time (``aten::_cudnn_rnn`` and the like): what a
+    host-issue term of the time model would be built from (docs/validation.md, "GPU,
+    measured: one named H200")."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU]
@@ -93,14 +103,19 @@ def kernels_of(fn, x, torch) -> list[dict]:
         fn(x)
         if torch.cuda.is_available():
             torch.cuda.synchronize()
-    rows = []
+    kernels, host = [], []
     for event in prof.key_averages():
         device_us = getattr(event, "device_time_total", 0.0) or getattr(
             event, "cuda_time_total", 0.0)
         if device_us > 0 and not event.key.startswith(("aten::", "cuda", "Memcpy", "Memset")):
-            rows.append({"name": event.key, "count": int(event.count),
-                         "total_us": round(float(device_us), 3)})
-    return sorted(rows, key=lambda r: -r["total_us"])[:TOP_KERNELS]
+            kernels.append({"name": event.key, "count": int(event.count),
+                            "total_us": round(float(device_us), 3)})
+        elif event.key.startswith(("cuda", "cu", "aten::_cudnn", "aten::lstm", "aten::gru",
+                                   "aten::rnn", "autograd::engine")):
+            host.append({"name": event.key, "count": int(event.count),
+                         "cpu_us": round(float(event.cpu_time_total), 3)})
+    return (sorted(kernels, key=lambda r: -r["total_us"])[:TOP_KERNELS],
+            sorted(host, key=lambda r: -r["cpu_us"])[:2 * TOP_KERNELS])
 
 
 def time_rnn(case: RnnCase, device, torch) -> dict:
@@ -127,11 +142,11 @@ def time_rnn(case: RnnCase, device, torch) -> dict:
     module.eval()
     row["inference_ms"] = measure(infer, inputs, device, budget_s=BUDGET_S).median_s * 1e3
     row["inference_host_ms"] = host_ms(infer, inputs, device)
-    row["kernels_inference"] = kernels_of(infer, inputs[0], torch)
+    row["kernels_inference"], row["host_inference"] = profile_call(infer, inputs[0], torch)
     module.train()
     row["forward_ms"] = measure(forward, inputs, device, budget_s=BUDGET_S).median_s * 1e3
     row["forward_backward_ms"] = measure(train, inputs, device, budget_s=BUDGET_S).median_s * 1e3
-    row["kernels_training"] = kernels_of(train, inputs[0], torch)
+    row["kernels_training"], row["host_training"] = profile_call(train, inputs[0], torch)
     return row
 
 
@@ -164,7 +179,7 @@ def _time_layer(layer, inputs, device, torch) -> dict:
            "kernels_inference": kernels_of(infer, inputs[0], torch)}
     layer.train()
     row["forward_backward_ms"] = measure(train, inputs, device, budget_s=BUDGET_S).median_s * 1e3
-    row["kernels_training"] = kernels_of(train, inputs[0], torch)
+    row["kernels_training"], row["host_training"] = profile_call(train, inputs[0], torch)
     return row
 
 
