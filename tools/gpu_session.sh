@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# One prepared run for a session that is lent a CUDA GPU (issue 10, item 6): about 7 minutes.
+# One prepared run for a session that is lent a CUDA GPU (issue 10, item 6): about 7 minutes
+# (session 6 on an H200: probe 3 min 20 s, calibrate's gpu plan 43 s, validate cut at 80 s after
+# 402 of 480 configurations, hence its 150 s limit now).
 #   run it through the device tool from the repository root:  bash tools/gpu_session.sh h200
 # $1: the catalogue GPU the machine is (predictions are made for it). Results: one archive,
 # $OUT/gpu-results.tgz (the device tool's folder; ./gpu-out elsewhere), re-packed after every
@@ -13,7 +15,8 @@
 # NeuSight's per-op shapes), then the CUDA calibration and the held-out validation, each under
 # its own time limit. DEVICE=cpu QUICK=1 is the local dry run of this script (no measurement).
 # A follow-up call with the time left: PROBE_ARGS (the probe's grids and limits), PROBE_TIMEOUT,
-# CAL_TIMEOUT (the CUDA calibration's limit: its "gpu" plan takes about two minutes), e.g.
+# CAL_TIMEOUT (the CUDA calibration's limit: its "gpu" plan took 43 s on an H200), VAL_TIMEOUT,
+# e.g. (session 6's second call)
 #   PROBE_ARGS="--grids headline,length,single200 --no-attention --max-s 70 --ops-max-s 0" \
 #   PROBE_TIMEOUT=110 CAL_TIMEOUT=150 bash tools/gpu_session.sh h200
 set -uo pipefail
@@ -43,7 +46,7 @@ if [ "$DEVICE" = cuda ]; then
 fi
 # 1. cuDNN RNN grids, SDPA kernel choice, NeuSight's per-op shapes (<= 4 min 20 s)
 timeout "${PROBE_TIMEOUT:-260}" python3 -m costmodel.validation.gpu_probe --device "$DEVICE" \
-  --gpu "$GPU" $QUICK ${PROBE_ARGS:---max-s 150 --ops-max-s 45} -o "$WORK/gpu-probe-$GPU.json" >"$WORK/gpu-probe.log" 2>&1
+  --gpu "$GPU" $QUICK ${PROBE_ARGS:---max-s 130 --ops-max-s 45} -o "$WORK/gpu-probe-$GPU.json" >"$WORK/gpu-probe.log" 2>&1
 echo "probe rc=$?"; pack
 # 2. CUDA calibration (never run before this script) and the held-out validation (<= 3 min);
 # SKIP_CAL=1: the probe alone (a replicate of its grids on another machine)
@@ -58,7 +61,7 @@ if [ ! -f "$WORK/$DEVICE-$GPU.toml" ]; then  # the full run did not finish in ti
 fi
 pack
 if [ -f "$WORK/$DEVICE-$GPU.toml" ]; then
-  timeout 80 "${CM[@]}" validate --device "$DEVICE" --gpu "$WORK/$DEVICE-$GPU.toml" \
+  timeout "${VAL_TIMEOUT:-150}" "${CM[@]}" validate --device "$DEVICE" --gpu "$WORK/$DEVICE-$GPU.toml" \
     --modes inference,training --max-config-s 0.05 --budget-s 0.05 \
     -o "$WORK/$DEVICE-$GPU-validation" >"$WORK/validate.log" 2>&1
   echo "validate rc=$?"
