@@ -150,7 +150,8 @@ def _footnote(fig, notes) -> None:
 
 def _finish(ax, title: str, xlabel: str, ylabel: str) -> None:
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel)
-    ax.set_title(textwrap.fill(title, TITLE_WIDTH_CHARS), fontsize=9.5)
+    width = int(TITLE_WIDTH_CHARS * ax.figure.get_figwidth() / FIGSIZE_IN[0])  # narrower: fewer
+    ax.set_title(textwrap.fill(title, min(width, TITLE_WIDTH_CHARS)), fontsize=9.5)
     ax.grid(True, which="major", alpha=0.3)
     _legend(ax)
 
