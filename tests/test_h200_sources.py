@@ -104,3 +104,15 @@ def test_sm80_attention_kernels_run_at_half_the_tensor_rate_on_hopper():
     t = float(fa.fused_attention_s(4096, 4096, 64, 16, h200, "fp32", p,
                                    kernel="memory-efficient"))
     assert 0.5 < t / 2039.4e-6 < 1.0  # 0.33 at the full Hopper rate, 0.65 now
+
+
+def test_h200_gemm_rows_train_the_shipped_hopper_set_but_not_its_own_score():
+    from costmodel.reference import neusight
+
+    shipped = neusight.fitted_on_all()["architecture"]["hopper"]["rows"]
+    assert any(r.startswith("h200-ops h200 bmm") for r in shipped)
+    assert not any("h200" in r and ("softmax" in r or "layernorm" in r) for r in shipped)
+    held = h200_ops.fit()["architecture"]["hopper"]["rows"]
+    assert not any("h200" in r for r in held)
+    # the shared op floor is NeuSight's hosts', untouched by the H200's host
+    assert h200_ops.fit()["cross"]["floor_s"] == neusight.fitted_on_all()["cross"]["floor_s"]

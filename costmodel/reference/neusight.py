@@ -83,19 +83,32 @@ def _records() -> tuple[dict, ...]:
     return tuple(out)
 
 
-def fit(train: pd.DataFrame, gemm_rows: pd.DataFrame | None = None) -> dict:
+def fit(train: pd.DataFrame, gemm_rows: pd.DataFrame | None = None,
+        measured: pd.DataFrame | None = None) -> dict:
     """Parameters from the training rows plus the layer-trace nodes of the same GPUs (timed
-    alone like the per-op rows; smaller tensors, so they pin the floor and the L2 speedup) and
+    alone like the per-op rows; smaller tensors, so they pin the floor and the L2 speedup),
     DeepBench's GEMM rows (``gemm_rows``; default: those of every GPU but NeuSight's GPUs held
-    out of ``train``: the skinny shapes that pin ``skinny_efficiency``)."""
-    from costmodel.reference import deepbench_gemm, neusight_layers
+    out of ``train``: the skinny shapes that pin ``skinny_efficiency``) and this project's own
+    GEMM measurements of GPUs NeuSight lacks (``measured``; default: the session-6 H200's GEMM
+    rows, :mod:`costmodel.reference.h200_ops`, timed under NeuSight's protocol; an empty frame
+    leaves them out, as the H200's own score does). The H200 is the second Hopper part: with
+    it a held-out H100 is priced from a Hopper GEMM set, not the cross-architecture one (H100
+    bmm 10.6 -> 7.8 %, linear 7.3 -> 3.7 %). Its pointwise rows stay out: the op floor is
+    fitted jointly on every pointwise row and is the host's and PyTorch version's as much as
+    the GPU's (the H200's host and PyTorch 2.11 are not NeuSight's; with them the shared
+    floor moved 12.1 -> 13.2 us for every GPU), while a GEMM's time is the device's (the H200
+    ran NeuSight's H100 shapes at 1.013x the H100's times)."""
+    from costmodel.reference import deepbench_gemm, h200_ops, neusight_layers
 
     nodes = neusight_layers.node_rows(set(train.gpu))
     if gemm_rows is None:
         held = set(rows().gpu) - set(train.gpu)
         gemm_rows = deepbench_gemm.rows()
         gemm_rows = gemm_rows[~gemm_rows.gpu.isin(held)]
-    return cublas_fit.fit(pd.concat([train, nodes, gemm_rows], ignore_index=True),
+    if measured is None:
+        measured = h200_ops.rows()
+        measured = measured[measured.family.isin(cublas_fit.GEMM_FAMILIES)]
+    return cublas_fit.fit(pd.concat([train, nodes, gemm_rows, measured], ignore_index=True),
                           load_hardware)
 
 
