@@ -116,3 +116,21 @@ def test_h200_gemm_rows_train_the_shipped_hopper_set_but_not_its_own_score():
     assert not any("h200" in r for r in held)
     # the shared op floor is NeuSight's hosts', untouched by the H200's host
     assert h200_ops.fit()["cross"]["floor_s"] == neusight.fitted_on_all()["cross"]["floor_s"]
+
+
+def test_rescore_tool_reprices_the_committed_cuda_validation():
+    """tools/rescore_validation.py on the H200 run's rows: every measured row re-priced with
+    the catalogue model, which comes out too fast there (host-bound small configurations)."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("rescore", root / "tools" / "rescore_validation.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    csv = root / "validation" / "results" / "gpu-h200-s6" / "run2" / "cuda-h200-validation.csv"
+    frame = tool.rescored(str(csv), "h200")
+    assert len(frame) == 402 and np.isfinite(frame["catalogue_s"]).all()
+    table = tool.summary(frame)
+    assert table.loc[("all", "all"), "catalogue_signed"] < 0
+    assert tool.main(["only-one-argument"]) == 2
