@@ -13,10 +13,10 @@ from __future__ import annotations
 import sys
 
 import pandas as pd
-
-from costmodel.hardware import load_hardware
 from costmodel.validation.modules import Config, cost_record
 from costmodel.validation.validate import _predicted
+
+from costmodel.hardware import load_hardware
 
 
 def rescored(path: str, gpu: str) -> pd.DataFrame:
