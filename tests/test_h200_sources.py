@@ -134,3 +134,10 @@ def test_rescore_tool_reprices_the_committed_cuda_validation():
     table = tool.summary(frame)
     assert table.loc[("all", "all"), "catalogue_signed"] < 0
     assert tool.main(["only-one-argument"]) == 2
+
+
+def test_the_cudnn8_stack_note_carries_the_h200_measurement_and_the_deepbench_one_not():
+    a100, v100 = load_hardware("a100"), load_hardware("v100")
+    assert "measured on an H200" in stack.note(stack.AUTO, a100)
+    assert "measured on an H200" in stack.note(stack.CUDNN8, v100)
+    assert "measured on an H200" not in stack.note(stack.AUTO, v100)  # DeepBench's own floors

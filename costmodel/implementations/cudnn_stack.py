@@ -62,6 +62,10 @@ NOTES = {
                "(priced as an A100): floor x {forward:.3g} forward, x {backward_data:.3g} "
                "backward, one per layer of a wavefront step",
 }
+#: what the one named-GPU measurement of a newer cuDNN says of the pr62143 stack's times
+#: (docs/validation.md, "GPU, measured: one named H200"; reference source h200-cudnn-rnn)
+MEASURED_CAVEAT = ("; measured on an H200 (cuDNN 9.19, cloud VM) the calls ran host-bound: "
+                   "these times 18-25 % low at n 512, up to 2x low at 50 steps")
 
 
 @dataclass(frozen=True)
@@ -132,4 +136,4 @@ def note(stack: str, hw=None) -> str:
     if stack == AUTO:
         why = ("no cuDNN before 8.0 runs on " if used == CUDNN8 else "measured on ")
         text += f" (auto: {why}{getattr(hw, 'architecture', '') or 'this device'})"
-    return text
+    return text + (MEASURED_CAVEAT if used == CUDNN8 else "")
