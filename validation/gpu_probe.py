@@ -185,17 +185,13 @@ def _time_layer(layer, inputs, device, torch) -> dict:
 
 def predicted(row: dict, gpu: str) -> dict:
     """costmodel's inference and training-step seconds (no optimizer) for an RNN row."""
-    import costmodel as cm
+    from costmodel.reference.h200_rnn import phase_seconds, record_of
 
-    family = {"rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU"}[row["cell"]]
-    extra = {"nonlinearity": "relu"} if row["cell"] == "rnn_relu" else {}
-    record = getattr(cm, family)(row["input"], row["hidden"], num_layers=row["layers"],
-                                 bidirectional=row["bidirectional"], **extra)
+    record = record_of(row["cell"], row["hidden"], row["layers"], row["bidirectional"],
+                       row["input"])
     at = {"n": row["timesteps"], "batch": row["batch"], "dtype": row["dtype"]}
-    infer = cm.predict(record, gpu, mode="inference", **at)
-    train = cm.predict(record, gpu, mode="training", **at)
-    return {"inference_ms": infer.total_s * 1e3,
-            "forward_backward_ms": (train.phases["forward"] + train.phases["backward"]) * 1e3}
+    return {"inference_ms": phase_seconds(record, gpu, "inference", **at) * 1e3,
+            "forward_backward_ms": phase_seconds(record, gpu, "forward+backward", **at) * 1e3}
 
 
 def environment(device, torch) -> dict:

@@ -68,18 +68,29 @@ def fit(train: pd.DataFrame) -> dict:
     return xwang233_standard.fit(xwang233_standard.rows())
 
 
+def record_of(cell: str, hidden: int, layers: int = 1, bidirectional: bool = False,
+              input_size: int | None = None):
+    """The cost record of a probe row's module (``cell`` as the probe names it: rnn_relu,
+    lstm, gru; input = hidden unless given), as ``validation/gpu_probe.py`` builds it."""
+    extra = {"nonlinearity": "relu"} if cell == "rnn_relu" else {}
+    return getattr(cm, FAMILY[cell])(hidden if input_size is None else input_size, hidden,
+                                     num_layers=layers, bidirectional=bidirectional, **extra)
+
+
+def phase_seconds(record, gpu, phase: str, **at) -> float:
+    """``inference`` (the whole inference forward) or ``forward+backward`` of a training step
+    (no optimizer update) of ``record`` on ``gpu``; ``at``: predict's n, batch, dtype, ..."""
+    if phase == "inference":
+        return cm.predict(record, gpu, mode="inference", **at).total_s
+    phases = cm.predict(record, gpu, mode="training", **at).phases
+    return phases["forward"] + phases["backward"]
+
+
 def seconds(row, cudnn_stack: str) -> float:
     """One row's phase on the catalogue H200 with ``cudnn_stack``."""
-    extra = {"nonlinearity": "relu"} if row["family"] == "rnn_relu" else {}
-    record = getattr(cm, FAMILY[row["family"]])(row["hidden"], row["hidden"],
-                                                num_layers=row["layers"],
-                                                bidirectional=row["bidirectional"], **extra)
-    at = {"n": row["timesteps"], "batch": row["batch"], "dtype": row["dtype"],
-          "cudnn_stack": cudnn_stack}
-    if row["phase"] == "inference":
-        return cm.predict(record, GPU, mode="inference", **at).total_s
-    phases = cm.predict(record, GPU, mode="training", **at).phases
-    return phases["forward"] + phases["backward"]
+    record = record_of(row["family"], row["hidden"], row["layers"], row["bidirectional"])
+    return phase_seconds(record, GPU, row["phase"], n=row["timesteps"], batch=row["batch"],
+                         dtype=row["dtype"], cudnn_stack=cudnn_stack)
 
 
 @lru_cache(maxsize=1)
