@@ -62,6 +62,10 @@ def cli():
                    "deepbench on older GPUs), deepbench (fitted on DeepBench, cuDNN 5-7.6) or "
                    "pr62143 (cuDNN 8 STANDARD steps of PyTorch PR #62143 on an UNNAMED GPU: a "
                    "faster floor paid once per stacked layer).")
+@click.option("--host", "host", default=None, metavar="PROFILE",
+              help="A profile from `costmodel calibrate --device cuda` on your machine: its "
+                   "measured host-issue costs bound the recurrences' times on the catalogue "
+                   "GPU (a cloud VM's host can be slower than the GPU's cuDNN steps).")
 @click.option("--mode", type=click.Choice(COMPARE_MODES), default="both", show_default=True,
               help="both: inference forward and training step of n tokens; training: the "
                    "training step only; prefill: time to first token of an n-token prompt; "
@@ -69,7 +73,7 @@ def cli():
                    "with the crossover contexts.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attention, causal,
-            allow_tf32, models, cudnn_stack, mode, fmt):
+            allow_tf32, models, cudnn_stack, host, mode, fmt):
     """RNN, LSTM and GRU against a Transformer encoder layer at one (n, d) on one GPU.
 
     Prints params, forward and training FLOPs, activation memory, the peak memory of an
@@ -87,7 +91,8 @@ def compare(n, d, gpu, batch, layers, heads, ffn, bidirectional, dtype, attentio
     """
     from costmodel.compare import compare as run
     from costmodel.hardware import load_hardware
-    hw = load_hardware(gpu)
+    from costmodel.implementations.host_issue import with_host
+    hw = with_host(load_hardware(gpu), host)
     if allow_tf32 and not hw.peaks.get("tf32"):
         raise click.BadParameter(f"{hw.name} has no TF32 tensor cores", param_hint="--allow-tf32")
     options = dict(batch=batch, layers=layers, heads=heads, ffn=ffn,

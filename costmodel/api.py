@@ -88,7 +88,7 @@ def _implementation(name: str, family: str, attention) -> str:
 
 def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "training",
             optimizer: str = "adam", allow_tf32: bool = False, cudnn_stack: str = DEFAULT_STACK,
-            **sizes) -> Prediction:
+            host=None, **sizes) -> Prediction:
     """Time of ``record`` on ``gpu`` at sequence length ``n`` and ``batch``.
 
     ``mode="inference"``: ``model.eval()`` under ``torch.inference_mode()`` (dropout off,
@@ -101,6 +101,8 @@ def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "traini
     ``cudnn_stack``: the cuDNN generation whose step floor prices a recurrence on an NVIDIA GPU
     (:mod:`costmodel.implementations.cudnn_stack`: "auto", the default: cuDNN 8 on Ampere, Ada
     and Hopper, DeepBench's floors on older GPUs; "deepbench" or "pr62143" to choose).
+    ``host``: a calibrated profile (path or Hardware) whose measured host-issue costs bound a
+    recurrence's phases (:mod:`costmodel.implementations.host_issue`), or None (none).
     """
     from costmodel.hardware import Hardware, load_hardware
     from costmodel.implementations.cudnn_stack import check_stack
@@ -108,7 +110,9 @@ def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "traini
     from costmodel.roofline import family_of
     from costmodel.roofline import predict as roofline
 
-    hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
+    from costmodel.implementations.host_issue import with_host
+
+    hw = with_host(gpu if isinstance(gpu, Hardware) else load_hardware(gpu), host)
     check_stack(cudnn_stack)
     served = mode
     if mode in ("prefill", "decode"):  # the same formulas at another query length

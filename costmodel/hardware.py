@@ -37,7 +37,8 @@ Unknown keys, non-numbers, non-positive values and bad provenance are errors in 
 A user file may also be a device profile written by ``costmodel calibrate``: its
 ``[calibration]`` table (device, versions, threads, date, benchmarks: kept as read) and its
 ``[efficiency]`` table (read by ``costmodel.roofline.Efficiency.from_table``, which the roofline
-then uses for this device). Shipped files never carry them: they hold datasheet figures only.
+then uses for this device), and on a GPU its ``[host]`` table (the host's cost to issue cuDNN's
+kernels: ``costmodel.implementations.host_issue``). Shipped files never carry them: they hold datasheet figures only.
 
 Memory is the marketed GB * 1e9, a lower bound (an H100 "80 GB" shows 81,559 MiB). Cache "MB" is
 read as MiB (caches are binary; an A100 reports 41,943,040 B of L2).
@@ -93,7 +94,8 @@ ARCHITECTURES = ("maxwell", "pascal", "volta", "turing", "ampere", "ada", "hoppe
 # DRAM technologies of the catalogue; the family (HBM or GDDR) is what the fits key on
 MEMORY_TECHNOLOGIES = ("HBM2", "HBM2e", "HBM3", "HBM3e", "GDDR5", "GDDR5X", "GDDR6", "GDDR6X")
 MEMORY_FAMILIES = ("HBM", "GDDR")
-_PROFILE_KEYS = ("efficiency", "calibration")  # user files only: a calibrated device profile
+# user files only: a calibrated device profile (host: costmodel.implementations.host_issue)
+_PROFILE_KEYS = ("efficiency", "calibration", "host")
 _VENDOR_WORDS = ("nvidia", "amd", "tesla", "geforce", "instinct")
 _PACKAGE_FOLDER = ("data", "hardware")
 
@@ -133,6 +135,8 @@ class Hardware:
     calibration: Mapping[str, Any] | None = None  # ... and its [calibration] metadata
     sustained_clock_hz: float | None = None  # optional: see OPTIONAL_FIGURES
     memory_technology: str = ""  # one of MEMORY_TECHNOLOGIES, "" when not given
+    #: a profile's measured host-issue costs (implementations.host_issue.HostCosts), or None
+    host: Any = None
 
     @property
     def memory_family(self) -> str:
@@ -152,7 +156,8 @@ class Hardware:
                 f"{self.hbm_bytes_per_s / 1e9:.4g} GB/s{memory} (sources: .provenance)")
 
     def __hash__(self) -> int:  # the mapping fields are read-only views; hash what defines a device
-        return hash((self.name, self.origin, tuple(self.peaks.items()), self.hbm_bytes_per_s))
+        return hash((self.name, self.origin, tuple(self.peaks.items()), self.hbm_bytes_per_s,
+                     self.host))
 
     def peak_flops_per_s(self, dtype: str) -> float:
         """Dense peak FLOP/s (int op/s for int8) for ``dtype``; ValueError when unsupported."""

@@ -171,4 +171,11 @@ def parse(text: str, origin: str, strict: bool) -> Hardware:
         unsupported=MappingProxyType(unsupported),
         provenance=MappingProxyType({**provenance, **peak_provenance}), origin=origin,
         efficiency=MappingProxyType(data["efficiency"]) if "efficiency" in data else None,
-        calibration=MappingProxyType(data["calibration"]) if "calibration" in data else None)
+        calibration=MappingProxyType(data["calibration"]) if "calibration" in data else None,
+        host=_host(origin, data["host"]) if "host" in data else None)
+
+
+def _host(origin: str, table: dict):
+    from costmodel.implementations.host_issue import HostCosts
+
+    return HostCosts.from_table(table, origin)

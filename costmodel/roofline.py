@@ -67,13 +67,15 @@ class Timing:
     optimizer_s: np.ndarray
     training_s: np.ndarray
     training_upper_s: np.ndarray
-    binding: np.ndarray  # "compute" / "memory" / "latency": the term with most forward time
+    binding: np.ndarray  # "compute" / "memory" / "latency" (most forward time), or "host"
     arithmetic_intensity: np.ndarray  # forward FLOPs per byte moved
     fraction_of_peak: np.ndarray  # time at each kernel's own peak / predicted time (forward)
     kernels: tuple[dict, ...] = field(default=(), compare=False)
     mode: str = "training"
     #: the attention kernel assumed (costmodel.implementations.sdpa.Dispatch) or None
     attention: object = field(default=None, compare=False)
+    #: phase -> kernels the host issues (costmodel.implementations.host_issue.issued)
+    issued: dict = field(default_factory=dict, compare=False)
 
 
 def _peak(kind: str, hw: Hardware, dtype: str, allow_tf32: bool, cudnn_allow_tf32: bool):
@@ -177,7 +179,7 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
     floor of the cuDNN generation ``cudnn_stack`` (:mod:`costmodel.implementations.cudnn_stack`:
     "auto", the default, "deepbench" or "pr62143").
     """
-    from costmodel.implementations import call_s, recurrent_rows
+    from costmodel.implementations import call_s, host_issue, recurrent_rows
     from costmodel.implementations.sdpa import resolve
 
     record, attention = resolve(record, hw, dtype, mode)
@@ -205,6 +207,7 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
                        for r in rows if r["phase"] == "forward"), np.zeros(())) for t in TERMS}
     stacked = np.stack(np.broadcast_arrays(*(by_term[t] for t in TERMS)))
     binding = np.asarray(TERMS)[stacked.argmax(axis=0)]
+    binding = _host_bound(totals, kernels, hw, dtype, binding)
     update = _optimizer_update(numbers["params"], optimizer, dtype, hw, eff)
     flops, nbytes = numbers["flops"], numbers["bytes"]
     at_peak = sum((r["count"] * r["ideal_s"] for r in rows if r["phase"] == "forward"),
@@ -220,7 +223,28 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
             np.full_like(np.asarray(totals["forward"], dtype=float), np.nan) for _ in range(4))
     return Timing(totals["forward"], totals["forward_upper"], backward, optimizer_s,
                   training, training_upper, binding, intensity, fraction, tuple(rows), mode,
-                  attention)
+                  attention, {p: host_issue.issued(kernels, p, hw, dtype)
+                              for p in ("forward", "backward")}
+                  if host_issue.applies(kernels) else {})
+
+
+def _host_bound(totals: dict, kernels: list[dict], hw: Hardware, dtype: str, binding):
+    """Each phase at least its host-issue time where ``hw`` has measured host costs and the
+    record a recurrence (:mod:`costmodel.implementations.host_issue`; ``totals`` updated in
+    place, this function's own dict); ``binding`` "host" where the forward is host-bound. Not
+    on a calibrated profile's own path: its measured steps already hold its host's costs."""
+    from costmodel.implementations import host_issue
+
+    if (getattr(hw, "host", None) is None or getattr(hw, "efficiency", None)
+            or not host_issue.applies(kernels)):
+        return binding
+    for phase in ("forward", "backward"):
+        host_s = host_issue.phase_s(hw.host, kernels, phase, hw, dtype)
+        if phase == "forward":
+            binding = np.where(host_s > totals["forward"], "host", binding)
+        for key in (phase, phase + "_upper"):
+            totals[key] = np.maximum(totals[key], host_s)
+    return binding
 
 
 def family_of(record: Cost) -> str:

@@ -241,3 +241,29 @@ def test_validate_reference_prints_the_protocol_above_the_same_figures():
     summary = score.summary(score.scored("xwang233-standard"))
     medians = [float(line.split()[-6]) for line in table[1:]]  # model_median, in %
     assert medians == list((100 * summary["model_median"]).round(1))
+
+
+def test_compare_host_bounds_the_recurrences_and_refuses_a_profile_without_one(tmp_path):
+    """--host: a calibrated profile's [host] table on the catalogue GPU. A slow host (50 us per
+    issued kernel: 2 per step at n 64 is 6.4 ms) sets the recurrences' times, not the
+    Transformer's; a profile without [host] is refused naming the file."""
+    profile = tmp_path / "vm.toml"
+    profile.write_text('name = "vm"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n'
+                       '[efficiency]\n[host]\nkernel_s = 50e-6\ncall_s = 1e-4\n'
+                       'backward_call_s = 1e-3\n')
+    argv = ("compare", "--n", "64", "--d", "512", "--gpu", "h100", "--format", "json")
+    plain = json.loads(run(*argv)[1])
+    code, out, _ = run(*argv, "--host", str(profile))
+    assert code == 0
+    bound = json.loads(out)
+    times = {r["model"]: r for r in bound["rows"]}
+    before = {r["model"]: r for r in plain["rows"]}
+    lstm = times["lstm"]["time_forward_s"]
+    assert lstm == pytest.approx(1e-4 + (2 * 64 + 1) * 50e-6)  # call + issued kernels
+    assert lstm > before["lstm"]["time_forward_s"] and times["lstm"]["binding"] == "host"
+    assert times["transformer"] == before["transformer"]
+    assert "50.0 us per issued kernel" in bound["assumptions"]["rnn_implementation"]
+    bare = tmp_path / "bare.toml"
+    bare.write_text('name = "vm"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n')
+    code, _, err = run("compare", "--n", "64", "--d", "512", "--host", str(bare))
+    assert refused(code, err, "bare.toml", "[host]")

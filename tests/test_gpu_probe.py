@@ -100,3 +100,65 @@ def test_rows_carry_the_host_side_of_a_call():
     row = result["rnn"][0]  # an LSTM: the ATen op's CPU time is recorded, forward and training
     assert any(h["name"] == "aten::lstm" and h["cpu_us"] > 0 for h in row["host_inference"])
     assert any(h["name"].startswith("autograd::engine") for h in row["host_training"])
+
+
+def test_host_probe_times_both_modes_and_feeds_the_fit():
+    from costmodel.implementations import host_issue
+    from costmodel.validation.gpu_launch import host_probe
+    from costmodel.validation.timing import open_device
+
+    device = open_device("cpu")
+    timed = host_probe(device, budget_s=0.001, lengths=(1, 2, 3))
+    assert [t["steps"] for t in timed] == [1, 2, 3]
+    assert all(t["inference_s"] > 0 and t["forward_backward_s"] > t["inference_s"]
+               for t in timed)
+    points = host_issue.probe_points(timed, load_hardware_h200())
+    assert [p["forward_kernels"] for p in points] == [3.0, 5.0, 7.0]  # 2 per step + input
+    host = host_issue.fit(points)
+    assert host.kernel_s >= 0 and host.call_s >= 0 and host.backward_call_s >= 0
+
+
+def load_hardware_h200():
+    from costmodel.hardware import load_hardware
+
+    return load_hardware("h200")
+
+
+def test_calibrate_on_cuda_writes_the_host_table(monkeypatch):
+    """The CUDA path's last stage, with every timing replaced (a fake clock: this VM has no
+    GPU): the probe's calls become the profile's [host] table, read back as HostCosts."""
+    from costmodel.implementations.host_issue import HostCosts
+    from costmodel.validation import calibrate as cal
+    from costmodel.validation.fit import hardware_from_profile
+    from costmodel.validation.timing import Device
+
+    truth = HostCosts(8e-6, 2.5e-4, 9e-4)
+
+    def timed(device, budget_s):
+        out = []
+        for steps in (1, 100, 400):
+            k = 2 * steps + 1
+            out.append({"bench": "host_probe", "steps": steps,
+                        "inference_s": truth.call_s + k * truth.kernel_s,
+                        "forward_backward_s": truth.call_s + truth.backward_call_s
+                        + 2 * k * truth.kernel_s})
+        return out
+
+    table = {"latency_mode": "max", "kernel_latency_s": 5e-6, "curves": {}}
+    monkeypatch.setattr(cal, "micro_benchmarks", lambda device, plan, progress: [])
+    monkeypatch.setattr(cal, "fit_micro",
+                        lambda rows, device: ({"fp32": 5e13}, 4e12, dict(table)))
+    monkeypatch.setattr(cal, "measure_steps", lambda *a, **k: [])
+    monkeypatch.setattr(cal, "measure_modules", lambda *a, **k: [])
+    monkeypatch.setattr("costmodel.validation.fit.fit_steps", lambda *a, **k: {})
+    monkeypatch.setattr("costmodel.validation.fit.fit_families", lambda *a, **k: {})
+    monkeypatch.setattr(cal, "host_probe", timed)
+    monkeypatch.setattr(cal, "metadata", lambda device, plan, rows: {"plan": plan})
+    monkeypatch.setattr(cal, "architecture_of", lambda device: "hopper")
+    profile, rows = cal.calibrate(Device("cuda", 1, "NVIDIA H200"))
+    assert profile["architecture"] == "hopper"  # PyTorch's cuDNN regime depends on it
+    got = hardware_from_profile(profile).host
+    assert got.kernel_s == pytest.approx(truth.kernel_s)
+    assert got.call_s == pytest.approx(truth.call_s)
+    assert got.backward_call_s == pytest.approx(truth.backward_call_s)
+    assert sum(r["bench"] == "host_probe" for r in rows) == 3

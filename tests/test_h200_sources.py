@@ -42,8 +42,14 @@ def test_rnn_source_rows_and_scoring():
     frame = h200_rnn.scored()
     assert len(frame) == 2 * len(_rows()) and set(frame["phase"]) == set(h200_rnn.PHASES)
     assert (frame["measured_s"] > 0).all() and frame["gpu"].eq("h200").all()
-    for model in h200_rnn.SCORED:
-        assert np.isfinite(frame[f"error_{model}"]).all()
+    calibration = frame["grid"] == h200_rnn.HOST_GRID
+    for model in h200_rnn.SCORED:  # the host column leaves its calibration rows unscored
+        scored = ~calibration if model == h200_rnn.HOST else frame["grid"].notna()
+        assert np.isfinite(frame.loc[scored, f"error_{model}"]).all()
+    assert frame.loc[calibration, f"error_{h200_rnn.HOST}"].isna().all()
+    # the host bound only ever lengthens a phase: host >= the default stack's time
+    assert (frame.loc[~calibration, "predicted_host_s"]
+            >= frame.loc[~calibration, "predicted_model_s"] * (1 - 1e-12)).all()
     # the default stack on a Hopper part is pr62143's: the model column is that stack's
     assert stack.resolve(stack.AUTO, load_hardware("h200")) == stack.CUDNN8
     np.testing.assert_allclose(frame["error_model"], frame[f"error_{stack.CUDNN8}"])
@@ -135,3 +141,17 @@ def test_the_cudnn8_stack_note_carries_the_h200_measurement_and_the_deepbench_on
     assert "measured on an H200" in stack.note(stack.AUTO, a100)
     assert "measured on an H200" in stack.note(stack.CUDNN8, v100)
     assert "measured on an H200" not in stack.note(stack.AUTO, v100)  # DeepBench's own floors
+
+
+def test_host_costs_come_from_the_length_grid_alone():
+    """The host column's costs are fitted on the calibration grid only: changing every other
+    row's times leaves them unchanged; the fit reads the fp32 LSTM at 1, 100, 400 steps."""
+    frame = h200_rnn.rows()
+    host = h200_rnn.host_costs(frame)
+    other = frame["grid"] != h200_rnn.HOST_GRID
+    scaled = frame.assign(measured_s=np.where(other, frame["measured_s"] * 3, frame["measured_s"]))
+    assert h200_rnn.host_costs(scaled) == host
+    # the shipped medians: 0.289 ms at 1 step, 3.22 at 100, 8.06 at 400 (3, 201, 801 issued
+    # kernels): a slope of about 9 us per kernel, 0.26 ms per call, 1 ms per backward
+    assert 5e-6 < host.kernel_s < 15e-6 and 0 < host.call_s < 0.289e-3
+    assert 0 < host.backward_call_s < 1.3107e-3

@@ -5,11 +5,17 @@ model (what `compare --gpu NAME` uses) instead of the run's calibrated profile:
 
 prints median / p90 / signed median of |predicted / measured - 1| per family and mode, beside
 the run's own calibrated and datasheet-roofline columns (docs/validation.md, "GPU, measured:
-one named H200", quotes its output).
+one named H200", quotes its output). GPU may be a profile path too. A third argument, a
+`gpu_probe` result of the same machine, adds the host-issue costs `costmodel calibrate` would
+have measured there (its fp32 LSTM length grid, costmodel.implementations.host_issue.fit):
+
+    python tools/rescore_validation.py RUN/cuda-h200-validation.csv RUN/cuda-h200.toml RUN/gpu-probe-h200.json
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 
 import pandas as pd
@@ -19,9 +25,28 @@ from costmodel.validation.validate import _predicted
 from costmodel.hardware import load_hardware
 
 
-def rescored(path: str, gpu: str) -> pd.DataFrame:
+def probe_host(path: str, hw):
+    """Host-issue costs from a ``gpu_probe`` result's length grid (host_issue.PROBE's module)."""
+    from costmodel.implementations import host_issue
+
+    probe = host_issue.PROBE
+    rows = json.loads(open(path, encoding="utf-8").read())["rnn"]
+    timed = [{"steps": r["timesteps"], "inference_s": r["inference_ms"] / 1e3,
+              "forward_backward_s": r["forward_backward_ms"] / 1e3} for r in rows
+             if r["grid"] == "length" and r["cell"] == probe["family"]
+             and r["dtype"] == probe["dtype"] and r["hidden"] == probe["hidden"]
+             and r["batch"] == probe["batch"]]
+    return host_issue.fit(host_issue.probe_points(timed, hw), f"{path}: length grid")
+
+
+def rescored(path: str, gpu: str, probe: str | None = None) -> pd.DataFrame:
     """The run's measured rows with ``catalogue_s`` and ``catalogue_err_pct`` (signed)."""
     hw = load_hardware(gpu)
+    if probe is not None:
+        if not hw.architecture:  # a session-6 profile: the probed device's catalogue entry
+            device = json.loads(open(probe, encoding="utf-8").read())["environment"]["device"]
+            hw = dataclasses.replace(hw, architecture=load_hardware(device).architecture)
+        hw = dataclasses.replace(hw, host=probe_host(probe, hw))
     frame = pd.read_csv(path)
     frame = frame[frame.status == "ok"].reset_index(drop=True)
     configs = [Config(r.family, int(r.n), int(r.d), int(r.batch), r.mode, r.dtype)
@@ -46,11 +71,12 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
+    if len(argv) not in (2, 3):
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
     pd.set_option("display.width", 160)
-    print(f"{argv[0]} re-priced with the catalogue model of {argv[1]!r}")
+    host = f", host-issue costs from {argv[2]}" if len(argv) == 3 else ""
+    print(f"{argv[0]} re-priced with the model of {argv[1]!r}{host}")
     print(summary(rescored(*argv)).to_string())
     return 0
 

@@ -10,7 +10,9 @@ log(bytes) for ``rnn_gemm``/``gemm`` (memory-bound step GEMMs), ``elementwise``/
 (a pointwise op) and ``optimizer`` (an Adam step); whole-step curves per recurrent family and
 phase from modules timed at two sequence lengths (:func:`.measure.measure_steps`); then per
 family (rnn, lstm, gru, Transformer layer) and phase the non-negative linear model of
-:mod:`.fit` on module sizes that the validation grid does not contain. Every module figure
+:mod:`.fit` on module sizes that the validation grid does not contain; on a GPU, last, the
+host's cost to issue cuDNN's kernels (the profile's ``[host]`` table,
+:func:`.gpu_launch.host_probe` and :mod:`costmodel.implementations.host_issue`). Every module figure
 is the median of its rounds (:func:`.timing.typical`).
 """
 
@@ -20,9 +22,11 @@ import datetime as dt
 import platform
 
 from costmodel.efficiency import INFERENCE, STEP_KIND
+from costmodel.implementations import host_issue
 
 from . import bench, require_torch
 from .fit import _curve
+from .gpu_launch import host_probe
 from .measure import QUIET_WAIT_S, measure_modules, measure_steps, module_configs
 from .modules import MODES
 from .timing import Device, wait_quiet
@@ -214,6 +218,18 @@ def adam_bytes(params: int, dtype_bytes: int = 4) -> float:
     return params * (C.OPTIMIZER_BASE_TENSORS_MOVED + 2 * C.OPTIMIZER_STATES["adam"]) * dtype_bytes
 
 
+# CUDA compute capability -> the catalogue's generation names (costmodel.hardware.ARCHITECTURES)
+CAPABILITIES = {(5, 0): "maxwell", (5, 2): "maxwell", (6, 0): "pascal", (6, 1): "pascal",
+                (7, 0): "volta", (7, 5): "turing", (8, 0): "ampere", (8, 6): "ampere",
+                (8, 9): "ada", (9, 0): "hopper"}
+
+
+def architecture_of(device: Device) -> str:
+    """The GPU generation of a CUDA device from its compute capability, "" when unknown."""
+    torch = require_torch()
+    return CAPABILITIES.get(tuple(torch.cuda.get_device_capability()), "")
+
+
 def metadata(device: Device, plan_name: str, rows: list[dict]) -> dict:
     torch = require_torch()
     counts: dict[str, int] = {}
@@ -269,6 +285,16 @@ def calibrate(device: Device, quick: bool = False, progress=lambda msg: None,
                               Efficiency.from_table(table), plan, progress)
     table.update(fit_families(modules, hw, table))
     table["source"] = f"costmodel calibrate ({plan_name}) on {device.name}"
-    profile["calibration"] = {**metadata(device, plan_name, rows + steps + modules),
+    host = []
+    if device.kind == "cuda":  # the host's cost to issue cuDNN's kernels (host_issue)
+        architecture = architecture_of(device)
+        if architecture:  # which cuDNN regime PyTorch picks: how many kernels are issued
+            profile["architecture"] = architecture
+            hw = hardware_from_profile(profile)
+        progress("host issue: fp32 LSTM calls at 3 lengths")
+        host = host_probe(device, plan["budget_s"])
+        profile["host"] = host_issue.fit(host_issue.probe_points(host, hw),
+                                         f"costmodel calibrate on {device.name}").as_table()
+    profile["calibration"] = {**metadata(device, plan_name, rows + steps + modules + host),
                               "modes": list(modes)}
-    return profile, rows + steps + modules
+    return profile, rows + steps + modules + host

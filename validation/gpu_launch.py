@@ -52,3 +52,39 @@ def launch_costs(device, torch, calls: int = 2000) -> dict:
         device.sync()
         out[name] = (time.perf_counter() - start) / n * 1e6
     return out
+
+
+def host_probe(device, budget_s: float = 0.05, lengths: tuple | None = None) -> list[dict]:
+    """The calls :func:`costmodel.implementations.host_issue.fit` reads: its ``PROBE``
+    module (an fp32 ``nn.LSTM``) timed as users time it at each length, an inference call
+    (``eval()`` under ``inference_mode``) and a training step's forward + ``sum().backward()``
+    (no update), each the median of its repeats (:func:`.timing.measure`, CUDA events on a
+    GPU). ``lengths``: the probe's unless given (a CPU smoke test passes short ones)."""
+    from costmodel.implementations.host_issue import PROBE
+
+    from . import require_torch
+    from .bench import torch_dtype
+    from .timing import measure, random_inputs
+
+    torch = require_torch()
+    hidden, batch, dtype = PROBE["hidden"], PROBE["batch"], torch_dtype(PROBE["dtype"])
+    lstm = torch.nn.LSTM(hidden, hidden).to(device=device.torch_device, dtype=dtype)
+
+    def inference(x):
+        lstm.eval()
+        with torch.inference_mode():
+            return lstm(x)
+
+    def forward_backward(x):
+        lstm.train()
+        lstm(x)[0].sum().backward()
+
+    out = []
+    for steps in lengths or PROBE["lengths"]:
+        inputs = random_inputs(lambda: torch.randn(steps, batch, hidden,
+                                                   device=device.torch_device, dtype=dtype))
+        out.append({"bench": "host_probe", "steps": steps, **{
+            f"{name}_s": measure(fn, inputs, device, budget_s=budget_s).median_s
+            for name, fn in (("inference", inference), ("forward_backward", forward_backward))}})
+        lstm.zero_grad(set_to_none=True)
+    return out

@@ -99,6 +99,8 @@ def rnn_implementation(hw: Hardware, eff_given=None, cudnn_stack: str = DEFAULT_
     if not uses_cudnn_rnn(hw, eff_given, None):
         source = "calibrated profile" if getattr(hw, "efficiency", None) else "priors"
         return f"roofline per kernel ({source}); no cuDNN implementation model"
+    host = getattr(hw, "host", None)
+    host_note = f"; {host.note()}" if host is not None else ""
     from costmodel.implementations import cudnn_rnn
 
     table = cudnn_rnn.fitted_table()
@@ -113,4 +115,4 @@ def rnn_implementation(hw: Hardware, eff_given=None, cudnn_stack: str = DEFAULT_
     return (f"cuDNN GEMM-per-step (ALGO_STANDARD; persistent where PyTorch picks it, small-h "
             f"as a share of the STANDARD step fitted on PR #62143's timings), fitted on "
             f"{'/'.join(a.title() for a in sorted(fitted))} DeepBench, {where}; step floor: "
-            f"{stack.note(cudnn_stack, hw)}")
+            f"{stack.note(cudnn_stack, hw)}{host_note}")

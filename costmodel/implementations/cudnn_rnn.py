@@ -218,6 +218,25 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
     return owned, calls
 
 
+def step_algo(kernels: list[dict], k: Mapping, hw: Hardware, dtype: str):
+    """The regime PyTorch picks for a step kernel of an evaluated kernel list (one of
+    :data:`ALGOS`, an array when the sizes are): a step GEMM's own, a gate kernel's that of its
+    layer's step GEMM (a persistent kernel runs the gates inside itself); None for a kernel that
+    is not a cuDNN step."""
+    call = _call_of(k)
+    if call is None or not _base(k).startswith("step_"):
+        return None
+    if _base(k).startswith("step_pointwise"):
+        prefix = k["name"][:-len(_base(k))]
+        gemm = [g for g in kernels if g["name"][:-len(_base(g))] == prefix
+                and _base(g).startswith("step_gemm") and _call_of(g) == call]
+        if not gemm:
+            return ALGOS[0]
+        k = gemm[0]
+    layers = sum(_base(g) == "step_gemm" for g in kernels)
+    return _algo(k, hw, dtype, layers, call, _cell_of(k, call))
+
+
 def _bulk_row(k: Mapping, call: str, hw: Hardware, dtype: str, p: Mapping,
               cudnn_allow_tf32: bool) -> dict:
     """The input projection (and input gradient) over all steps: one plain GEMM that cuDNN

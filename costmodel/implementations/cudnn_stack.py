@@ -65,7 +65,8 @@ NOTES = {
 #: what the one named-GPU measurement of a newer cuDNN says of the pr62143 stack's times
 #: (docs/validation.md, "GPU, measured: one named H200"; reference source h200-cudnn-rnn)
 MEASURED_CAVEAT = ("; measured on an H200 (cuDNN 9.19, cloud VM) the calls ran host-bound: "
-                   "these times 18-25 % low at n 512, up to 2x low at 50 steps")
+                   "these times 18-25 % low at n 512, up to 2x low at 50 steps (--host: a "
+                   "profile calibrated there bounds them by its host)")
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,14 @@ FILE = "h200-cudnn-rnn.json"
 GPU = "h200"
 PHASES = {"inference": "inference_ms", "forward+backward": "forward_backward_ms"}
 FAMILY = {"rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU"}
-SCORED = ("model", *(s for s in stack.STACKS if s != stack.AUTO))
+HOST = "host"  # the default stack bounded by the host costs measured on the length grid
+HOST_GRID = "length"  # the calibration rows of HOST (host_issue.PROBE's module): not scored
+SCORED = ("model", HOST, *(s for s in stack.STACKS if s != stack.AUTO))
 PROTOCOL = "nothing fitted (one named GPU)"
 SCORE_NOTE = ("one named H200, nothing fitted on these rows: model = the default stack "
-              f"({stack.AUTO}), " + ", ".join(SCORED[1:]) + " = the cuDNN stacks")
+              f"({stack.AUTO}); {HOST} = the same bounded by the host-issue costs measured "
+              f"on the '{HOST_GRID}' grid's fp32 LSTM (as calibrate measures them; those rows "
+              "not scored); " + ", ".join(SCORED[2:]) + " = the cuDNN stacks")
 
 
 def rows() -> pd.DataFrame:
@@ -86,19 +90,44 @@ def phase_seconds(record, gpu, phase: str, **at) -> float:
     return phases["forward"] + phases["backward"]
 
 
-def seconds(row, cudnn_stack: str) -> float:
-    """One row's phase on the catalogue H200 with ``cudnn_stack``."""
+def seconds(row, cudnn_stack: str, gpu=GPU) -> float:
+    """One row's phase on ``gpu`` (the catalogue H200) with ``cudnn_stack``."""
     record = record_of(row["family"], row["hidden"], row["layers"], row["bidirectional"])
-    return phase_seconds(record, GPU, row["phase"], n=row["timesteps"], batch=row["batch"],
+    return phase_seconds(record, gpu, row["phase"], n=row["timesteps"], batch=row["batch"],
                          dtype=row["dtype"], cudnn_stack=cudnn_stack)
+
+
+def host_costs(frame: pd.DataFrame | None = None):
+    """The host-issue costs (:class:`~costmodel.implementations.host_issue.HostCosts`) of the
+    median machine, from the :data:`HOST_GRID` rows of :data:`~costmodel.implementations.
+    host_issue.PROBE`'s module and dtype, fitted as ``costmodel calibrate`` fits its own."""
+    from costmodel.implementations import host_issue
+
+    frame = rows() if frame is None else frame
+    probe = host_issue.PROBE
+    grid = frame[(frame["grid"] == HOST_GRID) & (frame["family"] == probe["family"])
+                 & (frame["dtype"] == probe["dtype"]) & (frame["hidden"] == probe["hidden"])
+                 & (frame["batch"] == probe["batch"])]
+    timed = [{"steps": int(steps), **{f"{'inference' if p == 'inference' else 'forward_backward'}"
+                                       f"_s": float(g[g["phase"] == p]["measured_s"].iloc[0])
+                                       for p in PHASES}}
+             for steps, g in grid.groupby("timesteps")]
+    gpu = cm.load_hardware(GPU)
+    return host_issue.fit(host_issue.probe_points(timed, gpu),
+                          f"{NAME}: the '{HOST_GRID}' grid, median of the machines")
 
 
 @lru_cache(maxsize=1)
 def _scored() -> pd.DataFrame:
+    import dataclasses
+
     frame = rows().reset_index(drop=True)
+    with_host = dataclasses.replace(cm.load_hardware(GPU), host=host_costs(frame))
     for model in SCORED:
-        name = stack.AUTO if model == "model" else model
-        frame[f"predicted_{model}_s"] = [seconds(r, name) for _, r in frame.iterrows()]
+        name = stack.AUTO if model in ("model", HOST) else model
+        frame[f"predicted_{model}_s"] = [
+            (float("nan") if r["grid"] == HOST_GRID else seconds(r, name, with_host))
+            if model == HOST else seconds(r, name) for _, r in frame.iterrows()]
         frame[f"error_{model}"] = frame[f"predicted_{model}_s"] / frame["measured_s"] - 1.0
     return frame
 

@@ -1,0 +1,120 @@
+"""The host-issue bound (costmodel.implementations.host_issue): what the host launches per
+regime, the fit calibrate uses, the bound in predict, the profile's [host] table."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import costmodel as cm
+from costmodel.hardware import load_hardware
+from costmodel.implementations import host_issue
+from costmodel.implementations.host_issue import HostCosts
+
+H200 = load_hardware("h200")
+
+
+def _with(host: HostCosts):
+    return dataclasses.replace(H200, host=host)
+
+
+def test_gemm_per_step_issues_two_kernels_per_step_and_copy():
+    # fp32 LSTM: STANDARD; per step one step GEMM + one gate kernel, plus the input projection
+    lstm = cm.predict(cm.LSTM(1024, 1024), H200, n=100, batch=32).timing.issued
+    assert float(lstm["forward"]) == 2 * 100 + 1
+    bidir = cm.predict(cm.LSTM(512, 512, bidirectional=True), H200, n=100, batch=64,
+                       mode="inference").timing.issued
+    assert float(bidir["forward"]) == 2 * 2 * 100 + 1  # two directions: 2 copies per step
+
+
+def test_a_persistent_kernel_is_one_launch_per_call():
+    # fp16 small-h: PERSIST_STATIC_SMALL_H (the H200 ran ampere_lstm_tile16, 5 kernels a call)
+    issued = cm.predict(cm.LSTM(1024, 1024), H200, n=400, batch=32, dtype="fp16",
+                        mode="inference").timing.issued
+    assert float(issued["forward"]) == 1 + 1 + 1  # step kernel, gate kernel (fused), input
+
+
+def test_fit_recovers_the_costs_it_was_made_from():
+    truth = HostCosts(8e-6, 250e-6, 900e-6)
+    points = []
+    for steps in host_issue.PROBE["lengths"]:
+        fwd, bwd = 2 * steps + 1, 2 * steps + 1
+        points.append({"steps": steps, "forward_kernels": fwd, "backward_kernels": bwd,
+                       "inference_s": truth.call_s + fwd * truth.kernel_s,
+                       "forward_backward_s": truth.call_s + truth.backward_call_s
+                       + (fwd + bwd) * truth.kernel_s})
+    got = host_issue.fit(points)
+    assert got.kernel_s == pytest.approx(truth.kernel_s)
+    assert got.call_s == pytest.approx(truth.call_s)
+    assert got.backward_call_s == pytest.approx(truth.backward_call_s)
+
+
+def test_fit_rejects_too_few_or_equal_lengths():
+    point = {"steps": 1, "forward_kernels": 3, "backward_kernels": 3, "inference_s": 1e-4,
+             "forward_backward_s": 1e-3}
+    with pytest.raises(ValueError, match="need at least 3"):
+        host_issue.fit([point])
+    with pytest.raises(ValueError, match="same kernels"):
+        host_issue.fit([point, point, point])
+
+
+@settings(max_examples=25, deadline=None)
+@given(kernel_us=st.floats(0, 40), call_us=st.floats(0, 2000), n=st.integers(1, 600),
+       cell=st.sampled_from(["RNN", "LSTM", "GRU"]), dtype=st.sampled_from(["fp32", "fp16"]))
+def test_the_bound_never_shortens_a_phase_and_is_reached_when_host_bound(kernel_us, call_us,
+                                                                          n, cell, dtype):
+    record = getattr(cm, cell)(512, 512)
+    base = cm.predict(record, H200, n=n, batch=8, dtype=dtype)
+    host = HostCosts(kernel_us * 1e-6, call_us * 1e-6, call_us * 1e-6)
+    bound = cm.predict(record, _with(host), n=n, batch=8, dtype=dtype)
+    for phase in ("forward", "backward"):
+        host_s = host_issue.phase_s(host, _kernels(record, n, dtype), phase, H200, dtype)
+        assert bound.phases[phase] == pytest.approx(max(base.phases[phase], float(host_s)))
+    assert bound.phases["optimizer"] == base.phases["optimizer"]  # not modelled
+
+
+def _kernels(record, n, dtype):
+    return record.kernel_values(dtype=dtype, optimizer="adam", n=n, batch=8)
+
+
+def test_the_host_bound_leaves_transformers_alone():
+    layer = cm.TransformerEncoderLayer(768, 12, 3072)
+    slow_host = _with(HostCosts(1.0, 1.0, 1.0))
+    assert (cm.predict(layer, slow_host, n=128, batch=8).phases
+            == cm.predict(layer, H200, n=128, batch=8).phases)
+
+
+def test_host_bound_forward_says_so():
+    slow = _with(HostCosts(50e-6, 1e-3, 1e-3))
+    t = cm.predict(cm.LSTM(256, 256), slow, n=50, batch=1, mode="inference").timing
+    assert str(t.binding) == "host"
+    assert t.forward_s == pytest.approx(1e-3 + float(t.issued["forward"]) * 50e-6)
+
+
+def test_profile_host_table_round_trips_and_bad_tables_name_the_field(tmp_path):
+    base = ('name = "x"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n'
+            '[efficiency]\n')
+    good = tmp_path / "good.toml"
+    good.write_text(base + '[host]\nkernel_s = 8e-6\ncall_s = 2.5e-4\n'
+                    'backward_call_s = 9e-4\nsource = "test"\n')
+    hw = load_hardware(str(good))
+    assert hw.host == HostCosts(8e-6, 2.5e-4, 9e-4, "test")
+    for bad, match in (('kernel_s = 8e-6\ncall_s = 1e-4\n', "host.backward_call_s': missing"),
+                       ('kernel_s = -1.0\ncall_s = 1e-4\nbackward_call_s = 0.0\n',
+                        "host.kernel_s: -1.0 must be a number >= 0"),
+                       ('kernel_s = 1e-6\ncall_s = 1e-4\nbackward_call_s = 0.0\nlaunch = 1\n',
+                        "host.launch': unknown key")):
+        path = tmp_path / "bad.toml"
+        path.write_text(base + "[host]\n" + bad)
+        with pytest.raises(ValueError, match=match):
+            load_hardware(str(path))
+
+
+def test_compare_states_the_host_bound():
+    from costmodel.implementations import rnn_implementation
+
+    host = HostCosts(9e-6, 2.6e-4, 1e-3)
+    assert "9.0 us per issued kernel" in rnn_implementation(_with(host))
+    assert "host-issue" not in rnn_implementation(H200)
