@@ -118,3 +118,14 @@ def test_compare_states_the_host_bound():
     host = HostCosts(9e-6, 2.6e-4, 1e-3)
     assert "9.0 us per issued kernel" in rnn_implementation(_with(host))
     assert "host-issue" not in rnn_implementation(H200)
+
+
+@pytest.mark.parametrize("gpu", ["a100", "h100", "h200", "l4", "v100"])
+def test_calibrates_probe_runs_gemm_per_step_everywhere(gpu):
+    """The probe's slope is per issued kernel only if PyTorch picks GEMM-per-step for it on
+    every GPU (H 256 is above every small-h limit, fp32 never persistent)."""
+    p = host_issue.PROBE
+    record = getattr(cm, p["family"].upper())(p["hidden"], p["hidden"])
+    for steps in p["lengths"]:
+        issued = cm.predict(record, gpu, n=steps, batch=p["batch"], dtype=p["dtype"]).timing.issued
+        assert float(issued["forward"]) == 2 * steps + 1

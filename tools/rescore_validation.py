@@ -26,17 +26,18 @@ from costmodel.hardware import load_hardware
 
 
 def probe_host(path: str, hw):
-    """Host-issue costs from a ``gpu_probe`` result's length grid (host_issue.PROBE's module)."""
+    """Host-issue costs from a ``gpu_probe`` result's length grid (session 6's LSTM H 1024,
+    batch 32: ``h200_rnn.HOST_MODULE``)."""
     from costmodel.implementations import host_issue
+    from costmodel.reference.h200_rnn import HOST_MODULE as probe
 
-    probe = host_issue.PROBE
     rows = json.loads(open(path, encoding="utf-8").read())["rnn"]
     timed = [{"steps": r["timesteps"], "inference_s": r["inference_ms"] / 1e3,
               "forward_backward_s": r["forward_backward_ms"] / 1e3} for r in rows
              if r["grid"] == "length" and r["cell"] == probe["family"]
              and r["dtype"] == probe["dtype"] and r["hidden"] == probe["hidden"]
              and r["batch"] == probe["batch"]]
-    return host_issue.fit(host_issue.probe_points(timed, hw), f"{path}: length grid")
+    return host_issue.fit(host_issue.probe_points(timed, hw, probe), f"{path}: length grid")
 
 
 def rescored(path: str, gpu: str, probe: str | None = None) -> pd.DataFrame:

@@ -41,9 +41,12 @@ from costmodel.implementations.cudnn_algo import ALGOS
 FIELDS = ("kernel_s", "call_s", "backward_call_s")
 PERSISTENT = ALGOS[1:]  # persist_static, persist_static_small_h: one launch per call
 #: the module calibrate times, and the lengths: one step (the call's fixed cost) and two long
-#: sequences (the cost per issued kernel); fp32 so cuDNN runs GEMM-per-step (no small-h
-#: persistent kernel), H and batch as the H200's length grid (GPU step 11 us < its host's 15)
-PROBE = {"family": "lstm", "hidden": 1024, "batch": 32, "dtype": "fp32",
+#: sequences (the cost per issued kernel). fp32 LSTM at H 256 (above the small-h limit of
+#: 192: GEMM-per-step), batch 1: a step's GPU work (~3 us on an H200) far below any host's
+#: issue cost, so the time is the host's. The session-6 H200 length grid (H 1024, batch 32)
+#: ran 11 us of GPU per step against 15-24 us of host: the two did not fully overlap and its
+#: slope over-states the host (module grid inference over-predicted, docs/validation.md)
+PROBE = {"family": "lstm", "hidden": 256, "batch": 1, "dtype": "fp32",
          "lengths": (1, 100, 400)}
 
 
@@ -158,8 +161,8 @@ def fit(points: Sequence[Mapping], source: str = "") -> HostCosts:
     return HostCosts(kernel_s, float(call_s), float(backward), source)
 
 
-def probe_points(timed: Sequence[Mapping], hw) -> list[dict]:
-    """:func:`fit`'s points from timed calls of :data:`PROBE` (``steps``, ``inference_s``,
+def probe_points(timed: Sequence[Mapping], hw, module: Mapping = PROBE) -> list[dict]:
+    """:func:`fit`'s points from timed calls of ``module`` (``steps``, ``inference_s``,
     ``forward_backward_s`` each), with the kernels the model issues at each length on ``hw``
     (its host costs left out: they do not change what is issued)."""
     import dataclasses
@@ -167,11 +170,11 @@ def probe_points(timed: Sequence[Mapping], hw) -> list[dict]:
     import costmodel as cm
 
     bare = dataclasses.replace(hw, host=None) if getattr(hw, "host", None) else hw
-    record = getattr(cm, PROBE["family"].upper())(PROBE["hidden"], PROBE["hidden"])
+    record = getattr(cm, module["family"].upper())(module["hidden"], module["hidden"])
     out = []
     for t in timed:
-        issued_ = cm.predict(record, bare, n=int(t["steps"]), batch=PROBE["batch"],
-                             dtype=PROBE["dtype"]).timing.issued
+        issued_ = cm.predict(record, bare, n=int(t["steps"]), batch=module["batch"],
+                             dtype=module["dtype"]).timing.issued
         out.append({**t, "forward_kernels": float(issued_["forward"]),
                     "backward_kernels": float(issued_["backward"])})
     return out
