@@ -70,7 +70,7 @@ def header(reference: str, logo: bool, generic_columns: bool = True) -> str:
     from costmodel.reference import names, source
 
     chosen = names(reference)
-    own = {name: source(name).SCORE_NOTE + ("" if logo else " (here in-sample)")
+    own = {name: source(name).SCORE_NOTE + in_sample_note(name, logo)
            for name in chosen if hasattr(source(name), "SCORE_NOTE")}
     generic = [name for name in chosen if name not in own]
     protocols = []
@@ -83,6 +83,14 @@ def header(reference: str, logo: bool, generic_columns: bool = True) -> str:
         protocols.append(GENERIC_COLUMNS)
     head = f"reference {reference}: |predicted / measured - 1| in %, {'; '.join(protocols)}\n"
     return head + "".join(f"{name}: {note}\n" for name, note in own.items())
+
+
+def in_sample_note(name: str, logo: bool) -> str:
+    """" (here in-sample)" where ``--no-leave-one-gpu-out`` made a source fit its own rows;
+    nothing for sources whose protocol fits nothing per GPU (their ``FIXED_PROTOCOL``)."""
+    from costmodel.reference import source
+
+    return "" if logo or getattr(source(name), "FIXED_PROTOCOL", False) else " (here in-sample)"
 
 
 def draw(frame, path, reference: str, logo: bool) -> None:

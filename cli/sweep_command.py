@@ -58,6 +58,9 @@ Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep
 @click.option("--cudnn-stack", type=click.Choice(CUDNN_STACKS),
               default=CUDNN_STACK_DEFAULT, show_default=True,
               help="cuDNN generation of the recurrences' step floor, as for compare.")
+@click.option("--host", "host", default=None, metavar="PROFILE",
+              help="A calibrated profile's measured host-issue costs bound the recurrences' "
+                   "times, as for compare.")
 @click.option("--mode", type=click.Choice(["both", "prefill", "decode"]), default="both",
               show_default=True,
               help="both: the columns above; prefill/decode: --n is the prompt or context and "
@@ -75,7 +78,7 @@ Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep
                                                   "is not a terminal, without --progress).")
 @progress_option
 def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attention, causal,
-          cudnn_stack, mode, output, yes, quiet, progress_lines):
+          cudnn_stack, host, mode, output, yes, quiet, progress_lines):
     from costmodel.sweep import csv_text, grid_rows, iter_sweep
 
     rows = grid_rows(n, d, batch, models)
@@ -83,6 +86,11 @@ def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attenti
         raise click.UsageError(f"the grid has {rows:,} rows, more than the limit of "
                                f"{MAX_ROWS:,}; pass --yes to write it")
     plan(output)  # refuse a bad output before any work
+    if host is not None:  # the catalogue device bounded by a measured host
+        from costmodel.hardware import load_hardware
+        from costmodel.implementations.host_issue import with_host
+
+        gpu = with_host(load_hardware(gpu), host)
     if mode != "both":
         return _serving(n, d, batch, gpu, mode, models, output,
                         dict(heads=heads, layers=layers, bidirectional=bidirectional,

@@ -212,7 +212,9 @@ def test_reference_header_states_the_sources_own_protocol(name):
     note = source(name).SCORE_NOTE
     first, *rest = header(name, True).splitlines()
     assert note in first and "leave-one-GPU-out" not in first and rest == []
-    assert f"{note} (here in-sample)" in header(name, False)
+    # --no-leave-one-gpu-out makes a source in-sample only where it fits per held-out part
+    fixed = getattr(source(name), "FIXED_PROTOCOL", False)
+    assert (f"{note} (here in-sample)" in header(name, False)) != fixed
 
 
 def test_reference_header_of_all_names_who_is_scored_leave_one_gpu_out():
@@ -267,3 +269,16 @@ def test_compare_host_bounds_the_recurrences_and_refuses_a_profile_without_one(t
     bare.write_text('name = "vm"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n')
     code, _, err = run("compare", "--n", "64", "--d", "512", "--host", str(bare))
     assert refused(code, err, "bare.toml", "[host]")
+
+
+def test_sweep_host_bounds_the_recurrences_like_compare(tmp_path):
+    profile = tmp_path / "vm.toml"
+    profile.write_text('name = "vm"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n'
+                       '[efficiency]\n[host]\nkernel_s = 50e-6\ncall_s = 1e-4\n'
+                       'backward_call_s = 1e-3\n')
+    argv = ("sweep", "--n", "64", "--d", "512", "--gpu", "h100", "--models", "lstm", "-o", "-")
+    _, rows = rows_of(run(*argv, "--host", str(profile))[1])
+    assert float(rows[0]["time_forward_s"]) == pytest.approx(1e-4 + (2 * 64 + 1) * 50e-6)
+    assert rows[0]["binding"] == "host" and rows[0]["gpu"] == "H100 SXM5 80GB"
+    _, rows = rows_of(run(*argv[:-2], "--mode", "decode", "--host", str(profile), "-o", "-")[1])
+    assert float(rows[0]["time_s"]) == pytest.approx(1e-4 + 3 * 50e-6)  # one step: 3 kernels

@@ -41,6 +41,10 @@ def test_full_grids_answer_their_questions():
     lengths = sorted(c.steps for c in cases if c.grid == "length" and c.dtype == "fp32")
     assert lengths[0] == 1 and lengths[-1] >= 100  # call cost vs per-step cost
     assert {c.cell for c in cases if c.grid == "single"} == set(gpu_probe.CELLS)
+    from costmodel.implementations.host_issue import PROBE  # calibrate's host probe, timed
+    probe = [c for c in cases if c.grid == "host" and c.cell == PROBE["family"]
+             and c.batch == PROBE["batch"] and c.hidden == PROBE["hidden"]]
+    assert tuple(c.steps for c in probe) == PROBE["lengths"]
 
 
 def test_quick_result_carries_launch_costs_host_time_and_honours_grids():

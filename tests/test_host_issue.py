@@ -3,7 +3,6 @@ regime, the fit calibrate uses, the bound in predict, the profile's [host] table
 
 import dataclasses
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -275,6 +275,9 @@ def test_protocol_names_each_sources_own():
     assert protocol("xwang233-small-h") == "leave-one-config-out"
     assert protocol("attention") == "leave-one-shape-out"
     assert "leave-one-GPU-out" in protocol("all") and "nothing fitted" in protocol("all")
+    # without the hold-out a leave-one-out source is in-sample; one that fits nothing is not
+    assert protocol("attention", leave_one_gpu_out=False) == "leave-one-shape-out (here in-sample)"
+    assert protocol("h200-cudnn-rnn", leave_one_gpu_out=False) == "nothing fitted (one named GPU)"
 
 
 @pytest.mark.parametrize("name", ["xwang233-small-h", "fractaltensor-cudnn"])

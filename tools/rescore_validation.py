@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 import pandas as pd
 from costmodel.validation.modules import Config, cost_record
@@ -31,7 +32,7 @@ def probe_host(path: str, hw):
     from costmodel.implementations import host_issue
     from costmodel.reference.h200_rnn import HOST_MODULE as probe
 
-    rows = json.loads(open(path, encoding="utf-8").read())["rnn"]
+    rows = json.loads(Path(path).read_text(encoding="utf-8"))["rnn"]
     timed = [{"steps": r["timesteps"], "inference_s": r["inference_ms"] / 1e3,
               "forward_backward_s": r["forward_backward_ms"] / 1e3} for r in rows
              if r["grid"] == "length" and r["cell"] == probe["family"]
@@ -45,7 +46,7 @@ def rescored(path: str, gpu: str, probe: str | None = None) -> pd.DataFrame:
     hw = load_hardware(gpu)
     if probe is not None:
         if not hw.architecture:  # a session-6 profile: the probed device's catalogue entry
-            device = json.loads(open(probe, encoding="utf-8").read())["environment"]["device"]
+            device = json.loads(Path(probe).read_text(encoding="utf-8"))["environment"]["device"]
             hw = dataclasses.replace(hw, architecture=load_hardware(device).architecture)
         hw = dataclasses.replace(hw, host=probe_host(probe, hw))
     frame = pd.read_csv(path)

@@ -31,8 +31,6 @@ from .measure import QUIET_WAIT_S, measure_modules, measure_steps, module_config
 from .modules import MODES
 from .timing import Device, wait_quiet
 
-
-
 # sizes per plan; module sizes avoid the validation grid's values (n 16..4096 by x4, d 64,
 # 256, 1024, 2048, batch 8, 64) so the validation is held out; batch 1 is shared: a one-row
 # step is a matrix-vector product (another kernel), which no larger batch stands in for

@@ -81,8 +81,9 @@ def host_probe(device, budget_s: float = 0.05, lengths: tuple | None = None) -> 
 
     out = []
     for steps in lengths or PROBE["lengths"]:
-        inputs = random_inputs(lambda: torch.randn(steps, batch, hidden,
-                                                   device=device.torch_device, dtype=dtype))
+        inputs = random_inputs(lambda n=steps: torch.randn(n, batch, hidden,
+                                                           device=device.torch_device,
+                                                           dtype=dtype))
         out.append({"bench": "host_probe", "steps": steps, **{
             f"{name}_s": measure(fn, inputs, device, budget_s=budget_s).median_s
             for name, fn in (("inference", inference), ("forward_backward", forward_backward))}})

@@ -25,6 +25,8 @@ import platform
 import time
 from dataclasses import dataclass
 
+from costmodel.implementations import host_issue
+
 from . import require_torch
 from .bench import torch_dtype
 from .gpu_launch import host_ms, launch_costs
@@ -60,6 +62,13 @@ def rnn_cases(quick: bool) -> list[RnnCase]:
              for c, t in itertools.product(CELLS, ("fp32", "fp16", "bf16"))]
     cases += [RnnCase("length", "lstm", 1024, 32, s, dtype=t)
               for s, t in itertools.product((1, 2, 10, 100, 400), DTYPES)]
+    # calibrate's host probe (host_issue.PROBE: GPU work per step far below the host's) and
+    # the same at batch 32 and as a GRU: does one host cost per issued kernel hold across
+    # cuBLAS paths (gemv at batch 1, GEMM at 32) and cells?
+    probe = host_issue.PROBE
+    cases += [RnnCase("host", c, probe["hidden"], b, s, dtype=probe["dtype"])
+              for c, b, s in itertools.product(("lstm", "gru"), (probe["batch"], 32),
+                                               probe["lengths"])]
     cases += [RnnCase("depth", c, h, 64, 100, layers)
               for c, h, layers in itertools.product(("lstm", "gru"), (512, 1024), (1, 2, 3, 4))]
     for t in DTYPES:

@@ -31,8 +31,8 @@ eager ops' host cost is the fitted per-op floor, :func:`costmodel.implementation
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -52,11 +52,17 @@ def names(selection: str) -> list[str]:
 def protocol(selection: str, leave_one_gpu_out: bool = True) -> str:
     """A short name of the protocol ``selection`` is scored by, for a plot's title: a source's
     own (its ``PROTOCOL``: leave-one-config-out, leave-one-shape-out, nothing fitted) where it
-    has one, else leave-one-GPU-out (or in-sample); several protocols for ``all``."""
+    has one (marked in-sample where ``leave_one_gpu_out`` False switched its hold-out off, not
+    for a ``FIXED_PROTOCOL`` source), else leave-one-GPU-out (or in-sample); several protocols
+    for ``all``."""
     labels = []
     for name in names(selection):
-        label = getattr(source(name), "PROTOCOL", None) or (
+        module = source(name)
+        label = getattr(module, "PROTOCOL", None) or (
             "leave-one-GPU-out" if leave_one_gpu_out else "in-sample")
+        if (hasattr(module, "PROTOCOL") and not leave_one_gpu_out
+                and not getattr(module, "FIXED_PROTOCOL", False)):
+            label += " (here in-sample)"  # its own hold-out switched off too
         if label not in labels:
             labels.append(label)
     return " / ".join(labels)

@@ -62,6 +62,7 @@ STACKS = (cudnn_stack.CUDNN8, cudnn_stack.DEEPBENCH)
 SCORED = ("model", *STACKS)  # model: --cudnn-stack auto
 # the short name a plot's title gives (SCORE_NOTE: the whole protocol)
 PROTOCOL = "nothing fitted"
+FIXED_PROTOCOL = True  # --no-leave-one-gpu-out changes nothing here
 SCORE_NOTE = (f"seconds per training iteration at {MEAN_TOKENS} tokens per sentence side "
               f"(inferred) priced with {PAD_TOKENS} of padding, nothing fitted; model = the "
               f"auto cuDNN stack (pr62143 on the A100, deepbench on the V100), then each "

@@ -24,6 +24,7 @@ NAME = "h200-ops"
 FITTED = neusight.FITTED  # the file whose parameters it scores; nothing fitted on these rows
 FILES = ("h200-ops-gemm", "h200-ops-vec")
 PROTOCOL = "fitted on NeuSight's GPUs, H200 unseen"
+FIXED_PROTOCOL = True  # --no-leave-one-gpu-out changes nothing here
 SCORE_NOTE = ("the cuBLAS / pointwise parameters refitted on NeuSight's rows without these "
               "(the H200 held out; the shipped cublas.toml includes its GEMM rows)")
 

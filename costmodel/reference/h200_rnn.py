@@ -36,6 +36,7 @@ HOST_GRID = "length"  # the calibration rows of HOST: not scored
 HOST_MODULE = {"family": "lstm", "hidden": 1024, "batch": 32, "dtype": "fp32"}
 SCORED = ("model", HOST, *(s for s in stack.STACKS if s != stack.AUTO))
 PROTOCOL = "nothing fitted (one named GPU)"
+FIXED_PROTOCOL = True  # --no-leave-one-gpu-out changes nothing here
 SCORE_NOTE = ("one named H200, nothing fitted on these rows: model = the default stack "
               f"({stack.AUTO}); {HOST} = the same bounded by the host-issue costs measured "
               f"on the '{HOST_GRID}' grid's fp32 LSTM (as calibrate measures them; those rows "
