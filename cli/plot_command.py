@@ -72,8 +72,11 @@ def _one(name: str, values) -> int:
 @click.option("--causal", is_flag=True, help="Causal (masked) self-attention.")
 @click.option("--reference", default="deepbench-rnn", show_default=True,
               help="validation: the published source (see `costmodel validate --help`).")
+@click.option("--host", "host", default=None, metavar="PROFILE",
+              help="time and roofline: a calibrated profile's measured host-issue costs bound "
+                   "the recurrences' times on every --gpu, as for compare.")
 def plot(kind, output, n, d, batch, x, gpu, models, mode, layers, heads, dtype, attention,
-         causal, reference):
+         causal, reference, host):
     from costmodel import plot_roofline, plots
 
     plots.figure_format(output)  # a bad suffix or output fails before any work
@@ -84,6 +87,11 @@ def plot(kind, output, n, d, batch, x, gpu, models, mode, layers, heads, dtype, 
         if not len(values):
             raise click.BadParameter("the range is empty", param_hint=f"--{name}")
     devices = _gpus(gpu)
+    if host is not None:
+        from costmodel.hardware import load_hardware
+        from costmodel.implementations.host_issue import with_host
+
+        devices = [with_host(load_hardware(g), host) for g in devices]
     if kind in ("memory", "roofline") and len(devices) > 1:
         raise click.BadParameter(f"{kind} draws one device; give one (time takes several)",
                                  param_hint="--gpu")

@@ -282,3 +282,12 @@ def test_sweep_host_bounds_the_recurrences_like_compare(tmp_path):
     assert rows[0]["binding"] == "host" and rows[0]["gpu"] == "H100 SXM5 80GB"
     _, rows = rows_of(run(*argv[:-2], "--mode", "decode", "--host", str(profile), "-o", "-")[1])
     assert float(rows[0]["time_s"]) == pytest.approx(1e-4 + 3 * 50e-6)  # one step: 3 kernels
+
+
+def test_plot_time_takes_host_and_refuses_a_profile_without_one(tmp_path):
+    bare = tmp_path / "bare.toml"
+    bare.write_text('name = "vm"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n')
+    out = tmp_path / "t.png"
+    code, _, err = run("plot", "time", "--n", "16:64:x2", "--gpu", "h100", "--host", str(bare),
+                       "-o", str(out))
+    assert refused(code, err, "bare.toml", "[host]") and not out.exists()

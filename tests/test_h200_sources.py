@@ -118,7 +118,7 @@ def test_h200_gemm_rows_train_the_shipped_hopper_set_but_not_its_own_score():
     assert h200_ops.fit()["cross"]["floor_s"] == neusight.fitted_on_all()["cross"]["floor_s"]
 
 
-def test_rescore_tool_reprices_the_committed_cuda_validation():
+def test_rescore_tool_reprices_the_committed_cuda_validation(tmp_path):
     """tools/rescore_validation.py on the H200 run's rows: every measured row re-priced with
     the catalogue model, which comes out too fast there (host-bound small configurations)."""
     import importlib.util
@@ -134,6 +134,23 @@ def test_rescore_tool_reprices_the_committed_cuda_validation():
     table = tool.summary(frame)
     assert table.loc[("all", "all"), "catalogue_signed"] < 0
     assert tool.main(["only-one-argument"]) == 2
+    bare = tmp_path / "bare.toml"  # a profile without [host]: one line, exit 2
+    bare.write_text('name = "vm"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n')
+    assert tool.main([str(csv), "h200", str(bare)]) == 2
+    # with the run's host costs (from its probe's length grid, or a profile's [host] table:
+    # the same numbers either way) the recurrences' rows only get slower, the others not at all
+    probe = csv.parent / "gpu-probe-h200.json"
+    hosted = tool.rescored(str(csv), "h200", str(probe))
+    host = tool.probe_host(str(probe), load_hardware("h200"))
+    profile = tmp_path / "vm.toml"
+    profile.write_text('name = "vm"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n'
+                       + "[host]\n" + "".join(f"{k} = {getattr(host, k)!r}\n"
+                                              for k in ("kernel_s", "call_s", "backward_call_s")))
+    np.testing.assert_allclose(tool.rescored(str(csv), "h200", str(profile))["catalogue_s"],
+                               hosted["catalogue_s"])
+    recurrent = frame["family"] != "transformer"
+    assert (hosted.catalogue_s[recurrent] >= frame.catalogue_s[recurrent] * (1 - 1e-12)).all()
+    np.testing.assert_array_equal(hosted.catalogue_s[~recurrent], frame.catalogue_s[~recurrent])
 
 
 def test_the_cudnn8_stack_note_carries_the_h200_measurement_and_the_deepbench_one_not():

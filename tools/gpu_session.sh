@@ -25,6 +25,7 @@ DEVICE="${DEVICE:-cuda}"
 QUICK="${QUICK:+--quick}"
 OUT="${OUT:-gpu-out}"
 mkdir -p "$OUT" && OUT="$(cd "$OUT" && pwd)"
+REPO="$(pwd)"  # the checkout (tools/)
 WORK="$(mktemp -d)"  # results
 SITE="$(mktemp -d)"  # the installed package
 pack() { tar czf "$OUT/gpu-results.tgz.part" -C "$WORK" . && mv "$OUT/gpu-results.tgz.part" "$OUT/gpu-results.tgz"; }
@@ -65,6 +66,13 @@ if [ -f "$WORK/$DEVICE-$GPU.toml" ]; then
     --modes inference,training --max-config-s 0.05 --budget-s 0.05 \
     -o "$WORK/$DEVICE-$GPU-validation" >"$WORK/validate.log" 2>&1
   echo "validate rc=$?"
+  # the host-issue bound (session 7): the catalogue GPU bounded by the profile's [host] table,
+  # the headline and the module grid re-priced with it
+  "${CM[@]}" compare --n 512 --d 768 --gpu "$GPU" --host "$WORK/$DEVICE-$GPU.toml" \
+    >"$WORK/compare-host.txt" 2>&1
+  [ -f "$WORK/$DEVICE-$GPU-validation.csv" ] && python3 "$REPO/tools/rescore_validation.py" \
+    "$WORK/$DEVICE-$GPU-validation.csv" "$GPU" "$WORK/$DEVICE-$GPU.toml" >"$WORK/rescored-host.txt" 2>&1
+  echo "host rescore rc=$?"
 fi
 [ -n "${SMI:-}" ] && kill "$SMI" 2>/dev/null
 pack

@@ -7,9 +7,11 @@ prints median / p90 / signed median of |predicted / measured - 1| per family and
 the run's own calibrated and datasheet-roofline columns (docs/validation.md, "GPU, measured:
 one named H200", quotes its output). GPU may be a profile path too. A third argument, a
 `gpu_probe` result of the same machine, adds the host-issue costs `costmodel calibrate` would
-have measured there (its fp32 LSTM length grid, costmodel.implementations.host_issue.fit):
+have measured there (its fp32 LSTM length grid, costmodel.implementations.host_issue.fit), or
+a profile whose [host] table calibrate wrote (what `compare --host` reads):
 
-    python tools/rescore_validation.py RUN/cuda-h200-validation.csv RUN/cuda-h200.toml RUN/gpu-probe-h200.json
+    python tools/rescore_validation.py RUN/cuda-h200-validation.csv h200 RUN/gpu-probe-h200.json
+    python tools/rescore_validation.py RUN/cuda-h200-validation.csv h200 RUN/cuda-h200.toml
 """
 
 from __future__ import annotations
@@ -43,12 +45,16 @@ def probe_host(path: str, hw):
 
 def rescored(path: str, gpu: str, probe: str | None = None) -> pd.DataFrame:
     """The run's measured rows with ``catalogue_s`` and ``catalogue_err_pct`` (signed)."""
+    from costmodel.implementations.host_issue import with_host
+
     hw = load_hardware(gpu)
-    if probe is not None:
+    if probe is not None and probe.endswith(".toml"):  # a profile's measured [host] table
+        hw = with_host(hw, probe)
+    elif probe is not None:
         if not hw.architecture:  # a session-6 profile: the probed device's catalogue entry
             device = json.loads(Path(probe).read_text(encoding="utf-8"))["environment"]["device"]
             hw = dataclasses.replace(hw, architecture=load_hardware(device).architecture)
-        hw = dataclasses.replace(hw, host=probe_host(probe, hw))
+        hw = with_host(hw, probe_host(probe, hw))
     frame = pd.read_csv(path)
     frame = frame[frame.status == "ok"].reset_index(drop=True)
     configs = [Config(r.family, int(r.n), int(r.d), int(r.batch), r.mode, r.dtype)
@@ -77,9 +83,14 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
     pd.set_option("display.width", 160)
+    try:
+        frame = rescored(*argv)
+    except (OSError, ValueError, KeyError) as err:  # a missing file, a profile without [host]
+        print(f"rescore_validation: {err}", file=sys.stderr)
+        return 2
     host = f", host-issue costs from {argv[2]}" if len(argv) == 3 else ""
     print(f"{argv[0]} re-priced with the model of {argv[1]!r}{host}")
-    print(summary(rescored(*argv)).to_string())
+    print(summary(frame).to_string())
     return 0
 
 
