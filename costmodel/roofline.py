@@ -74,8 +74,6 @@ class Timing:
     mode: str = "training"
     #: the attention kernel assumed (costmodel.implementations.sdpa.Dispatch) or None
     attention: object = field(default=None, compare=False)
-    #: phase -> kernels the host issues (costmodel.implementations.host_issue.issued)
-    issued: dict = field(default_factory=dict, compare=False)
 
 
 def _peak(kind: str, hw: Hardware, dtype: str, allow_tf32: bool, cudnn_allow_tf32: bool):
@@ -179,7 +177,7 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
     floor of the cuDNN generation ``cudnn_stack`` (:mod:`costmodel.implementations.cudnn_stack`:
     "auto", the default, "deepbench" or "pr62143").
     """
-    from costmodel.implementations import call_s, host_issue, recurrent_rows
+    from costmodel.implementations import call_s, recurrent_rows
     from costmodel.implementations.sdpa import resolve
 
     record, attention = resolve(record, hw, dtype, mode)
@@ -223,9 +221,7 @@ def predict(record: Cost, hw: Hardware, *, eff: Efficiency | None = None, dtype:
             np.full_like(np.asarray(totals["forward"], dtype=float), np.nan) for _ in range(4))
     return Timing(totals["forward"], totals["forward_upper"], backward, optimizer_s,
                   training, training_upper, binding, intensity, fraction, tuple(rows), mode,
-                  attention, {p: host_issue.issued(kernels, p, hw, dtype)
-                              for p in ("forward", "backward")}
-                  if host_issue.applies(kernels) else {})
+                  attention)
 
 
 def _host_bound(totals: dict, kernels: list[dict], hw: Hardware, dtype: str, binding):

@@ -21,17 +21,16 @@ def _with(host: HostCosts):
 
 def test_gemm_per_step_issues_two_kernels_per_step_and_copy():
     # fp32 LSTM: STANDARD; per step one step GEMM + one gate kernel, plus the input projection
-    lstm = cm.predict(cm.LSTM(1024, 1024), H200, n=100, batch=32).timing.issued
+    lstm = host_issue.issued_by(cm.LSTM(1024, 1024), H200, "fp32", n=100, batch=32)
     assert float(lstm["forward"]) == 2 * 100 + 1
-    bidir = cm.predict(cm.LSTM(512, 512, bidirectional=True), H200, n=100, batch=64,
-                       mode="inference").timing.issued
+    bidir = host_issue.issued_by(cm.LSTM(512, 512, bidirectional=True), H200, "fp32", n=100,
+                                 batch=64)
     assert float(bidir["forward"]) == 2 * 2 * 100 + 1  # two directions: 2 copies per step
 
 
 def test_a_persistent_kernel_is_one_launch_per_call():
     # fp16 small-h: PERSIST_STATIC_SMALL_H (the H200 ran ampere_lstm_tile16, 5 kernels a call)
-    issued = cm.predict(cm.LSTM(1024, 1024), H200, n=400, batch=32, dtype="fp16",
-                        mode="inference").timing.issued
+    issued = host_issue.issued_by(cm.LSTM(1024, 1024), H200, "fp16", n=400, batch=32)
     assert float(issued["forward"]) == 1 + 1 + 1  # step kernel, gate kernel (fused), input
 
 
@@ -89,7 +88,9 @@ def test_host_bound_forward_says_so():
     slow = _with(HostCosts(50e-6, 1e-3, 1e-3))
     t = cm.predict(cm.LSTM(256, 256), slow, n=50, batch=1, mode="inference").timing
     assert str(t.binding) == "host"
-    assert t.forward_s == pytest.approx(1e-3 + float(t.issued["forward"]) * 50e-6)
+    issued = host_issue.issued_by(cm.LSTM(256, 256), H200, "fp32", n=50, batch=1)["forward"]
+    assert float(issued) == 2 * 50 + 1  # H 256 > the small-h limit of 192: GEMM-per-step
+    assert t.forward_s == pytest.approx(1e-3 + float(issued) * 50e-6)
 
 
 def test_profile_host_table_round_trips_and_bad_tables_name_the_field(tmp_path):
@@ -126,5 +127,6 @@ def test_calibrates_probe_runs_gemm_per_step_everywhere(gpu):
     p = host_issue.PROBE
     record = getattr(cm, p["family"].upper())(p["hidden"], p["hidden"])
     for steps in p["lengths"]:
-        issued = cm.predict(record, gpu, n=steps, batch=p["batch"], dtype=p["dtype"]).timing.issued
+        issued = host_issue.issued_by(record, load_hardware(gpu), p["dtype"], n=steps,
+                                      batch=p["batch"])
         assert float(issued["forward"]) == 2 * steps + 1

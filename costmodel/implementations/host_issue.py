@@ -161,22 +161,24 @@ def fit(points: Sequence[Mapping], source: str = "") -> HostCosts:
     return HostCosts(kernel_s, float(call_s), float(backward), source)
 
 
+def issued_by(record, hw, dtype: str, **at) -> dict:
+    """Phase -> kernels the host issues for ``record`` on ``hw`` at ``at`` (n, batch, ...)
+    in a training step (the forward is the inference call's)."""
+    kernels = record.kernel_values(dtype=dtype, optimizer="adam", **at)
+    return {phase: issued(kernels, phase, hw, dtype) for phase in ("forward", "backward")}
+
+
 def probe_points(timed: Sequence[Mapping], hw, module: Mapping = PROBE) -> list[dict]:
     """:func:`fit`'s points from timed calls of ``module`` (``steps``, ``inference_s``,
-    ``forward_backward_s`` each), with the kernels the model issues at each length on ``hw``
-    (its host costs left out: they do not change what is issued)."""
-    import dataclasses
-
+    ``forward_backward_s`` each), with the kernels the model issues at each length on ``hw``."""
     import costmodel as cm
 
-    bare = dataclasses.replace(hw, host=None) if getattr(hw, "host", None) else hw
     record = getattr(cm, module["family"].upper())(module["hidden"], module["hidden"])
     out = []
     for t in timed:
-        issued_ = cm.predict(record, bare, n=int(t["steps"]), batch=module["batch"],
-                             dtype=module["dtype"]).timing.issued
-        out.append({**t, "forward_kernels": float(issued_["forward"]),
-                    "backward_kernels": float(issued_["backward"])})
+        counts = issued_by(record, hw, module["dtype"], n=int(t["steps"]), batch=module["batch"])
+        out.append({**t, "forward_kernels": float(counts["forward"]),
+                    "backward_kernels": float(counts["backward"])})
     return out
 
 
