@@ -130,3 +130,14 @@ def test_calibrates_probe_runs_gemm_per_step_everywhere(gpu):
         issued = host_issue.issued_by(record, load_hardware(gpu), p["dtype"], n=steps,
                                       batch=p["batch"])
         assert float(issued["forward"]) == 2 * steps + 1
+
+
+def test_predict_takes_host_as_a_profile_path(tmp_path):
+    profile = tmp_path / "vm.toml"
+    profile.write_text('name = "vm"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n'
+                       '[host]\nkernel_s = 2e-5\ncall_s = 3e-4\nbackward_call_s = 1e-3\n')
+    lstm = cm.LSTM(256, 256)
+    by_path = cm.predict(lstm, "h200", n=64, host=str(profile)).phases
+    by_object = cm.predict(lstm, _with(HostCosts(2e-5, 3e-4, 1e-3)), n=64).phases
+    assert by_path == by_object
+    assert by_path["forward"] == pytest.approx(3e-4 + (2 * 64 + 1) * 2e-5)
