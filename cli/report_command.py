@@ -23,8 +23,11 @@ from .options import LAYERS, LAYERS_HELP, SIZE, models_option
               show_default=True, help="Attention kernel (the memory figure draws both).")
 @click.option("--models", default="rnn,lstm,gru,transformer", show_default=True,
               callback=models_option, help="Comma-separated models.")
+@click.option("--host", "host", default=None, metavar="PROFILE",
+              help="A calibrated profile's measured host-issue costs bound the recurrences' "
+                   "times, as for compare.")
 @click.option("-o", "--output", required=True, help="The HTML file to write.")
-def report(n, d, gpu, batch, layers, heads, dtype, attention, models, output):
+def report(n, d, gpu, batch, layers, heads, dtype, attention, models, host, output):
     """One self-contained HTML page: the comparison table, the figures (inline SVG), the
     formulas and the assumptions. It loads nothing from the network.
 
@@ -34,6 +37,11 @@ def report(n, d, gpu, batch, layers, heads, dtype, attention, models, output):
     from costmodel.report import html_report
 
     plan(output)
+    if host is not None:  # the catalogue device bounded by a measured host
+        from costmodel.hardware import load_hardware
+        from costmodel.implementations.host_issue import with_host
+
+        gpu = with_host(load_hardware(gpu), host)
     page = html_report(n, d, gpu, batch=batch, layers=layers, heads=heads, dtype=dtype,
                        attention=attention, models=models)
     write_atomic(output, page)

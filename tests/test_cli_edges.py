@@ -291,3 +291,13 @@ def test_plot_time_takes_host_and_refuses_a_profile_without_one(tmp_path):
     code, _, err = run("plot", "time", "--n", "16:64:x2", "--gpu", "h100", "--host", str(bare),
                        "-o", str(out))
     assert refused(code, err, "bare.toml", "[host]") and not out.exists()
+
+
+def test_report_takes_host(tmp_path):
+    profile = tmp_path / "vm.toml"
+    profile.write_text('name = "vm"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n'
+                       '[host]\nkernel_s = 5e-5\ncall_s = 1e-4\nbackward_call_s = 1e-3\n')
+    out = tmp_path / "r.html"
+    code, _, _ = run("report", "--n", "64", "--d", "256", "--gpu", "h100", "--host", str(profile),
+                     "-o", str(out))
+    assert code == 0 and "50.0 us per issued kernel" in out.read_text()
