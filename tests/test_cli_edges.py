@@ -251,8 +251,8 @@ def test_compare_host_bounds_the_recurrences_and_refuses_a_profile_without_one(t
     Transformer's; a profile without [host] is refused naming the file."""
     profile = tmp_path / "vm.toml"
     profile.write_text('name = "vm"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n'
-                       '[efficiency]\n[host]\nkernel_s = 50e-6\ncall_s = 1e-4\n'
-                       'backward_call_s = 1e-3\n')
+                       '[efficiency]\nkernel_latency_s = 5e-6\n[host]\nkernel_s = 50e-6\n'
+                       'call_s = 1e-4\nbackward_call_s = 1e-3\n')
     argv = ("compare", "--n", "64", "--d", "512", "--gpu", "h100", "--format", "json")
     plain = json.loads(run(*argv)[1])
     code, out, _ = run(*argv, "--host", str(profile))
@@ -269,6 +269,10 @@ def test_compare_host_bounds_the_recurrences_and_refuses_a_profile_without_one(t
     bare.write_text('name = "vm"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n')
     code, _, err = run("compare", "--n", "64", "--d", "512", "--host", str(bare))
     assert refused(code, err, "bare.toml", "[host]")
+    # a profile as the GPU already holds its host: --host there is refused, not ignored
+    code, _, err = run("compare", "--n", "64", "--d", "512", "--gpu", str(profile), "--host",
+                       str(profile))
+    assert refused(code, err, "calibrated profile", "--host")
 
 
 def test_sweep_host_bounds_the_recurrences_like_compare(tmp_path):

@@ -99,6 +99,10 @@ def with_host(hw, source):
 
     if source is None:
         return hw
+    if getattr(hw, "efficiency", None):
+        raise ValueError(f"host: {hw.name} is a calibrated profile, whose measured steps already "
+                         "include its host; give the catalogue GPU (e.g. --gpu h100) with "
+                         "--host PROFILE")
     if not isinstance(source, HostCosts):
         profile = source if hasattr(source, "host") else load_hardware(source)
         if profile.host is None:
