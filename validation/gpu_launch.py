@@ -56,10 +56,11 @@ def launch_costs(device, torch, calls: int = 2000) -> dict:
 
 def host_probe(device, budget_s: float = 0.05, lengths: tuple | None = None) -> list[dict]:
     """The calls :func:`costmodel.implementations.host_issue.fit` reads: its ``PROBE``
-    module (an fp32 ``nn.LSTM``, H 256, batch 1) timed as users time it at each length, an inference call
-    (``eval()`` under ``inference_mode``) and a training step's forward + ``sum().backward()``
-    (no update), each the median of its repeats (:func:`.timing.measure`, CUDA events on a
-    GPU). ``lengths``: the probe's unless given (a CPU smoke test passes short ones)."""
+    module (an fp32 ``nn.LSTM``, H 256, batch 1) timed as users time it at each length, an
+    inference call (``eval()`` under ``inference_mode``) and a training step's forward +
+    ``sum().backward()`` (no update), each the median of its repeats (:func:`.timing.measure`,
+    CUDA events on a GPU). ``lengths``: the probe's unless given (a CPU smoke test passes
+    short ones)."""
     from costmodel.implementations.host_issue import PROBE
 
     from . import require_torch

@@ -25,8 +25,9 @@ with 4.24 vs 4.40 us raw launches), so the terms are measured the way they bind:
 :func:`fit`), written to a profile's ``[host]`` table, and applied to a catalogue GPU with
 ``compare --host PROFILE`` (:func:`with_host`); the profile's own path does not take it (its
 measured steps already hold that host's costs). Without one (the default) there is no host
-term: DeepBench's fitted per-step floors hold what its bare-metal hosts cost. Not modelled: the optimizer update's host cost, and Transformer layers (their
-eager ops' host cost is the fitted per-op floor, :func:`costmodel.implementations.op_floor`).
+term: DeepBench's fitted per-step floors hold what its bare-metal hosts cost. Not modelled:
+the optimizer update's host cost, and Transformer layers (their eager ops' host cost is the
+fitted per-op floor, :func:`costmodel.implementations.op_floor`).
 """
 
 from __future__ import annotations
