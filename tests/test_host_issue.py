@@ -103,7 +103,7 @@ def test_profile_host_table_round_trips_and_bad_tables_name_the_field(tmp_path):
     assert hw.host == HostCosts(8e-6, 2.5e-4, 9e-4, "test")
     for bad, match in (('kernel_s = 8e-6\ncall_s = 1e-4\n', "host.backward_call_s': missing"),
                        ('kernel_s = -1.0\ncall_s = 1e-4\nbackward_call_s = 0.0\n',
-                        "host.kernel_s: -1.0 must be a number >= 0"),
+                        "field 'host.kernel_s': -1.0 must be a number >= 0"),
                        ('kernel_s = 1e-6\ncall_s = 1e-4\nbackward_call_s = 0.0\nlaunch = 1\n',
                         "host.launch': unknown key")):
         path = tmp_path / "bad.toml"

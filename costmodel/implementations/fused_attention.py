@@ -28,9 +28,9 @@ class without rows takes the pooled set.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
-from typing import Mapping
 
 import numpy as np
 

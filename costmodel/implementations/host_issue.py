@@ -64,7 +64,7 @@ class HostCosts:
         for name in FIELDS:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
-                raise ValueError(f"host.{name}: {value!r} must be a number >= 0 (seconds)")
+                raise ValueError(f"'host.{name}': {value!r} must be a number >= 0 (seconds)")
 
     @classmethod
     def from_table(cls, table: Mapping, origin: str = "") -> HostCosts:
