@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 
+from costmodel.implementations.host_issue import with_host
+
 from . import render
 from .options import LAYERS, LAYERS_HELP, SIZE, NamedArgument, models_option, values_option
 
@@ -86,12 +88,7 @@ def plot(kind, output, n, d, batch, x, gpu, models, mode, layers, heads, dtype, 
     for name, values in (("n", n), ("d", d), ("batch", batch)):
         if not len(values):
             raise click.BadParameter("the range is empty", param_hint=f"--{name}")
-    devices = _gpus(gpu)
-    if host is not None:
-        from costmodel.hardware import load_hardware
-        from costmodel.implementations.host_issue import with_host
-
-        devices = [with_host(load_hardware(g), host) for g in devices]
+    devices = [with_host(g, host) for g in _gpus(gpu)]  # bounded by a measured host, if given
     if kind in ("memory", "roofline") and len(devices) > 1:
         raise click.BadParameter(f"{kind} draws one device; give one (time takes several)",
                                  param_hint="--gpu")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from costmodel.implementations.host_issue import with_host
+
 from . import render
 from .options import LAYERS, LAYERS_HELP, SIZE, models_option
 
@@ -37,11 +39,7 @@ def report(n, d, gpu, batch, layers, heads, dtype, attention, models, host, outp
     from costmodel.report import html_report
 
     plan(output)
-    if host is not None:  # the catalogue device bounded by a measured host
-        from costmodel.hardware import load_hardware
-        from costmodel.implementations.host_issue import with_host
-
-        gpu = with_host(load_hardware(gpu), host)
+    gpu = with_host(gpu, host)  # the catalogue device bounded by a measured host, if given
     page = html_report(n, d, gpu, batch=batch, layers=layers, heads=heads, dtype=dtype,
                        attention=attention, models=models)
     write_atomic(output, page)

@@ -11,11 +11,11 @@ import click
 from costmodel.files import open_output, plan
 from costmodel.implementations.cudnn_stack import DEFAULT as CUDNN_STACK_DEFAULT
 from costmodel.implementations.cudnn_stack import STACKS as CUDNN_STACKS
+from costmodel.implementations.host_issue import with_host
 from costmodel.limits import CHUNK_POINTS, MAX_AXIS_VALUES, MAX_ROWS
 
 from .options import LAYERS, LAYERS_HELP, SIZE, models_option, values_option
 from .progress import progress_option, reporter
-
 
 HELP = f"""Every model over a grid of n x d x batch, as CSV in SI units (one row per point and
 model; the same columns as `compare --format csv`).
@@ -86,11 +86,7 @@ def sweep(n, d, batch, gpu, models, layers, heads, bidirectional, dtype, attenti
         raise click.UsageError(f"the grid has {rows:,} rows, more than the limit of "
                                f"{MAX_ROWS:,}; pass --yes to write it")
     plan(output)  # refuse a bad output before any work
-    if host is not None:  # the catalogue device bounded by a measured host
-        from costmodel.hardware import load_hardware
-        from costmodel.implementations.host_issue import with_host
-
-        gpu = with_host(load_hardware(gpu), host)
+    gpu = with_host(gpu, host)  # the catalogue device bounded by a measured host, if given
     if mode != "both":
         return _serving(n, d, batch, gpu, mode, models, output,
                         dict(heads=heads, layers=layers, bidirectional=bidirectional,

@@ -92,14 +92,16 @@ class HostCosts:
 
 
 def with_host(hw, source):
-    """``hw`` with the host costs of ``source`` (a profile path or Hardware with a ``[host]``
-    table, or :class:`HostCosts`); ``None`` leaves ``hw`` as it is."""
+    """``hw`` (a Hardware, or a name or file to load) with the host costs of ``source`` (a
+    profile path or Hardware with a ``[host]`` table, or :class:`HostCosts`); ``None``
+    leaves ``hw`` as it is, unloaded."""
     import dataclasses
 
     from costmodel.hardware import load_hardware
 
     if source is None:
         return hw
+    hw = hw if hasattr(hw, "peaks") else load_hardware(hw)
     if getattr(hw, "efficiency", None):
         raise ValueError(f"host: {hw.name} is a calibrated profile, whose measured steps already "
                          "include its host; give the catalogue GPU (e.g. --gpu h100) with "

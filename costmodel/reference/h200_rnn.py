@@ -113,9 +113,8 @@ def host_costs(frame: pd.DataFrame | None = None):
     grid = frame[(frame["grid"] == HOST_GRID) & (frame["family"] == probe["family"])
                  & (frame["dtype"] == probe["dtype"]) & (frame["hidden"] == probe["hidden"])
                  & (frame["batch"] == probe["batch"])]
-    timed = [{"steps": int(steps), **{f"{'inference' if p == 'inference' else 'forward_backward'}"
-                                       f"_s": float(g[g["phase"] == p]["measured_s"].iloc[0])
-                                       for p in PHASES}}
+    key = {"inference": "inference_s", "forward+backward": "forward_backward_s"}  # fit's
+    timed = [{"steps": int(steps), **dict(zip(g["phase"].map(key), g["measured_s"]))}
              for steps, g in grid.groupby("timesteps")]
     gpu = cm.load_hardware(GPU)
     return host_issue.fit(host_issue.probe_points(timed, gpu, probe),
@@ -128,11 +127,14 @@ def _scored() -> pd.DataFrame:
 
     frame = rows().reset_index(drop=True)
     with_host = dataclasses.replace(cm.load_hardware(GPU), host=host_costs(frame))
+
+    def predicted(row, model: str) -> float:
+        if model != HOST:
+            return seconds(row, stack.AUTO if model == "model" else model)
+        return float("nan") if row["grid"] == HOST_GRID else seconds(row, stack.AUTO, with_host)
+
     for model in SCORED:
-        name = stack.AUTO if model in ("model", HOST) else model
-        frame[f"predicted_{model}_s"] = [
-            (float("nan") if r["grid"] == HOST_GRID else seconds(r, name, with_host))
-            if model == HOST else seconds(r, name) for _, r in frame.iterrows()]
+        frame[f"predicted_{model}_s"] = [predicted(r, model) for _, r in frame.iterrows()]
         frame[f"error_{model}"] = frame[f"predicted_{model}_s"] / frame["measured_s"] - 1.0
     return frame
 
