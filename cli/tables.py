@@ -128,7 +128,21 @@ def assumption_items(a: dict, modes=("training", "inference")) -> list[str]:
     text.append(f"recurrences: {a['rnn_implementation']}")
     if a.get("op_floor"):
         text.append(f"per-op floor: {a['op_floor']}")
-    return text
+    return text + expected_error_items(a.get("expected_error"), modes)
+
+
+def expected_error_items(expected: dict | None, modes) -> list[str]:
+    """How far such times were from published measurements, per kind of row and mode shown
+    (costmodel.accuracy); one item saying why where no source measures the device."""
+    from costmodel import accuracy
+
+    if not expected:
+        return []
+    if expected.get("why_none"):
+        return [f"time error: not known here ({expected['why_none']})"]
+    return [accuracy.describe(kind, {m: expected[kind][m] for m in accuracy.MODES
+                                     if m in modes})
+            for kind in accuracy.KINDS if kind in expected]
 
 
 def tf32_items(setup, hw) -> list[str]:

@@ -60,6 +60,7 @@ _EXPORTS = {
     "predict": "costmodel.api",
     "Prediction": "costmodel.api",
     "load_hardware": "costmodel.hardware",
+    "expected_error": "costmodel.accuracy",
 }
 
 __all__ = sorted(_EXPORTS)

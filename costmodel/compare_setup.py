@@ -143,4 +143,25 @@ def assumptions(setup: Setup, hw: Hardware, transformer: Cost | None = None,
             "cudnn_stack": stack_for(setup.cudnn_stack, hw),
             "op_floor": op_floor(hw, eff), "op_floor_s": op_floor_s(hw, eff),
             "rnn_memory": "fused (cuDNN/oneDNN reserve space), wavefront schedule",
-            "allow_tf32": setup.allow_tf32}
+            "allow_tf32": setup.allow_tf32,
+            "expected_error": expected_errors(setup, hw)}
+
+
+def expected_errors(setup: Setup, hw: Hardware) -> dict:
+    """Per kind of row shown (recurrence, transformer) and mode, the published measurements'
+    score of such times on ``hw``'s architecture (costmodel.accuracy), or None; ``why_none``
+    where no source measures this device at all."""
+    from costmodel import accuracy
+
+    kinds = [k for k, shown in (("recurrence", set(setup.models) & set(RECURRENT)),
+                                ("transformer", "transformer" in setup.models)) if shown]
+    why = accuracy.why_none(hw)
+    out: dict = {"why_none": why}
+    for kind in kinds:
+        out[kind] = {mode: None if why else _as_dict(accuracy.expected_error(
+            kind, hw, mode, setup.dtype, stack=setup.cudnn_stack)) for mode in accuracy.MODES}
+    return out
+
+
+def _as_dict(evidence):
+    return None if evidence is None else evidence.as_dict()

@@ -1,0 +1,170 @@
+"""How far to trust a GPU time: the published measurements that score the kind of prediction
+being made, on the device's architecture (``costmodel/data/fitted/accuracy.toml``, written by
+``python -m costmodel.reference.accuracy`` from the validation's scored rows; nothing fitted).
+
+``compare`` states it beside its time rows; notebooks call :func:`expected_error`::
+
+    >>> import costmodel as cm
+    >>> e = cm.expected_error("recurrence", "v100", "inference")
+    >>> round(e.median, 3), e.source, e.gpus
+    (0.277, 'deepbench-rnn', ('v100',))
+
+Which entry applies: the same kind, mode (``inference`` or ``training``), cuDNN stack and
+host bound, in the device's dtype or the other 16-bit type (fp16 <-> bf16); of those, the
+device's architecture, else the nearest generation measured (a tie takes the one with more
+rows, then the newer); there, the device's dtype before the other 16-bit one; among the
+sources left, the one with the most rows. ``extrapolated`` marks another architecture or
+dtype than the device's. No entry applies to a CPU, a
+calibrated profile (its own ``costmodel validate`` run is its evidence) or a non-NVIDIA GPU.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from costmodel.hardware import Hardware, load_hardware
+
+#: NVIDIA generations in order (the nearest one measured stands in for a missing one)
+GENERATIONS = ("maxwell", "pascal", "volta", "turing", "ampere", "ada", "hopper")
+
+KINDS = ("recurrence", "transformer")
+MODES = ("inference", "training")
+COMMANDS = {"deepbench-rnn": "costmodel validate --reference deepbench-rnn",
+            "h200-cudnn-rnn": "costmodel validate --reference h200-cudnn-rnn",
+            "gnmt-dle": "costmodel validate --reference gnmt-dle",
+            "neusight-e2e": "python -m costmodel.reference.neusight_e2e"}
+OTHER_16BIT = {"fp16": "bf16", "bf16": "fp16"}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One source's score of a kind of prediction: ``median`` and ``p90`` of |predicted /
+    measured - 1| and the ``signed_median`` of predicted / measured - 1 (negative: the
+    predictions run too fast), over ``rows`` rows of ``gpus`` (``architecture``, ``dtype``).
+    ``extrapolated``: from another architecture or dtype than the device's (``note`` says)."""
+
+    kind: str
+    mode: str
+    source: str
+    what: str
+    protocol: str
+    architecture: str
+    dtype: str
+    stack: str
+    host: bool
+    median: float
+    p90: float
+    signed_median: float
+    rows: int
+    gpus: tuple[str, ...]
+    extrapolated: bool = False
+    note: str = ""
+
+    @property
+    def command(self) -> str:
+        """The command that prints the rows behind the figures."""
+        return COMMANDS[self.source]
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "mode": self.mode, "median": self.median, "p90": self.p90,
+                "signed_median": self.signed_median, "rows": self.rows,
+                "gpus": list(self.gpus), "architecture": self.architecture,
+                "dtype": self.dtype, "stack": self.stack or None, "host": self.host,
+                "source": self.source, "what": self.what, "protocol": self.protocol,
+                "command": self.command, "extrapolated": self.extrapolated,
+                "note": self.note or None}
+
+
+@lru_cache(maxsize=1)
+def entries() -> tuple[dict, ...]:
+    """The shipped entries (``accuracy.toml``)."""
+    text = resources.files("costmodel").joinpath("data", "fitted", "accuracy.toml").read_text()
+    return tuple(tomllib.loads(text)["entry"])
+
+
+def why_none(hw: Hardware) -> str | None:
+    """Why no published measurement scores times on ``hw`` (None: some may)."""
+    if getattr(hw, "efficiency", None):
+        return "a calibrated profile: its own `costmodel validate` run measures its error"
+    if hw.architecture == "cpu":
+        return "no published measurements of CPUs here; `costmodel calibrate` measures yours"
+    if hw.architecture not in GENERATIONS:
+        return (f"no published measurements of {hw.vendor or 'this'} "
+                f"{hw.architecture or 'device'} here")
+    return None
+
+
+def expected_error(kind: str, gpu: str | Hardware, mode: str, dtype: str = "fp32",
+                   stack: str | None = None, host: bool | None = None) -> Evidence | None:
+    """The evidence that applies to a ``kind`` of time (``recurrence`` or ``transformer``) in
+    ``mode`` on ``gpu`` (see the module docstring), or None. ``stack``: the resolved cuDNN
+    stack of a recurrence (default: what ``auto`` picks on ``gpu``); ``host``: whether a host
+    bound applies (default: whether ``gpu`` carries one)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind={kind!r}: expected one of {', '.join(KINDS)}")
+    if mode not in MODES:
+        raise ValueError(f"mode={mode!r}: expected one of {', '.join(MODES)}")
+    hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
+    if why_none(hw):
+        return None
+    if kind == "recurrence":
+        from costmodel.implementations import cudnn_stack
+
+        stack = cudnn_stack.resolve(stack or cudnn_stack.AUTO, hw)
+        host = (getattr(hw, "host", None) is not None) if host is None else host
+    else:
+        stack, host = "", False
+    same = [e for e in entries() if e["kind"] == kind and e["mode"] == mode
+            and e["stack"] == stack and e["host"] == host]
+    dtypes = [t for t in (dtype, OTHER_16BIT.get(dtype)) if t]
+    chosen = [e for e in same if e["dtype"] in dtypes]
+    if not chosen:
+        return None
+    order = list(GENERATIONS)
+    here = order.index(hw.architecture)
+    rows = {}
+    for e in chosen:
+        rows[e["architecture"]] = max(rows.get(e["architecture"], 0), e["rows"])
+    # nearest generation; a tie goes to the one with more rows, then to the newer
+    nearest = min(rows, key=lambda a: (abs(order.index(a) - here), -rows[a], -order.index(a)))
+    chosen = [e for e in chosen if e["architecture"] == nearest]
+    wanted = next(t for t in dtypes if any(e["dtype"] == t for e in chosen))
+    notes = [f"no {dtype} rows: {wanted}'s"] if wanted != dtype else []
+    if nearest != hw.architecture:
+        notes.append(f"no {hw.architecture} rows: {nearest}'s, the nearest generation measured")
+    best = max((e for e in chosen if e["dtype"] == wanted),
+               key=lambda e: (e["rows"], e["source"]))
+    return Evidence(kind=kind, mode=mode, source=best["source"], what=best["what"],
+                    protocol=best["protocol"], architecture=best["architecture"],
+                    dtype=best["dtype"], stack=best["stack"], host=best["host"],
+                    median=best["median"], p90=best["p90"],
+                    signed_median=best["signed_median"], rows=best["rows"],
+                    gpus=tuple(best["gpus"]), extrapolated=bool(notes), note="; ".join(notes))
+
+
+KIND_LABELS = {"recurrence": "recurrences", "transformer": "Transformer"}
+
+
+def describe(kind: str, by_mode: dict) -> str:
+    """One sentence: a ``kind``'s evidence per mode (``by_mode``: mode -> :class:`Evidence`
+    or its ``as_dict()``, or None), as ``compare`` prints it."""
+    parts = []
+    for mode, e in by_mode.items():
+        if e is None:
+            parts.append(f"{mode}: no published measurement")
+            continue
+        e = e.as_dict() if isinstance(e, Evidence) else e
+        gpus = ", ".join(e["gpus"])
+        note = f"; {e['note']}" if e["note"] else ""
+        if e["rows"] == 1:
+            parts.append(f"{mode} {100 * e['signed_median']:+.0f}% (1 row, {gpus}, "
+                         f"{e['source']}, {e['protocol']}{note})")
+        else:
+            parts.append(f"{mode} {100 * e['median']:.0f} / {100 * e['p90']:.0f}%, signed "
+                         f"{100 * e['signed_median']:+.0f}% ({e['rows']} rows, {gpus}, "
+                         f"{e['source']}, {e['protocol']}{note})")
+    return (f"time error, {KIND_LABELS[kind]} (median / p90 of |predicted / measured - 1|, "
+            f"signed median; published measurements, docs/compare.md): " + "; ".join(parts))

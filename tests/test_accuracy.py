@@ -1,0 +1,174 @@
+"""The time-error evidence compare states (costmodel.accuracy, accuracy.toml): the shipped
+figures are the validation's scores, recomputed here from the sources; the lookup picks the
+entry the module docstring says; compare's table and JSON carry it."""
+
+import json
+import tomllib
+
+import numpy as np
+import pytest
+
+import costmodel as cm
+from costmodel import accuracy
+from costmodel.reference import accuracy as generator
+from tests.clirun import run
+
+
+def _shipped(**key) -> list[dict]:
+    return [e for e in accuracy.entries() if all(e[k] == v for k, v in key.items())]
+
+
+@pytest.fixture(scope="module")
+def deepbench():
+    return generator.entries(generator.deepbench_rows())
+
+
+def test_deepbench_entries_are_the_leave_one_gpu_out_scores(deepbench):
+    """Recomputed from the scored rows: every deepbench-rnn entry equals the shipped one."""
+    assert deepbench == _shipped(source="deepbench-rnn")
+    assert len(deepbench) == 10
+
+
+def test_volta_fp32_forward_is_the_figure_validation_md_reports(deepbench):
+    """docs/validation.md: V100 fp32 forward 27.7 / 51.3 % (leave-one-GPU-out)."""
+    (v100,) = [e for e in deepbench if e["architecture"] == "volta" and e["dtype"] == "fp32"
+               and e["mode"] == "inference"]
+    assert (round(100 * v100["median"], 1), round(100 * v100["p90"], 1)) == (27.7, 51.3)
+    assert v100["gpus"] == ["v100"] and v100["rows"] == 53
+
+
+def test_training_entry_scores_forward_plus_backward_of_one_configuration():
+    """A training row is a sheet's forward and backward summed: the error of the sum, which
+    lies between the two phases' errors (a weighted mean of them)."""
+    from costmodel.reference import score
+
+    f = score.scored("deepbench-rnn")
+    train = f[(f["mode"] == "train") & (f.gpu == "m40")]
+    one = train[(train.family == "lstm") & (train.hidden == train.hidden.min())]
+    one = one[one.batch == one.batch.min()]
+    one = one[one.steps == one.steps.min()]
+    fwd = one[one.phase == "forward"].iloc[0]
+    bwd = one[one.phase == "backward"].iloc[0]
+    rows = generator.deepbench_rows()
+    mine = rows[(rows["mode"] == "training") & (rows.gpu == "m40")
+                & np.isclose(rows.measured_s, fwd.measured_s + bwd.measured_s)]
+    assert len(mine) >= 1
+    err = mine.predicted_s.iloc[0] / mine.measured_s.iloc[0] - 1
+    low, high = sorted([fwd.error_model, bwd.error_model])
+    assert low - 1e-12 <= err <= high + 1e-12
+
+
+def test_nothing_fitted_sources_match_the_shipped_entries():
+    """gnmt-dle and h200-cudnn-rnn fit nothing: their entries recompute exactly."""
+    for rows, name in ((generator.gnmt_rows(), "gnmt-dle"),
+                       (generator.h200_rnn_rows(), "h200-cudnn-rnn")):
+        assert generator.entries(rows) == _shipped(source=name)
+
+
+def test_h200_default_entry_is_the_model_column_median():
+    """h200-cudnn-rnn, fp32 inference, default stack: 47.6 % median (validation.md's
+    per-dtype row of reference-all.txt)."""
+    (e,) = _shipped(source="h200-cudnn-rnn", mode="inference", dtype="fp32", stack="pr62143",
+                    host=False)
+    assert round(100 * e["median"], 1) == 47.6 and e["rows"] == 102
+
+
+def test_e2e_entry_of_one_gpu_recomputes():
+    """One held-out GPU of NeuSight's end-to-end rows (the full set takes a minute): the
+    Turing entry (T4 inference, 5 rows) equals the shipped one."""
+    (e,) = generator.entries(generator.e2e_rows(gpus=["t4"]))
+    assert e == _shipped(source="neusight-e2e", architecture="turing", mode="inference")[0]
+
+
+def test_shipped_file_renders_from_its_own_entries():
+    """render(entries) round-trips through TOML: the file holds what the lookup reads."""
+    text = generator.render(list(accuracy.entries()))
+    assert tuple(tomllib.loads(text)["entry"]) == accuracy.entries()
+
+
+@pytest.mark.parametrize("gpu, kind, mode, source, architecture, extrapolated", [
+    ("v100", "recurrence", "inference", "deepbench-rnn", "volta", False),
+    ("p100", "recurrence", "training", "deepbench-rnn", "pascal", False),
+    ("h100", "recurrence", "inference", "h200-cudnn-rnn", "hopper", False),
+    # ampere: GNMT's one training row is ampere's own; no ampere inference rows -> the
+    # nearest generation with rows under the same (cuDNN 8) stack: hopper
+    ("a100", "recurrence", "training", "gnmt-dle", "ampere", False),
+    ("a100", "recurrence", "inference", "h200-cudnn-rnn", "hopper", True),
+    # turing (T4) runs the DeepBench stack under auto: volta and ampere are equally near,
+    # volta has 53 rows to ampere's 1
+    ("t4", "recurrence", "training", "deepbench-rnn", "volta", True),
+    ("t4", "transformer", "inference", "neusight-e2e", "turing", False),
+    ("l4", "transformer", "training", "neusight-e2e", "ada", False),
+])
+def test_lookup(gpu, kind, mode, source, architecture, extrapolated):
+    e = cm.expected_error(kind, gpu, mode)
+    assert (e.source, e.architecture, e.extrapolated) == (source, architecture, extrapolated)
+    assert bool(e.note) == extrapolated
+    assert 0 <= e.median <= e.p90 and abs(e.signed_median) <= e.p90 + 1e-9
+
+
+def test_stack_and_host_select_their_own_rows():
+    default = cm.expected_error("recurrence", "h100", "training")
+    deepbench = cm.expected_error("recurrence", "h100", "training", stack="deepbench")
+    host = cm.expected_error("recurrence", "h100", "training", host=True)
+    assert (default.stack, deepbench.stack, host.host) == ("pr62143", "deepbench", True)
+    assert len({default.median, deepbench.median, host.median}) == 3
+
+
+def test_dtype_falls_back_to_the_other_16bit_type_only():
+    """bf16 on Volta: no bf16 DeepBench rows -> fp16's, said so; fp16 Transformer: NeuSight
+    timed fp32 only -> no evidence (fp32 is not a stand-in for a 16-bit run)."""
+    e = cm.expected_error("recurrence", "v100", "inference", "bf16")
+    assert e.dtype == "fp16" and "no bf16 rows" in e.note and e.extrapolated
+    assert cm.expected_error("transformer", "a100", "inference", "fp16") is None
+
+
+def test_no_evidence_for_devices_no_source_measured():
+    """An AMD GPU: no source; a calibrated profile (this VM's CPU): its own validation run."""
+    from pathlib import Path
+
+    from costmodel.hardware import load_hardware
+
+    assert cm.expected_error("transformer", "mi300x", "inference") is None
+    assert "AMD" in accuracy.why_none(load_hardware("mi300x"))
+    profile = Path(__file__).parents[1] / "validation/results/cpu-amd-epyc-1t-s4.toml"
+    hw = load_hardware(str(profile))
+    assert cm.expected_error("recurrence", hw, "inference") is None
+    assert "calibrated profile" in accuracy.why_none(hw)
+
+
+def test_bad_kind_or_mode_names_the_argument():
+    with pytest.raises(ValueError, match="kind='cnn'"):
+        cm.expected_error("cnn", "a100", "inference")
+    with pytest.raises(ValueError, match="mode='decode'"):
+        cm.expected_error("recurrence", "a100", "decode")
+
+
+def test_compare_json_and_table_carry_the_evidence():
+    code, out, _ = run("compare", "--n", "512", "--d", "768", "--gpu", "v100", "--format",
+                     "json")
+    assert code == 0
+    ee = json.loads(out)["assumptions"]["expected_error"]
+    assert ee["why_none"] is None
+    assert ee["recurrence"]["inference"]["source"] == "deepbench-rnn"
+    assert ee["recurrence"]["inference"]["command"].startswith("costmodel validate")
+    assert ee["transformer"]["training"]["source"] == "neusight-e2e"
+    code, table, _ = run("compare", "--n", "512", "--d", "768", "--gpu", "v100")
+    assert code == 0 and "time error, recurrences" in table and "deepbench-rnn" in table
+
+
+def test_compare_shows_only_the_kinds_and_modes_of_its_rows():
+    code, out, _ = run("compare", "--n", "64", "--d", "256", "--gpu", "a100", "--models", "lstm",
+                     "--mode", "training", "--format", "json")
+    ee = json.loads(out)["assumptions"]["expected_error"]
+    assert code == 0 and "transformer" not in ee and "recurrence" in ee
+    code, table, _ = run("compare", "--n", "64", "--d", "256", "--gpu", "a100", "--models",
+                       "lstm", "--mode", "training")
+    assert "training" in table and "inference 48" not in table
+
+
+def test_decode_says_no_measurement_scores_it():
+    code, out, _ = run("compare", "--n", "1024", "--d", "512", "--gpu", "h100", "--mode",
+                     "decode", "--format", "json")
+    assert code == 0
+    assert "decode step" in json.loads(out)["assumptions"]["expected_error"]["why_none"]
