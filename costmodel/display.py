@@ -132,8 +132,20 @@ def assumptions_html(said: dict) -> str:
     for key, value in said.items():
         if key == "attention" and value:
             value = "; ".join(f"{mode}: {a['label']}" for mode, a in value.items())
+        if key == "expected_error" and value:
+            value = _expected_error_text(value)
         items.append(f"<dt>{html.escape(key)}</dt><dd>{html.escape(str(value))}</dd>")
     return "<details><summary>assumptions</summary><dl>" + "".join(items) + "</dl></details>"
+
+
+def _expected_error_text(expected: dict) -> str:
+    """compare's time-error evidence as sentences (costmodel.accuracy.describe)."""
+    from costmodel import accuracy
+
+    if expected.get("why_none"):
+        return f"not known here ({expected['why_none']})"
+    return " ".join(accuracy.describe(kind, expected[kind]) + "."
+                    for kind in accuracy.KINDS if kind in expected)
 
 
 def prediction_frame(prediction) -> pd.DataFrame:

@@ -172,3 +172,29 @@ def test_host_costs_come_from_the_length_grid_alone():
     # 400 (801): a slope of about 10 us per kernel, 0.26 ms per call, 1 ms per backward
     assert 5e-6 < host.kernel_s < 15e-6 and 0 < host.call_s < 0.289e-3
     assert 0 < host.backward_call_s < 1.3107e-3
+
+
+def test_kernel_time_tool_sums_the_profiled_kernels():
+    """tools/h200_kernel_time.py: a call's GPU time is the sum of its profiled kernels'
+    durations (autograd/op rows left out), checked on the first headline row by hand."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("kt", root / "tools" / "h200_kernel_time.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    folder = root / "validation" / "results" / "gpu-h200-s6"
+    frame = tool.rows(folder)
+    assert len(frame) == 485 and set(frame.run) == {"run1", "run2", "run3"}
+    raw = json.loads((folder / "run1" / "gpu-probe-h200.json").read_text())["rnn"][0]
+    by_hand = sum(k["total_us"] for k in raw["kernels_inference"]) / 1e3
+    first = frame[frame.run == "run1"].iloc[0]
+    assert first.gpu_ms == pytest.approx(by_hand)
+    assert first["wall/gpu"] == pytest.approx(raw["inference_ms"] / by_hand)
+    # GEMM-per-step calls (a launch per step: > 12 per call) are host-bound, every one of
+    # them; calls of one persistent kernel (a few launches) run about at the GPU's time
+    per_step = frame[frame.kernels > 12]["wall/gpu"]
+    assert len(per_step) == 399 and per_step.min() > 1 and per_step.median() > 3
+    assert frame[frame.kernels <= 12]["wall/gpu"].median() < 1.5
+    assert tool.main([str(folder / "nothing-here")]) == 2

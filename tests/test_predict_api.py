@@ -143,9 +143,11 @@ def test_markdown_states_each_assumption_once():
                         "--attention", "flash")
     bullets = [line for line in out.splitlines() if line.startswith("- ")]
     # heads/ffn/dropout, step, inference, attention, rnn, the per-op floor (default GPU),
-    # and (fp32 on the A100) which matmuls run on TF32
-    assert code == 0 and len(bullets) == 7
-    assert len({b.split(":")[0] for b in bullets}) == 7  # each once
+    # the time error of the recurrences and of the Transformer, and (fp32 on the A100)
+    # which matmuls run on TF32
+    assert code == 0 and len(bullets) == 9
+    assert len({b.split(":")[0] for b in bullets}) == 9  # each once
+    assert sum(b.startswith("- time error, ") for b in bullets) == 2
     assert "- attention: flash in training, flash in inference (explicit)" in bullets
 
 
