@@ -72,6 +72,14 @@ def test_ops_shapes_follow_neusight_files_and_time_on_the_cpu():
     assert all(r[-1] > 0 for r in out["gemm"] + out["vec"])
     # the rows import as the shipped h200-ops files are read: NeuSight's columns
     assert out["gemm"][0][:6] == quick["gemm"][0]
+    # softmax / LayerNorm either side of PyTorch's dispatch limits, with the torch version
+    full = {(r[1], r[3]) for r in grid["dispatch"]}
+    assert {("softmax", 2048), ("softmax", 2176), ("softmax", 9216), ("softmax", 9344),
+            ("softmax", 12288)} <= full
+    assert len(grid["dispatch"]) == 2 * len(gpu_ops.DISPATCH_BATCHES) * len(
+        gpu_ops.DISPATCH_WIDTHS)
+    assert len(out["dispatch"]) == 4 and all(r[-1] > 0 for r in out["dispatch"])
+    assert out["torch"] == torch.__version__
 
 
 def test_calibrate_has_a_gpu_plan_with_the_full_plans_terms():

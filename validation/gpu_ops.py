@@ -23,12 +23,21 @@ STRIDE = 4  # every 4th shipped row: ~250 linear, ~400 bmm, ~180 pointwise
 MAX_MS = 5.0  # NeuSight's latency on its GPU; longer rows cost lease time and add little
 ACTIVE, SAMPLE = 25, 5  # NeuSight collect.py: 25 timed calls, mean of the 5 fastest
 WARMUP = 3
+#: softmax and LayerNorm rows either side of PyTorch's softmax dispatch limits (fp32; the
+#: warp kernel up to 1024 wide before PyTorch 2.7 and 2048 since, cunn_SoftMaxForwardReg while
+#: ceil(width / 1024) < 10, the shared-memory kernel while the row fits 48 KiB, else the
+#: three-pass kernel: aten/src/ATen/native/cuda/SoftMax.cu, PR #144679): what the shipped
+#: NeuSight widths (PyTorch 2.1) cannot say about the current dispatch's kernels
+DISPATCH_WIDTHS = (1024, 1056, 2048, 2176, 3072, 4096, 4224, 8192, 9216, 9344, 10240, 12288,
+                   16384)
+DISPATCH_BATCHES = (8192, 32768)
 GEMM_FILES = ("neusight-linear-h100", "neusight-bmm-h100")
 VEC_FILE = "neusight-vec-a100-pcie-40gb"
 
 
 def shapes(quick: bool = False) -> dict[str, list[list]]:
-    """{"gemm": [[row, op, B, M, N, K], ...], "vec": [[row, op, B, H], ...]} to time;
+    """{"gemm": [[row, op, B, M, N, K], ...], "vec": [[row, op, B, H], ...], "dispatch":
+    [[id, op, B, H], ...]} to time (``dispatch``: :data:`DISPATCH_WIDTHS`, not NeuSight's);
     ``quick``: the smallest shape of each op instead (the CPU smoke test)."""
     out: dict[str, list[list]] = {"gemm": [], "vec": []}
     for kind, names in (("gemm", GEMM_FILES), ("vec", (VEC_FILE,))):
@@ -45,6 +54,10 @@ def shapes(quick: bool = False) -> dict[str, list[list]]:
                     smallest.setdefault(r[1], r)
                 rows = list(smallest.values())
             out[kind] += [r[:len(keep)] for r in rows]
+    widths, batches = (DISPATCH_WIDTHS[:2], (8,)) if quick else (DISPATCH_WIDTHS,
+                                                                   DISPATCH_BATCHES)
+    out["dispatch"] = [[f"dispatch-{i}", op, b, h] for i, (op, b, h) in enumerate(
+        (op, b, h) for op in ("softmax", "ln") for b in batches for h in widths)]
     return out
 
 
@@ -97,17 +110,17 @@ def time_ops(torch, max_s: float, quick: bool = False, log=print, kind: str = "c
     grid = shapes(quick)
     dev = torch.device(kind)
     out = {"protocol": __doc__.split("\n\n")[1].replace("\n", " "), "gemm": [], "vec": [],
-           "skipped": 0}
+           "dispatch": [], "skipped": 0, "torch": torch.__version__}
     start = time.perf_counter()
-    for family in ("gemm", "vec"):  # grad mode as found, like NeuSight's script
+    for family in ("gemm", "vec", "dispatch"):  # grad mode as found, like NeuSight's script
         for row in grid[family]:
             if time.perf_counter() - start > max_s:
                 out["skipped"] += 1
                 continue
-            fn, x = _op(family, row, dev, torch)
+            fn, x = _op("vec" if family == "dispatch" else family, row, dev, torch)
             out[family].append([*row, round(neusight_ms(fn, x, torch), 6)])
             del fn, x
     out["seconds"] = round(time.perf_counter() - start, 1)
-    log(f"ops: {len(out['gemm'])} GEMM, {len(out['vec'])} pointwise rows in {out['seconds']} s,"
-        f" {out['skipped']} skipped")
+    log(f"ops: {len(out['gemm'])} GEMM, {len(out['vec'])} pointwise, {len(out['dispatch'])} "
+        f"dispatch rows in {out['seconds']} s, {out['skipped']} skipped")
     return out
