@@ -20,12 +20,14 @@ calibrated profile (its own ``costmodel validate`` run is its evidence) or a non
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from costmodel.hardware import Hardware, load_hardware
+import tomllib
+
+from costmodel.checks import check_choice
+from costmodel.hardware import DTYPES, Hardware, load_hardware
 
 #: NVIDIA generations in order (the nearest one measured stands in for a missing one)
 GENERATIONS = ("maxwell", "pascal", "volta", "turing", "ampere", "ada", "hopper")
@@ -107,6 +109,7 @@ def expected_error(kind: str, gpu: str | Hardware, mode: str, dtype: str = "fp32
         raise ValueError(f"kind={kind!r}: expected one of {', '.join(KINDS)}")
     if mode not in MODES:
         raise ValueError(f"mode={mode!r}: expected one of {', '.join(MODES)}")
+    check_choice("dtype", dtype, DTYPES)
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
     if why_none(hw):
         return None

@@ -3,10 +3,10 @@ figures are the validation's scores, recomputed here from the sources; the looku
 entry the module docstring says; compare's table and JSON carry it."""
 
 import json
-import tomllib
 
 import numpy as np
 import pytest
+import tomllib
 
 import costmodel as cm
 from costmodel import accuracy
@@ -142,6 +142,12 @@ def test_bad_kind_or_mode_names_the_argument():
         cm.expected_error("cnn", "a100", "inference")
     with pytest.raises(ValueError, match="mode='decode'"):
         cm.expected_error("recurrence", "a100", "decode")
+    with pytest.raises(ValueError, match="dtype"):
+        cm.expected_error("recurrence", "a100", "inference", "fp23")
+    with pytest.raises(ValueError, match="unknown hardware 'a1000'"):
+        cm.expected_error("recurrence", "a1000", "inference")
+    # a dtype no source timed: no evidence, not an error
+    assert cm.expected_error("transformer", "h100", "inference", "fp8") is None
 
 
 def test_compare_json_and_table_carry_the_evidence():

@@ -42,14 +42,15 @@ HEADER = ("# Written by `python -m costmodel.reference.accuracy` (costmodel/refe
           "predicted / measured - 1 (negative: too fast).\n")
 #: source -> what its rows time and how they are scored
 SOURCES = {
-    "deepbench-rnn": ("cuDNN RNN/LSTM/GRU calls timed alone (Baidu DeepBench, cuDNN 5-7.6)",
-                      "leave-one-GPU-out"),
-    "h200-cudnn-rnn": ("nn.RNN/LSTM/GRU calls on an H200 (this project, cuDNN 9.19, PyTorch "
-                       "2.11, cloud VM)", "nothing fitted on these rows"),
-    "gnmt-dle": ("a whole GNMT v2 training iteration (8 LSTM layers, attention, classifier; "
-                 "NVIDIA DeepLearningExamples, cuDNN 8.0.1)", "nothing fitted"),
-    "neusight-e2e": ("whole HuggingFace Transformer models (BERT-large, GPT-2 large, GPT-3 "
-                     "XL / 2.7B, OPT-1.3B; fp32, eager; NeuSight)", "leave-one-GPU-out"),
+    "deepbench-rnn": (("cuDNN RNN/LSTM/GRU calls timed alone (Baidu DeepBench, cuDNN "
+                       "5-7.6)"), "leave-one-GPU-out"),
+    "h200-cudnn-rnn": (("nn.RNN/LSTM/GRU calls on an H200 (this project, cuDNN 9.19, "
+                        "PyTorch 2.11, cloud VM)"), "nothing fitted on these rows"),
+    "gnmt-dle": (("a whole GNMT v2 training iteration (8 LSTM layers, attention, "
+                  "classifier; NVIDIA DeepLearningExamples, cuDNN 8.0.1)"), "nothing fitted"),
+    "neusight-e2e": (("whole HuggingFace Transformer models (BERT-large, GPT-2 large, "
+                      "GPT-3 XL / 2.7B, OPT-1.3B; fp32, eager; NeuSight)"),
+                     "leave-one-GPU-out"),
 }
 
 
