@@ -116,11 +116,24 @@ def test_stack_and_host_select_their_own_rows():
 
 
 def test_dtype_falls_back_to_the_other_16bit_type_only():
-    """bf16 on Volta: no bf16 DeepBench rows -> fp16's, said so; fp16 Transformer: NeuSight
-    timed fp32 only -> no evidence (fp32 is not a stand-in for a 16-bit run)."""
+    """bf16 on Volta: no bf16 DeepBench rows -> fp16's, said so. 16-bit Transformers: only
+    LLMCompass's A100 rows (fp16), never NeuSight's fp32 ones."""
     e = cm.expected_error("recurrence", "v100", "inference", "bf16")
     assert e.dtype == "fp16" and "no bf16 rows" in e.note and e.extrapolated
-    assert cm.expected_error("transformer", "a100", "inference", "fp16") is None
+    own = cm.expected_error("transformer", "a100", "inference", "fp16")
+    assert (own.source, own.extrapolated) == ("llmcompass", False)
+    bf16 = cm.expected_error("transformer", "a100", "inference", "bf16")
+    assert bf16.source == "llmcompass" and "no bf16 rows: fp16's" in bf16.note
+    hopper = cm.expected_error("transformer", "h100", "inference", "fp16")
+    assert hopper.architecture == "ampere" and "no hopper rows" in hopper.note
+    assert cm.expected_error("transformer", "a100", "training", "fp16") is None
+
+
+def test_llmcompass_entry_is_the_prefill_layer_ops_score():
+    """validation.md: LLMCompass prefill layer ops 7.5 % median (leave-one-family-out)."""
+    (e,) = generator.entries(generator.llmcompass_rows())
+    assert e == _shipped(source="llmcompass")[0]
+    assert round(100 * e["median"], 1) == 7.5 and e["rows"] == 10 and e["dtype"] == "fp16"
 
 
 def test_no_evidence_for_devices_no_source_measured():

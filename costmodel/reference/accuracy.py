@@ -17,6 +17,9 @@ own protocol (leave-one-GPU-out wherever the source fits anything):
   ``length`` grid, whose rows that column leaves out).
 - ``gnmt-dle``: a whole GNMT v2 training iteration (8 LSTM layers plus attention and the
   classifier) on an A100 and a V100 with cuDNN 8.0.1, nothing fitted.
+- ``llmcompass``: the ops of one GPT-3 layer in prefill, 16-bit, on an A100 SXM (timing terms
+  leave-one-family-out): the only 16-bit Transformer rows; each op's error, which overstates a
+  whole layer's (the layer's summed ops miss by 0.9 %).
 - ``neusight-e2e``: whole HuggingFace Transformer models (BERT, GPT-2, GPT-3, OPT; fp32,
   eager), leave-one-GPU-out. Inference: a forward; training: forward + backward (``step``).
 
@@ -48,6 +51,8 @@ SOURCES = {
                         "PyTorch 2.11, cloud VM)"), "nothing fitted on these rows"),
     "gnmt-dle": (("a whole GNMT v2 training iteration (8 LSTM layers, attention, "
                   "classifier; NVIDIA DeepLearningExamples, cuDNN 8.0.1)"), "nothing fitted"),
+    "llmcompass": (("the ops of one GPT-3 175B layer in prefill (TP 4, 16-bit, A100 SXM; "
+                    "LLMCompass), each op scored"), "timing terms leave-one-family-out"),
     "neusight-e2e": (("whole HuggingFace Transformer models (BERT-large, GPT-2 large, "
                       "GPT-3 XL / 2.7B, OPT-1.3B; fp32, eager; NeuSight)"),
                      "leave-one-GPU-out"),
@@ -110,6 +115,19 @@ def gnmt_rows() -> pd.DataFrame:
                       for stack in ("pr62143", "deepbench")], ignore_index=True)
 
 
+def llmcompass_rows() -> pd.DataFrame:
+    """The ops of one GPT-3 175B layer (TP 4) in prefill, 16-bit, on an A100 SXM: each op's
+    prediction with the timing terms fitted leave-one-family-out (LLMCompass's rows)."""
+    from costmodel.reference import llmcompass
+
+    f = llmcompass.rows()
+    predicted = llmcompass.leave_one_family_out(f)
+    prefill = (f.family == "layer_op_prefill").to_numpy()
+    f = f[prefill]
+    return _frame("llmcompass", "transformer", "inference", f.dtype, f.gpu,
+                  predicted[prefill], f.measured_s, "")
+
+
 def e2e_rows(gpus=None) -> pd.DataFrame:
     """NeuSight's whole-model rows, leave-one-GPU-out (``gpus``: only these held out)."""
     from costmodel.reference import neusight_e2e, published
@@ -150,8 +168,8 @@ def entries(rows: pd.DataFrame) -> list[dict]:
 
 
 def all_rows() -> pd.DataFrame:
-    return pd.concat([deepbench_rows(), h200_rnn_rows(), gnmt_rows(), e2e_rows()],
-                     ignore_index=True)
+    return pd.concat([deepbench_rows(), h200_rnn_rows(), gnmt_rows(), llmcompass_rows(),
+                      e2e_rows()], ignore_index=True)
 
 
 def render(items: list[dict]) -> str:
