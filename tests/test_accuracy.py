@@ -191,3 +191,19 @@ def test_decode_says_no_measurement_scores_it():
                      "decode", "--format", "json")
     assert code == 0
     assert "decode step" in json.loads(out)["assumptions"]["expected_error"]["why_none"]
+
+
+def test_compare_with_a_host_profile_reports_the_host_bounded_entries(tmp_path):
+    """--host puts the host bound on the recurrences: their evidence is the H200's bounded
+    column (an A100 has none of its own: hopper's, said so)."""
+    profile = tmp_path / "vm.toml"
+    profile.write_text('name = "vm"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n'
+                       '[efficiency]\n[host]\nkernel_s = 10e-6\ncall_s = 1e-4\n'
+                       'backward_call_s = 1e-3\n')
+    code, out, _ = run("compare", "--n", "512", "--d", "768", "--gpu", "a100", "--host",
+                       str(profile), "--format", "json")
+    rec = json.loads(out)["assumptions"]["expected_error"]["recurrence"]
+    assert code == 0 and rec["inference"]["host"] and rec["training"]["host"]
+    assert rec["inference"]["source"] == "h200-cudnn-rnn" and rec["inference"]["extrapolated"]
+    (shipped,) = _shipped(source="h200-cudnn-rnn", mode="inference", dtype="fp32", host=True)
+    assert rec["inference"]["median"] == shipped["median"]
