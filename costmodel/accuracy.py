@@ -9,13 +9,13 @@ being made, on the device's architecture (``costmodel/data/fitted/accuracy.toml`
     >>> round(e.median, 3), e.source, e.gpus
     (0.277, 'deepbench-rnn', ('v100',))
 
-Which entry applies: the same kind, mode (``inference`` or ``training``), cuDNN stack and
-host bound, in the device's dtype or the other 16-bit type (fp16 <-> bf16); of those, the
-device's architecture, else the nearest generation measured (a tie takes the one with more
-rows, then the newer); there, the device's dtype before the other 16-bit one; among the
-sources left, the one with the most rows. ``extrapolated`` marks another architecture or
-dtype than the device's. No entry applies to a CPU, a
-calibrated profile (its own ``costmodel validate`` run is its evidence) or a non-NVIDIA GPU.
+Which entry applies: among the entries of the same kind, mode (``inference`` or
+``training``), cuDNN stack and host bound, in the device's dtype or the other 16-bit type
+(fp16 <-> bf16): those of the device's architecture, else of the nearest generation measured
+(a tie takes the one with more rows, then the newer); there, the device's dtype before the
+other 16-bit type; then the source with the most rows. ``extrapolated`` marks an entry of
+another architecture or dtype than the device's. No entry applies to a CPU, a calibrated
+profile (its own ``costmodel validate`` run is its evidence) or a non-NVIDIA GPU.
 """
 
 from __future__ import annotations
