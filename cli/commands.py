@@ -210,6 +210,7 @@ def formula(module, quantity, latex, layers, bidirectional, attention, mode):
 def _register_optional_commands():
     """Commands that live in their own modules (claims; calibrate and validate need torch only
     when they run, so their modules import without it)."""
+    from .accuracy_command import accuracy
     from .claims import claims
     from .measure_claims import measure_claims
     from .padding_command import padding
@@ -219,7 +220,7 @@ def _register_optional_commands():
     from .validation_commands import calibrate, validate
 
     for command in (claims, measure_claims, padding, sweep, calibrate, validate, plot,
-                    report):
+                    report, accuracy):
         cli.add_command(command)
     for command in cli.commands.values():
         # the same help flags whether a command runs under the group or on its own

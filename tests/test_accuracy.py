@@ -207,3 +207,33 @@ def test_compare_with_a_host_profile_reports_the_host_bounded_entries(tmp_path):
     assert rec["inference"]["source"] == "h200-cudnn-rnn" and rec["inference"]["extrapolated"]
     (shipped,) = _shipped(source="h200-cudnn-rnn", mode="inference", dtype="fp32", host=True)
     assert rec["inference"]["median"] == shipped["median"]
+
+
+def test_accuracy_command_lists_every_entry_and_one_gpus():
+    code, out, _ = run("accuracy", "--format", "json")
+    assert code == 0 and json.loads(out) == [dict(e) for e in accuracy.entries()]
+    code, out, _ = run("accuracy")
+    assert code == 0 and out.count("deepbench-rnn") == 10 and "signed median" in out
+    code, out, _ = run("accuracy", "--gpu", "t4", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and [(r["kind"], r["mode"]) for r in rows] == [
+        ("recurrence", "inference"), ("recurrence", "training"),
+        ("transformer", "inference"), ("transformer", "training")]
+    # the same entries compare states for the T4
+    for r in rows:
+        e = cm.expected_error(r["kind"], "t4", r["mode"])
+        assert r["evidence"] == e.as_dict()
+    code, out, _ = run("accuracy", "--gpu", "a100", "--dtype", "fp16", "--format", "csv")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 5 and lines[0].startswith("kind,mode,median")
+    assert "no published measurement" in lines[-1]  # no 16-bit Transformer training rows
+
+
+def test_accuracy_command_refuses_bad_input_with_one_line():
+    for argv, words in ((("--gpu", "a1000"), "unknown hardware 'a1000'"),
+                        (("--dtype", "bf16"), "--dtype applies with --gpu"),
+                        (("--gpu", "a100", "--dtype", "fp8"), "fp8")):
+        code, out, err = run("accuracy", *argv)
+        assert code == 2 and words in err and out == "" and len(err.strip().splitlines()) == 1
+    code, out, _ = run("accuracy", "--gpu", "mi300x", "--format", "markdown")
+    assert code == 0 and out.count("no published measurements of AMD") == 4

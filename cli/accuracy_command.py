@@ -1,0 +1,108 @@
+"""``costmodel accuracy``: how far costmodel's GPU times were from published measurements
+(costmodel.accuracy): every shipped entry, or the ones ``compare`` states for one GPU."""
+
+from __future__ import annotations
+
+import click
+
+from . import render
+from .tables import wrapped_text
+
+FORMATS = ("table", "json", "csv", "markdown", "latex")
+DTYPES = ("fp32", "bf16", "fp16")
+ALL_COLUMNS = ("source", "kind", "architecture", "mode", "dtype", "stack", "host", "median %",
+               "p90 %", "signed %", "rows", "gpus")
+GPU_COLUMNS = ("kind", "mode", "median %", "p90 %", "signed %", "rows", "gpus", "source",
+               "note")
+NOTE = ("error = predicted / measured - 1: median and p90 of its absolute value, and its signed "
+        "median (negative: the predictions ran too fast), over the rows of each source under "
+        "its own protocol (leave-one-GPU-out where it fits anything). Sources and commands: "
+        "docs/compare.md, 'How far to trust the times'; every figure: docs/validation.md.")
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _signed(value: float) -> str:
+    return f"{100 * value:+.1f}"
+
+
+def every_entry() -> tuple[list[str], list[list[str]], list[dict]]:
+    from costmodel import accuracy
+
+    raw = [dict(e) for e in accuracy.entries()]
+    body = [[e["source"], e["kind"], e["architecture"], e["mode"], e["dtype"],
+             e["stack"] or "-", "yes" if e["host"] else "no", _pct(e["median"]),
+             _pct(e["p90"]), _signed(e["signed_median"]), str(e["rows"]),
+             ", ".join(e["gpus"])] for e in raw]
+    return list(ALL_COLUMNS), body, raw
+
+
+def for_gpu(gpu: str, dtype: str) -> tuple[list[str], list[list[str]], list[dict], str]:
+    """The entry ``compare`` states per kind and mode on ``gpu`` (the default cuDNN stack,
+    no host bound), and why there is none where none applies."""
+    from costmodel import accuracy
+    from costmodel.hardware import load_hardware
+
+    hw = load_hardware(gpu)
+    why = accuracy.why_none(hw)
+    body, raw = [], []
+    for kind in accuracy.KINDS:
+        for mode in accuracy.MODES:
+            e = None if why else accuracy.expected_error(kind, hw, mode, dtype)
+            if e is None:
+                body.append([kind, mode, "-", "-", "-", "0", "-", "-",
+                             why or "no published measurement"])
+                raw.append({"kind": kind, "mode": mode, "evidence": None,
+                            "why_none": why or "no published measurement"})
+                continue
+            body.append([kind, mode, _pct(e.median), _pct(e.p90), _signed(e.signed_median),
+                         str(e.rows), ", ".join(e.gpus), e.source, e.note or "-"])
+            raw.append({"kind": kind, "mode": mode, "evidence": e.as_dict(), "why_none": None})
+    return list(GPU_COLUMNS), body, raw, f"{hw.name} ({hw.architecture or 'no architecture'}), {dtype}"
+
+
+@click.command("accuracy")
+@click.option("--gpu", default=None,
+              help="A catalogue GPU or device TOML: the entries `compare` states for it "
+                   "[default: every shipped entry].")
+@click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
+              help="With --gpu: the dtype of the times.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+              show_default=True)
+def accuracy(gpu, dtype, fmt):
+    """How far costmodel's GPU times were from published measurements: per source, kind
+    (recurrence, transformer), architecture, mode, dtype, cuDNN stack and host bound, the
+    median, p90 and signed median of the error. With --gpu, the entries `compare` states
+    beside its times on that GPU (the nearest architecture measured where it has none).
+
+    Example: costmodel accuracy --gpu t4
+    """
+    if gpu is None:
+        if dtype != "fp32":
+            raise click.UsageError("--dtype applies with --gpu (without it every entry "
+                                   "is listed, each with its dtype)")
+        header, body, raw = every_entry()
+        title = ""
+    else:
+        header, body, raw, title = for_gpu(gpu, dtype)
+    if fmt == "json":
+        click.echo(render.to_json(raw), nl=False)
+    elif fmt == "csv":
+        rows = raw if gpu is None else [
+            {"kind": r["kind"], "mode": r["mode"], **(r["evidence"] or {}),
+             "why_none": r["why_none"]} for r in raw]
+        if gpu is not None:
+            keys = list(dict.fromkeys(k for r in rows for k in r))
+            rows = [{k: r.get(k) for k in keys} for r in rows]
+        click.echo(render.to_csv([{k: (", ".join(v) if isinstance(v, list) else v)
+                                   for k, v in r.items()} for r in rows]), nl=False)
+    else:
+        table = {"markdown": render.to_markdown, "latex": render.to_latex}.get(
+            fmt, render.to_table)(header, body)
+        if title and fmt == "table":
+            click.echo(title)
+        click.echo(table, nl=False)
+        if fmt == "table":
+            click.echo(wrapped_text(NOTE), nl=False)
