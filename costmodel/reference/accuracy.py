@@ -159,9 +159,9 @@ def entries(rows: pd.DataFrame) -> list[dict]:
         err = g.error.to_numpy(float)
         what, protocol = SOURCES[key[0]]
         out.append({**dict(zip(keys, key)), "host": bool(key[-1]),
-                    "median": round(float(np.median(np.abs(err))), 4),
-                    "p90": round(float(np.quantile(np.abs(err), P90)), 4),
-                    "signed_median": round(float(np.median(err)), 4),
+                    "median": round(float(np.median(np.abs(err))), 6),
+                    "p90": round(float(np.quantile(np.abs(err), P90)), 6),
+                    "signed_median": round(float(np.median(err)), 6),
                     "rows": len(g), "gpus": sorted(set(g.gpu)), "what": what,
                     "protocol": protocol})
     return out
