@@ -21,6 +21,8 @@ KIND:
   roofline    the device's compute and bandwidth roofs, each kernel of each model a point
               at its arithmetic intensity (area: its share of the time) at one (n, d)
   validation  predicted vs measured on a published reference source (--reference)
+  accuracy    the time error compare states, per NVIDIA generation: recurrences and
+              Transformer, inference and training (--dtype; `costmodel accuracy` lists it)
 
 The axis named by --x takes the list of --n/--d/--batch; the other two take one value
 (memory: n is the axis; roofline: one value each). Assumptions go into a footnote.
@@ -45,7 +47,7 @@ def _one(name: str, values) -> int:
 
 @click.command("plot", help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("kind", type=click.Choice(["memory", "time", "depth", "roofline",
-                                           "validation"]), cls=NamedArgument)
+                                           "validation", "accuracy"]), cls=NamedArgument)
 @click.option("-o", "--output", required=True, help="Figure file: .png, .svg or .pdf.")
 @click.option("--n", "n", default="16:8192:x2", show_default=True, callback=values_option,
               help="Sequence lengths.")
@@ -107,6 +109,8 @@ def plot(kind, output, n, d, batch, x, gpu, models, mode, layers, heads, dtype, 
         fig = plot_roofline.plot_roofline(_one("n", n), _one("d", d), devices[0],
                                           batch=_one("batch", batch), mode=mode,
                                           attention=attention, **common)
+    elif kind == "accuracy":
+        fig = plots.plot_accuracy(dtype)
     else:
         fig = plot_roofline.reference_figure(reference)
     plots.save(fig, output)

@@ -265,7 +265,8 @@ def plot_depth(values, gpu="a100", *, x="n", n=512, d=768, batch=1,
 #: The figures that live in their own modules, reachable from here: ``plots.plot_memory``.
 _ELSEWHERE = {"plot_memory": "costmodel.plot_memory", "plot_roofline": "costmodel.plot_roofline",
               "plot_validation": "costmodel.plot_roofline",
-              "reference_figure": "costmodel.plot_roofline"}
+              "reference_figure": "costmodel.plot_roofline",
+              "plot_accuracy": "costmodel.plot_accuracy"}
 
 
 def __getattr__(name: str):

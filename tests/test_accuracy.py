@@ -237,3 +237,25 @@ def test_accuracy_command_refuses_bad_input_with_one_line():
         assert code == 2 and words in err and out == "" and len(err.strip().splitlines()) == 1
     code, out, _ = run("accuracy", "--gpu", "mi300x", "--format", "markdown")
     assert code == 0 and out.count("no published measurements of AMD") == 4
+
+
+def test_accuracy_figure_draws_the_lookup_per_generation(tmp_path):
+    """Each bar's height is the median of the entry compare states for that generation (in
+    %), hatched exactly where the entry stands in from another architecture or dtype."""
+    from costmodel import plot_accuracy, plots
+
+    fig = plots.plot_accuracy("fp32")
+    grid = plot_accuracy.evidence_grid("fp32")
+    bars = [p for p in fig.axes[0].patches]
+    drawn = [e for e in (grid[(a, k, m)] for k, m, _ in plot_accuracy.SERIES
+                         for a in plot_accuracy.REPRESENTATIVE) if e is not None]
+    assert len(bars) == len(drawn) == 28  # in fp32 every generation has all four (some borrowed)
+    for bar, e in zip(bars, drawn):
+        assert bar.get_height() == pytest.approx(100 * e.median)
+        assert bool(bar.get_hatch()) == e.extrapolated
+    code, _, _ = run("plot", "accuracy", "-o", str(tmp_path / "acc.png"))
+    assert code == 0 and (tmp_path / "acc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # bf16: no 16-bit Transformer training rows anywhere -> "none", no bar
+    sixteen = plots.plot_accuracy("bf16")
+    assert len(sixteen.axes[0].patches) == 21
+    assert sum(t.get_text() == "none" for t in sixteen.axes[0].texts) == 7
