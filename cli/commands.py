@@ -65,7 +65,8 @@ def cli():
 @click.option("--host", "host", default=None, metavar="PROFILE",
               help="A profile from `costmodel calibrate --device cuda` on your machine: its "
                    "measured host-issue costs bound the recurrences' times on the catalogue "
-                   "GPU (a cloud VM's host can be slower than the GPU's cuDNN steps).")
+                   "GPU (a cloud VM's host can be slower than the GPU's cuDNN steps); or the "
+                   "preset h200-cloud-vm (the host costs measured on three H200 cloud VMs).")
 @click.option("--mode", type=click.Choice(COMPARE_MODES), default="both", show_default=True,
               help="both: inference forward and training step of n tokens; training: the "
                    "training step only; prefill: time to first token of an n-token prompt; "

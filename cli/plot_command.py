@@ -77,8 +77,9 @@ def _one(name: str, values) -> int:
 @click.option("--reference", default="deepbench-rnn", show_default=True,
               help="validation: the published source (see `costmodel validate --help`).")
 @click.option("--host", "host", default=None, metavar="PROFILE",
-              help="time and roofline: a calibrated profile's measured host-issue costs bound "
-                   "the recurrences' times on every --gpu, as for compare.")
+              help="time and roofline: a calibrated profile's measured host-issue costs (or "
+                   "the preset h200-cloud-vm) bound the recurrences' times on every --gpu, "
+                   "as for compare.")
 def plot(kind, output, n, d, batch, x, gpu, models, mode, layers, heads, dtype, attention,
          causal, reference, host):
     from costmodel import plot_roofline, plots

@@ -26,8 +26,8 @@ from .options import LAYERS, LAYERS_HELP, SIZE, models_option
 @click.option("--models", default="rnn,lstm,gru,transformer", show_default=True,
               callback=models_option, help="Comma-separated models.")
 @click.option("--host", "host", default=None, metavar="PROFILE",
-              help="A calibrated profile's measured host-issue costs bound the recurrences' "
-                   "times, as for compare.")
+              help="A calibrated profile's measured host-issue costs (or the preset "
+                   "h200-cloud-vm) bound the recurrences' times, as for compare.")
 @click.option("-o", "--output", required=True, help="The HTML file to write.")
 def report(n, d, gpu, batch, layers, heads, dtype, attention, models, host, output):
     """One self-contained HTML page: the comparison table, the figures (inline SVG), the

@@ -59,8 +59,8 @@ Example: costmodel sweep --n 16:4096:x2 --d 256:2048:256 --batch 1,8,64 -o sweep
               default=CUDNN_STACK_DEFAULT, show_default=True,
               help="cuDNN generation of the recurrences' step floor, as for compare.")
 @click.option("--host", "host", default=None, metavar="PROFILE",
-              help="A calibrated profile's measured host-issue costs bound the recurrences' "
-                   "times, as for compare.")
+              help="A calibrated profile's measured host-issue costs (or the preset "
+                   "h200-cloud-vm) bound the recurrences' times, as for compare.")
 @click.option("--mode", type=click.Choice(["both", "prefill", "decode"]), default="both",
               show_default=True,
               help="both: the columns above; prefill/decode: --n is the prompt or context and "

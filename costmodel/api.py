@@ -102,7 +102,8 @@ def predict(record, gpu, *, n, batch=1, dtype: str = "fp32", mode: str = "traini
     (:mod:`costmodel.implementations.cudnn_stack`: "auto", the default: cuDNN 8 on Ampere, Ada
     and Hopper, DeepBench's floors on older GPUs; "deepbench" or "pr62143" to choose).
     ``host``: a calibrated profile (path or Hardware) whose measured host-issue costs bound a
-    recurrence's phases (:mod:`costmodel.implementations.host_issue`), or None (none).
+    recurrence's phases (:mod:`costmodel.implementations.host_issue`), the preset
+    ``"h200-cloud-vm"`` (three H200 cloud VMs' costs), or None (none).
     """
     from costmodel.hardware import Hardware, load_hardware
     from costmodel.implementations.cudnn_stack import check_stack

@@ -141,3 +141,38 @@ def test_predict_takes_host_as_a_profile_path(tmp_path):
     by_object = cm.predict(lstm, _with(HostCosts(2e-5, 3e-4, 1e-3)), n=64).phases
     assert by_path == by_object
     assert by_path["forward"] == pytest.approx(3e-4 + (2 * 64 + 1) * 2e-5)
+
+
+def test_preset_is_the_h200_vms_costs_fitted_from_the_shipped_rows():
+    """--host h200-cloud-vm: the costs h200_rnn fits from its length grid (calibrate's fit on
+    the shipped measurements), not typed-in numbers; usable wherever --host is."""
+    import json
+
+    import costmodel as cm
+    from costmodel.reference import h200_rnn
+    from tests.clirun import run
+
+    costs = host_issue.preset("h200-cloud-vm")
+    fitted = h200_rnn.host_costs()
+    assert (costs.kernel_s, costs.call_s, costs.backward_call_s) == (
+        fitted.kernel_s, fitted.call_s, fitted.backward_call_s)
+    assert costs.source.startswith("preset h200-cloud-vm")
+    p = cm.predict(cm.LSTM(768, 768), "a100", n=512, host="h200-cloud-vm", mode="inference")
+    # 2 kernels per step (GEMM + gate) x 512 steps, plus the call: the host binds
+    assert p.phases["forward"] >= costs.call_s + 2 * 512 * costs.kernel_s - 1e-12
+    code, out, _ = run("compare", "--n", "512", "--d", "768", "--host", "h200-cloud-vm",
+                       "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and "preset h200-cloud-vm" in data["assumptions"]["rnn_implementation"]
+    assert {r["binding"] for r in data["rows"] if r["model"] != "transformer"} == {"host"}
+
+
+def test_a_host_that_is_neither_file_nor_preset_is_refused_naming_both():
+    from tests.clirun import run
+
+    for name in ("h200-cloud", "h100"):
+        code, out, err = run("compare", "--n", "64", "--d", "512", "--host", name)
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+        assert f"{name!r} is neither a profile file" in err and "h200-cloud-vm" in err
+    with pytest.raises(ValueError, match="not a preset"):
+        host_issue.preset("h100-vm")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -86,15 +87,35 @@ class HostCosts:
         return {**{k: float(getattr(self, k)) for k in FIELDS}, "source": self.source}
 
     def note(self) -> str:
-        return (f"host-issue bound measured by calibrate: {self.kernel_s * 1e6:.1f} us per issued "
+        who = (self.source.split(":")[0] if self.source.startswith("preset ")
+               else "measured by calibrate")
+        return (f"host-issue bound, {who}: {self.kernel_s * 1e6:.1f} us per issued "
                 f"kernel, {self.call_s * 1e6:.0f} us per call, {self.backward_call_s * 1e6:.0f}"
                 f" us per backward")
 
 
+#: Named host costs a user without a profile can give (``--host NAME``): name -> what they
+#: are. Each is computed from shipped measurements by the fit calibrate uses, not typed in.
+PRESETS = {"h200-cloud-vm": "the three session-6 H200 cloud VMs (cuDNN 9.19, PyTorch 2.11): "
+                            "their fp32 LSTM H 1024 batch 32 length grid, median machine "
+                            "(costmodel.reference.h200_rnn.host_costs)"}
+
+
+def preset(name: str) -> HostCosts:
+    """The :class:`HostCosts` of preset ``name`` (:data:`PRESETS`)."""
+    if name not in PRESETS:
+        raise ValueError(f"host: {name!r} is not a preset; presets: {', '.join(PRESETS)}")
+    import dataclasses
+
+    from costmodel.reference import h200_rnn
+
+    return dataclasses.replace(h200_rnn.host_costs(), source=f"preset {name}: {PRESETS[name]}")
+
+
 def with_host(hw, source):
     """``hw`` (a Hardware, or a name or file to load) with the host costs of ``source`` (a
-    profile path or Hardware with a ``[host]`` table, or :class:`HostCosts`); ``None``
-    leaves ``hw`` as it is, unloaded."""
+    profile path or Hardware with a ``[host]`` table, a preset name of :data:`PRESETS`, or
+    :class:`HostCosts`); ``None`` leaves ``hw`` as it is, unloaded."""
     import dataclasses
 
     from costmodel.hardware import load_hardware
@@ -106,6 +127,11 @@ def with_host(hw, source):
         raise ValueError(f"host: {hw.name} is a calibrated profile, whose measured steps already "
                          "include its host; give the catalogue GPU (e.g. --gpu h100) with "
                          "--host PROFILE")
+    if isinstance(source, str) and source in PRESETS:
+        source = preset(source)
+    elif isinstance(source, str) and not Path(source).exists():
+        raise ValueError(f"host: {source!r} is neither a profile file (`costmodel calibrate "
+                         f"--device cuda` writes one) nor a preset ({', '.join(PRESETS)})")
     if not isinstance(source, HostCosts):
         profile = source if hasattr(source, "host") else load_hardware(source)
         if profile.host is None:
