@@ -94,6 +94,15 @@ MEMORY_DEPTH_TIME = [
     code("from costmodel.sweep import sweep_frame\n"
          "frame = sweep_frame(ns[:6], [768], [8], 'h100')\n"
          "frame.pivot(index='n', columns='model', values='time_forward_s')"),
+    md("## How far to trust these times\n\nThe times are predictions. How far such "
+       "predictions were from published GPU measurements, per architecture (the validation's "
+       "own scores; docs/compare.md): the recurrences on Ampere and Hopper came out too fast "
+       "(their cuDNN calls were host-bound on the machines measured), the Transformer within "
+       "a few per cent."),
+    code("e = cm.expected_error('recurrence', 'h100', 'inference')\n"
+         "print(f'{e.source}: median {e.median:.0%}, p90 {e.p90:.0%}, signed '\n"
+         "      f'{e.signed_median:+.0%} over {e.rows} rows ({e.protocol})')\n"
+         "plots.plot_accuracy()"),
 ]
 
 NOTEBOOKS = {"crnn_and_claims.ipynb": CRNN_AND_CLAIMS,
