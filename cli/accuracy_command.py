@@ -89,15 +89,11 @@ def accuracy(gpu, dtype, fmt):
         header, body, raw, title = for_gpu(gpu, dtype)
     if fmt == "json":
         click.echo(render.to_json(raw), nl=False)
-    elif fmt == "csv":
-        rows = raw if gpu is None else [
-            {"kind": r["kind"], "mode": r["mode"], **(r["evidence"] or {}),
-             "why_none": r["why_none"]} for r in raw]
-        if gpu is not None:
-            keys = list(dict.fromkeys(k for r in rows for k in r))
-            rows = [{k: r.get(k) for k in keys} for r in rows]
-        click.echo(render.to_csv([{k: (", ".join(v) if isinstance(v, list) else v)
-                                   for k, v in r.items()} for r in rows]), nl=False)
+    elif fmt == "csv":  # one flat row per entry (--gpu: per kind and mode, blank where none)
+        rows = raw if gpu is None else [{**r, **(r["evidence"] or {})} for r in raw]
+        keys = list(dict.fromkeys(k for r in rows for k in r if k != "evidence"))
+        click.echo(render.to_csv([{k: ", ".join(r[k]) if isinstance(r.get(k), list)
+                                   else r.get(k) for k in keys} for r in rows]), nl=False)
     else:
         table = {"markdown": render.to_markdown, "latex": render.to_latex}.get(
             fmt, render.to_table)(header, body)

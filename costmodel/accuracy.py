@@ -27,10 +27,10 @@ from importlib import resources
 import tomllib
 
 from costmodel.checks import check_choice
+from costmodel.efficiency import (
+    GPU_ARCHITECTURES as GENERATIONS,  # NVIDIA's, oldest first
+)
 from costmodel.hardware import DTYPES, Hardware, load_hardware
-
-#: NVIDIA generations in order (the nearest one measured stands in for a missing one)
-GENERATIONS = ("maxwell", "pascal", "volta", "turing", "ampere", "ada", "hopper")
 
 KINDS = ("recurrence", "transformer")
 MODES = ("inference", "training")
@@ -106,10 +106,8 @@ def expected_error(kind: str, gpu: str | Hardware, mode: str, dtype: str = "fp32
     ``mode`` on ``gpu`` (see the module docstring), or None. ``stack``: the resolved cuDNN
     stack of a recurrence (default: what ``auto`` picks on ``gpu``); ``host``: whether a host
     bound applies (default: whether ``gpu`` carries one)."""
-    if kind not in KINDS:
-        raise ValueError(f"kind={kind!r}: expected one of {', '.join(KINDS)}")
-    if mode not in MODES:
-        raise ValueError(f"mode={mode!r}: expected one of {', '.join(MODES)}")
+    check_choice("kind", kind, KINDS)
+    check_choice("mode", mode, MODES)
     check_choice("dtype", dtype, DTYPES)
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
     if why_none(hw):
@@ -153,14 +151,13 @@ KIND_LABELS = {"recurrence": "recurrences", "transformer": "Transformer"}
 
 
 def describe(kind: str, by_mode: dict) -> str:
-    """One sentence: a ``kind``'s evidence per mode (``by_mode``: mode -> :class:`Evidence`
-    or its ``as_dict()``, or None), as ``compare`` prints it."""
+    """One sentence: a ``kind``'s evidence per mode (``by_mode``: mode -> an
+    :meth:`Evidence.as_dict`, or None), as ``compare`` prints it."""
     parts = []
     for mode, e in by_mode.items():
         if e is None:
             parts.append(f"{mode}: no published measurement")
             continue
-        e = e.as_dict() if isinstance(e, Evidence) else e
         gpus = ", ".join(e["gpus"])
         note = f"; {e['note']}" if e["note"] else ""
         if e["rows"] == 1:

@@ -129,20 +129,18 @@ def llmcompass_rows() -> pd.DataFrame:
 
 
 def e2e_rows(gpus=None) -> pd.DataFrame:
-    """NeuSight's whole-model rows, leave-one-GPU-out (``gpus``: only these held out)."""
-    from costmodel.reference import neusight_e2e, published
+    """NeuSight's whole-model rows, leave-one-GPU-out (``gpus``: only these held out and
+    scored; the fit of each sees every other GPU's rows either way)."""
+    from costmodel.reference import neusight_e2e
 
     f = neusight_e2e.rows()
-    f = f[f.phase.isin(["inference", "step"])].reset_index(drop=True)
-    if gpus is None:
-        predicted = published.leave_one_gpu_out(f, neusight_e2e.fit, neusight_e2e.predict)
-    else:
-        f = f[f.gpu.isin(gpus)].reset_index(drop=True)
-        predicted = np.concatenate([
-            neusight_e2e.predict(f[f.gpu == g].reset_index(drop=True),
-                                 neusight_e2e.fit(neusight_e2e.rows().query("gpu != @g")))
-            for g in sorted(set(f.gpu))])
-        f = pd.concat([f[f.gpu == g] for g in sorted(set(f.gpu))], ignore_index=True)
+    held = sorted(set(f.gpu) if gpus is None else gpus)
+    f = f[f.phase.isin(["inference", "step"]) & f.gpu.isin(held)]
+    f = f.sort_values("gpu", kind="stable").reset_index(drop=True)
+    predicted = np.concatenate([
+        neusight_e2e.predict(f[f.gpu == g].reset_index(drop=True),
+                             neusight_e2e.fit(neusight_e2e.rows().query("gpu != @g")))
+        for g in held])
     mode = f.phase.map({"inference": "inference", "step": "training"})
     return _frame("neusight-e2e", "transformer", mode, f.dtype, f.gpu, predicted,
                   f.measured_s, "")
