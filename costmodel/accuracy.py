@@ -37,6 +37,7 @@ MODES = ("inference", "training")
 COMMANDS = {"deepbench-rnn": "costmodel validate --reference deepbench-rnn",
             "h200-cudnn-rnn": "costmodel validate --reference h200-cudnn-rnn",
             "gnmt-dle": "costmodel validate --reference gnmt-dle",
+            "kernelbench-rnn": "costmodel validate --reference kernelbench-rnn",
             "llmcompass": "python -m costmodel.validation.reference.ops_report",
             "neusight-e2e": "python -m costmodel.reference.neusight_e2e"}
 OTHER_16BIT = {"fp16": "bf16", "bf16": "fp16"}

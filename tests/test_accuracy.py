@@ -59,9 +59,11 @@ def test_training_entry_scores_forward_plus_backward_of_one_configuration():
 
 
 def test_nothing_fitted_sources_match_the_shipped_entries():
-    """gnmt-dle and h200-cudnn-rnn fit nothing: their entries recompute exactly."""
+    """gnmt-dle, h200-cudnn-rnn and kernelbench-rnn fit nothing: their entries recompute
+    exactly."""
     for rows, name in ((generator.gnmt_rows(), "gnmt-dle"),
-                       (generator.h200_rnn_rows(), "h200-cudnn-rnn")):
+                       (generator.h200_rnn_rows(), "h200-cudnn-rnn"),
+                       (generator.kernelbench_rows(), "kernelbench-rnn")):
         assert generator.entries(rows) == _shipped(source=name)
 
 
@@ -90,10 +92,13 @@ def test_shipped_file_renders_from_its_own_entries():
     ("v100", "recurrence", "inference", "deepbench-rnn", "volta", False),
     ("p100", "recurrence", "training", "deepbench-rnn", "pascal", False),
     ("h100", "recurrence", "inference", "h200-cudnn-rnn", "hopper", False),
-    # ampere: GNMT's one training row is ampere's own; no ampere inference rows -> the
-    # nearest generation with rows under the same (cuDNN 8) stack: hopper
+    # hopper: the H200's 102 fp32 inference rows outnumber KernelBench's 56 H100 ones
+    ("h100-pcie", "recurrence", "inference", "h200-cudnn-rnn", "hopper", False),
+    # ampere: GNMT's one training row is ampere's own; KernelBench's A100 forwards its
+    # inference entry (16 rows), no longer the nearest generation's (hopper)
     ("a100", "recurrence", "training", "gnmt-dle", "ampere", False),
-    ("a100", "recurrence", "inference", "h200-cudnn-rnn", "hopper", True),
+    ("a100", "recurrence", "inference", "kernelbench-rnn", "ampere", False),
+    ("l4", "recurrence", "inference", "kernelbench-rnn", "ada", False),
     # turing (T4) runs the DeepBench stack under auto: volta and ampere are equally near,
     # volta has 53 rows to ampere's 1
     ("t4", "recurrence", "training", "deepbench-rnn", "volta", True),
@@ -194,8 +199,8 @@ def test_decode_says_no_measurement_scores_it():
 
 
 def test_compare_with_a_host_profile_reports_the_host_bounded_entries(tmp_path):
-    """--host puts the host bound on the recurrences: their evidence is the H200's bounded
-    column (an A100 has none of its own: hopper's, said so)."""
+    """--host puts the host bound on the recurrences: their evidence is the bounded column
+    of the A100's own rows (KernelBench's, under the h200-cloud-vm preset)."""
     profile = tmp_path / "vm.toml"
     profile.write_text('name = "vm"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 1e13\n'
                        '[efficiency]\n[host]\nkernel_s = 10e-6\ncall_s = 1e-4\n'
@@ -204,8 +209,10 @@ def test_compare_with_a_host_profile_reports_the_host_bounded_entries(tmp_path):
                        str(profile), "--format", "json")
     rec = json.loads(out)["assumptions"]["expected_error"]["recurrence"]
     assert code == 0 and rec["inference"]["host"] and rec["training"]["host"]
-    assert rec["inference"]["source"] == "h200-cudnn-rnn" and rec["inference"]["extrapolated"]
-    (shipped,) = _shipped(source="h200-cudnn-rnn", mode="inference", dtype="fp32", host=True)
+    assert rec["inference"]["source"] == "kernelbench-rnn"
+    assert not rec["inference"]["extrapolated"]
+    (shipped,) = _shipped(source="kernelbench-rnn", mode="inference", dtype="fp32", host=True,
+                          architecture="ampere")
     assert rec["inference"]["median"] == shipped["median"]
 
 

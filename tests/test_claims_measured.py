@@ -136,7 +136,7 @@ def test_measure_claims_without_torch_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
     result = CliRunner().invoke(measure_claims, ["--only", "gru_vs_lstm", "-o", "x.json"])
     assert result.exit_code == 2
-    assert "pip install 'costmodel[validation]'" in result.output
+    assert "pip install '.[validation]'" in result.output
 
 
 def test_measure_claims_argument_errors(tmp_path):

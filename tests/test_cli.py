@@ -150,6 +150,19 @@ def test_every_command_has_a_docs_entry():
         assert f"`{path} " in docs or f"`{path}`" in docs, f"{path} has no docs entry"
 
 
+def test_getting_started_pastes_the_headline_as_it_prints_today():
+    """docs/getting-started.md says its headline block is "pasted from a run of this
+    version": it is the live output, byte for byte (regenerate it when the model moves)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    prompt = "$ costmodel compare --n 512 --d 768 --gpu a100\n"
+    pasted = text.split(prompt, 1)[1].split("```", 1)[0]
+    code, out, _ = run("compare", "--n", "512", "--d", "768", "--gpu", "a100")
+    assert code == 0 and pasted == out
+
+
 def test_json_schema_is_stable_and_documented():
     from pathlib import Path
 

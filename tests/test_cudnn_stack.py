@@ -35,9 +35,10 @@ def _floor_s(call):
 @pytest.mark.parametrize("record, layers", [
     (cm.RNN(768, 768), 1),  # the headline's RNN: one layer, STANDARD (H 768 > small-h's 384)
     (cm.LSTM(512, 512, num_layers=3), 3),  # a wavefront: 3 cells per diagonal step
-    (cm.GRU(512, 512, num_layers=2, bidirectional=True), 1),  # layer by layer, 2 directions
+    # layer by layer; its 2 directions' kernels issued one after another: a floor each
+    (cm.GRU(512, 512, num_layers=2, bidirectional=True), 2),
 ])
-def test_pr62143_moves_only_the_step_floor_by_scale_times_layers(record, layers):
+def test_pr62143_moves_only_the_step_floor_by_scale_times_copies(record, layers):
     at = dict(n=64, batch=8)
     old, new = _rows(record, "deepbench", **at), _rows(record, "pr62143", **at)
     assert old.keys() == new.keys()
@@ -48,7 +49,7 @@ def test_pr62143_moves_only_the_step_floor_by_scale_times_layers(record, layers)
             np.testing.assert_array_equal(new[name][key], row[key], err_msg=f"{name} {key}")
         if impl.own_name(name) in ("step_gemm", "step_gemm_backward"):
             steps += 1
-            # DeepBench: floor + batch terms; pr62143: scale x layers x floor + batch terms
+            # DeepBench: floor + batch terms; pr62143: scale x copies x floor + batch terms
             moved = row["latency_s"] - new[name]["latency_s"]
             want = (1.0 - SCALE[call]["floor_scale"] * layers) * _floor_s(call)
             assert float(moved) == pytest.approx(want, rel=1e-9), name
@@ -70,17 +71,21 @@ def test_golden_headline_rnn_step_on_a100():
         (1 - SCALE["forward"]["floor_scale"]) * floor)
 
 
-def test_wavefront_layers_read_from_the_step_width():
-    def layers(record):
+def test_floor_copies_are_the_step_kernels_concurrent_copies():
+    # what floor_factor is given: wavefront layers of a stack, directions of a bidirectional
+    def copies(record):
         kernels = record.kernel_values(dtype="fp32", n=8, batch=2)
         k = next(k for k in kernels if impl.own_name(k["name"]) == "step_gemm")
-        return stack.wavefront_layers(*impl._step_shape(k, "forward")[1:], k["concurrent"],
-                                      impl.GATES_TO_CELL)
-    assert layers(cm.LSTM(64, 64, num_layers=3)) == 3  # width 2H: 4H / 2H = 2 = 4 / 2
-    assert layers(cm.RNN(64, 64, num_layers=2)) == 2
-    assert layers(cm.GRU(64, 64, num_layers=4)) == 4
-    assert layers(cm.LSTM(64, 64)) == 1
-    assert layers(cm.LSTM(64, 64, bidirectional=True)) == 1  # 2 directions, not layers
+        return float(k["concurrent"])
+    assert copies(cm.LSTM(64, 64, num_layers=3)) == 3
+    assert copies(cm.GRU(64, 64, num_layers=4)) == 4
+    assert copies(cm.LSTM(64, 64)) == 1
+    assert copies(cm.LSTM(64, 64, bidirectional=True)) == 2
+    assert copies(cm.LSTM(64, 64, num_layers=3, bidirectional=True)) == 2  # no wavefront
+    scale = SCALE["forward"]["floor_scale"]
+    assert float(stack.floor_factor(stack.params_of("pr62143"), "forward", 2)) == \
+        pytest.approx(2 * scale)
+    assert float(stack.floor_factor(None, "forward", 2)) == 1.0  # DeepBench: one per step
 
 
 def test_unknown_stack_is_refused_naming_the_choices():

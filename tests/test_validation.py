@@ -174,7 +174,7 @@ def test_without_torch_the_commands_name_the_extra(monkeypatch, tmp_path):
     for command in (calibrate, validate):
         result = CliRunner().invoke(command, ["--device", "cpu", "-o", str(tmp_path / "x")])
         assert result.exit_code == 2
-        assert "pip install 'costmodel[validation]'" in result.output
+        assert "pip install '.[validation]'" in result.output
 
 
 def test_a_profile_never_goes_into_the_catalogue():

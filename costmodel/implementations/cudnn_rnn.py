@@ -46,7 +46,8 @@ Math: PyTorch runs an fp16 RNN with FLOAT math (``promote_rnn_math_type``) and
 ``CUDNN_TENSOR_OP_MATH``: tensor cores from Volta on, the fp32 units before (DeepBench's P100
 "pseudo fp16" rows); fp32 uses TF32 where ``torch.backends.cudnn.allow_tf32`` (default True).
 Bidirectional directions and wavefront layers are the kernels' ``concurrent`` copies: their
-work adds, the per-step floor does not.
+work adds; the per-step floor is paid once (DeepBench's stack) or once per copy (the cuDNN 8
+stack, :mod:`costmodel.implementations.cudnn_stack`).
 
 Regimes: :func:`select_algo` (:mod:`costmodel.implementations.cudnn_algo`). A
 PERSIST_STATIC kernel keeps W_hh on chip: no published timings were found, so its step is the
@@ -198,8 +199,7 @@ def kernel_rows(kernels: list[dict], hw: Hardware, dtype: str, params: Mapping[s
         # STANDARD's per-batch step kernel; PERSIST_STATIC is another one (no weights read)
         # the step floor of the library generation assumed (cudnn_stack: DeepBench's default)
         latency_s = (p.step_s(hw) * cudnn_stack.floor_factor(
-            params.get("stack"), call, cudnn_stack.wavefront_layers(
-                *_step_shape(k, call)[1:], k["concurrent"], GATES_TO_CELL))
+            params.get("stack"), call, k["concurrent"])
             + np.where(static, 0.0, batch_s(k, hw, p, unit["memory"])) if step else 0.0)
         if step:  # PERSIST_STATIC_SMALL_H: a share of the STANDARD step plus its own work
             ratio, work = cudnn_small_h.step_terms(

@@ -17,7 +17,7 @@ was checked). Three choices:
                ones, whose floors were measured there (with cuDNN 5-7.6)
     deepbench  the fitted DeepBench floors, one per wavefront diagonal step
     pr62143    the floor x ``floor_scale`` (per phase), paid once per layer of a wavefront
-               diagonal: fitted by ``python -m costmodel.reference.fit xwang233-standard`` on
+               diagonal and once per direction of a bidirectional layer: fitted by ``python -m costmodel.reference.fit xwang233-standard`` on
                the unnamed GPU's STANDARD rows priced as an A100 (the assumption it rests on)
 
 Why ``auto`` is not ``deepbench`` everywhere: on an A100 or H100 the DeepBench-era stack is a
@@ -27,6 +27,16 @@ floors on every catalogue GPU they are priced on (docs/validation.md, "which cuD
 generation"): an evidence-backed model of the stack that exists beats a fitted model of one
 that does not. On Maxwell/Pascal/Volta/Turing the DeepBench floors are measurements of those
 chips and stay the default.
+
+Directions (since session 9): PR #62143's rows are all unidirectional. The pr62143 stack
+first paid one floor for a bidirectional layer's two directions (side by side, like
+DeepBench's), and now pays one per direction, as it pays one per wavefront layer: the named
+measurements of cuDNN 8/9 find a bidirectional layer taking twice a unidirectional one, not
+the work-only increment: the session-6 H200 (``h200-cudnn-rnn``, its bidirectional rows 82 %
+too fast before) and, out of sample, KernelBench's 6-layer LSTM/GRU on seven named GPUs
+(``kernelbench-rnn``: measured bidirectional / unidirectional 1.5-2.5, median 2.0). A floor is the
+issue cost of a step's kernels (docs/validation.md, "Where an H200 call's time goes"), and
+one host thread issues both directions' kernels.
 
 Only the step floor changes: the step GEMM, the per-batch terms, the call cost, the bulk GEMMs
 and the small-h share are the same in both (a test checks the option moves nothing else).
@@ -60,7 +70,7 @@ NOTES = {
                  "diagonal step",
     "pr62143": "cuDNN 8 stack as PR #62143's STANDARD timings show it on an UNNAMED GPU "
                "(priced as an A100): floor x {forward:.3g} forward, x {backward_data:.3g} "
-               "backward, one per layer of a wavefront step",
+               "backward, one per layer of a wavefront step and per direction",
 }
 #: what the one named-GPU measurement of a newer cuDNN says of the pr62143 stack's times
 #: (docs/validation.md, "GPU, measured: one named H200"; reference source h200-cudnn-rnn)
@@ -111,22 +121,14 @@ def params_of(stack: str, table: dict | None = None) -> StackParams | None:
     return StackParams(stack, {p: float(table[p]["floor_scale"]) for p in PHASES})
 
 
-def floor_factor(stack: StackParams | None, call: str, wavefront_layers) -> np.ndarray:
+def floor_factor(stack: StackParams | None, call: str, copies) -> np.ndarray:
     """What multiplies the fitted step floor of a ``call``'s step: 1 for the DeepBench stack;
-    ``floor_scale`` times the wavefront layers side by side (1 outside a wavefront) else."""
+    ``floor_scale`` times the step's ``copies`` (a kernel's ``concurrent``: the layers of a
+    wavefront diagonal, or the two directions of a bidirectional layer) else: each copy's
+    kernels are issued one after another, so each pays its floor (the module docstring, "Directions")."""
     if stack is None:
         return np.ones(())
-    return stack.floor_scale[call] * np.asarray(wavefront_layers, dtype=float)
-
-
-def wavefront_layers(gates_hidden, width, concurrent, gates) -> np.ndarray:
-    """The layers side by side in a step GEMM of ``gates_hidden`` (G*H) outputs over ``width``
-    inputs: ``concurrent`` in a wavefront, whose width is input + hidden = 2H (G*H / width is
-    G / 2 for a G of ``gates``), else 1 (one layer, or directions side by side)."""
-    ratio = np.asarray(gates_hidden, dtype=float) / np.asarray(width, dtype=float)
-    wavefront = not np.any(np.isin(ratio, list(gates))) and np.all(
-        np.isin(ratio * 2, list(gates)))
-    return np.asarray(concurrent, dtype=float) if wavefront else np.ones(())
+    return stack.floor_scale[call] * np.asarray(copies, dtype=float)
 
 
 def note(stack: str, hw=None) -> str:

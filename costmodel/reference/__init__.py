@@ -29,6 +29,7 @@ SOURCES = {
     "gnmt-dle": "costmodel.reference.gnmt_dle",
     "h200-cudnn-rnn": "costmodel.reference.h200_rnn",
     "h200-ops": "costmodel.reference.h200_ops",
+    "kernelbench-rnn": "costmodel.reference.kernelbench_rnn",
 }
 REQUIRED_COLUMNS = ("source", "gpu", "family", "phase", "dtype", "measured_s", "repo",
                     "commit", "path_or_url")

@@ -15,6 +15,9 @@ own protocol (leave-one-GPU-out wherever the source fits anything):
 - ``h200-cudnn-rnn``: this project's H200 measurements, nothing fitted: the default stack,
   the DeepBench stack and the default bounded by the host (the host costs come from the
   ``length`` grid, whose rows that column leaves out).
+- ``kernelbench-rnn``: a 6-layer ``nn.LSTM`` / ``nn.GRU`` forward (batch 10, 512 steps, H 256,
+  fp32) on named A100, H100, L4, L40S and T4 machines (KernelBench), nothing fitted: the
+  default stack, the other stack and the default bounded by the ``h200-cloud-vm`` host preset.
 - ``gnmt-dle``: a whole GNMT v2 training iteration (8 LSTM layers plus attention and the
   classifier) on an A100 and a V100 with cuDNN 8.0.1, nothing fitted.
 - ``llmcompass``: the ops of one GPT-3 layer in prefill, 16-bit, on an A100 SXM (timing terms
@@ -53,6 +56,9 @@ SOURCES = {
                   "classifier; NVIDIA DeepLearningExamples, cuDNN 8.0.1)"), "nothing fitted"),
     "llmcompass": (("the ops of one GPT-3 175B layer in prefill (TP 4, 16-bit, A100 SXM; "
                     "LLMCompass), each op scored"), "timing terms leave-one-family-out"),
+    "kernelbench-rnn": (("a 6-layer nn.LSTM/nn.GRU forward (train mode, no_grad), one call "
+                         "with the queue drained (KernelBench, PyTorch 2.5/2.9, cloud and "
+                         "cluster machines)"), "nothing fitted"),
     "neusight-e2e": (("whole HuggingFace Transformer models (BERT-large, GPT-2 large, "
                       "GPT-3 XL / 2.7B, OPT-1.3B; fp32, eager; NeuSight)"),
                      "leave-one-GPU-out"),
@@ -102,6 +108,27 @@ def h200_rnn_rows() -> pd.DataFrame:
         sub = f[f[f"predicted_{column}_s"].notna()]
         out.append(_frame("h200-cudnn-rnn", "recurrence", mode[sub.index], sub.dtype, sub.gpu,
                           sub[f"predicted_{column}_s"], sub.measured_s, stack, host))
+    return pd.concat(out, ignore_index=True)
+
+
+def kernelbench_rows() -> pd.DataFrame:
+    """KernelBench's 6-layer LSTM/GRU forwards: the default stack as it resolves on each GPU,
+    the other stack, and the default bounded by the ``h200-cloud-vm`` host preset. A
+    train-mode forward, counted as ``inference`` like DeepBench's forward rows (the model
+    prices the two the same here)."""
+    from costmodel.implementations import cudnn_stack
+    from costmodel.reference import score
+
+    f = score.scored("kernelbench-rnn")
+    used = f.gpu.map(lambda g: cudnn_stack.resolve(cudnn_stack.AUTO, load_hardware(g)))
+    out = [_frame("kernelbench-rnn", "recurrence", "inference", f.dtype, f.gpu,
+                  f.predicted_model_s, f.measured_s, used),
+           _frame("kernelbench-rnn", "recurrence", "inference", f.dtype, f.gpu,
+                  f.predicted_host_s, f.measured_s, used, True)]
+    for other in (cudnn_stack.DEEPBENCH, cudnn_stack.CUDNN8):
+        sub = f[used != other]
+        out.append(_frame("kernelbench-rnn", "recurrence", "inference", sub.dtype, sub.gpu,
+                          sub[f"predicted_{other}_s"], sub.measured_s, other))
     return pd.concat(out, ignore_index=True)
 
 
@@ -166,8 +193,8 @@ def entries(rows: pd.DataFrame) -> list[dict]:
 
 
 def all_rows() -> pd.DataFrame:
-    return pd.concat([deepbench_rows(), h200_rnn_rows(), gnmt_rows(), llmcompass_rows(),
-                      e2e_rows()], ignore_index=True)
+    return pd.concat([deepbench_rows(), h200_rnn_rows(), kernelbench_rows(), gnmt_rows(),
+                      llmcompass_rows(), e2e_rows()], ignore_index=True)
 
 
 def render(items: list[dict]) -> str:

@@ -1,0 +1,140 @@
+"""Write costmodel/data/reference/kernelbench-rnn.json from a git copy of
+ScalingIntelligence/KernelBench: the PyTorch-eager baseline times of its level-3 recurrent
+problems (35-42: a 6-layer nn.LSTM / nn.GRU, uni- and bidirectional) on every catalogue GPU
+the repository's main line has timed.
+
+    python tools/import_kernelbench_rnn.py GIT_DIR
+
+GIT_DIR: the repository's git directory (``fetch github:ScalingIntelligence/KernelBench``).
+Every distinct ``results/timing/<machine>/baseline_time_torch.json`` blob on the main line
+(``git log HEAD -- results/timing``) is one run; its rows cite the commit that added it. The
+problem's shapes are read from ``KernelBench/level3/<problem>.py`` at that same commit. GPUs
+outside the catalogue (B200, A10G: no sourced datasheet entry) are left out and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[1] / "costmodel" / "data" / "reference" / \
+    "kernelbench-rnn.json"
+REPO = "ScalingIntelligence/KernelBench"
+PROBLEM = re.compile(r"^(3[5-9]|4[0-2])_")
+#: torch.cuda.get_device_name as recorded in each row -> catalogue name
+DEVICES = {"NVIDIA A100-SXM4-40GB": "a100-sxm4-40gb", "NVIDIA A100-SXM4-80GB": "a100-sxm4-80gb",
+           "NVIDIA H100 80GB HBM3": "h100-sxm5-80gb", "NVIDIA H100 PCIe": "h100-pcie-80gb",
+           "NVIDIA L4": "l4", "NVIDIA L40S": "l40s", "Tesla T4": "t4"}
+SIZES = ("batch_size", "sequence_length", "seq_len", "input_size", "hidden_size", "num_layers")
+COLUMNS = ("machine", "device", "gpu", "problem", "cell", "bidirectional", "layers", "hidden",
+           "input_size", "batch", "timesteps", "linear_head", "mean_ms", "std_ms", "min_ms",
+           "max_ms", "trials", "torch", "commit", "date", "path")
+
+
+def git(gitdir: str, *args: str) -> str:
+    return subprocess.run(["git", "--git-dir", gitdir, *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def torch_pin(gitdir: str, commit: str) -> str:
+    """The torch version the repository pinned at ``commit`` (requirements or pyproject),
+    else what its timing README states."""
+    for path in ("pyproject.toml", "requirements.txt"):
+        try:
+            text = git(gitdir, "show", f"{commit}:{path}")
+        except subprocess.CalledProcessError:
+            continue
+        found = re.search(r"torch\s*==\s*([0-9][0-9.a-z+]*)", text)
+        if found:
+            return found.group(1)
+    readme = git(gitdir, "show", f"{commit}:results/timing/README.md")
+    found = re.search(r"PyTorch `([0-9][^`]*)`", readme)
+    if not found:
+        raise SystemExit(f"{commit}: no torch version pinned or stated")
+    return found.group(1)
+
+
+def problem(gitdir: str, commit: str, name: str) -> dict:
+    src = git(gitdir, "show", f"{commit}:KernelBench/level3/{name}")
+    sizes = {m.group(1): int(m.group(2)) for m in
+             re.finditer(rf"^({'|'.join(SIZES)})\s*=\s*(\d+)", src, re.M)}
+    cell = "lstm" if "nn.LSTM(" in src else "gru" if "nn.GRU(" in src else None
+    if cell is None or len(sizes) < 5:
+        raise SystemExit(f"{commit}:{name}: not an nn.LSTM / nn.GRU problem with stated sizes")
+    # the GRU problems take batch_first from their constructor's default (False): either way
+    # the cuDNN call is the same; bidirectional is a literal in every version
+    return {"cell": cell, "bidirectional": "bidirectional=True" in src,
+            "layers": sizes["num_layers"], "hidden": sizes["hidden_size"],
+            "input_size": sizes["input_size"], "batch": sizes["batch_size"],
+            "timesteps": sizes.get("sequence_length", sizes.get("seq_len")),
+            "linear_head": "nn.Linear(" in src}
+
+
+def rows(gitdir: str) -> tuple[list[list], dict]:
+    log = git(gitdir, "log", "--format=%H %ad", "--date=short", "--reverse", "HEAD", "--",
+              "results/timing").split("\n")
+    seen, out, skipped = set(), [], {}
+    for line in filter(None, log):
+        commit, date = line.split()
+        for path in git(gitdir, "ls-tree", "-r", "--name-only", commit,
+                        "results/timing").split("\n"):
+            if not path.endswith("/baseline_time_torch.json") or "/old/" in path:
+                continue
+            blob = git(gitdir, "rev-parse", f"{commit}:{path}").strip()
+            if blob in seen:
+                continue
+            seen.add(blob)
+            level3 = json.loads(git(gitdir, "show", f"{commit}:{path}")).get("level3", {})
+            torch = None
+            for name in sorted(k for k in level3 if PROBLEM.match(k)):
+                stats = level3[name]
+                device = stats["hardware"]
+                if device not in DEVICES:
+                    skipped[device] = skipped.get(device, 0) + 1
+                    continue
+                torch = torch or torch_pin(gitdir, commit)
+                p = problem(gitdir, commit, name)
+                out.append([path.split("/")[2], device, DEVICES[device], name, p["cell"],
+                            p["bidirectional"], p["layers"], p["hidden"], p["input_size"],
+                            p["batch"], p["timesteps"], p["linear_head"], stats["mean"],
+                            stats["std"], stats["min"], stats["max"], stats["num_trials"],
+                            torch, commit, date, path])
+    return out, skipped
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    gitdir = argv[0]
+    head = git(gitdir, "rev-parse", "HEAD").strip()
+    table, skipped = rows(gitdir)
+    data = {"provenance": {
+        "source": "KernelBench level-3 reference problems, PyTorch eager baseline times",
+        "repo": REPO, "commit": f"per row (the commit that added the run's file; main line "
+                                f"at {head})",
+        "url": f"https://github.com/{REPO}/tree/{head}/results/timing",
+        "what": ("one forward call of the problem's Model (a 6-layer nn.LSTM or nn.GRU, fp32, "
+                 "cuDNN as PyTorch's defaults leave it: TF32 allowed; problems 35-38 also run "
+                 "nn.Linear on the last step) in train mode (the module is never put in "
+                 "eval()) under torch.no_grad(), model.cuda(), inputs torch.randn; "
+                 "scripts/generate_baseline_time.py"),
+        "timer": ("CUDA events around one call, the device synchronized before each trial "
+                  "(queue drained: the host's issue cost is inside), the L2 cleared before "
+                  "each trial in later versions; 3 warm-up calls, 100 trials; mean, std, min, "
+                  "max in ms"),
+        "software": "torch as the repository pinned at the row's commit (column torch)",
+        "left_out": {k: v for k, v in sorted(skipped.items())},
+        "read": "2026-12-01",
+        "importer": "tools/import_kernelbench_rnn.py"},
+        "columns": list(COLUMNS), "rows": table}
+    OUT.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {len(table)} rows to {OUT.name}; left out {skipped}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
