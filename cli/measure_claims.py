@@ -20,6 +20,19 @@ COMMAND = "costmodel measure-claims"
 DEFAULT_OUTPUT = "measurements.json"
 
 
+
+def _recorded(path: Path) -> dict:
+    """The measurements file ``--only`` merges into: a JSON object whose ``benchmarks`` is an
+    object, else an error naming ``-o`` and the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        _fail(f"-o {path}: the file --only would merge into is not JSON ({err})")
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks", {}), dict):
+        _fail(f"-o {path}: the file --only would merge into is not a measurements file "
+              "(a JSON object with a 'benchmarks' object)")
+    return data
+
 def package_file() -> Path:
     """The file the claim verdicts read (in a source checkout: costmodel/data/claims/)."""
     import costmodel
@@ -76,13 +89,13 @@ def measure_claims(only, quick, threads, output, quiet, progress_lines):
         click.echo(device.note, err=True)
     click.echo(f"device: {device.name} ({device.kind}, {device.threads} thread(s))", err=True)
     path = Path(output)
+    merge = only and output != "-" and path.is_file()  # --only keeps the others recorded
+    old = _recorded(path) if merge else {}  # read before minutes of benchmarks, not after
     command = " ".join([COMMAND, *(f"--only {n}" for n in only), *(["--quick"] if quick else []),
                         *([f"--threads {threads}"] if threads else [])])  # -o: never a path
     start = time.perf_counter()
     results = run(only or None, quick, device, reporter(quiet, lines=progress_lines))
     done(quiet)
-    merge = only and output != "-" and path.is_file()  # --only keeps the others recorded
-    old = json.loads(path.read_text(encoding="utf-8")) if merge else {}
     for entry in results.values():
         entry["command"] = command
     data = {"about": "Measurements for the claims ledger, written by `costmodel "

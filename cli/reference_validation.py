@@ -20,9 +20,20 @@ FORMATS = ("table", "json", "csv")
 
 def run(reference: str, leave_one_gpu_out: bool, fmt: str, output: Path | None,
         plot: Path | None) -> None:
-    from costmodel.files import STDOUT, open_output, write_atomic
+    from costmodel.files import STDOUT, open_output, plan, write_atomic
+    from costmodel.plots import figure_format
     from costmodel.reference import names, score
 
+    # every output checked before anything is written: a bad --plot must not leave -o
+    # replaced (nothing half-done on disk), and its suffix must name the format it gets
+    for path in (output, plot):
+        if path is not None:
+            plan(path)
+    if plot is not None:
+        try:
+            figure_format(plot)
+        except ValueError as err:
+            raise ValueError(f"--plot: {err}") from None
     try:
         frames = [score.scored(name, leave_one_gpu_out) for name in names(reference)]
     except ValueError as err:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import render
-from .tables import NAMES, _cell, _n, assumption_items, framed, tf32_items
+from .tables import NAMES, _cell, _ns, assumption_items, framed, tf32_items
 
 #: (label, key, unit) per mode, in order; a count of None prints "unbounded".
 LINES = {
@@ -46,14 +46,15 @@ def serving_table(result, fmt: str) -> str:
         cross_header = [f"crossover {what}"] + [label for _, label in labels]
         cross_body = []
         for model in dict.fromkeys(c["model"] for c in result.crossovers):
-            found = {c["quantity"]: c["context"] for c in result.crossovers
-                     if c["model"] == model}
-            cross_body.append([NAMES[model]] + [_n(found.get(q)) for q, _ in labels])
+            found = {c["quantity"]: c.get("all_context") or c["context"]
+                     for c in result.crossovers if c["model"] == model}
+            cross_body.append([NAMES[model]] + [_ns(found.get(q)) for q, _ in labels])
         tables.append((cross_header, cross_body))
     notes = {"decode": "crossover context: the shortest context from which the model is no "
                        "worse than\nthe Transformer ('never' = none up to 2^40 tokens).\n",
              "prefill": "crossover prompt: the prompt length where the times to first token "
-                        "cross ('never':\nno sign change up to 2^20 tokens).\n"}
+                        "cross ('never':\nno sign change up to 2^20 tokens; 'a / b': they "
+                        "cross at each).\n"}
     fits = (f"largest batch (at n={setup.n}), longest {what} (at batch={setup.batch}): the "
             f"most whose peak\nmemory fits the {result.hardware.name}'s "
             f"{render.si(result.hardware.memory_bytes, 'B')}.\n"

@@ -69,8 +69,9 @@ def comparison_table(result, fmt: str, training_only: bool = False) -> str:
     cross_header = ["crossover n (equal)"] + [label for label, _ in crossings]
     cross_body = []
     for model in dict.fromkeys(c["model"] for c in result.crossovers):
-        found = {c["quantity"]: c["n"] for c in result.crossovers if c["model"] == model}
-        cross_body.append([NAMES[model]] + [_n(found.get(q)) for _, q in crossings])
+        found = {c["quantity"]: c.get("all_n") or c["n"] for c in result.crossovers
+                 if c["model"] == model}
+        cross_body.append([NAMES[model]] + [_ns(found.get(q)) for _, q in crossings])
     tables = [(header, body)]
     if result.ratios:
         tables += [(ratio_header, ratio_body), (cross_header, cross_body)]
@@ -166,7 +167,8 @@ def _note(result) -> str:
                    "cublas.toml,\nsdpa.toml; recurrences: cudnn_rnn.toml, cudnn_small_h.toml, "
                    "cudnn_stack.toml)"
               if fitted else "the datasheet with efficiency priors")
-    crossover = ("crossover: the n where the two are equal ('never' = no n >= 1 does);\n"
+    crossover = ("crossover: the n where the two are equal ('never' = no n >= 1 does; 'a / b':\n"
+                 "the order changes at each, e.g. the Transformer faster from a to b);\n"
                  if result.ratios else "")
     return f"{crossover}time: the roofline on {source}.\n"
 
@@ -195,6 +197,13 @@ def _too_large(result, training_only: bool = False) -> str:
 
 def _n(value) -> str:
     return "never" if value is None else f"{value:,.0f}"
+
+
+def _ns(values) -> str:
+    """One crossover cell: 'never', one n, or every n where the order changes ('6 / 200,449')."""
+    if values is None or isinstance(values, (int, float)):
+        return _n(values)
+    return " / ".join(_n(v) for v in values) if len(values) else "never"
 
 
 def gpu_rows(devices):

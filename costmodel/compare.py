@@ -166,17 +166,19 @@ def _crossovers(records, setup: Setup, hw: Hardware, eff) -> tuple[dict, ...]:
              S.optimizer_states: 2}
     tf = records["transformer"]
     recurrent = [m for m in records if m in RECURRENT]
-    times = _time_crossovers({m: records[m] for m in recurrent}, tf, setup, hw, eff)
+    times = _time_crossings({m: records[m] for m in recurrent}, tf, setup, hw, eff)
     out = []
     for name in recurrent:
         for q in CROSSOVER_QUANTITIES:
             if q == "time_forward_s":
-                n_star = times[name]
-                how = "numeric (sign change on the roofline, which is piecewise)"
+                every = times[name]
+                how = ("numeric (sign changes on the roofline, which is piecewise, over a "
+                       f"geometric grid up to n = {CROSSOVER_SEARCH_MAX_N:,}, each refined)")
             else:
-                n_star = _symbolic_crossover(records[name].get(q), tf.get(q), fixed)
+                every = _symbolic_crossings(records[name].get(q), tf.get(q), fixed)
                 how = "symbolic (sympy.solve)"
-            out.append({"model": name, "quantity": q, "n": n_star, "method": how})
+            out.append({"model": name, "quantity": q, "n": every[0] if every else None,
+                        "all_n": list(every), "method": how})
     return tuple(out)
 
 
@@ -188,22 +190,37 @@ def _bytes(dtype: str):
 def _symbolic_crossover(a: sp.Expr, b: sp.Expr, fixed: dict) -> int | None:
     """The smallest whole n >= 1 at or past the first real root of a(n) == b(n) (the root
     rounded up, exactly), or None when they never meet."""
+    every = _symbolic_crossings(a, b, fixed)
+    return every[0] if every else None
+
+
+def _symbolic_crossings(a: sp.Expr, b: sp.Expr, fixed: dict) -> tuple[int, ...]:
+    """Every real root n >= 1 of a(n) == b(n), each rounded up to a whole n, ascending
+    ((1,) when a == b for every n; () when they never meet)."""
     diff = sp.expand((a - b).xreplace(fixed))
     if diff.free_symbols - {S.n}:
-        return None
+        return ()
     if diff == 0:
-        return 1
+        return (1,)
     x = sp.Symbol("x", real=True)  # n is an integer symbol: solve would drop 3.5 as a root
     roots = sp.solve(sp.Eq(diff.xreplace({S.n: x}), 0), x) if diff.has(S.n) else []
-    real = sorted(int(sp.ceiling(r)) for r in roots if r.is_real and r >= 1)
-    return real[0] if real else None
+    return tuple(sorted({int(sp.ceiling(r)) for r in roots if r.is_real and r >= 1}))
 
 
 def _time_crossovers(recurrent: dict, tf: Cost, setup: Setup, hw: Hardware,
                      eff) -> dict:
     """For each recurrence, the smallest whole n where its forward time reaches the
-    Transformer's (or None): a coarse geometric grid, then every n in the bracketing interval,
-    each one vectorised call of the roofline."""
+    Transformer's (or None): the first of :func:`_time_crossings`."""
+    every = _time_crossings(recurrent, tf, setup, hw, eff)
+    return {name: found[0] if found else None for name, found in every.items()}
+
+
+def _time_crossings(recurrent: dict, tf: Cost, setup: Setup, hw: Hardware,
+                    eff) -> dict:
+    """For each recurrence, every whole n where the order of its forward time and the
+    Transformer's changes (the first n of the new order), ascending: a coarse geometric grid
+    up to :data:`CROSSOVER_SEARCH_MAX_N`, then every n in each bracketing interval, each one
+    vectorised call of the roofline (two changes inside one grid interval are not seen)."""
     def forward(record, n):
         return np.asarray(predict(record, hw, eff=eff, dtype=setup.dtype, batch=setup.batch,
                                   allow_tf32=setup.allow_tf32, mode="inference",
@@ -214,11 +231,10 @@ def _time_crossovers(recurrent: dict, tf: Cost, setup: Setup, hw: Hardware,
     found = {}
     for name, record in recurrent.items():
         sign = np.sign(forward(record, grid) - tf_grid)
-        change = np.nonzero(sign[:-1] != sign[1:])[0]
-        if not len(change):
-            found[name] = None
-            continue
-        fine = np.arange(grid[change[0]], grid[change[0] + 1] + 1)
-        fine_sign = np.sign(forward(record, fine) - forward(tf, fine))
-        found[name] = int(fine[np.argmax(fine_sign != fine_sign[0])])
+        crossings = []
+        for i in np.nonzero(sign[:-1] != sign[1:])[0]:
+            fine = np.arange(grid[i], grid[i + 1] + 1)
+            fine_sign = np.sign(forward(record, fine) - forward(tf, fine))
+            crossings.append(int(fine[np.argmax(fine_sign != fine_sign[0])]))
+        found[name] = tuple(sorted(set(crossings)))
     return found

@@ -96,8 +96,11 @@ def default_heads(d: int) -> int:
     """d / 64 heads; a d that 64 does not divide is refused with the fix (choose heads)."""
     if d % HEAD_WIDTH == 0:
         return d // HEAD_WIDTH
-    near = min((h for h in range(1, d + 1) if d % h == 0),
-               key=lambda h: (abs(d / h - HEAD_WIDTH), h))
+    # the head count whose width is nearest the default (ties: fewer heads); a width of 1
+    # always divides, so the nearest lies within 1..2*HEAD_WIDTH: no search over d's divisors
+    width = min((w for w in range(1, 2 * HEAD_WIDTH) if d % w == 0),
+                key=lambda w: (abs(w - HEAD_WIDTH), -w))
+    near = d // width
     raise ValueError(f"d={d} is not a multiple of the default head width {HEAD_WIDTH}: choose "
                      f"the number of heads with --heads (heads=), one that divides {d}, "
                      f"e.g. --heads {near} ({d // near}-wide heads)")

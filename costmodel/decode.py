@@ -31,7 +31,7 @@ import numpy as np
 import sympy as sp
 
 from costmodel import symbols as S
-from costmodel.compare import (RECURRENT, Setup, _time_crossovers, assumptions, build,
+from costmodel.compare import (RECURRENT, Setup, _time_crossings, assumptions, build,
                                inference_bytes)
 from costmodel.compare_families import CONSTANT_STATE
 from costmodel.cost import Cost
@@ -200,10 +200,11 @@ def compare_serving(n: int, d: int, gpu: str | Hardware = "a100", mode: str = "d
     if mode == "decode" and "transformer" in records:
         crossovers = tuple(_crossovers(records, hw, setup, kw))
     elif "transformer" in records:  # prefill: compare's forward-time crossover in n
-        found = _time_crossovers({m: r for m, r in records.items() if m in CONSTANT},
-                                 records["transformer"], setup, hw, eff)
-        crossovers = tuple({"model": m, "quantity": "time_s", "context": c,
-                            "method": "numeric (compare's sign change of the inference "
+        found = _time_crossings({m: r for m, r in records.items() if m in CONSTANT},
+                                records["transformer"], setup, hw, eff)
+        crossovers = tuple({"model": m, "quantity": "time_s", "context": c[0] if c else None,
+                            "all_context": list(c),
+                            "method": "numeric (compare's sign changes of the inference "
                                       "forward time over the prompt length)"}
                            for m, c in found.items())
     notes = {"prefill": "time_s is the time to first token: one inference forward over the "

@@ -106,7 +106,9 @@ def _comparison_parts(result) -> tuple[str, list]:
     tables = [(("model", *(k for k, _ in _SHOWN_ROWS)), rows)]
     if result.crossovers:
         tables.append((("model", "quantity", "crossover n", "method"),
-                       [(c["model"], c["quantity"], c["n"] if c["n"] is not None else "never",
+                       [(c["model"], c["quantity"],
+                         " / ".join(f"{n:,}" for n in c.get("all_n") or [c["n"]])
+                         if c["n"] is not None else "never",
                          c["method"]) for c in result.crossovers]))
     return head, tables
 

@@ -12,7 +12,7 @@ import sympy as sp
 from costmodel import symbols as S
 from costmodel.compare import (DEFAULT_MODELS, HEAD_WIDTH, MODELS, RECURRENT, WITH_HEADS,
                                Setup, check_bidirectional, default_heads)
-from costmodel.checks import check_choice
+from costmodel.checks import check_choice, check_size
 from costmodel.compare_families import check_length
 from costmodel.hardware import Hardware, load_hardware
 from costmodel.implementations.sdpa import resolve
@@ -76,6 +76,8 @@ def _checked(n, d, batch, models, heads):
     for name in models:
         check_choice("models", name, MODELS)
     check_length(models, int(n.min()))
+    if heads is not None:  # refused whatever the models, as compare does, before any row
+        check_size("heads", heads)
     if set(models) & set(WITH_HEADS):
         if heads is None:
             for width in d[d % HEAD_WIDTH != 0][:1]:
@@ -94,6 +96,7 @@ def iter_sweep(n, d, batch, gpu: str | Hardware = "a100", *, models=DEFAULT_MODE
     (:data:`COLUMNS`) of at most ``chunk_points`` rows: memory stays bounded."""
     n, d, batch = _checked(n, d, batch, models, heads)
     check_bidirectional(models, options.get("bidirectional", False))
+    check_size("layers", options.get("layers", 1))
     setup = Setup(n=1, d=HEAD_WIDTH, heads=heads or 1, **options)
     hw = gpu if isinstance(gpu, Hardware) else load_hardware(gpu)
     points = n.size * d.size * batch.size

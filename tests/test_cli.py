@@ -204,3 +204,51 @@ def test_percentages_never_print_in_exponent_form():
     # 1.9 (a calibrated CPU profile: oneDNN beats the measured MKL peak) is 190 %, not 1.9e+02
     assert [_cell(v, "%") for v in (1.9, 0.53, 0.054, 0.0012)] == [
         "190 %", "53 %", "5.4 %", "0.12 %"]
+
+
+@pytest.mark.parametrize("d, heads, width", [
+    (100, 2, 50),  # widths 50 (14 from 64) and 100 (36): 50
+    (96, 2, 48),
+    (1000000001, 12987013, 77),  # its divisors up to 127: 1, 7, 11, 13, 19, 77, 91
+    (99999999999, 11111111111, 9),  # its divisors up to 127: 1, 3, 9
+])
+def test_a_d_64_does_not_divide_is_refused_with_the_nearest_head_width(d, heads, width):
+    # the suggestion is found among widths 1..127 (a width of 1 always divides), not by a
+    # search over d's divisors (which took minutes for an 11-digit d)
+    code, _, err = run("compare", "--n", "8", "--d", str(d))
+    assert code == 2
+    assert f"e.g. --heads {heads} ({width}-wide heads)" in err
+
+
+@pytest.mark.parametrize("args, name", [
+    (["--heads", "-1"], "heads"), (["--heads", "0"], "heads"),
+    (["--models", "rnn", "--heads", "-5"], "heads"),  # refused like compare, models or not
+    (["--layers", "0"], "layers"),
+])
+def test_sweep_refuses_bad_heads_or_layers_before_printing_any_row(args, name):
+    code, out, err = run("sweep", "--n", "16,32", "--d", "256", *args)
+    assert code == 2 and out == ""
+    assert err.strip().startswith(f"costmodel: error: {name}=") and err.count("\n") == 1
+
+
+def test_time_crossover_lists_every_change_of_order():
+    """At n 512, d 768 on an A100 the Transformer is faster from n = 6 (the recurrence's
+    513-step floor) until its O(n^2) attention overtakes the recurrence's O(n) steps: the
+    second crossing is reported too, each one a real change of sign of the forward times."""
+    from costmodel.compare import compare
+    from costmodel.roofline import predict
+
+    result = compare(512, 768, "a100", models=("rnn", "transformer"))
+    (time,) = [c for c in result.crossovers if c["quantity"] == "time_forward_s"]
+    assert time["n"] == time["all_n"][0] and len(time["all_n"]) == 2
+    rnn, tf = result.records["rnn"], result.records["transformer"]
+
+    def faster_rnn(n):
+        at = dict(dtype="fp32", batch=1, mode="inference", n=n)
+        return float(predict(rnn, result.hardware, **at).forward_s) < float(
+            predict(tf, result.hardware, **at).forward_s)
+    first, second = time["all_n"]
+    assert faster_rnn(first - 1) and not faster_rnn(first)
+    assert not faster_rnn(second - 1) and faster_rnn(second)
+    code, out, _ = run("compare", "--n", "512", "--d", "768", "--models", "rnn,transformer")
+    assert f"{first} / {second:,}" in out

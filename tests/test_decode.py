@@ -218,6 +218,7 @@ def test_prefill_crossover_is_compares_forward_time_crossover():
     plain = [c for c in compare(256, 256, "h100", **kw).crossovers
              if c["quantity"] == "time_forward_s"]
     assert [c["context"] for c in served] == [c["n"] for c in plain]
+    assert [c["all_context"] for c in served] == [c["all_n"] for c in plain]
 
 
 @pytest.mark.parametrize("mode", ["decode", "prefill"])
