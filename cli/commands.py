@@ -150,8 +150,9 @@ def gpus(fmt):
     header, body, raw = gpu_rows(list_hardware())
     if fmt == "json":
         click.echo(render.to_json(raw), nl=False)
-    elif fmt == "csv":
-        click.echo(render.to_csv(raw), nl=False)
+    elif fmt == "csv":  # one cell per field: the short names joined as they are typed
+        click.echo(render.to_csv([{**r, "short_names": " ".join(r["short_names"])}
+                                  for r in raw]), nl=False)
     else:
         click.echo(_tabulate(fmt, header, body), nl=False)
         if fmt == "table":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import click
@@ -52,6 +53,30 @@ LAYERS = Size(MAX_LAYERS, f"the deepest stack accepted, {MAX_LAYERS:,} (ten time
 LAYERS_HELP = f" At most {MAX_LAYERS:,}."
 
 
+class Seconds(click.ParamType):
+    """A finite number of seconds, above zero (or at least zero with ``zero=True``): NaN,
+    infinities and negatives are refused naming the option (click's FloatRange lets NaN by)."""
+
+    name = "seconds"
+
+    def __init__(self, zero: bool = False):
+        self.zero = zero
+
+    def convert(self, value, param, ctx):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(number) or number < 0 or (number == 0 and not self.zero):
+            self.fail(f"{value!r}: give a finite number of seconds "
+                      f"{'>= 0' if self.zero else '> 0'}", param, ctx)
+        return number
+
+
+SECONDS = Seconds()
+SECONDS_OR_ZERO = Seconds(zero=True)
+
+
 class NamedArgument(click.Argument):
     """An argument whose errors call it by its name (``'MODULE'``) while its usage line still
     lists the choices (click would name it ``'{rnn|lstm|...}'`` and then list them again)."""
@@ -75,15 +100,20 @@ def values_option(ctx, param, text):
     A range stays lazy (``range``): its length is known before anything is allocated."""
     try:
         if ":" not in text:
-            values = [ascii_int(v) for v in text.split(",") if v.strip()]
+            items = text.split(",")
+            if len(items) > 1 and not all(v.strip() for v in items):
+                raise ValueError("an empty item in the list")
+            values = [ascii_int(v) for v in items if v.strip()]
         else:
-            values = _range(*text.split(":"))
-    except (ValueError, TypeError) as err:
-        detail = str(err) if any(word in str(err) for word in ("ASCII", "largest", "empty")) \
-            else ""
+            parts = text.split(":")
+            if len(parts) != 3:
+                raise ValueError(f"a range has three parts, start:stop:step; this has "
+                                 f"{len(parts)}")
+            values = _range(*parts)
+    except ValueError as err:  # every message here is ours, naming what is wrong
         raise click.BadParameter(f"{text!r}: use a number, a list '128,256', a range "
-                                 "'64:1024:64' or a geometric range '16:4096:x2'"
-                                 + (f" ({detail})" if detail else "")) from None
+                                 "'64:1024:64' or a geometric range '16:4096:x2' "
+                                 f"({err})") from None
     if len(values) > MAX_AXIS_VALUES:
         raise click.BadParameter(f"{text!r} has {len(values):,} values, more than the "
                                  f"{MAX_AXIS_VALUES:,} one axis may have")

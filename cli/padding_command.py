@@ -21,7 +21,10 @@ def _lengths(ctx, param, text):
         return None
     try:
         values = []
-        for i, v in enumerate(v for v in text.split(",") if v.strip()):
+        items = text.split(",")
+        if len(items) > 1 and not all(v.strip() for v in items):
+            raise ValueError("an empty item in the list (two commas, or one at an end)")
+        for i, v in enumerate(v for v in items if v.strip()):
             try:
                 values.append(ascii_int(v))
             except ValueError:

@@ -31,6 +31,9 @@ Example: costmodel plot memory --n 16:65536:x2 --d 768 --batch 8 --gpu a100 -o m
 """
 
 
+ONE_N = 512  # --n where a kind takes one length and none was given (compare's headline)
+
+
 def _gpus(text: str) -> list[str]:
     names = [g.strip() for g in text.split(",") if g.strip()]
     if not names:
@@ -50,7 +53,8 @@ def _one(name: str, values) -> int:
                                            "validation", "accuracy"]), cls=NamedArgument)
 @click.option("-o", "--output", required=True, help="Figure file: .png, .svg or .pdf.")
 @click.option("--n", "n", default="16:8192:x2", show_default=True, callback=values_option,
-              help="Sequence lengths.")
+              help=f"Sequence lengths (where one is taken, roofline or --x d/batch, the "
+                   f"default is {ONE_N}).")
 @click.option("--d", "d", default="768", show_default=True, callback=values_option,
               help="Widths.")
 @click.option("--batch", default="1", show_default=True, callback=values_option,
@@ -88,6 +92,10 @@ def plot(kind, output, n, d, batch, x, gpu, models, mode, layers, heads, dtype, 
     from costmodel.files import plan
 
     plan(output)
+    one_n = kind == "roofline" or (kind in ("time", "depth") and x != "n")
+    source = click.get_current_context().get_parameter_source("n")
+    if one_n and source == click.core.ParameterSource.DEFAULT:
+        n = [ONE_N]  # the default range is for an n axis; one length where one is taken
     for name, values in (("n", n), ("d", d), ("batch", batch)):
         if not len(values):
             raise click.BadParameter("the range is empty", param_hint=f"--{name}")

@@ -56,16 +56,18 @@ def run(reference: str, leave_one_gpu_out: bool, fmt: str, output: Path | None,
 def _render(frame, summary, fmt: str, reference: str, logo: bool) -> str:
     if fmt == "csv":
         return frame.to_csv(index=False)
-    if fmt == "json":
+    if fmt == "json":  # a figure a source does not have is null (strict JSON has no NaN)
+        def records(f):
+            return f.astype(object).where(f.notna(), None).to_dict(orient="records")
         return json.dumps({"reference": reference, "leave_one_gpu_out": logo,
-                           "summary": summary.to_dict(orient="records"),
-                           "rows": frame.to_dict(orient="records")}, indent=1, default=str) + "\n"
+                           "summary": records(summary), "rows": records(frame)}, indent=1,
+                          default=str, allow_nan=False) + "\n"
     shown = summary.copy()
     for column in shown.columns:
         if column.endswith(("_median", "_p90", "_worst")):
             shown[column] = (100 * shown[column]).round(1)
     return header(reference, logo, "error_roofline" in frame.columns) \
-        + shown.to_string(index=False) + "\n"
+        + shown.to_string(index=False, na_rep="-") + "\n"  # "-": a model a source lacks
 
 
 #: What the columns of the generic protocol (costmodel.reference.score) are.

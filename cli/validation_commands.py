@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .options import SECONDS, SECONDS_OR_ZERO
 from .progress import done, progress_option, reporter
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -140,14 +141,14 @@ def _benchmarks_path(output: Path) -> Path:
                    "calibration fits).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads [default: the profile's].")
-@click.option("--max-config-s", type=float, default=1.0, show_default=True,
+@click.option("--max-config-s", type=SECONDS, default=1.0, show_default=True,
               help="Skip (and record) configurations predicted slower than this per call.")
-@click.option("--budget-s", type=float, default=0.5, show_default=True,
+@click.option("--budget-s", type=SECONDS, default=0.5, show_default=True,
               help="Timing budget per configuration (at least 3 repeats).")
 @click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Time every configuration this many times (alternating order); keep the "
                    "median of the round medians.")
-@click.option("--quiet-s", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--quiet-s", type=SECONDS_OR_ZERO, default=0.0, show_default=True,
               help="Before each timing wait up to this long for other processes to go quiet; "
                    "retake a timing they disturbed (shared machines).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
@@ -177,11 +178,25 @@ def validate(device, profile, baseline, quick, families, modes, threads, max_con
 
     Example: costmodel validate --reference deepbench-rnn --format json -o rnn.json
     """
+    ctx = click.get_current_context()
+    given = [f"--{name.replace('_', '-')}" for name in
+             ("device", "profile", "baseline", "quick", "families", "modes", "threads",
+              "max_config_s", "budget_s", "rounds", "quiet_s")
+             if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
+    given = ["--gpu" if g == "--profile" else g for g in given]
     if reference is not None:
+        if given:  # the measured grid's options do not apply to the shipped sources
+            raise click.UsageError(f"{given[0]} does not apply with --reference (the shipped "
+                                   "published measurements); drop one of them")
         from .reference_validation import run
 
         run(reference, leave_one_gpu_out, fmt, output, plot)
         return
+    for name in ("leave_one_gpu_out", "fmt", "plot"):
+        if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT:
+            option = {"leave_one_gpu_out": "--leave-one-gpu-out", "fmt": "--format",
+                      "plot": "--plot"}[name]
+            raise click.UsageError(f"{option} applies only with --reference NAME|all")
     if output is None:
         raise click.UsageError("Missing option '-o' / '--output' (needed without --reference).")
     from costmodel.hardware import load_hardware

@@ -102,9 +102,11 @@ def serve(record: Cost, hw: Hardware | str, mode: str, context: int, *, batch: i
             "tokens_per_s": batch * at["n"] / time_s if time_s > 0 else float("inf"),
             "state_bytes": int(state), "memory_bytes": memory(batch, context),
             "max_batch": _largest(lambda b: memory(b, context), hw.memory_bytes),
-            # a recurrence's decode step does not grow with the context: no bound (None)
-            "max_context": (_largest(lambda c: memory(batch, c), hw.memory_bytes)
-                            if grows else None),
+            # a recurrence's decode step does not grow with the context: no bound (None),
+            # unless it does not fit at all (0, as max_batch says)
+            "max_context": (_largest(lambda c: memory(batch, c), hw.memory_bytes) if grows
+                            else None if hw.memory_bytes is None
+                            or memory(batch, 1) <= hw.memory_bytes else 0),
             "binding": str(t.binding)}
 
 

@@ -51,7 +51,8 @@ def plot_accuracy(dtype: str = "fp32"):
             ax.plot([x, x], [median, top], color="0.2", linewidth=0.8)
             ax.plot([x - BAR_WIDTH / 4, x + BAR_WIDTH / 4], [top, top], color="0.2",
                     linewidth=0.8)
-            text = (f"{100 * e.signed_median:+.0f}" + (" (1 row)" if e.rows == 1 else "")
+            signed = round(100 * e.signed_median)  # -0.3 % is "0", not "-0"
+            text = ((f"{signed:+d}" if signed else "0") + (" (1 row)" if e.rows == 1 else "")
                     + (f" (p90 {p90:.0f})" if p90 > Y_MAX_PCT else ""))
             ax.text(x, top + 1.5, text, ha="center", va="bottom", fontsize=5.5, rotation=90)
             highest = max(highest, top)

@@ -105,6 +105,7 @@ def plot_validation(measured, predicted, groups=None, *, title: str, extra=None,
     """Log-log predicted vs measured seconds (or another positive ``quantity``), one colour per
     group (e.g. GPU), y = x and a x1.25 band. ``extra``: ``{label: predicted}`` further series
     (e.g. the datasheet roofline) drawn as crosses."""
+    import matplotlib
     from matplotlib.figure import Figure
 
     measured, predicted = np.asarray(measured, float), np.asarray(predicted, float)
@@ -113,9 +114,14 @@ def plot_validation(measured, predicted, groups=None, *, title: str, extra=None,
     groups = np.asarray(groups if groups is not None else ["predicted"] * measured.size)
     fig = Figure(figsize=(6.6, 6.2), layout="constrained")
     ax = fig.add_subplot()
-    for group in dict.fromkeys(groups.tolist()):
+    names = list(dict.fromkeys(groups.tolist()))
+    # more groups than the default cycle's 10 colours (--reference all): tab20, no repeats
+    colours = ([None] * len(names) if len(names) <= 10 else
+               [matplotlib.colormaps["tab20"](i % 20) for i in range(len(names))])
+    for group, colour in zip(names, colours):
         mine = groups == group
-        ax.scatter(measured[mine], predicted[mine], s=14, alpha=0.7, label=str(group))
+        ax.scatter(measured[mine], predicted[mine], s=14, alpha=0.7, label=str(group),
+                   color=colour)
     everything = [measured, predicted]
     for label, values in (extra or {}).items():
         values = np.asarray(values, float)
@@ -132,12 +138,15 @@ def plot_validation(measured, predicted, groups=None, *, title: str, extra=None,
 
 
 def reference_figure(name: str, leave_one_gpu_out: bool = True):
-    """:func:`scored_figure` of a published reference source (``costmodel.reference``),
-    leave-one-GPU-out by default."""
-    from costmodel.reference import protocol, score
+    """:func:`scored_figure` of a published reference source (``costmodel.reference``) or of
+    ``"all"`` of them, leave-one-GPU-out by default."""
+    import pandas as pd
 
-    return scored_figure(score.scored(name, leave_one_gpu_out), name,
-                         protocol(name, leave_one_gpu_out))
+    from costmodel.reference import names, protocol, score
+
+    frame = pd.concat([score.scored(one, leave_one_gpu_out) for one in names(name)],
+                      ignore_index=True)  # "all": every source, as validate --plot draws it
+    return scored_figure(frame, name, protocol(name, leave_one_gpu_out))
 
 
 def scored_figure(frame, name: str, how: str):
@@ -146,7 +155,7 @@ def scored_figure(frame, name: str, how: str):
     protocol, :func:`costmodel.reference.protocol`) in the title. A source scored as ratios
     (``measured_ratio``: small-h AFTER/BEFORE, FractalTensor's sweeps) plots its ratios."""
     if "derived" in frame.columns:  # sums of plotted rows: not points of their own
-        frame = frame[~frame["derived"].astype(bool)]
+        frame = frame[~frame["derived"].fillna(False).astype(bool)]  # NaN: another source's
     measured, predicted, error, quantity = _scored_columns(frame)
     err = np.abs(frame[error].to_numpy(float))
     err = err[np.isfinite(err)]

@@ -160,3 +160,12 @@ def test_cli_bad_options_exit_2_with_one_line(args, word):
     assert out.exit_code == 2
     lines = out.output.strip().splitlines()
     assert len(lines) == 1 and word in lines[0] and "Traceback" not in out.output
+
+
+@pytest.mark.parametrize("doc", ["002", "2", "002_751913e9d9a96834", "002_751913e9d9a96834.txt"])
+def test_doc_is_chosen_by_name_stem_or_number(doc):
+    """--doc takes the file name, its stem, or its number ("002", or "2" as typed)."""
+    out = CliRunner().invoke(claims_command, ["--doc", doc, "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    ids = [line.split(",")[0] for line in out.output.splitlines()[1:] if line]
+    assert ids and all(i.startswith("002-") for i in ids)

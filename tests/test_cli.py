@@ -252,3 +252,26 @@ def test_time_crossover_lists_every_change_of_order():
     assert not faster_rnn(second - 1) and faster_rnn(second)
     code, out, _ = run("compare", "--n", "512", "--d", "768", "--models", "rnn,transformer")
     assert f"{first} / {second:,}" in out
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--max-config-s", "-1"), ("--max-config-s", "0"), ("--budget-s", "nan"),
+    ("--budget-s", "inf"), ("--quiet-s", "-0.5"), ("--quiet-s", "nan"),
+])
+def test_validate_refuses_seconds_that_are_not_finite_and_positive(option, value, tmp_path):
+    code, out, err = run("validate", "--device", "cpu", "--quick", option, value,
+                         "-o", str(tmp_path / "stem"))
+    assert code == 2 and out == "" and option in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())  # refused before anything is timed or written
+
+
+@pytest.mark.parametrize("command, option, text, why", [
+    ("sweep", "--n", "16:4096:x1", "a factor >= 2"),
+    ("sweep", "--n", "16:8", "a range has three parts"),
+    ("sweep", "--n", "1,,2", "an empty item"),
+    ("sweep", "--n", "1,2,", "an empty item"),
+    ("padding", "--lengths", "5,,6", "an empty item"),
+])
+def test_a_malformed_value_list_says_what_is_wrong(command, option, text, why):
+    code, out, err = run(command, option, text, "--d", "64")
+    assert code == 2 and out == "" and why in err and err.count("\n") == 1

@@ -284,3 +284,15 @@ def test_serving_sweep_and_cli_carry_the_cudnn_stack():
                        "--gpu", "h100", "--models", "lstm", "--cudnn-stack", "deepbench",
                        "--format", "json")
     assert code == 0 and json.loads(out)["rows"][0]["time_s"] == lib["time_s"][0]
+
+
+def test_a_recurrence_that_does_not_fit_has_no_context_either():
+    """A recurrence's state does not grow with the context (longest context: unbounded),
+    unless even one token does not fit: d 65536 puts an RNN's weights alone at 34 GB, over a
+    T4's 16 GB, so largest batch and longest context are both 0, not 'unbounded'."""
+    result = compare_serving(512, 65536, "t4", "decode", heads=1024,
+                             models=("rnn", "transformer"))
+    rnn = next(r for r in result.rows if r["model"] == "rnn")
+    assert rnn["memory_bytes"] > 16e9 and rnn["max_batch"] == 0 and rnn["max_context"] == 0
+    small = compare_serving(512, 768, "t4", "decode", models=("rnn", "transformer"))
+    assert next(r for r in small.rows if r["model"] == "rnn")["max_context"] is None

@@ -170,7 +170,7 @@ def test_preset_is_the_h200_vms_costs_fitted_from_the_shipped_rows():
 def test_a_host_that_is_neither_file_nor_preset_is_refused_naming_both():
     from tests.clirun import run
 
-    for name in ("h200-cloud", "h100"):
+    for name in ("h200-cloud", "h100", "", "/"):  # empty: not the current folder; a folder
         code, out, err = run("compare", "--n", "64", "--d", "512", "--host", name)
         assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
         assert f"{name!r} is neither a profile file" in err and "h200-cloud-vm" in err

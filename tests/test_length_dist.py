@@ -121,7 +121,7 @@ def test_bad_input_names_the_argument(call, word):
     (["--lengths-dist", "uniform:1:9", "--batch", "0"], "--batch=0 must be"),
     (["--lengths-dist", "uniform:1:9"], "--batch is required"),
     (["--lengths", "4,0"], "lengths[1]=0"),
-    (["--lengths", ","], "lengths=[]"),
+    (["--lengths", ","], "an empty item"),
     (["--lengths", "4", "--lengths-dist", "uniform:1:9"], "exactly one"),
     (["--lengths", "4,x"], "lengths[1]='x'"),
 ])

@@ -191,3 +191,23 @@ def test_docs_show_every_committed_figure():
     docs = Path(__file__).resolve().parent.parent / "docs"
     shown = set(re.findall(r"\(images/([^)]+\.png)\)", (docs / "plots.md").read_text()))
     assert shown == {p.name for p in (docs / "images").glob("*.png")}
+
+
+def test_a_pooled_validation_figure_keeps_every_sources_rows():
+    """--reference all pools sources; only DeepBench's frame has a ``derived`` column (its
+    summed rows, not drawn): the other sources' rows (NaN there) are drawn, not dropped."""
+    import pandas as pd
+
+    from costmodel.plot_roofline import scored_figure
+    from costmodel.reference import score
+
+    deepbench = score.scored("deepbench-rnn")
+    pooled = pd.concat([deepbench, score.scored("gnmt-dle"), score.scored("kernelbench-rnn")],
+                       ignore_index=True)
+    fig = scored_figure(pooled, "pooled", "each its own")
+    drawn = sum(len(c.get_offsets()) for c in fig.axes[0].collections
+                if c.get_label() not in ("within x1.25",))
+    want = int((~deepbench["derived"].astype(bool)).sum()) + 4 + 104
+    assert drawn == want
+    labels = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
+    assert {"a100", "l40s", "v100"} <= labels  # GNMT's and KernelBench's GPUs among them

@@ -174,3 +174,26 @@ def test_a_record_without_parameters_launches_no_optimizer_update(gpu):
     assert free.total_s == pytest.approx(free.phases["forward"] + free.phases["backward"])
     lstm = cm.predict(cm.LSTM(64, 64), gpu, n=16, batch=2)
     assert lstm.phases["optimizer"] > 0.0  # a real update still launches
+
+
+@pytest.mark.parametrize("gpu", ["a100", "h100"])
+@pytest.mark.parametrize("batch", [1, 1000])
+def test_no_kernel_of_any_family_beats_the_datasheet_peak(gpu, batch):
+    """Every kernel's time is at least its FLOPs at the fastest fp32 math the device has
+    (TF32, which cuDNN's RNN GEMMs use by default): a kernel priced faster was priced on the
+    wrong shape (Linformer's sequence projections once lost their batch: 288x the peak)."""
+    from costmodel.compare import MODELS, compare
+
+    hw = cm.load_hardware(gpu)
+    peak = max(hw.peaks["fp32"], hw.peaks.get("tf32", 0.0))
+    for model in MODELS:
+        result = compare(512, 768, gpu, batch=batch, models=(model,),
+                         **({"heads": 1} if model == "linformer" else {}))
+        for mode in ("inference", "training"):
+            p = cm.predict(result.records[model], gpu, n=512, batch=batch, mode=mode)
+            for k in p.kernels:  # 0 s: fused into another kernel (cuDNN's gate arithmetic)
+                assert k.seconds == 0 or k.seconds >= k.flops / peak * (1 - 1e-9), (
+                    model, mode, k.name)
+            flops = sum(k.flops * k.count for k in p.kernels)
+            assert p.total_s >= flops / peak * (1 - 1e-9), (model, mode)
+        assert result.rows[0]["fraction_of_peak"] <= 1.0

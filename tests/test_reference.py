@@ -294,3 +294,23 @@ def test_ratio_sources_plot_their_ratios(capsys, tmp_path, name):
     figure = scored_figure(score.scored(name, True), name, protocol(name))
     axes = figure.axes[0]
     assert axes.get_xlabel() == "measured ratio" and protocol(name) in axes.get_title()
+
+
+def test_pooled_sources_render_strict_json_and_a_dash_for_missing_models():
+    """Sources score different models (kernelbench-rnn has a host column, gnmt-dle not):
+    pooled, as --reference all pools them, a missing figure is null in JSON (strict: no NaN)
+    and '-' in the table."""
+    import pandas as pd
+
+    from cli.reference_validation import _render
+    from costmodel.reference import score
+
+    frame = pd.concat([score.scored("gnmt-dle"), score.scored("kernelbench-rnn")],
+                      ignore_index=True)
+    summary = score.summary(frame)
+    data = json.loads(_render(frame, summary, "json", "all", True),
+                      parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    gnmt = [r for r in data["summary"] if r["source"] == "gnmt-dle"]
+    assert gnmt and all(r["host_median"] is None for r in gnmt)
+    table = _render(frame, summary, "table", "all", True)
+    assert "NaN" not in table and " - " in table

@@ -60,7 +60,7 @@ def torch_pin(gitdir: str, commit: str) -> str:
 def problem(gitdir: str, commit: str, name: str) -> dict:
     src = git(gitdir, "show", f"{commit}:KernelBench/level3/{name}")
     sizes = {m.group(1): int(m.group(2)) for m in
-             re.finditer(rf"^({'|'.join(SIZES)})\s*=\s*(\d+)", src, re.M)}
+             re.finditer(rf"^({'|'.join(SIZES)})\s*=\s*(\d+)", src, re.MULTILINE)}
     cell = "lstm" if "nn.LSTM(" in src else "gru" if "nn.GRU(" in src else None
     if cell is None or len(sizes) < 5:
         raise SystemExit(f"{commit}:{name}: not an nn.LSTM / nn.GRU problem with stated sizes")

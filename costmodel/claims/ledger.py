@@ -192,15 +192,17 @@ def check(claims: tuple[Claim, ...]) -> None:
 
 def load(doc: str | None = None) -> tuple[Claim, ...]:
     """Every claim of the packaged ledger (of one document when ``doc`` is given: a file name,
-    its stem, or its number prefix such as "002"), checked."""
+    its stem, or its number prefix such as "002" or "2"), checked."""
     folder = resources.files("costmodel").joinpath(*_PACKAGE_FOLDER)
     files = sorted(f for f in folder.iterdir() if f.name.endswith(".toml"))
     claims = tuple(c for f in files for c in parse(f.read_text(encoding="utf-8"), f.name))
     check(claims)
     if doc is None:
         return claims
+    number = doc.strip().zfill(3) if doc.strip().isdigit() else None  # "2" -> "002"
     chosen = tuple(c for c in claims if doc in (c.doc, c.doc.rsplit(".", 1)[0],
-                                                 c.doc.split("_", 1)[0]))
+                                                 c.doc.split("_", 1)[0])
+                   or c.doc.split("_", 1)[0] == number)
     if not chosen:
         names = sorted({c.doc for c in claims})
         raise ValueError(f"--doc {doc!r} matches no document; documents: {', '.join(names)}")

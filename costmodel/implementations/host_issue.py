@@ -129,7 +129,7 @@ def with_host(hw, source):
                          "--host PROFILE")
     if isinstance(source, str) and source in PRESETS:
         source = preset(source)
-    elif isinstance(source, str) and not Path(source).exists():
+    elif isinstance(source, str) and not (source and Path(source).is_file()):
         raise ValueError(f"host: {source!r} is neither a profile file (`costmodel calibrate "
                          f"--device cuda` writes one) nor a preset ({', '.join(PRESETS)})")
     if not isinstance(source, HostCosts):

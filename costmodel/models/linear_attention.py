@@ -122,7 +122,7 @@ def _sequence_projection(name: str, E, k) -> Cost:
     return Cost(name=name, params=k * S.n, matmul_flops=fwd, matmul_flops_backward=bwd,
                 bytes=moved, activation_bytes=b * S.n * E * s, depth_forward=1,
                 depth_backward=1,
-                kernels=(Kernel(name, "gemm", "forward", fwd, moved, shape=(k, E, S.n)),
+                kernels=(Kernel(name, "gemm", "forward", fwd, moved, shape=(k, E, S.n, b)),
                          Kernel(f"{name}.backward", "gemm", "backward", bwd, 2 * moved)))
 
 
