@@ -22,6 +22,12 @@ from costmodel.hardware import (
     Hardware, Provenance, normalize_name)
 
 
+#: rates checked against MIN_RATE: below a million per second no device of this century
+#: runs, and far below it the times overflow to infinity (a peak of 1e-300 FLOP/s)
+RATE_FIELDS = ("peak_flops_per_s", "hbm_bytes_per_s")
+MIN_RATE = 1e6
+
+
 def _fail(origin: str, field: str, problem: str):
     raise ValueError(f"{origin}: field '{field}': {problem}")
 
@@ -33,6 +39,9 @@ def _number(origin: str, field: str, raw: Any, integer: bool = False):
         _fail(origin, field, f"must be a positive finite number, got {raw!r}")
     if integer and raw != int(raw):
         _fail(origin, field, f"must be a whole number, got {raw!r}")
+    if field.startswith(RATE_FIELDS) and raw < MIN_RATE:
+        _fail(origin, field, f"{raw!r} per second is below {MIN_RATE:.0e}: a unit error? "
+                             "(FLOP/s and bytes/s, e.g. 19.5e12 and 1.555e12)")
     return int(raw) if integer else float(raw)
 
 

@@ -16,7 +16,8 @@ times the split-K factor a BLAS library uses when there are too few tiles.
 
 Which peak applies follows PyTorch's math modes: cuBLAS matmuls (``gemm``, ``attention``) use
 TF32 for fp32 only when ``allow_tf32`` (torch default False); cuDNN kernels (``rnn_gemm``,
-``conv``) when ``cudnn_allow_tf32`` (torch default True). Pointwise kernels use the fp32
+``conv``) when ``cudnn_allow_tf32`` (torch default True) on NVIDIA devices (ROCm's MIOpen:
+full fp32 unless opted in, which this does not model). Pointwise kernels use the fp32
 vector peak. All rates come from the hardware data; efficiencies from
 ``costmodel/data/priors.toml`` or a calibrated profile.
 
@@ -78,7 +79,11 @@ class Timing:
 
 def _peak(kind: str, hw: Hardware, dtype: str, allow_tf32: bool, cudnn_allow_tf32: bool):
     if kind in MATMUL_KINDS:
-        tf32 = cudnn_allow_tf32 if kind in CUDNN_KINDS else allow_tf32
+        # cuDNN's TF32-on default is NVIDIA's: on ROCm, MIOpen's RNN and conv math is full
+        # fp32 unless opted in (PyTorch PR #190711: "On ROCm, TF32 is strictly opt-in:
+        # conv/RNN precision flags default to full fp32")
+        tf32 = ((cudnn_allow_tf32 and hw.vendor == "NVIDIA") if kind in CUDNN_KINDS
+                else allow_tf32)
         return matmul_peak(hw, dtype, tf32)
     return hw.peak_flops_per_s("fp32")  # pointwise work runs on the vector units
 

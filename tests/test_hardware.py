@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -404,3 +405,16 @@ def test_rendered_docs_show_every_device_and_every_source():
     assert "| T4 | `t4` | NVIDIA | GDDR6 | 16 | 320 | 40 | 4 | 1590 |" in text
     assert "| memory_technology | HBM2e | " in text  # the source table row shows the name
     assert set(PEAK_KEYS) <= set(text.split())
+
+
+@pytest.mark.parametrize("field, line", [
+    ("hbm_bytes_per_s", "hbm_bytes_per_s = 1e-300\n[peak_flops_per_s]\nfp32 = 1e13\n"),
+    ("peak_flops_per_s.fp32", "hbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp32 = 5\n"),
+])
+def test_a_rate_below_a_million_per_second_is_refused_as_a_unit_error(tmp_path, field, line):
+    """A peak of 1e-300 FLOP/s made every time infinite (JSON 'Infinity', exit 0): a rate
+    under 1e6 per second is refused, naming the field."""
+    path = tmp_path / "slow.toml"
+    path.write_text('name = "slow"\n' + line)
+    with pytest.raises(ValueError, match=rf"field '{re.escape(field)}': .* below 1e\+06"):
+        load_hardware(str(path))

@@ -197,3 +197,16 @@ def test_no_kernel_of_any_family_beats_the_datasheet_peak(gpu, batch):
             flops = sum(k.flops * k.count for k in p.kernels)
             assert p.total_s >= flops / peak * (1 - 1e-9), (model, mode)
         assert result.rows[0]["fraction_of_peak"] <= 1.0
+
+
+def test_cudnn_tf32_default_is_nvidias_only():
+    """cuDNN's TF32-on default (torch.backends.cudnn.allow_tf32) prices an fp32 recurrence's
+    GEMMs on TF32 on an A100; on ROCm MIOpen's RNN/conv math is full fp32 unless opted in, so
+    the same flag changes nothing on an MI300X (which has a TF32 peak)."""
+    record = cm.LSTM(1024, 1024)
+    for gpu, moves in (("a100", True), ("mi300x", False)):
+        hw = cm.load_hardware(gpu)
+        assert hw.peaks.get("tf32")
+        on, off = (roofline(record, hw, n=512, batch=64, dtype="fp32", mode="inference",
+                            cudnn_allow_tf32=flag).forward_s for flag in (True, False))
+        assert (float(on) < float(off)) is moves, gpu
