@@ -79,9 +79,7 @@ def rows() -> pd.DataFrame:
     provenance, raw = published.table(entry, REQUIRED)
     out = []
     for i, row in enumerate(raw):
-        if row["math"] not in MATH:
-            raise ValueError(f"{origin}: row {i}: field 'math': {row['math']!r} is not one "
-                             f"of {', '.join(MATH)}")
+        published.choice(origin, i, row, "math", MATH)
         tokens_per_s = published.number(origin, i, row, "tokens_per_s")
         dtype, tf32 = MATH[row["math"]]
         out.append({"source": NAME, "gpu": published.gpu_name(origin, row["device"]),

@@ -58,9 +58,7 @@ def _vec_rows(entry) -> list[dict]:
     gpu = published.gpu_name(origin, provenance["device"])
     out = []
     for i, row in enumerate(raw):
-        if row["op"] not in cublas.OP_CLASS:
-            raise ValueError(f"{origin}: row {i}: field 'op': {row['op']!r} is not one of "
-                             f"{', '.join(sorted(cublas.OP_CLASS))}")
+        published.choice(origin, i, row, "op", sorted(cublas.OP_CLASS))
         op_class = cublas.OP_CLASS[row["op"]]
         width = published.number(origin, i, row, "H")
         elements = published.number(origin, i, row, "B") * width

@@ -67,6 +67,15 @@ def number(origin: str, i: int, row: dict, field: str, positive: bool = True) ->
     return float(value)
 
 
+def choice(origin: str, i: int, row: dict, field: str, allowed) -> str:
+    """``row[field]`` when it is one of ``allowed``, or ValueError naming file/row/field."""
+    value = row.get(field)
+    if value not in allowed:
+        raise ValueError(f"{origin}: row {i}: field '{field}': {value!r} is not one of "
+                         f"{', '.join(allowed)}")
+    return value
+
+
 def gpu_name(origin: str, device: str) -> str:
     """The catalogue's name of ``device`` (its first short name), or ValueError."""
     try:
