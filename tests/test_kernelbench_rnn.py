@@ -74,3 +74,54 @@ def test_validate_reference_prints_the_scores():
     code, out, err = run("validate", "--reference", "kernelbench-rnn")
     assert code == 0, err
     assert "kernelbench-rnn" in out and "l40s" in out
+
+
+def test_importer_reads_each_distinct_run_once_with_its_commits_shapes(tmp_path):
+    """tools/import_kernelbench_rnn.py on a two-commit repository: a run committed twice
+    unchanged is one run; a device outside the catalogue is counted, not imported; the
+    shapes and the torch pin come from the run's own commit."""
+    import importlib.util
+    import json
+    import subprocess
+
+    from pathlib import Path
+
+    tool = Path(__file__).resolve().parents[1] / "tools" / "import_kernelbench_rnn.py"
+    spec = importlib.util.spec_from_file_location("importer", tool)
+    importer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(importer)
+
+    repo = tmp_path / "kb"
+    (repo / "KernelBench" / "level3").mkdir(parents=True)
+    (repo / "results" / "timing" / "A100_x").mkdir(parents=True)
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                       env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+                            "GIT_AUTHOR_DATE": "2025-01-21T00:00:00",
+                            "GIT_COMMITTER_DATE": "2025-01-21T00:00:00", "PATH": "/usr/bin:/bin"})
+
+    git("init", "-q")
+    (repo / "KernelBench" / "level3" / "38_LSTMBidirectional.py").write_text(
+        "self.lstm = nn.LSTM(input_size, hidden_size, num_layers, bidirectional=True)\n"
+        "batch_size = 10\nsequence_length = 512\ninput_size = 128\nhidden_size = 256\n"
+        "num_layers = 6\n")
+    (repo / "requirements.txt").write_text("torch==2.5.0\n")
+    stats = {"mean": 58.4, "std": 0.1, "min": 58.0, "max": 59.0, "num_trials": 100}
+    data = {"level3": {"38_LSTMBidirectional.py": {**stats, "hardware": "NVIDIA A100-SXM4-40GB"},
+                       "39_GRU.py": {**stats, "hardware": "NVIDIA B200"}}}
+    (repo / "results" / "timing" / "A100_x" / "baseline_time_torch.json").write_text(
+        json.dumps(data))
+    git("add", "-A")
+    git("commit", "-qm", "run")
+    (repo / "README.md").write_text("unrelated\n")  # a second commit, the run unchanged
+    git("add", "-A")
+    git("commit", "-qm", "other")
+    table, skipped = importer.rows(str(repo / ".git"))
+    assert skipped == {"NVIDIA B200": 1}
+    (row,) = table
+    row = dict(zip(importer.COLUMNS, row))
+    assert (row["gpu"], row["cell"], row["bidirectional"], row["layers"], row["hidden"],
+            row["batch"], row["timesteps"], row["mean_ms"], row["torch"]) == (
+        "a100-sxm4-40gb", "lstm", True, 6, 256, 10, 512, 58.4, "2.5.0")
