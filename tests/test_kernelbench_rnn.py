@@ -83,7 +83,6 @@ def test_importer_reads_each_distinct_run_once_with_its_commits_shapes(tmp_path)
     import importlib.util
     import json
     import subprocess
-
     from pathlib import Path
 
     tool = Path(__file__).resolve().parents[1] / "tools" / "import_kernelbench_rnn.py"
