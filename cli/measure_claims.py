@@ -85,9 +85,11 @@ def measure_claims(only, quick, threads, output, quiet, progress_lines):
     bad = [n for n in only if n not in BENCHMARKS]
     if bad:
         _fail(f"--only {bad[0]!r} is not one of: {', '.join(BENCHMARKS)}")
-    if device.note:
-        click.echo(device.note, err=True)
-    click.echo(f"device: {device.name} ({device.kind}, {device.threads} thread(s))", err=True)
+    if not quiet:  # -q: nothing on stderr but errors and the closing "wrote" line
+        if device.note:
+            click.echo(device.note, err=True)
+        click.echo(f"device: {device.name} ({device.kind}, {device.threads} thread(s))",
+                   err=True)
     path = Path(output)
     merge = only and output != "-" and path.is_file()  # --only keeps the others recorded
     old = _recorded(path) if merge else {}  # read before minutes of benchmarks, not after
