@@ -73,7 +73,11 @@ def problem(gitdir: str, commit: str, name: str) -> dict:
             "linear_head": "nn.Linear(" in src}
 
 
-def rows(gitdir: str) -> tuple[list[list], dict]:
+def runs(gitdir: str, level: str, wanted):
+    """``(machine, device, catalogue gpu, problem, stats, torch, commit, date, path)`` for
+    every problem of ``level`` (e.g. "level3") that ``wanted(name)`` takes, in every distinct
+    ``baseline_time_torch.json`` blob of the main line (the commit that added it cited), on a
+    catalogue GPU; the second value returned: the devices left out and their row counts."""
     log = git(gitdir, "log", "--format=%H %ad", "--date=short", "--reverse", "HEAD", "--",
               "results/timing").split("\n")
     seen, out, skipped = set(), [], {}
@@ -87,52 +91,69 @@ def rows(gitdir: str) -> tuple[list[list], dict]:
             if blob in seen:
                 continue
             seen.add(blob)
-            level3 = json.loads(git(gitdir, "show", f"{commit}:{path}")).get("level3", {})
+            problems = json.loads(git(gitdir, "show", f"{commit}:{path}")).get(level, {})
             torch = None
-            for name in sorted(k for k in level3 if PROBLEM.match(k)):
-                stats = level3[name]
+            for name in sorted((k for k in problems if wanted(k)),
+                               key=lambda k: int(k.split("_")[0])):
+                stats = problems[name]
                 device = stats["hardware"]
                 if device not in DEVICES:
                     skipped[device] = skipped.get(device, 0) + 1
                     continue
                 torch = torch or torch_pin(gitdir, commit)
-                p = problem(gitdir, commit, name)
-                out.append([path.split("/")[2], device, DEVICES[device], name, p["cell"],
-                            p["bidirectional"], p["layers"], p["hidden"], p["input_size"],
-                            p["batch"], p["timesteps"], p["linear_head"], stats["mean"],
-                            stats["std"], stats["min"], stats["max"], stats["num_trials"],
-                            torch, commit, date, path])
+                out.append((path.split("/")[2], device, DEVICES[device], name, stats, torch,
+                            commit, date, path))
     return out, skipped
+
+
+def provenance(gitdir: str, source: str, what: str, importer: str, skipped: dict) -> dict:
+    """The provenance table both KernelBench files carry."""
+    head = git(gitdir, "rev-parse", "HEAD").strip()
+    return {"source": source, "repo": REPO,
+            "commit": f"per row (the commit that added the run's file; main line at {head})",
+            "url": f"https://github.com/{REPO}/tree/{head}/results/timing", "what": what,
+            "timer": ("CUDA events around one call, the device synchronized before each trial "
+                      "(queue drained: the host's issue cost is inside), the L2 cleared before "
+                      "each trial in later versions; 3 warm-up calls, 100 trials; mean, std, "
+                      "min, max in ms"),
+            "software": "torch as the repository pinned at the row's commit (column torch)",
+            "left_out": dict(sorted(skipped.items())), "read": "2026-12-01",
+            "importer": importer}
+
+
+def rows(gitdir: str) -> tuple[list[list], dict]:
+    found, skipped = runs(gitdir, "level3", PROBLEM.match)
+    out = []
+    for machine, device, gpu, name, stats, torch, commit, date, path in found:
+        p = problem(gitdir, commit, name)
+        out.append([machine, device, gpu, name, p["cell"], p["bidirectional"], p["layers"],
+                    p["hidden"], p["input_size"], p["batch"], p["timesteps"], p["linear_head"],
+                    stats["mean"], stats["std"], stats["min"], stats["max"],
+                    stats["num_trials"], torch, commit, date, path])
+    return out, skipped
+
+
+def write(out: Path, columns, gitdir: str, source: str, what: str, importer: str,
+          table: list[list], skipped: dict) -> None:
+    """``out``: the provenance, the columns and the rows, as published.table reads them."""
+    data = {"provenance": provenance(gitdir, source, what, importer, skipped),
+            "columns": list(columns), "rows": table}
+    out.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {len(table)} rows to {out.name}; left out {skipped}")
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2
-    gitdir = argv[0]
-    head = git(gitdir, "rev-parse", "HEAD").strip()
-    table, skipped = rows(gitdir)
-    data = {"provenance": {
-        "source": "KernelBench level-3 reference problems, PyTorch eager baseline times",
-        "repo": REPO, "commit": f"per row (the commit that added the run's file; main line "
-                                f"at {head})",
-        "url": f"https://github.com/{REPO}/tree/{head}/results/timing",
-        "what": ("one forward call of the problem's Model (a 6-layer nn.LSTM or nn.GRU, fp32, "
-                 "cuDNN as PyTorch's defaults leave it: TF32 allowed; problems 35-38 also run "
-                 "nn.Linear on the last step) in train mode (the module is never put in "
-                 "eval()) under torch.no_grad(), model.cuda(), inputs torch.randn; "
-                 "scripts/generate_baseline_time.py"),
-        "timer": ("CUDA events around one call, the device synchronized before each trial "
-                  "(queue drained: the host's issue cost is inside), the L2 cleared before "
-                  "each trial in later versions; 3 warm-up calls, 100 trials; mean, std, min, "
-                  "max in ms"),
-        "software": "torch as the repository pinned at the row's commit (column torch)",
-        "left_out": {k: v for k, v in sorted(skipped.items())},
-        "read": "2026-12-01",
-        "importer": "tools/import_kernelbench_rnn.py"},
-        "columns": list(COLUMNS), "rows": table}
-    OUT.write_text(json.dumps(data, indent=1) + "\n")
-    print(f"wrote {len(table)} rows to {OUT.name}; left out {skipped}")
+    write(OUT, COLUMNS, argv[0], "KernelBench level-3 reference problems, PyTorch eager "
+          "baseline times",
+          ("one forward call of the problem's Model (a 6-layer nn.LSTM or nn.GRU, fp32, cuDNN "
+           "as PyTorch's defaults leave it: TF32 allowed; problems 35-38 also run nn.Linear on "
+           "the last step) in train mode (the module is never put in eval()) under "
+           "torch.no_grad(), model.cuda(), inputs torch.randn; "
+           "scripts/generate_baseline_time.py"),
+          "tools/import_kernelbench_rnn.py", *rows(argv[0]))
     return 0
 
 

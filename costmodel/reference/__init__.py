@@ -30,6 +30,7 @@ SOURCES = {
     "h200-cudnn-rnn": "costmodel.reference.h200_rnn",
     "h200-ops": "costmodel.reference.h200_ops",
     "kernelbench-rnn": "costmodel.reference.kernelbench_rnn",
+    "kernelbench-ops": "costmodel.reference.kernelbench_ops",
 }
 REQUIRED_COLUMNS = ("source", "gpu", "family", "phase", "dtype", "measured_s", "repo",
                     "commit", "path_or_url")

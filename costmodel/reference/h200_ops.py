@@ -17,7 +17,6 @@ from functools import lru_cache
 
 import pandas as pd
 
-from costmodel.efficiency import Efficiency
 from costmodel.reference import neusight, published
 
 NAME = "h200-ops"
@@ -52,12 +51,7 @@ def _without_h200() -> dict:
 @lru_cache(maxsize=2)
 def _scored() -> pd.DataFrame:
     frame = rows().reset_index(drop=True)
-    frame["predicted_model_s"] = neusight.predict(frame, fit())
-    frame["predicted_roofline_s"] = neusight.baseline(frame, Efficiency.ideal())
-    frame["predicted_priors_s"] = neusight.baseline(frame, Efficiency.priors())
-    for model in ("model", "roofline", "priors"):
-        frame[f"error_{model}"] = frame[f"predicted_{model}_s"] / frame["measured_s"] - 1.0
-    return frame
+    return neusight.scored_with(frame, neusight.predict(frame, fit()))
 
 
 def scored(leave_one_gpu_out: bool = True) -> pd.DataFrame:

@@ -25,7 +25,6 @@ test).
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 
 import pandas as pd
 
@@ -53,9 +52,7 @@ SCORE_NOTE = ("KernelBench's 6-layer nn.LSTM / nn.GRU (batch 10, 512 steps, H 25
 
 def rows() -> pd.DataFrame:
     """One row per machine run and problem, with its provenance."""
-    entry = resources.files("costmodel").joinpath("data", "reference", FILE)
-    origin = published.origin_of(entry)
-    provenance, raw = published.table(entry, REQUIRED)
+    origin, provenance, raw = published.load(FILE, REQUIRED)
     out = []
     for i, row in enumerate(raw):
         published.choice(origin, i, row, "cell", FAMILY)

@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from costmodel.efficiency import Efficiency
 from costmodel.hardware import load_hardware
 from costmodel.implementations import cublas, cublas_fit
 from costmodel.reference import published
@@ -135,6 +136,19 @@ def predict(frame: pd.DataFrame, params: dict) -> np.ndarray:
                                             frame.width.iloc[chosen])
             out[chosen] = cublas.pointwise_time_s(nbytes, op_class, hw, p)
     return out
+
+
+def scored_with(frame: pd.DataFrame, predicted) -> pd.DataFrame:
+    """``frame`` with ``predicted_<model>_s`` and ``error_<model>`` for the model
+    (``predicted``), the datasheet roofline and the generic priors (the sources that score
+    NeuSight-style rows with parameters of their own: h200-ops, kernelbench-ops)."""
+    frame = frame.copy()
+    frame["predicted_model_s"] = predicted
+    frame["predicted_roofline_s"] = baseline(frame, Efficiency.ideal())
+    frame["predicted_priors_s"] = baseline(frame, Efficiency.priors())
+    for model in ("model", "roofline", "priors"):
+        frame[f"error_{model}"] = frame[f"predicted_{model}_s"] / frame["measured_s"] - 1.0
+    return frame
 
 
 def ops_of(frame: pd.DataFrame) -> list[list[dict]]:

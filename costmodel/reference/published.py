@@ -57,6 +57,12 @@ def table(entry, required: tuple[str, ...]) -> tuple[dict, list[dict]]:
     return data["provenance"], out
 
 
+def load(file: str, required: tuple[str, ...]) -> tuple[str, dict, list[dict]]:
+    """(origin, provenance, rows) of the shipped ``costmodel/data/reference/<file>``."""
+    entry = resources.files("costmodel").joinpath("data", "reference", file)
+    return (origin_of(entry), *table(entry, required))
+
+
 def number(origin: str, i: int, row: dict, field: str, positive: bool = True) -> float:
     """A finite number (positive unless told otherwise), or ValueError naming file/row/field."""
     value = row.get(field)
