@@ -20,7 +20,7 @@ Too few tiles for one wave: the reduction is split (split-K) while each split ke
 operand tiles, writing the output tile: memory latency, which does not scale with the peak).
 ``peak_per_sm`` is the matmul peak PyTorch reaches (:func:`costmodel.hardware.matmul_peak`:
 fp32 without TF32 by default) scaled by the part's sustained clock
-(``Hardware.sustained_fraction``: L4, T4, A100 PCIe 40GB and H100 SXM do not hold their boost
+(``Hardware.sustained_fraction``: L4, T4, A100 PCIe 40GB, H100 SXM and PCIe do not hold their boost
 clock through an SGEMM), over its SMs.
 
 PyTorch's pointwise kernels (add, mul, relu, gelu, tanh, LayerNorm, softmax, dropout) are
