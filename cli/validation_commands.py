@@ -126,6 +126,15 @@ def _benchmarks_path(output: Path) -> Path:
     return output.with_name(output.stem + "-benchmarks.json")
 
 
+def _given(names) -> list[str]:
+    """The options among parameter ``names`` that the user gave (not left at their default),
+    each as typed on the command line (its first flag, e.g. --gpu for ``profile``)."""
+    ctx = click.get_current_context()
+    flags = {p.name: p.opts[0] for p in ctx.command.params}
+    return [flags[n] for n in names
+            if ctx.get_parameter_source(n) != click.core.ParameterSource.DEFAULT]
+
+
 @click.command("validate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--gpu", "profile", type=ProfilePath(exists=True, dir_okay=False, path_type=Path),
@@ -178,25 +187,19 @@ def validate(device, profile, baseline, quick, families, modes, threads, max_con
 
     Example: costmodel validate --reference deepbench-rnn --format json -o rnn.json
     """
-    ctx = click.get_current_context()
-    given = [f"--{name.replace('_', '-')}" for name in
-             ("device", "profile", "baseline", "quick", "families", "modes", "threads",
-              "max_config_s", "budget_s", "rounds", "quiet_s")
-             if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
-    given = ["--gpu" if g == "--profile" else g for g in given]
+    grid_only = _given(("device", "profile", "baseline", "quick", "families", "modes",
+                        "threads", "max_config_s", "budget_s", "rounds", "quiet_s"))
     if reference is not None:
-        if given:  # the measured grid's options do not apply to the shipped sources
-            raise click.UsageError(f"{given[0]} does not apply with --reference (the shipped "
-                                   "published measurements); drop one of them")
+        if grid_only:  # the measured grid's options do not apply to the shipped sources
+            raise click.UsageError(f"{grid_only[0]} does not apply with --reference (the "
+                                   "shipped published measurements); drop one of them")
         from .reference_validation import run
 
         run(reference, leave_one_gpu_out, fmt, output, plot)
         return
-    for name in ("leave_one_gpu_out", "fmt", "plot"):
-        if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT:
-            option = {"leave_one_gpu_out": "--leave-one-gpu-out", "fmt": "--format",
-                      "plot": "--plot"}[name]
-            raise click.UsageError(f"{option} applies only with --reference NAME|all")
+    reference_only = _given(("leave_one_gpu_out", "fmt", "plot"))
+    if reference_only:
+        raise click.UsageError(f"{reference_only[0]} applies only with --reference NAME|all")
     if output is None:
         raise click.UsageError("Missing option '-o' / '--output' (needed without --reference).")
     from costmodel.hardware import load_hardware

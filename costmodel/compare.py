@@ -210,14 +210,6 @@ def _symbolic_crossings(a: sp.Expr, b: sp.Expr, fixed: dict) -> tuple[int, ...]:
     return tuple(sorted({int(sp.ceiling(r)) for r in roots if r.is_real and r >= 1}))
 
 
-def _time_crossovers(recurrent: dict, tf: Cost, setup: Setup, hw: Hardware,
-                     eff) -> dict:
-    """For each recurrence, the smallest whole n where its forward time reaches the
-    Transformer's (or None): the first of :func:`_time_crossings`."""
-    every = _time_crossings(recurrent, tf, setup, hw, eff)
-    return {name: found[0] if found else None for name, found in every.items()}
-
-
 def _time_crossings(recurrent: dict, tf: Cost, setup: Setup, hw: Hardware,
                     eff) -> dict:
     """For each recurrence, every whole n where the order of its forward time and the

@@ -94,14 +94,15 @@ def fit(train: pd.DataFrame) -> dict:
 @lru_cache(maxsize=1)
 def _scored() -> pd.DataFrame:
     frame = rows().reset_index(drop=True)
-    # predictions depend on (gpu, family, bidirectional) only: price each once
+    # a prediction depends on the module, its sizes and its GPU: price each distinct one once
+    # (13 runs repeat the same 8 problems)
     keys = ["gpu", "family", "bidirectional", "layers", "hidden", "input_size", "batch",
             "timesteps", "dtype"]
     for model in SCORED:
-        cache = {}
-        for _, r in frame.drop_duplicates(keys).iterrows():
-            chosen = stack.AUTO if model in ("model", HOST) else model
-            cache[tuple(r[keys])] = seconds(r, chosen, HOST_PRESET if model == HOST else None)
+        chosen = stack.AUTO if model in ("model", HOST) else model
+        host = HOST_PRESET if model == HOST else None
+        cache = {tuple(r[keys]): seconds(r, chosen, host)
+                 for _, r in frame.drop_duplicates(keys).iterrows()}
         frame[f"predicted_{model}_s"] = [cache[tuple(r)] for r in frame[keys].itertuples(
             index=False)]
         frame[f"error_{model}"] = frame[f"predicted_{model}_s"] / frame["measured_s"] - 1.0
