@@ -161,12 +161,18 @@ def tf32_items(setup, hw) -> list[str]:
 
 def _note(result) -> str:
     from costmodel.efficiency import Efficiency
+    from costmodel.implementations import cublas
 
     calibrated = bool(getattr(result.hardware, "efficiency", None))
     fitted = not calibrated and Efficiency.for_hardware(result.hardware).cublas is not None
+    arch = result.hardware.architecture
+    used = cublas.set_used(cublas.shipped(), arch) if fitted else arch
+    whose = (f"fitted for {arch} GPUs" if used == arch
+             else f"fitted across architectures ({arch} has no\nset of its own)"
+             if used == "cross" else f"fitted for {used} GPUs ({arch} borrows\ntheir GEMM set)")
     source = ("a calibrated profile's efficiencies" if calibrated
               else f"the datasheet, with GEMM, pointwise and fused-attention\nefficiencies "
-                   f"fitted for {result.hardware.architecture} GPUs (costmodel/data/fitted/"
+                   f"{whose} (costmodel/data/fitted/"
                    "cublas.toml,\nsdpa.toml; recurrences: cudnn_rnn.toml, cudnn_small_h.toml, "
                    "cudnn_stack.toml)"
               if fitted else "the datasheet with efficiency priors")

@@ -26,7 +26,8 @@ except ModuleNotFoundError:  # Python 3.10
 
 MATMUL_KINDS = ("gemm", "attention", "rnn_gemm", "conv")
 # NVIDIA generations whose GEMM and pointwise kernels follow costmodel.implementations.cublas
-GPU_ARCHITECTURES = ("maxwell", "pascal", "volta", "turing", "ampere", "ada", "hopper")
+GPU_ARCHITECTURES = ("maxwell", "pascal", "volta", "turing", "ampere", "ada", "hopper",
+                     "blackwell")
 STEP_KIND = "rnn_step"  # curve kind of a recurrence's step GEMMs (else their kernel's kind)
 # the phase key of a profile's terms measured on inference runs (eval() under inference_mode):
 # "<family>.inference" in its tables, "memory.rnn_step.<family>.inference.m<m>" whole steps

@@ -89,7 +89,7 @@ _TOP_KEYS = frozenset({"name", "short_names", "vendor", "notes", "architecture",
                        "memory_technology", *FIGURES,
                        *OPTIONAL_FIGURES, "peak_flops_per_s"})
 # GPU generations: per-architecture efficiency priors are fitted and keyed by these names
-ARCHITECTURES = ("maxwell", "pascal", "volta", "turing", "ampere", "ada", "hopper",
+ARCHITECTURES = ("maxwell", "pascal", "volta", "turing", "ampere", "ada", "hopper", "blackwell",
                  "cdna1", "cdna2", "cdna3", "gcn5", "cpu")
 # DRAM technologies of the catalogue; the family (HBM or GDDR) is what the fits key on
 MEMORY_TECHNOLOGIES = ("HBM2", "HBM2e", "HBM3", "HBM3e", "GDDR5", "GDDR5X", "GDDR6", "GDDR6X")

@@ -11,7 +11,8 @@ from costmodel.plots import FIGSIZE_IN, _footnote
 
 #: One catalogue GPU per generation: the lookup depends on the architecture alone.
 REPRESENTATIVE = {"maxwell": "m40", "pascal": "p100", "volta": "v100", "turing": "t4",
-                  "ampere": "a100", "ada": "l4", "hopper": "h100"}
+                  "ampere": "a100", "ada": "l4", "hopper": "h100",
+                  "blackwell": "b200"}
 SERIES = (("recurrence", "inference", "C0"), ("recurrence", "training", "C9"),
           ("transformer", "inference", "C1"), ("transformer", "training", "C3"))
 LABELS = {"recurrence": "recurrences", "transformer": "Transformer"}

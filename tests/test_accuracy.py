@@ -95,10 +95,12 @@ def test_shipped_file_renders_from_its_own_entries():
     # hopper: the H200's 102 fp32 inference rows outnumber KernelBench's 56 H100 ones
     ("h100-pcie", "recurrence", "inference", "h200-cudnn-rnn", "hopper", False),
     # ampere: GNMT's one training row is ampere's own; KernelBench's A100 forwards its
-    # inference entry (16 rows), no longer the nearest generation's (hopper)
+    # inference entry (19 rows with the A10), no longer the nearest generation's (hopper)
     ("a100", "recurrence", "training", "gnmt-dle", "ampere", False),
     ("a100", "recurrence", "inference", "kernelbench-rnn", "ampere", False),
     ("l4", "recurrence", "inference", "kernelbench-rnn", "ada", False),
+    # blackwell: KernelBench's B200 rows are its own (no other source has a Blackwell GPU)
+    ("b200", "recurrence", "inference", "kernelbench-rnn", "blackwell", False),
     # turing (T4) runs the DeepBench stack under auto: volta and ampere are equally near,
     # volta has 53 rows to ampere's 1
     ("t4", "recurrence", "training", "deepbench-rnn", "volta", True),
@@ -262,7 +264,7 @@ def test_accuracy_figure_draws_the_lookup_per_generation(tmp_path):
     bars = [p for p in fig.axes[0].patches]
     drawn = [e for e in (grid[(a, k, m)] for k, m, _ in plot_accuracy.SERIES
                          for a in plot_accuracy.REPRESENTATIVE) if e is not None]
-    assert len(bars) == len(drawn) == 28  # in fp32 every generation has all four (some borrowed)
+    assert len(bars) == len(drawn) == 32  # fp32: each of 8 generations has all four (some borrowed)
     for bar, e in zip(bars, drawn):
         assert bar.get_height() == pytest.approx(100 * e.median)
         assert bool(bar.get_hatch()) == e.extrapolated
@@ -270,5 +272,5 @@ def test_accuracy_figure_draws_the_lookup_per_generation(tmp_path):
     assert code == 0 and (tmp_path / "acc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # bf16: no 16-bit Transformer training rows anywhere -> "none", no bar
     sixteen = plots.plot_accuracy("bf16")
-    assert len(sixteen.axes[0].patches) == 21
-    assert sum(t.get_text() == "none" for t in sixteen.axes[0].texts) == 7
+    assert len(sixteen.axes[0].patches) == 24
+    assert sum(t.get_text() == "none" for t in sixteen.axes[0].texts) == 8

@@ -207,7 +207,8 @@ def test_a_pooled_validation_figure_keeps_every_sources_rows():
     fig = scored_figure(pooled, "pooled", "each its own")
     drawn = sum(len(c.get_offsets()) for c in fig.axes[0].collections
                 if c.get_label() not in ("within x1.25",))
-    want = int((~deepbench["derived"].astype(bool)).sum()) + 4 + 104
+    want = (int((~deepbench["derived"].astype(bool)).sum()) + 4
+            + len(score.scored("kernelbench-rnn")))
     assert drawn == want
     labels = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
     assert {"a100", "l40s", "v100"} <= labels  # GNMT's and KernelBench's GPUs among them

@@ -9,7 +9,8 @@ GIT_DIR: the repository's git directory (``fetch github:ScalingIntelligence/Kern
 Every distinct ``results/timing/<machine>/baseline_time_torch.json`` blob on the main line
 (``git log HEAD -- results/timing``) is one run; its rows cite the commit that added it. The
 problem's shapes are read from ``KernelBench/level3/<problem>.py`` at that same commit. GPUs
-outside the catalogue (B200, A10G: no sourced datasheet entry) are left out and counted.
+outside the catalogue (the A10G: no first-hand datasheet figures) are left out and counted;
+the A10 (not AWS's A10G) and the B200 are read since session 10.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ PROBLEM = re.compile(r"^(3[5-9]|4[0-2])_")
 #: torch.cuda.get_device_name as recorded in each row -> catalogue name
 DEVICES = {"NVIDIA A100-SXM4-40GB": "a100-sxm4-40gb", "NVIDIA A100-SXM4-80GB": "a100-sxm4-80gb",
            "NVIDIA H100 80GB HBM3": "h100-sxm5-80gb", "NVIDIA H100 PCIe": "h100-pcie-80gb",
-           "NVIDIA L4": "l4", "NVIDIA L40S": "l40s", "Tesla T4": "t4"}
+           "NVIDIA L4": "l4", "NVIDIA L40S": "l40s", "Tesla T4": "t4", "NVIDIA A10": "a10",
+           "NVIDIA B200": "b200-sxm-180gb"}
 SIZES = ("batch_size", "sequence_length", "seq_len", "input_size", "hidden_size", "num_layers")
 COLUMNS = ("machine", "device", "gpu", "problem", "cell", "bidirectional", "layers", "hidden",
            "input_size", "batch", "timesteps", "linear_head", "mean_ms", "std_ms", "min_ms",

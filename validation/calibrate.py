@@ -218,10 +218,10 @@ def adam_bytes(params: int, dtype_bytes: int = 4) -> float:
 
 # CUDA compute capability -> the catalogue's generation names (costmodel.hardware.ARCHITECTURES),
 # per NVIDIA's CUDA C++ Programming Guide, "Compute Capabilities" (e.g. 8.0 A100, 8.6 A10/A40,
-# 8.9 L4/L40, 9.0 H100/H200); an unlisted one leaves the profile without an architecture
+# 8.9 L4/L40, 9.0 H100/H200, 10.0 B200); an unlisted one leaves the profile without an architecture
 CAPABILITIES = {(5, 0): "maxwell", (5, 2): "maxwell", (6, 0): "pascal", (6, 1): "pascal",
                 (7, 0): "volta", (7, 5): "turing", (8, 0): "ampere", (8, 6): "ampere",
-                (8, 9): "ada", (9, 0): "hopper"}
+                (8, 9): "ada", (9, 0): "hopper", (10, 0): "blackwell"}
 
 
 def architecture_of(device: Device) -> str:

@@ -97,6 +97,16 @@ def params_for(params: Mapping, hw: Hardware) -> dict:
             "pointwise_efficiency": efficiency_for(params, hw)}
 
 
+def set_used(params: Mapping, architecture: str) -> str:
+    """Whose GEMM values :func:`params_for` gives a device of ``architecture``: the
+    architecture itself, the kernel sibling it borrows from, or "cross" (the
+    cross-architecture set: an architecture no fit has rows of, e.g. Blackwell)."""
+    sets = params.get("architecture", {})
+    if "gemm_efficiency" in sets.get(architecture, {}):
+        return architecture
+    return kernel_sibling(sets, architecture) or "cross"
+
+
 def kernel_sibling(sets: Mapping, architecture: str) -> str | None:
     """Another architecture in ``sets`` with GEMM values whose cuBLAS runs the same SGEMM
     kernels as ``architecture`` (SGEMM_KERNELS), or None: their tile choices and per-tile rates

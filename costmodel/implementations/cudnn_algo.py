@@ -13,7 +13,7 @@ from costmodel.hardware import Hardware
 ALGOS = ("standard", "persist_static", "persist_static_small_h")
 # compute capability major of each generation (PyTorch's heuristics test prop->major)
 _MAJOR = {"maxwell": 5, "pascal": 6, "volta": 7, "turing": 7, "ampere": 8, "ada": 8,
-          "hopper": 9}
+          "hopper": 9, "blackwell": 10}
 PERSIST_MIN_SMS = 98  # RNN.cpp: sm >= 8.0 with >= 98 SMs (excludes A30, A40, sm_86 parts)
 PERSIST_MAX_HIDDEN = 1024  # use_persist_common_heuristics: hidden <= 1024, multiple of 128
 PERSIST_MULTIPLE = 128

@@ -62,8 +62,10 @@ CUDNN8 = "pr62143"
 DEFAULT = AUTO
 STACKS = (AUTO, DEEPBENCH, CUDNN8)
 #: architectures that no cuDNN before 8.0 runs on (Ampere: cuDNN 8.0.0; Ada, Hopper: 8.6.0,
-#: NVIDIA cuDNN release notes): ``auto`` prices them with the cuDNN 8 stack
-CUDNN8_ONLY = ("ampere", "ada", "hopper")
+#: NVIDIA cuDNN release notes; Blackwell: no cuDNN 8 at all, 9.x only): ``auto`` prices them
+#: with the cuDNN 8 stack (Blackwell's step floor is an extrapolation: no cuDNN RNN timing of
+#: a Blackwell GPU was found beyond KernelBench's B200 rows, scored in docs/validation.md)
+CUDNN8_ONLY = ("ampere", "ada", "hopper", "blackwell")
 PHASES = ("forward", "backward_data")  # the calls with dependent steps
 NOTES = {
     "deepbench": "DeepBench-era stack (cuDNN 5-7.6): fitted floors, one per wavefront "

@@ -59,7 +59,8 @@ MODULES = ("encoder_layer", "decoder_layer", "mha")
 #: (major, minor) compute capability of each NVIDIA architecture of the catalogue (GA10x parts
 #: of "ampere" are sm86: only the head_dim > 192 training rule differs, see module docstring).
 SM_OF_ARCHITECTURE = {"maxwell": (5, 2), "pascal": (6, 0), "volta": (7, 0),
-                      "turing": (7, 5), "ampere": (8, 0), "ada": (8, 9), "hopper": (9, 0)}
+                      "turing": (7, 5), "ampere": (8, 0), "ada": (8, 9), "hopper": (9, 0),
+                      "blackwell": (10, 0)}
 ROCM_ARCHITECTURES = ("cdna1", "cdna2", "cdna3", "gcn5")
 LOW_PRECISION = ("fp16", "bf16")
 FLASH_MAX_HEAD_DIM = 256  # check_head_dim_size_flash

@@ -1,11 +1,11 @@
 """KernelBench's PyTorch-eager baseline times of its level-1 GEMM and pointwise problems on
-named A100, H100, L4, L40S and T4 machines (ScalingIntelligence/KernelBench, ``results/timing/
+named A10, A100, H100, L4, L40S, T4 and B200 machines (ScalingIntelligence/KernelBench, ``results/timing/
 <machine>/baseline_time_torch.json``): the cuBLAS / pointwise model scored on shapes, machines
 and a timer none of its fits has seen.
 
 Data (``costmodel/data/reference/kernelbench-ops.json``, made by
-``tools/import_kernelbench_ops.py`` from the repository's main line; the same 13 runs as
-:mod:`.kernelbench_rnn`): ``torch.matmul`` of square, standard, large-K, small-K, irregular,
+``tools/import_kernelbench_ops.py`` from the repository's main line; the same 14 runs as
+:mod:`.kernelbench_rnn`, and the A10's rows of Modal's "A10G" run): ``torch.matmul`` of square, standard, large-K, small-K, irregular,
 tall-skinny and transposed shapes, ``torch.bmm``, ``A * s``, relu, tanh, gelu and softmax, fp32
 (PyTorch's default leaves TF32 off for matmuls: SGEMM), the mean of 100 CUDA-event timings of
 one call each with the device synchronized first, PyTorch 2.5.0 (2.9.0 for the December 2025
@@ -14,8 +14,8 @@ from July): each row carries the sizes of its own commit.
 
 Protocol: leave-one-GPU-out against NeuSight's fit (:func:`costmodel.reference.neusight.fit`,
 what ``cublas.toml`` holds): a GPU NeuSight timed (H100 SXM, L4, T4) is priced by the
-parameters refitted without it; the A100 SXM4 and the L40S are in no fit (the A100 PCIe parts
-and the L4 are). Nothing is fitted on these rows.
+parameters refitted without it; the A100 SXM4, L40S, A10 and B200 are in no fit (the A100 PCIe
+parts and the L4 are; the B200 takes the cross-architecture set). Nothing is fitted on these rows.
 """
 
 from __future__ import annotations

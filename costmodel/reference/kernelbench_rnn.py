@@ -1,15 +1,17 @@
 """KernelBench's PyTorch-eager baseline times of a 6-layer ``nn.LSTM`` / ``nn.GRU`` on named
-Ampere, Ada, Hopper and Turing GPUs (ScalingIntelligence/KernelBench, level-3 problems 35-42,
+Ampere, Ada, Hopper, Turing and Blackwell GPUs (ScalingIntelligence/KernelBench, level-3 problems 35-42,
 ``results/timing/<machine>/baseline_time_torch.json``): the first named-GPU cuDNN 8/9
 recurrence timings on an A100, H100, L4 and L40S this project has, from several cloud
-providers and one university cluster. Nothing is fitted on these rows.
+providers and one university cluster, and (session 10) an A10's and a B200's. Nothing is
+fitted on these rows.
 
 Data (``costmodel/data/reference/kernelbench-rnn.json``, made by
 ``tools/import_kernelbench_rnn.py`` from the repository's main line): per row one machine's
 run of one problem, batch 10, 512 steps, input 128, hidden 256, 6 layers, fp32, uni- or
 bidirectional; the mean of 100 CUDA-event timings of one forward call with the queue drained
-(the host's issue cost inside), PyTorch 2.5.0 (2.9.0 for the December 2025 H100 run). The
-module is in train mode under ``torch.no_grad()`` (KernelBench never calls ``eval()``), so the
+(the host's issue cost inside), PyTorch 2.5.0 (2.9.0 for the December 2025 H100 run) as the
+repository pinned it (for the March 2025 B200 run that pin is doubtful: 2.5.0's CUDA 12.4
+builds carry no sm_100 code, and what ran is unrecorded; docs/validation.md). The module is in train mode under ``torch.no_grad()`` (KernelBench never calls ``eval()``), so the
 call is cuDNN's training forward: priced as the forward phase of ``mode="training"``.
 
 Not priced: problems 35-38 also run ``nn.Linear(256 or 512, 10)`` on the last step, a slice
