@@ -154,8 +154,8 @@ def tf32_items(setup, hw) -> list[str]:
     cublas = ("TF32 tensor cores (--allow-tf32)" if setup.allow_tf32
               else "FP32 cores (TF32 off: PyTorch's default; --allow-tf32 turns it on)")
     if hw.vendor != "NVIDIA":  # ROCm: hipBLASLt and MIOpen, TF32 opt-in for both
-        return [f"fp32 matmuls: hipBLASLt on {cublas.replace('TF32 off', 'TF32 opt-in')}; "
-                "MIOpen's RNN and conv GEMMs in full fp32 (ROCm's default)"]
+        return [(f"fp32 matmuls: hipBLASLt on {cublas.replace('TF32 off', 'TF32 opt-in')}; "
+                 "MIOpen's RNN and conv GEMMs in full fp32 (ROCm's default)")]
     return [f"fp32 matmuls: cuBLAS on {cublas}; cuDNN's RNN GEMMs on TF32 (its default)"]
 
 
