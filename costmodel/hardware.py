@@ -218,6 +218,16 @@ def _catalogue() -> tuple[tuple[Hardware, ...], Mapping[str, Hardware]]:
     return devices, MappingProxyType(index)
 
 
+#: parts users ask for by a name one letter from a catalogue entry they are not: an unknown
+#: name among these gets why, not a closest match that would price another board
+NOT_CATALOGUED = {
+    "a10g": "AWS's A10G (EC2 G5) is not the NVIDIA A10 ('a10'): 80 SMs against 72, half the "
+            "A10's tensor rate per SM (70 against 125 TFLOP/s fp16), 300 W against 150; its "
+            "figures circulate only second-hand (an AWS-hosted datasheet), so it has no "
+            "catalogue entry",
+}
+
+
 def list_hardware() -> list[Hardware]:
     """Every shipped device, in file-name order."""
     return list(_catalogue()[0])
@@ -237,6 +247,9 @@ def load_hardware(name_or_path: str | Path) -> Hardware:
     key = normalize_name(text)
     if key in index:
         return index[key]
+    if key in NOT_CATALOGUED:
+        raise ValueError(f"unknown hardware {text!r}: {NOT_CATALOGUED[key]}. A path to your own "
+                         ".toml works (docs/hardware.md shows the fields).")
     close = difflib.get_close_matches(key, sorted(index), n=5, cutoff=0.5)
     hint = f"closest: {', '.join(close)}" if close else (
         "known: " + ", ".join(hw.short_names[0] for hw in list_hardware()))

@@ -3,7 +3,7 @@ the shipped TOML files (:mod:`costmodel.hardware`); the test suite fails when it
 
 from __future__ import annotations
 
-from costmodel.hardware import CONFIDENCE, FIGURES, PEAK_KEYS, list_hardware
+from costmodel.hardware import ARCHITECTURES, CONFIDENCE, FIGURES, PEAK_KEYS, list_hardware
 
 _REGENERATE = ('python -c "from pathlib import Path; from costmodel.hardware_docs import '
                "render_markdown; Path('docs/hardware.md').write_text(render_markdown(), "
@@ -29,6 +29,47 @@ def _display(field: str, value: float | str) -> str:
         return f"{_fmt(value, 1e12)} {'TOPS' if field.endswith('int8') else 'TFLOP/s'}"
     scale, unit = _UNITS[field]
     return f"{_fmt(value, scale)} {unit}".strip()
+
+
+#: docs/hardware.md's example of a user's own device file (a test loads it and prices with it)
+OWN_GPU_EXAMPLE = """\
+# a10g.toml: AWS's A10G (EC2 G5), as its AWS-hosted datasheet is quoted second-hand
+name = "A10G"
+architecture = "ampere"          # GA102, sm_86: the fitted Ampere sets apply
+memory_technology = "GDDR6"      # GDDR parts stream at their own fraction of bandwidth
+memory_bytes = 24e9
+hbm_bytes_per_s = 600e9          # the memory bandwidth, whatever the DRAM
+sm_count = 80
+l2_bytes = 6291456
+boost_clock_hz = 1.71e9
+sustained_clock_hz = 1.18e9      # optional: 1710 MHz x 23.37 / 35 TFLOPS / 0.969
+
+[peak_flops_per_s]
+fp32 = 35e12
+tf32 = 35e12
+fp16 = 70e12                     # FP32 accumulate: what PyTorch's fp16 GEMMs use
+bf16 = 70e12
+"""
+
+
+def _own_gpu_section() -> list[str]:
+    return ["## Your own GPU", "",
+            "A device the catalogue lacks (`compare --gpu a10g` says why that one is missing) "
+            "is a TOML file passed wherever a GPU name goes (`--gpu a10g.toml`, "
+            "`cm.load_hardware(\"a10g.toml\")`). A user's file needs only `name`, "
+            "`hbm_bytes_per_s` and one peak; each figure may be a bare number, provenance is "
+            "optional, an absent dtype is unsupported. Give `architecture` (one of "
+            + ", ".join(f"`{a}`" for a in ARCHITECTURES if a != "cpu")
+            + ") for the fitted GEMM, pointwise, attention and cuDNN sets of that generation "
+            "to apply (without it: the generic priors), `sm_count` and `boost_clock_hz` for "
+            "the GEMM waves and cuDNN's per-step floor, and `sustained_clock_hz` for a "
+            "power-capped part: the clock at which an A100-like SGEMM (96.9 % of peak) reaches "
+            "what `torch.matmul` of two large fp32 matrices measures on it (the catalogue's "
+            "derivation). For example (figures as quoted by third parties, not checked here; "
+            "the SGEMM figure is zzc0721/torch-performance-test-data issue #126's 23.37 "
+            "TFLOP/s):", "", "```toml", OWN_GPU_EXAMPLE.rstrip("\n"), "```", "",
+            "`cm.load_hardware(\"a10g.toml\")` prints the figures as read; `costmodel "
+            "calibrate` on the machine itself writes a measured profile instead.", ""]
 
 
 def render_markdown() -> str:
@@ -57,7 +98,7 @@ def render_markdown() -> str:
         cells = [_fmt(hw.peaks[k], 1e12) if k in hw.peaks else "—" if k in hw.unsupported else ""
                  for k in PEAK_KEYS]
         out.append(f"| {hw.name} | " + " | ".join(cells) + " |")
-    out += ["", "## Sources, figure by figure"]
+    out += [""] + _own_gpu_section() + ["## Sources, figure by figure"]
     for hw in devices:
         out += ["", f"### {hw.name}", "", _cell(hw.notes), "",
                 "| Figure | Value | Quote | Source | Read | Flag | Printed | Derivation |",

@@ -97,3 +97,29 @@ def test_kernelbench_scores_the_new_gpus_as_docs_say():
     r = kb.scored()
     b = r[r.gpu == "b200"]
     assert len(b) == 8 and round(100 * b.error_model.median()) == -68
+
+
+def test_a10g_is_refused_with_why_not_priced_as_the_a10():
+    code, out, err = run("compare", "--n", "64", "--d", "64", "--gpu", "a10g")
+    assert code == 2 and "not the NVIDIA A10" in err and "Traceback" not in err
+    with pytest.raises(ValueError, match="80 SMs against 72"):
+        cm.load_hardware("NVIDIA A10G")  # as torch.cuda.get_device_name() reports it
+
+
+def test_docs_own_gpu_example_loads_and_takes_its_architectures_sets(tmp_path):
+    """docs/hardware.md, "Your own GPU": the example file as printed there is a valid user
+    file, priced with the Ampere sets it names and its sustained clock."""
+    from pathlib import Path
+
+    from costmodel.hardware_docs import OWN_GPU_EXAMPLE
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "hardware.md").read_text()
+    assert "```toml\n" + OWN_GPU_EXAMPLE + "```" in doc
+    path = tmp_path / "a10g.toml"
+    path.write_text(OWN_GPU_EXAMPLE)
+    hw = cm.load_hardware(str(path))
+    assert (hw.architecture, hw.sm_count, hw.peaks["fp16"]) == ("ampere", 80, 70e12)
+    assert hw.sustained_clock_hz == pytest.approx(1.71e9 * 23.37 / 35 / 0.969, rel=0.005)
+    code, out, err = run("compare", "--n", "512", "--d", "768", "--gpu", str(path))
+    assert code == 0, err
+    assert "A10G" in out and "fitted for ampere GPUs" in out
