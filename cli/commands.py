@@ -160,8 +160,11 @@ def gpus(fmt):
 
 
 #: The units of ``gpus``'s table, under it (the header stays narrow).
-GPU_UNITS = ("dense peaks in TFLOP/s ('-': none); GB/s: memory bandwidth; GB: memory (10^9 "
-             "B); L2 MiB: the L2 cache (2^20 B). Each figure's source: docs/hardware.md")
+GPU_UNITS = ("arch: the generation whose fitted GEMM, pointwise, attention and cuDNN sets "
+             "price the GPU ('*': no GEMM set of its own: it borrows one, takes the "
+             "cross-architecture set, or on AMD the generic priors); dense peaks in TFLOP/s ('-': none); GB/s: memory "
+             "bandwidth; GB: memory (10^9 B); L2 MiB: the L2 cache (2^20 B). Each figure's "
+             "source: docs/hardware.md")
 
 
 def _tabulate(fmt, header, body) -> str:

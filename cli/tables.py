@@ -216,12 +216,20 @@ def _ns(values) -> str:
 
 
 def gpu_rows(devices):
-    header = ["--gpu", "name", "fp32 TF", "tf32", "bf16", "fp16", "GB/s", "GB", "L2 MiB"]
+    from costmodel.efficiency import GPU_ARCHITECTURES
+    from costmodel.implementations import cublas
+
+    header = ["--gpu", "name", "arch", "fp32 TF", "tf32", "bf16", "fp16", "GB/s", "GB", "L2 MiB"]
     body, raw = [], []
+    fitted = cublas.shipped()
     for hw in devices:
+        arch = hw.architecture or "-"
+        gemm_set = (None if not hw.architecture else "priors"
+                    if hw.architecture not in GPU_ARCHITECTURES
+                    else cublas.set_used(fitted, hw.architecture))
         peaks = {k: hw.peaks.get(k) for k in ("fp32", "tf32", "bf16", "fp16", "fp8", "int8",
                                                "fp64")}
-        body.append([hw.short_names[0], hw.name]
+        body.append([hw.short_names[0], hw.name, arch if gemm_set in (None, arch) else arch + "*"]
                     + [_tf(peaks[k]) for k in ("fp32", "tf32", "bf16", "fp16")]
                     + [f"{hw.hbm_bytes_per_s / 1e9:,.0f}",
                        "-" if hw.memory_bytes is None else f"{hw.memory_bytes / 1e9:.0f}",
@@ -229,7 +237,8 @@ def gpu_rows(devices):
         raw.append({"name": hw.name, "short_names": list(hw.short_names),
                     **{f"peak_{k}_flops_per_s": v for k, v in peaks.items()},
                     "hbm_bytes_per_s": hw.hbm_bytes_per_s, "memory_bytes": hw.memory_bytes,
-                    "l2_bytes": hw.l2_bytes, "sm_count": hw.sm_count})
+                    "l2_bytes": hw.l2_bytes, "sm_count": hw.sm_count,
+                    "architecture": hw.architecture, "gemm_set": gemm_set})
     return header, body, raw
 
 

@@ -123,3 +123,17 @@ def test_docs_own_gpu_example_loads_and_takes_its_architectures_sets(tmp_path):
     code, out, err = run("compare", "--n", "512", "--d", "768", "--gpu", str(path))
     assert code == 0, err
     assert "A10G" in out and "fitted for ampere GPUs" in out
+
+
+def test_gpus_lists_each_devices_generation_and_whose_gemm_set_prices_it():
+    import json
+
+    code, out, err = run("gpus")
+    assert code == 0, err
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line[:1].isalnum()}
+    assert rows["a100"][4] == "ampere" and rows["b200"][4] == "blackwell*"
+    assert rows["mi300x"][2] == "cdna3*"  # "MI300X" is one word; AMD takes the priors
+    code, out, err = run("gpus", "--format", "json")
+    sets = {r["name"]: (r["architecture"], r["gemm_set"]) for r in json.loads(out)}
+    assert sets["B200 SXM 180GB"] == ("blackwell", "cross")
+    assert sets["L4"] == ("ada", "ada") and sets["MI300X"] == ("cdna3", "priors")
