@@ -271,3 +271,54 @@ def test_bad_input_names_the_argument(call, words):
         call()
     assert all(w in str(err.value) for w in words)
 
+
+
+def test_need_weights_averages_the_weights_over_heads_as_its_own_reduction():
+    """nn.MultiheadAttention's default (need_weights=True, average_attn_weights=True) returns
+    attn_output_weights.mean(dim=1) (functional.py multi_head_attention_forward): one more
+    pass over P [b, h, n, L] writing [b, n, L]. b=2, h=4, n=L=64, fp32: P is 2*4*64*64*4 =
+    131,072 B, so the pass moves 131,072 + 32,768 = 163,840 B and adds one FLOP per entry
+    (32,768); without need_weights there is no such kernel."""
+    import costmodel as cm
+
+    def forward_kernels(**kw):
+        rec = cm.MultiheadAttention(32, 4, **kw)
+        return {k["name"]: k for k in rec.kernel_values(n=64, batch=2, dtype="fp32")
+                if k["phase"] == "forward"}
+
+    with_weights = forward_kernels()
+    (avg,) = [k for name, k in with_weights.items() if name.endswith("average_weights")]
+    assert avg["kind"] == "reduction"
+    assert float(avg["bytes"]) == 2 * 4 * 64 * 64 * 4 * (1 + 1 / 4) == 163_840
+    assert float(avg["flops"]) == 2 * 4 * 64 * 64
+    without = forward_kernels(need_weights=False)
+    assert not any(name.endswith("average_weights") for name in without)
+    # no backward: the averaged weights are an output no loss usually reads
+    rec = cm.MultiheadAttention(32, 4)
+    assert not any("average_weights" in k["name"] and k["phase"] == "backward"
+                   for k in rec.kernel_values(n=64, batch=2, dtype="fp32"))
+
+
+def test_torch_runs_the_head_mean_the_need_weights_record_prices():
+    """The oracle for the kernel above: PyTorch's MHA with its defaults runs mean.dim over
+    the [b, h, n, L] weights; with need_weights=False it does not."""
+
+    class Means(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.shapes = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is aten.mean.dim:
+                self.shapes.append(tuple(args[0].shape))
+            return func(*args, **(kwargs or {}))
+
+    mha = nn.MultiheadAttention(32, 4, batch_first=True)
+    x = torch.randn(2, 64, 32)
+    with torch.no_grad():
+        with Means() as seen:
+            mha(x, x, x)
+        assert seen.shapes == [(2, 4, 64, 64)]
+        with Means() as seen:
+            mha(x, x, x, need_weights=False)
+        assert seen.shapes == []

@@ -99,17 +99,17 @@ def _core(cfg: AttentionConfig) -> Cost:
     dropout = cfg.dropout > 0 and not flash
     scale = t * E + (b * L * E if not (flash or cfg.need_weights) else 0)
     softmax_fwd = entries * (C.SOFTMAX_FLOPS + (MASK_FLOPS if cfg.causal and not flash else 0)
-                             + (C.DROPOUT_FLOPS if dropout else 0)
-                             + (AVERAGE_FLOPS if cfg.need_weights else 0))
+                             + (C.DROPOUT_FLOPS if dropout else 0))
+    average = entries * AVERAGE_FLOPS if cfg.need_weights else 0
     softmax_bwd = entries * (C.SOFTMAX_BACKWARD_FLOPS + (C.DROPOUT_FLOPS if dropout else 0)
                              + (C.SOFTMAX_FLOPS if flash else 0))  # flash recomputes exp
     fwd_mm = FORWARD_PRODUCTS * product
     bwd_mm = (FLASH_BACKWARD_PRODUCTS if flash else MATH_BACKWARD_PRODUCTS) * product
-    kernels, traffic = _kernels(cfg, product, entries, softmax_fwd, softmax_bwd)
+    kernels, traffic = _kernels(cfg, product, entries, softmax_fwd, softmax_bwd, average)
     return Cost(
         name=f"{cfg.attention}_attention",
         matmul_flops=fwd_mm,
-        elementwise_flops=scale + softmax_fwd,
+        elementwise_flops=scale + softmax_fwd + average,
         matmul_flops_backward=bwd_mm,
         elementwise_flops_backward=scale + softmax_bwd,
         bytes=traffic,
@@ -120,8 +120,12 @@ def _core(cfg: AttentionConfig) -> Cost:
     )
 
 
-def _kernels(cfg: AttentionConfig, product, entries, softmax_fwd, softmax_bwd):
-    """(kernel launches, forward bytes moved) of the core."""
+def _kernels(cfg: AttentionConfig, product, entries, softmax_fwd, softmax_bwd, average=0):
+    """(kernel launches, forward bytes moved) of the core. ``average``: the FLOPs of
+    need_weights=True's mean of the weights over heads (PyTorch's default
+    ``average_attn_weights=True``: ``attn_output_weights.mean(dim=1)`` in
+    ``multi_head_attention_forward``), a reduction that reads P once more and writes
+    [batch, n, L]; it has no backward unless the returned weights are used."""
     E, b, s, L, t = cfg.embed_dim, S.batch, S.dtype_bytes, cfg.key_len, tokens_of()
     q_bytes, kv_bytes = t * E * s, b * L * E * s
     qkvo_bytes = 2 * q_bytes + 2 * kv_bytes  # q, k, v read and the output written
@@ -146,6 +150,8 @@ def _kernels(cfg: AttentionConfig, product, entries, softmax_fwd, softmax_bwd):
     bh, hd = b * cfg.num_heads, sp.sympify(E) / cfg.num_heads
     scores_shape, av_shape = (S.n, L, hd, bh), (S.n, hd, L, bh)
     pair_shape = (S.n, hd, L, pair * bh)
+    averaged = (Kernel("average_weights", "reduction", "forward", average,
+                       p_bytes + p_bytes / cfg.num_heads),) if cfg.need_weights else ()
     return (
         Kernel("scores", "gemm", "forward", product, q_bytes + kv_bytes + p_bytes,
                shape=scores_shape),
@@ -156,4 +162,5 @@ def _kernels(cfg: AttentionConfig, product, entries, softmax_fwd, softmax_bwd):
         Kernel("softmax.backward", "softmax", "backward", softmax_bwd, 3 * p_bytes),
         Kernel("scores.backward", "gemm", "backward", pair * product, p_bytes + qkvo_bytes,
                shape=pair_shape),
-    ), qkvo_bytes + 4 * p_bytes  # scores written and read, P written and read
+        *averaged,
+    ), qkvo_bytes + 4 * p_bytes + sum(k.bytes for k in averaged)  # scores, P: written, read
