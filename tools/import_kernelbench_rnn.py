@@ -98,6 +98,9 @@ def runs(gitdir: str, level: str, wanted):
             for name in sorted((k for k in problems if wanted(k)),
                                key=lambda k: int(k.split("_")[0])):
                 stats = problems[name]
+                if not stats:  # a problem the run could not time (null in its file)
+                    skipped["no timing"] = skipped.get("no timing", 0) + 1
+                    continue
                 device = stats["hardware"]
                 if device not in DEVICES:
                     skipped[device] = skipped.get(device, 0) + 1

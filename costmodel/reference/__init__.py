@@ -31,6 +31,7 @@ SOURCES = {
     "h200-ops": "costmodel.reference.h200_ops",
     "kernelbench-rnn": "costmodel.reference.kernelbench_rnn",
     "kernelbench-ops": "costmodel.reference.kernelbench_ops",
+    "kernelbench-blocks": "costmodel.reference.kernelbench_blocks",
 }
 REQUIRED_COLUMNS = ("source", "gpu", "family", "phase", "dtype", "measured_s", "repo",
                     "commit", "path_or_url")
