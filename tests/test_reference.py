@@ -231,7 +231,7 @@ def test_unknown_reference_exits_2_with_one_line(capsys):
     assert code == 2
     assert err.strip() == ("costmodel: error: unknown reference 'nope'; known: attention, "
                            "deepbench-gemm, deepbench-rnn, fractaltensor-cudnn, gnmt-dle, h200-cudnn-rnn, "
-                           "h200-ops, kernelbench-ops, kernelbench-rnn, llmcompass, "
+                           "h200-ops, kernelbench-blocks, kernelbench-ops, kernelbench-rnn, llmcompass, "
                            "neusight, neusight-e2e, neusight-layers, xwang233-small-h, "
                            "xwang233-standard, all")
     assert fitmod.main(["nope"]) == 2
