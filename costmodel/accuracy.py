@@ -140,12 +140,14 @@ def expected_error(kind: str, gpu: str | Hardware, mode: str, dtype: str = "fp32
         notes.append(f"no {hw.architecture} rows: {nearest}'s, the nearest generation measured")
     best = max((e for e in chosen if e["dtype"] == wanted),
                key=lambda e: (e["rows"], e["source"]))
+    caveat = [best["caveat"]] if best.get("caveat") else []  # a property of the rows
     return Evidence(kind=kind, mode=mode, source=best["source"], what=best["what"],
                     protocol=best["protocol"], architecture=best["architecture"],
                     dtype=best["dtype"], stack=best["stack"], host=best["host"],
                     median=best["median"], p90=best["p90"],
                     signed_median=best["signed_median"], rows=best["rows"],
-                    gpus=tuple(best["gpus"]), extrapolated=bool(notes), note="; ".join(notes))
+                    gpus=tuple(best["gpus"]), extrapolated=bool(notes),
+                    note="; ".join(notes + caveat))
 
 
 KIND_LABELS = {"recurrence": "recurrences", "transformer": "Transformer"}

@@ -137,3 +137,13 @@ def test_gpus_lists_each_devices_generation_and_whose_gemm_set_prices_it():
     sets = {r["name"]: (r["architecture"], r["gemm_set"]) for r in json.loads(out)}
     assert sets["B200 SXM 180GB"] == ("blackwell", "cross")
     assert sets["L4"] == ("ada", "ada") and sets["MI300X"] == ("cdna3", "priors")
+
+
+def test_the_b200_recurrence_statement_carries_its_runs_caveat():
+    """compare's error statement on a B200 is its own KernelBench rows, and says that run's
+    software is unrecorded; another architecture's statement has no such caveat."""
+    e = cm.expected_error("recurrence", "b200", "inference")
+    assert e.source == "kernelbench-rnn" and e.gpus == ("b200",) and not e.extrapolated
+    assert "no sm_100 code" in e.note
+    a100 = cm.expected_error("recurrence", "a100", "inference")
+    assert a100.source == "kernelbench-rnn" and "sm_100" not in a100.note

@@ -65,6 +65,12 @@ SOURCES = {
 }
 
 
+#: (source, GPU) -> what a reader of an entry with that GPU's rows should know of them
+CAVEATS = {("kernelbench-rnn", "b200"): (
+    "the B200's one run (March 2025) cites torch 2.5.0, which has no sm_100 code: what ran "
+    "is unrecorded (docs/validation.md, KernelBench, session 10)")}
+
+
 def _architecture(gpu: str) -> str:
     return load_hardware(gpu).architecture
 
@@ -188,7 +194,11 @@ def entries(rows: pd.DataFrame) -> list[dict]:
                     "p90": round(float(np.quantile(np.abs(err), P90)), 6),
                     "signed_median": round(float(np.median(err)), 6),
                     "rows": len(g), "gpus": sorted(set(g.gpu)), "what": what,
-                    "protocol": protocol})
+                    "protocol": protocol,
+                    **({"caveat": "; ".join(c)} if (c := [CAVEATS[key[0], gpu] for gpu in
+                                                          sorted(set(g.gpu))
+                                                          if (key[0], gpu) in CAVEATS])
+                       else {})})
     return out
 
 
