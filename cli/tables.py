@@ -177,8 +177,9 @@ def _note(result) -> str:
                    "cudnn_stack.toml)"
               if fitted else "the datasheet with efficiency priors")
     crossover = ("crossover: the n where the two are equal ('never' = no n >= 1 does; 'a / b':\n"
-                 "the order changes at each, e.g. the Transformer faster from a to b);\n"
-                 if result.ratios else "")
+                 "the order changes at each, e.g. the Transformer faster from a to b"
+                 + (";\n'...': more changes, every n in --format json" if _abbreviated(result)
+                    else "") + ");\n" if result.ratios else "")
     return f"{crossover}time: the roofline on {source}.\n"
 
 
@@ -208,11 +209,25 @@ def _n(value) -> str:
     return "never" if value is None else f"{value:,.0f}"
 
 
+#: a crossover cell lists at most this many n; more (a time that zigzags, e.g. GEMM waves at
+#: tiny n) show the first two, '...' and the last, so the table stays within WIDTH columns
+#: (every n is in --format json's all_n)
+MAX_CROSSINGS = 4
+
+
 def _ns(values) -> str:
-    """One crossover cell: 'never', one n, or every n where the order changes ('6 / 200,449')."""
+    """One crossover cell: 'never', one n, or every n where the order changes ('6 / 200,449';
+    '11 / 12 / ... / 6,111' beyond MAX_CROSSINGS)."""
     if values is None or isinstance(values, (int, float)):
         return _n(values)
+    if len(values) > MAX_CROSSINGS:
+        return " / ".join([_n(values[0]), _n(values[1]), "...", _n(values[-1])])
     return " / ".join(_n(v) for v in values) if len(values) else "never"
+
+
+def _abbreviated(result) -> bool:
+    """Whether a crossover cell of ``result`` leaves n out (:data:`MAX_CROSSINGS`)."""
+    return any(len(c.get("all_n") or ()) > MAX_CROSSINGS for c in result.crossovers)
 
 
 def gpu_rows(devices):

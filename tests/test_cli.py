@@ -177,6 +177,24 @@ def test_json_schema_is_stable_and_documented():
     assert all(f"`{key}`" in doc for key in data["ratios"][0])
 
 
+def test_a_zigzag_of_crossovers_is_abbreviated_in_the_table_not_in_json():
+    # at n = 1, batch 23 the LSTM and the Transformer swap places many times (GEMM waves at
+    # tiny n): the cell shows the first two n, '...' and the last, within 80 columns; the
+    # note says so; the JSON keeps every n
+    args = ("compare", "--n", "1", "--d", "768", "--batch", "23", "--layers", "2",
+            "--attention", "flash")
+    code, out, err = run(*args)
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines()) <= 80
+    code, raw, err = run(*args, "--format", "json")
+    crossing = [c for c in json.loads(raw)["crossovers"]
+                if c["model"] == "lstm" and c["quantity"] == "time_forward_s"][0]
+    every = crossing["all_n"]
+    assert len(every) > 4
+    cell = f"{every[0]:,} / {every[1]:,} / ... / {every[-1]:,}"
+    assert cell in out and "'...': more changes, every n in --format json" in out
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.integers(1, 100000), d=st.sampled_from([64, 256, 768, 4096]),
        batch=st.integers(1, 512), layers=st.integers(1, 4), attention=st.sampled_from(

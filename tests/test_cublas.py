@@ -4,7 +4,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from costmodel.efficiency import Efficiency
 from costmodel.hardware import load_hardware
@@ -22,12 +23,36 @@ P = {"gemm_efficiency": 0.5, "gemm_memory_efficiency": 1.0, "wave_overhead_s": 0
 def test_gemm_golden_a100():
     hw = load_hardware("a100")  # 19.5 TFLOP/s fp32, 108 SMs, no sustained-clock figure
     # 4096 x 4096 x 4096 fp32: 32 x 32 = 1024 tiles of 128 x 128, 108 SMs -> ceil(1024/108)
-    # = 10 waves; each wave one tile of 2*128*128*4096 FLOPs per SM at
-    # 19.5e12 / 108 * 0.5 = 90.28e9 FLOP/s -> 10 * 134.2e6 / 90.28e9 = 14.87 ms.
-    # The 128x64 tile: 2048 tiles, 2 per SM -> ceil(2048/216) = 10 waves at half the rate:
-    # slower; memory 4 * 3 * 4096^2 / 1.555e12 = 0.13 ms. Plus the 5 us floor.
-    expected = 5e-6 + 10 * 2 * 128 * 128 * 4096 / (19.5e12 / 108 * 0.5)
+    # = 10 waves of depth 4096 unsplit; a plain GEMM may split its reduction in two
+    # (PLAIN_SPLITS): 2048 half-depth units -> ceil(2048/108) = 19 waves of depth 2048, 38,912
+    # tile-depths instead of 40,960: taken. Each tile-depth 2*128*128 FLOPs on one SM at
+    # 19.5e12 / 108 * 0.5 = 90.28e9 FLOP/s -> 19 * 67.1e6 / 90.28e9 = 14.12 ms.
+    # The 128x64 tile: 2 per SM, the same waves at half the rate per tile: no faster; memory
+    # 4 * 3 * 4096^2 / 1.555e12 = 0.13 ms. Plus the 5 us floor.
+    expected = 5e-6 + 19 * 2 * 128 * 128 * 2048 / (19.5e12 / 108 * 0.5)
     assert cublas.gemm_time_s(4096, 4096, 4096, 1, hw, "fp32", P) == pytest.approx(expected)
+
+
+def test_plain_gemm_splits_the_reduction_in_two_where_that_saves_a_wave():
+    hw = load_hardware("a100")
+    rate = 19.5e12 / 108 * 0.5  # FLOP/s per SM, as above
+    # 1024 x 2048 x 4096: 8 x 16 = 128 tiles on 108 SMs. Unsplit: ceil(128/108) = 2 waves of
+    # depth 4096; split in two (PLAIN_SPLITS): 256 half-depth units, ceil(256/108) = 3 waves
+    # of depth 2048 -> 6144 instead of 8192 tile-depths (KernelBench's A100s time this GEMM
+    # in 1.19 ms, 2048^3, the same FLOPs, in 1.26 ms: no 4/3 step between them).
+    split = 3 * 2 * 128 * 128 * 2048 / rate
+    plain = cublas.gemm_time_s(1024, 2048, 4096, 1, hw, "fp32", P, 1)
+    assert plain == pytest.approx(5e-6 + split)
+    # 2048^3: 256 tiles, 3 waves of 2048 unsplit, 5 of 1024 split (5120 tile-depths): split
+    square = cublas.gemm_time_s(2048, 2048, 2048, 1, hw, "fp32", P)
+    assert square == pytest.approx(5e-6 + 5 * 2 * 128 * 128 * 1024 / rate)
+    # the same 128 tiles as a strided-batched call (a bmm of 2 x 512 x 4096 @ 4096 x 2048):
+    # no such split, 2 waves of the full depth
+    batched = cublas.gemm_time_s(512, 2048, 4096, 2, hw, "fp32", P)
+    assert batched == pytest.approx(5e-6 + 2 * 2 * 128 * 128 * 4096 / rate)
+    # a reduction too short to split (k < 2 * SPLIT_K_MIN_DEPTH) keeps its 2 waves
+    shallow = cublas.gemm_time_s(1024, 2048, 384, 1, hw, "fp32", P, 1)
+    assert shallow == pytest.approx(5e-6 + 2 * 2 * 128 * 128 * 384 / rate)
 
 
 def test_sustained_clock_scales_the_peak():

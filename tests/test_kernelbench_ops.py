@@ -61,15 +61,16 @@ def test_a_gpu_neusight_timed_is_priced_without_its_own_rows(rows):
 
 def test_h100_gemms_score_as_docs_say():
     """docs/validation.md, "KernelBench's level-1 ops": the H100 SXM's 20 GEMM rows (two
-    providers) 6.0 % median held out; the H100 PCIe's 40 rows 11.6 %, signed -1 %, with its
-    sourced sustained clock (1.31 GHz, from another source's SGEMM run)."""
+    providers) 5.6 % median held out; the H100 PCIe's 40 rows 9.2 %, signed -1 %, with its
+    sourced sustained clock (1.31 GHz, from another source's SGEMM run) and plain GEMMs split
+    in two where that saves time (session 11; 6.0 and 11.6 % before)."""
     import costmodel as cm
 
     f = ko.scored()
     gemm = f[f.family.isin(["gemm", "bmm"])]
     sxm, pcie = gemm[gemm.gpu == "h100"], gemm[gemm.gpu == "h100-pcie"]
-    assert len(sxm) == 20 and round(100 * sxm.error_model.abs().median(), 1) == 6.0
-    assert len(pcie) == 40 and round(100 * pcie.error_model.abs().median(), 1) == 11.6
+    assert len(sxm) == 20 and round(100 * sxm.error_model.abs().median(), 1) == 5.6
+    assert len(pcie) == 40 and round(100 * pcie.error_model.abs().median(), 1) == 9.2
     assert round(100 * pcie.error_model.median()) == -1
     # 1755 MHz * (36.95 / 51.2 TFLOPS) / 0.969 = 1307 MHz, stored as 1.31 GHz
     assert cm.load_hardware("h100-pcie").sustained_clock_hz == pytest.approx(

@@ -16,7 +16,15 @@ cuBLAS picks among tile sizes (NeuSight's kernel names show ``sgemm_128x128``, `
                                           (the fastest kernel: cuBLAS's heuristic)
 
 Too few tiles for one wave: the reduction is split (split-K) while each split keeps
-``SPLIT_K_MIN_DEPTH`` of k. ``wave_overhead_s``: a wave's fixed time (loading the first
+``SPLIT_K_MIN_DEPTH`` of k. A plain GEMM (one call, ``batch`` and ``weight_batch`` 1: a
+Linear, ``torch.matmul`` of two matrices) may also be split in two where that saves time
+(``PLAIN_SPLITS``): 128 tiles on 108 SMs run as two waves unsplit, as three half-depth waves
+split. The measured times of such calls follow the split, those of strided-batched calls (a
+bmm) do not: NeuSight's Linears at 1-1.5 waves ran 21-82 % faster than whole unsplit waves
+predict, its bmm rows there within 10 %; KernelBench's ``torch.matmul`` of 1024 x 4096 by
+4096 x 2048 took 1.19 ms on an A100, 2048 x 2048 by 2048 x 2048 (same FLOPs, 256 tiles)
+1.26 ms. (Which kernels cuBLAS ran is not in the data: the profiler kept the first name.)
+``wave_overhead_s``: a wave's fixed time (loading the first
 operand tiles, writing the output tile: memory latency, which does not scale with the peak).
 ``peak_per_sm`` is the matmul peak PyTorch reaches (:func:`costmodel.hardware.matmul_peak`:
 fp32 without TF32 by default) scaled by the part's sustained clock
@@ -34,19 +42,29 @@ set (``params["cross"]``), each with the rows it came from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
-from typing import Mapping
 
 import numpy as np
 
 from costmodel.hardware import Hardware, matmul_peak
-from costmodel.numeric import dtype_bytes_of
+
 # PyTorch's pointwise kernels live in their own module; names kept importable from here
 from costmodel.implementations.pointwise import (  # noqa: F401
-    KIND_CLASS, LAYERNORM_CACHED_ROW_BYTES, OP_CLASS, POINTWISE_MOVES, SOFTMAX_SMEM_BYTES,
-    SOFTMAX_UNCACHED_EXTRA_READS, efficiency_for, extra_row_reads, pointwise_bytes,
-    pointwise_memory_s, pointwise_time_s)
+    KIND_CLASS,
+    LAYERNORM_CACHED_ROW_BYTES,
+    OP_CLASS,
+    POINTWISE_MOVES,
+    SOFTMAX_SMEM_BYTES,
+    SOFTMAX_UNCACHED_EXTRA_READS,
+    efficiency_for,
+    extra_row_reads,
+    pointwise_bytes,
+    pointwise_memory_s,
+    pointwise_time_s,
+)
+from costmodel.numeric import dtype_bytes_of
 
 try:
     import tomllib
@@ -66,6 +84,15 @@ TILES = ((128, 128), (128, 64), (64, 64))
 SKINNY_ROW_ALIGN = 8  # rows padded to a multiple of 8 (one warp's MMA / vector-load granule)
 L2_USABLE_FRACTION = 0.5  # of the L2 that holds an op's tensors between calls (A100: two halves)
 SPLIT_K_MIN_DEPTH = 256  # each split of the reduction keeps at least this much of k
+# the extra split counts a plain GEMM may take beyond filling one wave: 2 only, taken wherever
+# it is faster. Chosen on NeuSight's Linear rows, in-sample, each variant refitted (median
+# |error|, A100 40GB / 80GB / H100 / L4 / T4): none 4.8 / 4.9 / 3.5 / 9.9 / 6.0 %; 2 splits
+# 3.5 / 3.6 / 3.7 / 8.5 / 5.3; up to 4 or 16 splits, with or without the partial sums' traffic,
+# 4.1-4.6 on the A100s (their 1-3 wave Linears 5-20 % too fast); 2 splits only below 2-4
+# waves, or only where they save 10-22 %, 4.2-4.6. At many waves the split acts as a finer
+# wave granule (half a wave's depth), which the measured times favour over whole waves
+# (KernelBench's 2048^3 on the A100 is the exception: 17 % too fast with it).
+PLAIN_SPLITS = (2,)
 MATMUL_FLOPS_PER_MAC = 2  # one multiply-add = 2 FLOPs (costmodel.conventions)
 # The SGEMM kernel generation cuBLAS runs per architecture, from the kernel names NeuSight's
 # profiler recorded (cuBLAS 12.1 via PyTorch 2.1): the T4 (Turing) runs volta_sgemm_* (all
@@ -142,16 +169,18 @@ def gemm_terms(m, n, k, batch, hw: Hardware, dtype: str, p: Mapping, weight_batc
     weights = batch if weight_batch is None else np.asarray(weight_batch, dtype=float)
     slot_flops = MATMUL_FLOPS_PER_MAC * BASE_TILE[0] * BASE_TILE[1]
     rate = peak_per_sm(hw, dtype, allow_tf32) * p["gemm_efficiency"]
-    best = np.full(np.broadcast(m, n, k, batch).shape, np.inf)
+    best = np.full(np.broadcast(m, n, k, batch, weights).shape, np.inf)
+    most = np.floor(k / SPLIT_K_MIN_DEPTH)  # the most splits that keep SPLIT_K_MIN_DEPTH each
+    plain = (batch == 1) & (weights == 1)
     for (tm, tn), factor in zip(TILES, p["tile_factor"]):
         per_slot = (BASE_TILE[0] * BASE_TILE[1]) // (tm * tn)
         tiles = batch * np.ceil(m / tm) * np.ceil(n / tn)
         slots = hw.sm_count * per_slot
-        splits = np.maximum(1.0, np.minimum(np.floor(k / SPLIT_K_MIN_DEPTH),
-                                            np.floor(slots / tiles)))
-        waves = np.ceil(tiles * splits / slots)
-        wave_s = slot_flops * np.ceil(k / splits) / (rate * factor) + p["wave_overhead_s"]
-        best = np.minimum(best, waves * wave_s)
+        fill = np.maximum(1.0, np.minimum(most, np.floor(slots / tiles)))
+        for splits in (fill, *(np.where(plain & (s <= most), s, fill) for s in PLAIN_SPLITS)):
+            waves = np.ceil(tiles * splits / slots)
+            wave_s = slot_flops * np.ceil(k / splits) / (rate * factor) + p["wave_overhead_s"]
+            best = np.minimum(best, waves * wave_s)
     best = np.minimum(best, skinny_s(m, n, k, batch, hw.sm_count, rate, p))
     moved = dtype_bytes_of(dtype) * (batch * (m * k + m * n) + weights * k * n)
     return best, moved / (memory_rate(moved, hw, p) * p["gemm_memory_efficiency"])
