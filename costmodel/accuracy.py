@@ -13,7 +13,8 @@ Which entry applies: among the entries of the same kind, mode (``inference`` or
 ``training``), cuDNN stack and host bound, in the device's dtype or the other 16-bit type
 (fp16 <-> bf16): those of the device's architecture, else of the nearest generation measured
 (a tie takes the one with more rows, then the newer); there, the device's dtype before the
-other 16-bit type; then the source with the most rows. ``extrapolated`` marks an entry of
+other 16-bit type; then a source that times whole models (``WHOLE_MODEL_SOURCES``) before one
+that times parts of them, then the source with the most rows. ``extrapolated`` marks an entry of
 another architecture or dtype than the device's. No entry applies to a CPU, a calibrated
 profile (its own ``costmodel validate`` run is its evidence) or a non-NVIDIA GPU.
 """
@@ -39,7 +40,11 @@ COMMANDS = {"deepbench-rnn": "costmodel validate --reference deepbench-rnn",
             "gnmt-dle": "costmodel validate --reference gnmt-dle",
             "kernelbench-rnn": "costmodel validate --reference kernelbench-rnn",
             "llmcompass": "python -m costmodel.validation.reference.ops_report",
-            "neusight-e2e": "python -m costmodel.reference.neusight_e2e"}
+            "neusight-e2e": "python -m costmodel.reference.neusight_e2e",
+            "kernelbench-blocks": "costmodel validate --reference kernelbench-blocks"}
+#: sources that time whole models: where one has rows of the architecture chosen, it is taken
+#: before a source that times parts of a model (kernelbench-blocks' attention compositions)
+WHOLE_MODEL_SOURCES = ("neusight-e2e",)
 OTHER_16BIT = {"fp16": "bf16", "bf16": "fp16"}
 
 
@@ -139,7 +144,7 @@ def expected_error(kind: str, gpu: str | Hardware, mode: str, dtype: str = "fp32
     if nearest != hw.architecture:
         notes.append(f"no {hw.architecture} rows: {nearest}'s, the nearest generation measured")
     best = max((e for e in chosen if e["dtype"] == wanted),
-               key=lambda e: (e["rows"], e["source"]))
+               key=lambda e: (e["source"] in WHOLE_MODEL_SOURCES, e["rows"], e["source"]))
     caveat = [best["caveat"]] if best.get("caveat") else []  # a property of the rows
     return Evidence(kind=kind, mode=mode, source=best["source"], what=best["what"],
                     protocol=best["protocol"], architecture=best["architecture"],

@@ -25,6 +25,12 @@ own protocol (leave-one-GPU-out wherever the source fits anything):
   whole layer's (the layer's summed ops miss by 0.9 %).
 - ``neusight-e2e``: whole HuggingFace Transformer models (BERT, GPT-2, GPT-3, OPT; fp32,
   eager), leave-one-GPU-out. Inference: a forward; training: forward + backward (``step``).
+- ``kernelbench-blocks``: attention compositions (nn.MultiheadAttention + LayerNorm, minGPT's
+  causal attention and block, a ReLU attention; fp32 forwards under no_grad) summed from the
+  kernels PyTorch dispatches, on named A10, A100, B200, H100, L4, L40S and T4 machines,
+  leave-one-GPU-out against NeuSight's fit. Parts of a model, not a model: where an
+  architecture also has whole-model rows, :mod:`costmodel.accuracy` takes those
+  (``WHOLE_MODEL_SOURCES``); it speaks for the B200, which no whole-model source timed.
 
 :mod:`costmodel.accuracy` looks the entries up for a device and says which one applies.
 """
@@ -62,13 +68,18 @@ SOURCES = {
     "neusight-e2e": (("whole HuggingFace Transformer models (BERT-large, GPT-2 large, "
                       "GPT-3 XL / 2.7B, OPT-1.3B; fp32, eager; NeuSight)"),
                      "leave-one-GPU-out"),
+    "kernelbench-blocks": (("attention compositions (nn.MultiheadAttention + LayerNorm, "
+                            "minGPT's causal attention and block, a ReLU attention; fp32 "
+                            "forwards under no_grad, one call with the queue drained; "
+                            "KernelBench), summed from the kernels PyTorch dispatches"),
+                           "leave-one-GPU-out against NeuSight's fit"),
 }
 
 
 #: (source, GPU) -> what a reader of an entry with that GPU's rows should know of them
-CAVEATS = {("kernelbench-rnn", "b200"): (
-    "the B200's one run (March 2025) cites torch 2.5.0, which has no sm_100 code: what ran "
-    "is unrecorded (docs/validation.md, KernelBench, session 10)")}
+_B200_RUN = ("the B200's one run (March 2025) cites torch 2.5.0, which has no sm_100 code: "
+             "what ran is unrecorded (docs/validation.md, KernelBench, session 10)")
+CAVEATS = {("kernelbench-rnn", "b200"): _B200_RUN, ("kernelbench-blocks", "b200"): _B200_RUN}
 
 
 def _architecture(gpu: str) -> str:
@@ -179,6 +190,16 @@ def e2e_rows(gpus=None) -> pd.DataFrame:
                   f.measured_s, "")
 
 
+def blocks_rows() -> pd.DataFrame:
+    """KernelBench's attention compositions, leave-one-GPU-out against NeuSight's fit (a
+    forward under no_grad with dropout 0: ``inference``)."""
+    from costmodel.reference import score
+
+    f = score.scored("kernelbench-blocks")
+    return _frame("kernelbench-blocks", "transformer", "inference", f.dtype, f.gpu,
+                  f.predicted_model_s, f.measured_s, "")
+
+
 def entries(rows: pd.DataFrame) -> list[dict]:
     """One entry per (source, kind, architecture, mode, dtype, stack, host): the pooled rows'
     median and p90 of |predicted / measured - 1|, the signed median, rows and GPUs."""
@@ -204,7 +225,7 @@ def entries(rows: pd.DataFrame) -> list[dict]:
 
 def all_rows() -> pd.DataFrame:
     return pd.concat([deepbench_rows(), h200_rnn_rows(), kernelbench_rows(), gnmt_rows(),
-                      llmcompass_rows(), e2e_rows()], ignore_index=True)
+                      llmcompass_rows(), e2e_rows(), blocks_rows()], ignore_index=True)
 
 
 def render(items: list[dict]) -> str:
