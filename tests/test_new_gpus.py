@@ -29,6 +29,9 @@ def test_b200_entry_is_the_hgx_tables_figures(b200):
     # 1.965 GHz boost clock (as on the H100/H200, do not recompute it from that clock)
     assert 2.25e15 / (b200.sm_count * 8192) == pytest.approx(1.856e9, rel=1e-3)
     assert b200.boost_clock_hz == 1.965e9
+    # session 11: a sourced sustained SGEMM clock, the house derivation on zzc0721's 66.24
+    # TFLOP/s torch.mm fp32 (PyTorch 2.8, GCP A4): 1965 MHz * (66.24 / 75) / 0.969
+    assert b200.sustained_clock_hz == pytest.approx(1965e6 * (66.24 / 75) / 0.969, rel=1e-3)
     for figure in ("hbm_bytes_per_s", "sm_count", "l2_bytes", "boost_clock_hz"):
         assert b200.provenance[figure].source, figure
 
