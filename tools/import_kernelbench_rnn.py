@@ -7,7 +7,9 @@ the repository's main line has timed.
 
 GIT_DIR: the repository's git directory (``fetch github:ScalingIntelligence/KernelBench``).
 Every distinct ``results/timing/<machine>/baseline_time_torch.json`` blob on the main line
-(``git log HEAD -- results/timing``) is one run; its rows cite the commit that added it. The
+(``git log HEAD -- results/timing``) is one run; its rows cite the commit that added it. Off
+the main line (pull-request heads, branches) only machines the main line never timed are read
+(session 11: a GCP L4, Modal's H100/H200 machine). The
 problem's shapes are read from ``KernelBench/level3/<problem>.py`` at that same commit. GPUs
 outside the catalogue (the A10G: no first-hand datasheet figures) are left out and counted;
 the A10 (not AWS's A10G) and the B200 are read since session 10.
@@ -29,7 +31,7 @@ PROBLEM = re.compile(r"^(3[5-9]|4[0-2])_")
 DEVICES = {"NVIDIA A100-SXM4-40GB": "a100-sxm4-40gb", "NVIDIA A100-SXM4-80GB": "a100-sxm4-80gb",
            "NVIDIA H100 80GB HBM3": "h100-sxm5-80gb", "NVIDIA H100 PCIe": "h100-pcie-80gb",
            "NVIDIA L4": "l4", "NVIDIA L40S": "l40s", "Tesla T4": "t4", "NVIDIA A10": "a10",
-           "NVIDIA B200": "b200-sxm-180gb"}
+           "NVIDIA B200": "b200-sxm-180gb", "NVIDIA H200": "h200-sxm-141gb"}
 SIZES = ("batch_size", "sequence_length", "seq_len", "input_size", "hidden_size", "num_layers")
 COLUMNS = ("machine", "device", "gpu", "problem", "cell", "bidirectional", "layers", "hidden",
            "input_size", "batch", "timesteps", "linear_head", "mean_ms", "std_ms", "min_ms",
@@ -79,20 +81,43 @@ def runs(gitdir: str, level: str, wanted):
     """``(machine, device, catalogue gpu, problem, stats, torch, commit, date, path)`` for
     every problem of ``level`` (e.g. "level3") that ``wanted(name)`` takes, in every distinct
     ``baseline_time_torch.json`` blob of the main line (the commit that added it cited), on a
-    catalogue GPU; the second value returned: the devices left out and their row counts."""
-    log = git(gitdir, "log", "--format=%H %ad", "--date=short", "--reverse", "HEAD", "--",
-              "results/timing").split("\n")
+    catalogue GPU; then, off the main line (pull-request heads and branches, ``git log --all
+    --not HEAD``), the runs of machines the main line never timed (session 11: a GCP L4 in
+    pull request #123, Modal's H100/H200 machine on two branches), so a branch's reruns of a
+    main-line machine are not counted twice. The second value returned: the devices left out
+    and their row counts."""
+    main = _log(gitdir, "HEAD")
     seen, out, skipped = set(), [], {}
-    for line in filter(None, log):
-        commit, date = line.split()
+    machines = _collect(gitdir, level, wanted, main, seen, out, skipped, lambda m: True)
+    _collect(gitdir, level, wanted, _log(gitdir, "--all", "--not", "HEAD"), seen, out,
+             skipped, lambda m: m not in machines)
+    return out, skipped
+
+
+def _log(gitdir: str, *revs: str) -> list[tuple[str, str]]:
+    """(commit, date) of the commits of ``revs`` that touch results/timing, oldest first."""
+    log = git(gitdir, "log", "--format=%H %ad", "--date=short", "--reverse", *revs, "--",
+              "results/timing")
+    return [tuple(line.split()) for line in log.split("\n") if line]
+
+
+def _collect(gitdir, level, wanted, commits, seen, out, skipped, take) -> set:
+    """Append the rows of every new blob in ``commits`` whose machine ``take`` accepts;
+    return the machines read."""
+    machines = set()
+    for commit, date in commits:
         for path in git(gitdir, "ls-tree", "-r", "--name-only", commit,
                         "results/timing").split("\n"):
             if not path.endswith("/baseline_time_torch.json") or "/old/" in path:
+                continue
+            machine = path.split("/")[2] if path.count("/") >= 3 else None
+            if machine is None or not take(machine):
                 continue
             blob = git(gitdir, "rev-parse", f"{commit}:{path}").strip()
             if blob in seen:
                 continue
             seen.add(blob)
+            machines.add(machine)
             problems = json.loads(git(gitdir, "show", f"{commit}:{path}")).get(level, {})
             torch = None
             for name in sorted((k for k in problems if wanted(k)),
@@ -101,14 +126,17 @@ def runs(gitdir: str, level: str, wanted):
                 if not stats:  # a problem the run could not time (null in its file)
                     skipped["no timing"] = skipped.get("no timing", 0) + 1
                     continue
-                device = stats["hardware"]
+                device = stats.get("hardware")
+                if device is None:  # a run that recorded only a mean (one A6000 run)
+                    skipped["no device recorded"] = skipped.get("no device recorded", 0) + 1
+                    continue
                 if device not in DEVICES:
                     skipped[device] = skipped.get(device, 0) + 1
                     continue
                 torch = torch or torch_pin(gitdir, commit)
-                out.append((path.split("/")[2], device, DEVICES[device], name, stats, torch,
+                out.append((machine, device, DEVICES[device], name, stats, torch,
                             commit, date, path))
-    return out, skipped
+    return machines
 
 
 def provenance(gitdir: str, source: str, what: str, importer: str, skipped: dict) -> dict:

@@ -70,9 +70,17 @@ def rows() -> pd.DataFrame:
 
 @lru_cache(maxsize=8)
 def _params_without(gpu: str) -> dict:
-    """NeuSight's fit without ``gpu``'s rows (all of them where NeuSight never timed it)."""
+    """NeuSight's fit without ``gpu``'s rows (all of them where NeuSight never timed it),
+    nor this project's own GEMM rows of it (the H200's, which the shipped fit takes in:
+    Modal's H100/H200 machine is scored held out like every other GPU)."""
+    from costmodel.implementations import cublas_fit
+    from costmodel.reference import h200_ops
+
     train = neusight.rows()
-    return neusight.fit(train[train.gpu != gpu])
+    measured = h200_ops.rows()
+    measured = measured[measured.family.isin(cublas_fit.GEMM_FAMILIES)
+                        & (measured.gpu != gpu)]
+    return neusight.fit(train[train.gpu != gpu], measured=measured)
 
 
 def fit(train: pd.DataFrame | None = None) -> dict:
