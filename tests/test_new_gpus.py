@@ -150,3 +150,23 @@ def test_the_b200_recurrence_statement_carries_its_runs_caveat():
     assert "no sm_100 code" in e.note
     a100 = cm.expected_error("recurrence", "a100", "inference")
     assert a100.source == "kernelbench-rnn" and "sm_100" not in a100.note
+
+
+def test_rtx_a6000_is_a_professional_ga102_with_its_sources():
+    """Session 11's A6000 (KernelBench's cluster runs): 84 SMs at 1.8 GHz, FP16 with FP32
+    accumulate at the full tensor rate (84 * 1024 * 1.8e9 = 154.8 TFLOP/s dense), and a
+    sustained SGEMM clock by the house derivation (zzc0721's 23.92 TFLOP/s torch.mm)."""
+    hw = cm.load_hardware("a6000")
+    assert hw.architecture == "ampere" and hw.sm_count == 84 and hw.boost_clock_hz == 1.8e9
+    assert hw.peaks["fp16"] == pytest.approx(84 * 1024 * 1.8e9, rel=1e-3)
+    assert hw.peaks["fp32"] == pytest.approx(10752 * 2 * 1.8e9, rel=1e-3)
+    assert hw.sustained_clock_hz == pytest.approx(1800e6 * (23.92 / 38.71) / 0.969, rel=1e-3)
+    for figure in ("hbm_bytes_per_s", "sm_count", "l2_bytes", "boost_clock_hz",
+                   "sustained_clock_hz"):
+        assert hw.provenance[figure].source, figure
+    # KernelBench's A6000 GEMMs, a GPU in no fit, held out like the rest
+    from costmodel.reference import kernelbench_ops as ko
+
+    f = ko.scored()
+    gemm = f[(f.gpu == "a6000") & f.family.isin(["gemm", "bmm"])]
+    assert len(gemm) == 30 and round(100 * gemm.error_model.abs().median(), 1) == 9.2
