@@ -176,10 +176,12 @@ def _note(result) -> str:
                    "cublas.toml,\nsdpa.toml; recurrences: cudnn_rnn.toml, cudnn_small_h.toml, "
                    "cudnn_stack.toml)"
               if fitted else "the datasheet with efficiency priors")
-    crossover = ("crossover: the n where the two are equal ('never' = no n >= 1 does; 'a / b':\n"
-                 "the order changes at each, e.g. the Transformer faster from a to b"
-                 + (";\n'...': more changes, every n in --format json" if _abbreviated(result)
-                    else "") + ");\n" if result.ratios else "")
+    crossover = ""
+    if result.ratios:
+        more = ";\n'...': more changes, every n in --format json" if _abbreviated(result) else ""
+        crossover = ("crossover: the n where the two are equal ('never' = no n >= 1 does; 'a / b':"
+                     "\nthe order changes at each, e.g. the Transformer faster from a to b"
+                     f"{more});\n")
     return f"{crossover}time: the roofline on {source}.\n"
 
 

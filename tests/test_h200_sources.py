@@ -121,13 +121,12 @@ def test_h200_gemm_rows_train_the_shipped_hopper_set_but_not_its_own_score():
 def test_rescore_tool_reprices_the_committed_cuda_validation(tmp_path):
     """tools/rescore_validation.py on the H200 run's rows: every measured row re-priced with
     the catalogue model, which comes out too fast there (host-bound small configurations)."""
-    import importlib.util
     from pathlib import Path
 
+    from tests.toolload import load_tool
+
     root = Path(__file__).resolve().parent.parent
-    spec = importlib.util.spec_from_file_location("rescore", root / "tools" / "rescore_validation.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("rescore_validation.py")
     csv = root / "validation" / "results" / "gpu-h200-s6" / "run2" / "cuda-h200-validation.csv"
     frame = tool.rescored(str(csv), "h200")
     assert len(frame) == 402 and np.isfinite(frame["catalogue_s"]).all()
@@ -177,13 +176,12 @@ def test_host_costs_come_from_the_length_grid_alone():
 def test_kernel_time_tool_sums_the_profiled_kernels():
     """tools/h200_kernel_time.py: a call's GPU time is the sum of its profiled kernels'
     durations (autograd/op rows left out), checked on the first headline row by hand."""
-    import importlib.util
     from pathlib import Path
 
+    from tests.toolload import load_tool
+
     root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("kt", root / "tools" / "h200_kernel_time.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("h200_kernel_time.py")
     folder = root / "validation" / "results" / "gpu-h200-s6"
     frame = tool.rows(folder)
     assert len(frame) == 485 and set(frame.run) == {"run1", "run2", "run3"}

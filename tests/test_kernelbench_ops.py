@@ -3,23 +3,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from costmodel.reference import kernelbench_ops as ko
 from costmodel.reference import neusight
 from tests.clirun import run
+from tests.toolload import load_tool
 
 
 def _importer():
-    tool = Path(__file__).resolve().parents[1] / "tools" / "import_kernelbench_ops.py"
-    spec = importlib.util.spec_from_file_location("import_kernelbench_ops", tool)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("import_kernelbench_ops.py")
 
 
 @pytest.fixture(scope="module")

@@ -87,15 +87,12 @@ def test_importer_reads_each_distinct_run_once_with_its_commits_shapes(tmp_path)
     """tools/import_kernelbench_rnn.py on a two-commit repository: a run committed twice
     unchanged is one run; a device outside the catalogue is counted, not imported; the
     shapes and the torch pin come from the run's own commit."""
-    import importlib.util
     import json
     import subprocess
-    from pathlib import Path
 
-    tool = Path(__file__).resolve().parents[1] / "tools" / "import_kernelbench_rnn.py"
-    spec = importlib.util.spec_from_file_location("importer", tool)
-    importer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(importer)
+    from tests.toolload import load_tool
+
+    importer = load_tool("import_kernelbench_rnn.py")
 
     repo = tmp_path / "kb"
     (repo / "KernelBench" / "level3").mkdir(parents=True)

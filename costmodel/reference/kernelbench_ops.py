@@ -1,11 +1,13 @@
 """KernelBench's PyTorch-eager baseline times of its level-1 GEMM and pointwise problems on
-named A10, A100, H100, L4, L40S, T4 and B200 machines (ScalingIntelligence/KernelBench, ``results/timing/
-<machine>/baseline_time_torch.json``): the cuBLAS / pointwise model scored on shapes, machines
+named A10, A100, H100, H200, L4, L40S, T4, B200 and RTX A6000 machines
+(ScalingIntelligence/KernelBench, ``results/timing/<machine>/baseline_time_torch.json``): the cuBLAS / pointwise model scored on shapes, machines
 and a timer none of its fits has seen.
 
 Data (``costmodel/data/reference/kernelbench-ops.json``, made by
-``tools/import_kernelbench_ops.py`` from the repository's main line; the same 14 runs as
-:mod:`.kernelbench_rnn`, and the A10's rows of Modal's "A10G" run): ``torch.matmul`` of square, standard, large-K, small-K, irregular,
+``tools/import_kernelbench_ops.py`` from the repository's main line, the same 14 runs as
+:mod:`.kernelbench_rnn` and the A10's rows of Modal's "A10G" run, and since session 11 the runs
+off the main line of machines it never timed: a GCP L4, a cluster L40S and RTX A6000, Modal's
+H100/H200 machine): ``torch.matmul`` of square, standard, large-K, small-K, irregular,
 tall-skinny and transposed shapes, ``torch.bmm``, ``A * s``, relu, tanh, gelu and softmax, fp32
 (PyTorch's default leaves TF32 off for matmuls: SGEMM), the mean of 100 CUDA-event timings of
 one call each with the device synchronized first, PyTorch 2.5.0 (2.9.0 for the December 2025
@@ -14,8 +16,9 @@ from July): each row carries the sizes of its own commit.
 
 Protocol: leave-one-GPU-out against NeuSight's fit (:func:`costmodel.reference.neusight.fit`,
 what ``cublas.toml`` holds): a GPU NeuSight timed (H100 SXM, L4, T4) is priced by the
-parameters refitted without it; the A100 SXM4, L40S, A10 and B200 are in no fit (the A100 PCIe
-parts and the L4 are; the B200 takes the cross-architecture set). Nothing is fitted on these rows.
+parameters refitted without it, the H200 without this project's own H200 rows; the A100 SXM4,
+L40S, A10, B200 and A6000 are in no fit (the A100 PCIe parts and the L4 are; the B200 takes the
+cross-architecture set). Nothing is fitted on these rows.
 """
 
 from __future__ import annotations
@@ -73,14 +76,8 @@ def _params_without(gpu: str) -> dict:
     """NeuSight's fit without ``gpu``'s rows (all of them where NeuSight never timed it),
     nor this project's own GEMM rows of it (the H200's, which the shipped fit takes in:
     Modal's H100/H200 machine is scored held out like every other GPU)."""
-    from costmodel.implementations import cublas_fit
-    from costmodel.reference import h200_ops
-
     train = neusight.rows()
-    measured = h200_ops.rows()
-    measured = measured[measured.family.isin(cublas_fit.GEMM_FAMILIES)
-                        & (measured.gpu != gpu)]
-    return neusight.fit(train[train.gpu != gpu], measured=measured)
+    return neusight.fit(train[train.gpu != gpu], measured=neusight.measured_gemm_rows(gpu))
 
 
 def fit(train: pd.DataFrame | None = None) -> dict:

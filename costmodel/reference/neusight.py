@@ -97,7 +97,7 @@ def fit(train: pd.DataFrame, gemm_rows: pd.DataFrame | None = None,
     the GPU's (the H200's host and PyTorch 2.11 are not NeuSight's; with them the shared
     floor moved 12.1 -> 13.2 us for every GPU), while a GEMM's time is the device's (the H200
     ran NeuSight's H100 shapes at 1.013x the H100's times)."""
-    from costmodel.reference import deepbench_gemm, h200_ops, neusight_layers
+    from costmodel.reference import deepbench_gemm, neusight_layers
 
     nodes = neusight_layers.node_rows(set(train.gpu))
     if gemm_rows is None:
@@ -105,10 +105,19 @@ def fit(train: pd.DataFrame, gemm_rows: pd.DataFrame | None = None,
         gemm_rows = deepbench_gemm.rows()
         gemm_rows = gemm_rows[~gemm_rows.gpu.isin(held)]
     if measured is None:
-        measured = h200_ops.rows()
-        measured = measured[measured.family.isin(cublas_fit.GEMM_FAMILIES)]
+        measured = measured_gemm_rows()
     return cublas_fit.fit(pd.concat([train, nodes, gemm_rows, measured], ignore_index=True),
                           load_hardware)
+
+
+def measured_gemm_rows(without: str | None = None) -> pd.DataFrame:
+    """This project's own GEMM rows that :func:`fit` takes in by default (the session-6
+    H200's, :mod:`costmodel.reference.h200_ops`), less those of GPU ``without`` (a source
+    that scores that GPU holds its rows out)."""
+    from costmodel.reference import h200_ops
+
+    own = h200_ops.rows()
+    return own[own.family.isin(cublas_fit.GEMM_FAMILIES) & (own.gpu != without)]
 
 
 @lru_cache(maxsize=1)
