@@ -80,6 +80,12 @@ PRINTED = ("dense", "sparse")
 # matmuls run at the fp32 rate; torch.backends.cudnn.allow_tf32 is True, so cuDNN convolutions
 # and RNNs (nn.LSTM, nn.GRU) may use TF32 tensor cores. Newer torch names these fp32_precision.
 TORCH_MATMUL_ALLOW_TF32_DEFAULT = False
+# Architectures without tensor cores. PyTorch's half GEMMs accumulate in fp32 (aten/src/ATen/
+# cuda/CUDABlas.cpp: cublasGemmEx with compute type CUDA_R_32F), so there they run on the fp32
+# units at the fp32 rate, not a native half2 rate such as the P100's 2x: zzc0721/torch-
+# performance-test-data's database.md times a P100's torch.mm at 8.39 TFLOP/s in fp16 and 8.63
+# in fp32 (Maxwell and GP102 have no fast half math at all)
+NO_TENSOR_CORES = ("maxwell", "pascal")
 TORCH_CUDNN_ALLOW_TF32_DEFAULT = True
 
 _PROVENANCE_KEYS = ("quote", "source", "read", "confidence")
@@ -177,12 +183,15 @@ def matmul_peak(hw: Hardware, dtype: str,
     """The peak a PyTorch matmul in ``dtype`` reaches on ``hw``.
 
     fp32 uses TF32 tensor cores only when ``allow_tf32`` and the device has them, else the fp32
-    matrix units where they exist (AMD MFMA), else the vector rate. The default mirrors
+    matrix units where they exist (AMD MFMA), else the vector rate; fp16 on a GPU without
+    tensor cores runs at the fp32 rate (:data:`NO_TENSOR_CORES`). The default mirrors
     ``torch.backends.cuda.matmul.allow_tf32`` (False); for cuDNN RNNs and convolutions pass
     ``TORCH_CUDNN_ALLOW_TF32_DEFAULT`` (True). fp64 uses fp64_matrix where present.
     """
     if dtype == "fp32" and allow_tf32 and "tf32" in hw.peaks:
         return hw.peaks["tf32"]
+    if dtype == "fp16" and hw.architecture in NO_TENSOR_CORES:  # fp32 math: see NO_TENSOR_CORES
+        return hw.peak_flops_per_s("fp32")
     if dtype in ("fp32", "fp64") and f"{dtype}_matrix" in hw.peaks:
         return hw.peaks[f"{dtype}_matrix"]
     return hw.peak_flops_per_s(dtype)

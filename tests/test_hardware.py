@@ -254,6 +254,16 @@ def test_matmul_peak_follows_torch_math_modes():
     assert close(mi250x.peaks["fp32_matrix"], 2 * mi250x.peaks["fp32"])  # 95.7 vs 2 * 47.9
 
 
+def test_half_matmul_without_tensor_cores_runs_at_the_fp32_rate():
+    # PyTorch's half GEMM accumulates in fp32 (CUDABlas.cpp): the P100's native half2 rate
+    # (2 x 9.3 = 18.7 TFLOP/s) is not what torch.mm reaches there
+    p100 = load_hardware("p100")
+    assert close(p100.peaks["fp16"], 2 * p100.peaks["fp32"])
+    assert matmul_peak(p100, "fp16") == p100.peaks["fp32"]
+    v100 = load_hardware("v100")   # tensor cores: the fp16 peak (125 vs 15.7 TFLOP/s fp32)
+    assert matmul_peak(v100, "fp16") == v100.peaks["fp16"] > 7 * v100.peaks["fp32"]
+
+
 # ---- user files and malformed files ----------------------------------------------------------
 
 MINIMAL = 'name = "My GPU"\nhbm_bytes_per_s = 1e12\n[peak_flops_per_s]\nfp16 = 1e14\n'

@@ -9,10 +9,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from costmodel.hardware import Hardware, matmul_peak
+from costmodel.hardware import NO_TENSOR_CORES, Hardware, matmul_peak
 from costmodel.numeric import dtype_bytes_of
-
-NO_TENSOR_CORES = ("maxwell", "pascal")  # fp16 math runs on the fp32 units there
 
 
 def math_peak(hw: Hardware, dtype: str, cudnn_allow_tf32: bool = True) -> float:
