@@ -233,7 +233,7 @@ def test_unknown_reference_exits_2_with_one_line(capsys):
                            "deepbench-gemm, deepbench-rnn, fractaltensor-cudnn, gnmt-dle, h200-cudnn-rnn, "
                            "h200-ops, kernelbench-blocks, kernelbench-ops, kernelbench-rnn, llmcompass, "
                            "neusight, neusight-e2e, neusight-layers, xwang233-small-h, "
-                           "xwang233-standard, all")
+                           "xwang233-standard, zzc0721-mm, all")
     assert fitmod.main(["nope"]) == 2
 
 

@@ -32,6 +32,7 @@ SOURCES = {
     "kernelbench-rnn": "costmodel.reference.kernelbench_rnn",
     "kernelbench-ops": "costmodel.reference.kernelbench_ops",
     "kernelbench-blocks": "costmodel.reference.kernelbench_blocks",
+    "zzc0721-mm": "costmodel.reference.zzc0721_mm",
 }
 REQUIRED_COLUMNS = ("source", "gpu", "family", "phase", "dtype", "measured_s", "repo",
                     "commit", "path_or_url")
