@@ -14,7 +14,9 @@ Which entry applies: among the entries of the same kind, mode (``inference`` or
 (fp16 <-> bf16): those of the device's architecture, else of the nearest generation measured
 (a tie takes the one with more rows, then the newer); there, the device's dtype before the
 other 16-bit type; then a source that times whole models (``WHOLE_MODEL_SOURCES``) before one
-that times parts of them, then the source with the most rows. ``extrapolated`` marks an entry of
+that times parts of them, then the source with the most rows. A source that times GEMMs alone
+(``GEMM_ONLY_SOURCES``: torch.mm peak rates) counts only for an architecture no source of
+models or their ops has, in either 16-bit type. ``extrapolated`` marks an entry of
 another architecture or dtype than the device's. No entry applies to a CPU, a calibrated
 profile (its own ``costmodel validate`` run is its evidence) or a non-NVIDIA GPU.
 """
@@ -41,10 +43,14 @@ COMMANDS = {"deepbench-rnn": "costmodel validate --reference deepbench-rnn",
             "kernelbench-rnn": "costmodel validate --reference kernelbench-rnn",
             "llmcompass": "python -m costmodel.validation.reference.ops_report",
             "neusight-e2e": "python -m costmodel.reference.neusight_e2e",
-            "kernelbench-blocks": "costmodel validate --reference kernelbench-blocks"}
+            "kernelbench-blocks": "costmodel validate --reference kernelbench-blocks",
+            "zzc0721-mm": "costmodel validate --reference zzc0721-mm"}
 #: sources that time whole models: where one has rows of the architecture chosen, it is taken
 #: before a source that times parts of a model (kernelbench-blocks' attention compositions)
 WHOLE_MODEL_SOURCES = ("neusight-e2e",)
+#: sources that time GEMMs alone (torch.mm peak rates): an architecture's evidence only where no
+#: source timing a model or its ops has it
+GEMM_ONLY_SOURCES = ("zzc0721-mm",)
 OTHER_16BIT = {"fp16": "bf16", "bf16": "fp16"}
 
 
@@ -131,6 +137,9 @@ def expected_error(kind: str, gpu: str | Hardware, mode: str, dtype: str = "fp32
     chosen = [e for e in same if e["dtype"] in dtypes]
     if not chosen:
         return None
+    own = {e["architecture"] for e in chosen if e["source"] not in GEMM_ONLY_SOURCES}
+    chosen = [e for e in chosen  # GEMM-only rows where no model or op rows of the architecture
+              if e["source"] not in GEMM_ONLY_SOURCES or e["architecture"] not in own]
     order = list(GENERATIONS)
     here = order.index(hw.architecture)
     rows = {}

@@ -152,8 +152,22 @@ def test_dtype_falls_back_to_the_other_16bit_type_only():
     bf16 = cm.expected_error("transformer", "a100", "inference", "bf16")
     assert bf16.source == "llmcompass" and "no bf16 rows: fp16's" in bf16.note
     hopper = cm.expected_error("transformer", "h100", "inference", "fp16")
-    assert hopper.architecture == "ampere" and "no hopper rows" in hopper.note
+    assert (hopper.architecture, hopper.source) == ("hopper", "zzc0721-mm")
     assert cm.expected_error("transformer", "a100", "training", "fp16") is None
+
+
+def test_gemm_peak_rates_speak_only_where_no_model_or_op_source_has_the_architecture():
+    """zzc0721's torch.mm peak rates time GEMMs alone: on Ampere LLMCompass's layer ops (fp16)
+    stay the 16-bit evidence, in bf16 too, though zzc0721 has Ampere bf16 rows; on Ada, with
+    no 16-bit op source, the GEMM rates are the evidence (too slow there: +32 % signed, the
+    RTX 4090's six runs among them), where the nearest generation's LLMCompass rows spoke."""
+    a100 = cm.expected_error("transformer", "a100", "inference", "bf16")
+    assert a100.source == "llmcompass"
+    ada = cm.expected_error("transformer", "rtx4090", "inference", "bf16")
+    assert (ada.source, ada.architecture, ada.extrapolated) == ("zzc0721-mm", "ada", False)
+    assert "rtx4090" in ada.gpus and ada.signed_median > 0.25
+    # fp32: the whole-model source as before (no zzc0721 row enters an fp32 entry)
+    assert cm.expected_error("transformer", "rtx4090", "inference").source == "neusight-e2e"
 
 
 def test_llmcompass_entry_is_the_prefill_layer_ops_score():

@@ -31,6 +31,10 @@ own protocol (leave-one-GPU-out wherever the source fits anything):
   leave-one-GPU-out against NeuSight's fit. Parts of a model, not a model: where an
   architecture also has whole-model rows, :mod:`costmodel.accuracy` takes those
   (``WHOLE_MODEL_SOURCES``); it speaks for the B200, which no whole-model source timed.
+- ``zzc0721-mm``: torch.mm's best fp16 / bf16 rate on named GPUs (contributed runs),
+  leave-one-GPU-out against NeuSight's fit: the tensor-core GEMMs that dominate a 16-bit
+  Transformer, not a Transformer; taken only where no source timing Transformer ops has the
+  architecture (``GEMM_ONLY_SOURCES``): in 16 bit every architecture but Ampere.
 
 :mod:`costmodel.accuracy` looks the entries up for a device and says which one applies.
 """
@@ -68,6 +72,9 @@ SOURCES = {
     "neusight-e2e": (("whole HuggingFace Transformer models (BERT-large, GPT-2 large, "
                       "GPT-3 XL / 2.7B, OPT-1.3B; fp32, eager; NeuSight)"),
                      "leave-one-GPU-out"),
+    "zzc0721-mm": (("torch.mm's best fp16 / bf16 rate over n = 1024-10240 (contributed "
+                    "runs of zzc0721/torch-performance-test-data): the GEMMs of a 16-bit "
+                    "Transformer, not the model"), "leave-one-GPU-out against NeuSight's fit"),
     "kernelbench-blocks": (("attention compositions (nn.MultiheadAttention + LayerNorm, "
                             "minGPT's causal attention and block, a ReLU attention; fp32 "
                             "forwards under no_grad, one call with the queue drained; "
@@ -200,6 +207,18 @@ def blocks_rows() -> pd.DataFrame:
                   f.predicted_model_s, f.measured_s, "")
 
 
+def gemm_peak_rows() -> pd.DataFrame:
+    """zzc0721's fp16 / bf16 torch.mm peak rates, leave-one-GPU-out (``inference``: the rate
+    a forward's GEMMs run at; fp32 and TF32 rows stay out: the fp32 Transformer entries are
+    whole models and their parts)."""
+    from costmodel.reference import score
+
+    f = score.scored("zzc0721-mm")
+    f = f[f.dtype.isin(["fp16", "bf16"])]
+    return _frame("zzc0721-mm", "transformer", "inference", f.dtype, f.gpu,
+                  f.predicted_model_s, f.measured_s, "")
+
+
 def entries(rows: pd.DataFrame) -> list[dict]:
     """One entry per (source, kind, architecture, mode, dtype, stack, host): the pooled rows'
     median and p90 of |predicted / measured - 1|, the signed median, rows and GPUs."""
@@ -225,7 +244,8 @@ def entries(rows: pd.DataFrame) -> list[dict]:
 
 def all_rows() -> pd.DataFrame:
     return pd.concat([deepbench_rows(), h200_rnn_rows(), kernelbench_rows(), gnmt_rows(),
-                      llmcompass_rows(), e2e_rows(), blocks_rows()], ignore_index=True)
+                      llmcompass_rows(), e2e_rows(), blocks_rows(), gemm_peak_rows()],
+                     ignore_index=True)
 
 
 def render(items: list[dict]) -> str:
