@@ -32,7 +32,8 @@ def close(actual: float, expected: float, rel: float = TOLERANCE) -> bool:
 # ---- every shipped file loads and passes the schema --------------------------------------------
 
 def test_catalogue_has_every_requested_device():
-    assert len(CATALOGUE) == 25  # 17 + the six NVIDIA GPUs of the DeepBench data + B200, A6000
+    assert len(CATALOGUE) == 26  # 17 + the six NVIDIA GPUs of the DeepBench data + B200, A6000,
+    # RTX 3090 Ti
     assert {hw.vendor for hw in CATALOGUE} == {"NVIDIA", "AMD"}
 
 

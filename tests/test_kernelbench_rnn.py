@@ -23,17 +23,18 @@ def test_rows_are_the_problems_shapes_on_catalogue_gpus_with_provenance(rows):
     # them), less the A10G rows: Modal's "A10G" run reported 3 problems on an "NVIDIA A10"
     # (kept, the catalogue's A10) and 5 on an "NVIDIA A10G" (left out: no catalogue entry)
     # off the main line (session 11): a GCP L4 (pull request #123), a cluster L40S (two runs)
-    # and the same cluster's RTX A6000 (three runs), 6 x 8 more
-    assert len(rows) == 13 * 8 + 8 + 3 + 6 * 8
+    # and the same cluster's RTX A6000 (three runs), 6 x 8 more; the main line's RTX 3090 Ti
+    # run (session 12, once the catalogue had the GPU), 8 more
+    assert len(rows) == 13 * 8 + 8 + 3 + 6 * 8 + 8
     assert {"L4_GCP", "L40S_babel"} <= set(rows.machine)
     assert set(rows.gpu) == {"a10", "a100", "a100-sxm4-80gb", "a6000", "b200", "h100",
-                             "h100-pcie", "l4", "l40s", "t4"}
+                             "h100-pcie", "l4", "l40s", "rtx3090ti", "t4"}
     assert set(rows[rows.machine == "A10G_modal"].problem_id) == {35, 37, 38}
     assert set(rows.family) == {"lstm", "gru"} and set(rows.dtype) == {"fp32"}
     for key, value in (("layers", 6), ("hidden", 256), ("input_size", 128), ("batch", 10),
                        ("timesteps", 512)):
         assert set(rows[key]) == {value}, key
-    assert rows.bidirectional.sum() == 20 * 3 + 1  # 38, 41, 42 of 20 runs; the A10's 38
+    assert rows.bidirectional.sum() == 21 * 3 + 1  # 38, 41, 42 of 21 runs; the A10's 38
     assert all(re.fullmatch(r"[0-9a-f]{40}", c) for c in rows.commit)
     assert all(p.startswith("results/timing/") for p in rows.path_or_url)
     assert set(rows.repo) == {"ScalingIntelligence/KernelBench"}

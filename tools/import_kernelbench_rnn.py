@@ -32,7 +32,7 @@ DEVICES = {"NVIDIA A100-SXM4-40GB": "a100-sxm4-40gb", "NVIDIA A100-SXM4-80GB": "
            "NVIDIA H100 80GB HBM3": "h100-sxm5-80gb", "NVIDIA H100 PCIe": "h100-pcie-80gb",
            "NVIDIA L4": "l4", "NVIDIA L40S": "l40s", "Tesla T4": "t4", "NVIDIA A10": "a10",
            "NVIDIA B200": "b200-sxm-180gb", "NVIDIA H200": "h200-sxm-141gb",
-           "NVIDIA RTX A6000": "rtx-a6000"}
+           "NVIDIA RTX A6000": "rtx-a6000", "NVIDIA GeForce RTX 3090 Ti": "rtx-3090-ti"}
 SIZES = ("batch_size", "sequence_length", "seq_len", "input_size", "hidden_size", "num_layers")
 COLUMNS = ("machine", "device", "gpu", "problem", "cell", "bidirectional", "layers", "hidden",
            "input_size", "batch", "timesteps", "linear_head", "mean_ms", "std_ms", "min_ms",

@@ -1,5 +1,5 @@
 """KernelBench's PyTorch-eager baseline times of its level-1 GEMM and pointwise problems on
-named A10, A100, H100, H200, L4, L40S, T4, B200 and RTX A6000 machines
+named A10, A100, H100, H200, L4, L40S, T4, B200, RTX A6000 and RTX 3090 Ti machines
 (ScalingIntelligence/KernelBench, ``results/timing/<machine>/baseline_time_torch.json``): the cuBLAS / pointwise model scored on shapes, machines
 and a timer none of its fits has seen.
 
@@ -7,7 +7,8 @@ Data (``costmodel/data/reference/kernelbench-ops.json``, made by
 ``tools/import_kernelbench_ops.py`` from the repository's main line, the same 14 runs as
 :mod:`.kernelbench_rnn` and the A10's rows of Modal's "A10G" run, and since session 11 the runs
 off the main line of machines it never timed: a GCP L4, a cluster L40S and RTX A6000, Modal's
-H100/H200 machine): ``torch.matmul`` of square, standard, large-K, small-K, irregular,
+H100/H200 machine; since session 14 the main line's RTX 3090 Ti, once it had a catalogue
+entry): ``torch.matmul`` of square, standard, large-K, small-K, irregular,
 tall-skinny and transposed shapes, ``torch.bmm``, ``A * s``, relu, tanh, gelu and softmax, fp32
 (PyTorch's default leaves TF32 off for matmuls: SGEMM), the mean of 100 CUDA-event timings of
 one call each with the device synchronized first, PyTorch 2.5.0 (2.9.0 for the December 2025
@@ -17,7 +18,7 @@ from July): each row carries the sizes of its own commit.
 Protocol: leave-one-GPU-out against NeuSight's fit (:func:`costmodel.reference.neusight.fit`,
 what ``cublas.toml`` holds): a GPU NeuSight timed (H100 SXM, L4, T4) is priced by the
 parameters refitted without it, the H200 without this project's own H200 rows; the A100 SXM4,
-L40S, A10, B200 and A6000 are in no fit (the A100 PCIe parts and the L4 are; the B200 takes the
+L40S, A10, B200, A6000 and 3090 Ti are in no fit (the A100 PCIe parts and the L4 are; the B200 takes the
 cross-architecture set). Nothing is fitted on these rows.
 """
 

@@ -2,8 +2,8 @@
 Ampere, Ada, Hopper, Turing and Blackwell GPUs (ScalingIntelligence/KernelBench, level-3 problems 35-42,
 ``results/timing/<machine>/baseline_time_torch.json``): the first named-GPU cuDNN 8/9
 recurrence timings on an A100, H100, L4 and L40S this project has, from several cloud
-providers and one university cluster, and (session 10) an A10's and a B200's. Nothing is
-fitted on these rows.
+providers and one university cluster, (session 10) an A10's and a B200's, (session 11) an RTX
+A6000's and (session 14) an RTX 3090 Ti's. Nothing is fitted on these rows.
 
 Data (``costmodel/data/reference/kernelbench-rnn.json``, made by
 ``tools/import_kernelbench_rnn.py`` from the repository's main line): per row one machine's
