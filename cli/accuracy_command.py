@@ -13,7 +13,7 @@ DTYPES = ("fp32", "bf16", "fp16")
 ALL_COLUMNS = ("source", "kind", "architecture", "mode", "dtype", "stack", "host", "median %",
                "p90 %", "signed %", "rows", "gpus")
 GPU_COLUMNS = ("kind", "mode", "median %", "p90 %", "signed %", "rows", "gpus", "source",
-               "note")
+               "this GPU", "note")
 NOTE = ("error = predicted / measured - 1: median and p90 of its absolute value, and its signed "
         "median (negative: the predictions ran too fast), over the rows of each source under "
         "its own protocol (leave-one-GPU-out where it fits anything). Sources and commands: "
@@ -26,6 +26,25 @@ def _pct(value: float) -> str:
 
 def _signed(value: float) -> str:
     return f"{100 * value:+.1f}"
+
+
+def _own(own: dict | None) -> str:
+    """The device's own rows (``Evidence.this_gpu``) in one cell."""
+    if not own:
+        return "-"
+    return (f"{_pct(own['median'])} / {_pct(own['p90'])}, {_signed(own['signed_median'])} "
+            f"({own['rows']} rows, {own['source']})")
+
+
+def _flat(row: dict) -> dict:
+    """One CSV row: ``--gpu``'s evidence and its ``this_gpu`` spread into columns
+    (``this_gpu_median`` ...), the per-GPU breakdown of every entry left to the JSON."""
+    row = {**row, **(row.get("evidence") or {})}
+    own = row.pop("this_gpu", None) if "evidence" in row else None
+    if "evidence" in row:
+        row.update({f"this_gpu_{k}": (own or {}).get(k) for k in
+                    ("gpu", "median", "p90", "signed_median", "rows", "source")})
+    return {k: v for k, v in row.items() if k not in ("evidence", "by_gpu")}
 
 
 def every_entry() -> tuple[list[str], list[list[str]], list[dict]]:
@@ -52,13 +71,14 @@ def for_gpu(gpu: str, dtype: str) -> tuple[list[str], list[list[str]], list[dict
         for mode in accuracy.MODES:
             e = None if why else accuracy.expected_error(kind, hw, mode, dtype)
             if e is None:
-                body.append([kind, mode, "-", "-", "-", "0", "-", "-",
+                body.append([kind, mode, "-", "-", "-", "0", "-", "-", "-",
                              why or "no published measurement"])
                 raw.append({"kind": kind, "mode": mode, "evidence": None,
                             "why_none": why or "no published measurement"})
                 continue
             body.append([kind, mode, _pct(e.median), _pct(e.p90), _signed(e.signed_median),
-                         str(e.rows), ", ".join(e.gpus), e.source, e.note or "-"])
+                         str(e.rows), ", ".join(e.gpus), e.source, _own(e.this_gpu),
+                         e.note or "-"])
             raw.append({"kind": kind, "mode": mode, "evidence": e.as_dict(), "why_none": None})
     return list(GPU_COLUMNS), body, raw, f"{hw.name} ({hw.architecture or 'no architecture'}), {dtype}"
 
@@ -90,8 +110,8 @@ def accuracy(gpu, dtype, fmt):
     if fmt == "json":
         click.echo(render.to_json(raw), nl=False)
     elif fmt == "csv":  # one flat row per entry (--gpu: per kind and mode, blank where none)
-        rows = raw if gpu is None else [{**r, **(r["evidence"] or {})} for r in raw]
-        keys = list(dict.fromkeys(k for r in rows for k in r if k != "evidence"))
+        rows = [_flat(r) for r in raw]
+        keys = list(dict.fromkeys(k for r in rows for k in r))
         click.echo(render.to_csv([{k: ", ".join(r[k]) if isinstance(r.get(k), list)
                                    else r.get(k) for k in keys} for r in rows]), nl=False)
     else:

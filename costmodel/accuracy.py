@@ -17,7 +17,11 @@ other 16-bit type; then a source that times whole models (``WHOLE_MODEL_SOURCES`
 that times parts of them, then the source with the most rows. A source that times GEMMs alone
 (``GEMM_ONLY_SOURCES``: torch.mm peak rates) counts only for an architecture no source of
 models or their ops has, in either 16-bit type. ``extrapolated`` marks an entry of
-another architecture or dtype than the device's. No entry applies to a CPU, a calibrated
+another architecture or dtype than the device's. ``this_gpu``: the same figures over the
+device's own rows, from the source (of the same kind, mode, stack, host, dtype and
+architecture) that holds the most of them, at least ``MIN_OWN_ROWS``: an A100's 6 rows within
+the Ampere entry, an H100's 16 KernelBench rows beside the Hopper entry's H200 ones. The
+entry stays the statement: a GPU's own handful of rows is often one or two machines. No entry applies to a CPU, a calibrated
 profile (its own ``costmodel validate`` run is its evidence) or a non-NVIDIA GPU.
 """
 
@@ -52,6 +56,8 @@ WHOLE_MODEL_SOURCES = ("neusight-e2e",)
 #: source timing a model or its ops has it
 GEMM_ONLY_SOURCES = ("zzc0721-mm",)
 OTHER_16BIT = {"fp16": "bf16", "bf16": "fp16"}
+#: fewest rows of the device itself for ``Evidence.this_gpu`` (fewer are one or two timings)
+MIN_OWN_ROWS = 3
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,9 @@ class Evidence:
     """One source's score of a kind of prediction: ``median`` and ``p90`` of |predicted /
     measured - 1| and the ``signed_median`` of predicted / measured - 1 (negative: the
     predictions run too fast), over ``rows`` rows of ``gpus`` (``architecture``, ``dtype``).
-    ``extrapolated``: from another architecture or dtype than the device's (``note`` says)."""
+    ``extrapolated``: from another architecture or dtype than the device's (``note`` says).
+    ``this_gpu``: ``gpu``, ``median``, ``p90``, ``signed_median``, ``rows`` and ``source``
+    over the device's own rows, or None (see the module docstring)."""
 
     kind: str
     mode: str
@@ -77,6 +85,7 @@ class Evidence:
     gpus: tuple[str, ...]
     extrapolated: bool = False
     note: str = ""
+    this_gpu: dict | None = None
 
     @property
     def command(self) -> str:
@@ -90,7 +99,8 @@ class Evidence:
                 "dtype": self.dtype, "stack": self.stack or None, "host": self.host,
                 "source": self.source, "what": self.what, "protocol": self.protocol,
                 "command": self.command, "extrapolated": self.extrapolated,
-                "note": self.note or None}
+                "note": self.note or None,
+                "this_gpu": dict(self.this_gpu) if self.this_gpu else None}
 
 
 @lru_cache(maxsize=1)
@@ -161,7 +171,30 @@ def expected_error(kind: str, gpu: str | Hardware, mode: str, dtype: str = "fp32
                     median=best["median"], p90=best["p90"],
                     signed_median=best["signed_median"], rows=best["rows"],
                     gpus=tuple(best["gpus"]), extrapolated=bool(notes),
-                    note="; ".join(notes + caveat))
+                    note="; ".join(notes + caveat), this_gpu=_own_rows(best, same, hw))
+
+
+def _own_rows(best: dict, same: list[dict], hw: Hardware) -> dict | None:
+    """The device's own rows among the entries of ``best``'s kind, mode, stack, host, dtype
+    and architecture (``same``): the source with the most of them (``best``'s on a tie;
+    a GEMM-only source only where it is ``best``), at least ``MIN_OWN_ROWS``, and not
+    when they are all of ``best``'s rows."""
+    found = []
+    for e in same:
+        if (e["dtype"], e["architecture"]) != (best["dtype"], best["architecture"]) or (
+                e["source"] in GEMM_ONLY_SOURCES and e["source"] != best["source"]):
+            continue
+        for g in e.get("by_gpu", ()):
+            if (g["rows"] >= MIN_OWN_ROWS and _same_device(g["gpu"], hw.name)
+                    and not (e is best and len(e["gpus"]) == 1)):
+                found.append((g["rows"], e is best, {**g, "source": e["source"]}))
+    return max(found, key=lambda f: f[:2])[2] if found else None
+
+
+@lru_cache(maxsize=None)
+def _same_device(gpu: str, name: str) -> bool:
+    """Whether the entry's GPU id names the catalogue device called ``name``."""
+    return load_hardware(gpu).name == name
 
 
 KIND_LABELS = {"recurrence": "recurrences", "transformer": "Transformer"}
@@ -177,6 +210,12 @@ def describe(kind: str, by_mode: dict) -> str:
             continue
         gpus = ", ".join(e["gpus"])
         note = f"; {e['note']}" if e["note"] else ""
+        own = e.get("this_gpu")
+        if own:
+            of = "" if own["source"] == e["source"] else f" of {own['source']}"
+            note += (f"; on the {own['gpu']} itself {100 * own['median']:.0f} / "
+                     f"{100 * own['p90']:.0f}%, signed {100 * own['signed_median']:+.0f}%, "
+                     f"{own['rows']} rows{of}")
         if e["rows"] == 1:
             parts.append(f"{mode} {100 * e['signed_median']:+.0f}% (1 row, {gpus}, "
                          f"{e['source']}, {e['protocol']}{note})")

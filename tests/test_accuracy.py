@@ -308,3 +308,53 @@ def test_accuracy_figure_draws_the_lookup_per_generation(tmp_path):
     sixteen = plots.plot_accuracy("bf16")
     assert len(sixteen.axes[0].patches) == 24
     assert sum(t.get_text() == "none" for t in sixteen.axes[0].texts) == 8
+
+
+def test_every_entry_splits_into_its_gpus():
+    """by_gpu partitions an entry's rows: one share per GPU it names, rows adding up."""
+    for e in accuracy.entries():
+        assert [g["gpu"] for g in e["by_gpu"]] == e["gpus"]
+        assert sum(g["rows"] for g in e["by_gpu"]) == e["rows"]
+        if len(e["gpus"]) == 1:
+            (g,) = e["by_gpu"]
+            assert (g["median"], g["p90"], g["signed_median"]) == (
+                e["median"], e["p90"], e["signed_median"])
+
+
+def test_this_gpu_is_the_devices_own_rows_recomputed_from_the_source():
+    """The A100's own KernelBench rows, scored here from the source (not from the file):
+    compare's "on the a100 itself" figure."""
+    from costmodel.reference import score
+
+    f = score.scored("kernelbench-rnn")
+    mine = f[f.gpu == "a100"]
+    err = (mine.predicted_model_s / mine.measured_s - 1).to_numpy(float)
+    own = cm.expected_error("recurrence", "a100", "inference").this_gpu
+    assert own["source"] == "kernelbench-rnn" and own["gpu"] == "a100"
+    assert own["rows"] == len(err) >= accuracy.MIN_OWN_ROWS
+    assert own["median"] == pytest.approx(np.median(np.abs(err)), abs=1e-6)
+    assert own["signed_median"] == pytest.approx(np.median(err), abs=1e-6)
+
+
+def test_this_gpu_comes_from_the_source_with_most_of_the_devices_rows():
+    # the Hopper entry is the H200's; the H100's own rows are KernelBench's
+    e = cm.expected_error("recurrence", "h100", "inference")
+    assert e.source == "h200-cudnn-rnn" and e.gpus == ("h200",)
+    assert (e.this_gpu["source"], e.this_gpu["rows"]) == ("kernelbench-rnn", 16)
+    # an entry that is all the device's own rows, one row, or no rows of it: nothing more
+    assert cm.expected_error("recurrence", "h200", "inference").this_gpu is None
+    assert cm.expected_error("recurrence", "v100", "inference").this_gpu is None
+    assert cm.expected_error("recurrence", "a100", "training").this_gpu is None  # GNMT: 1 row
+    assert cm.expected_error("recurrence", "a100-pcie-40gb", "inference").this_gpu is None
+
+
+def test_compare_states_the_devices_own_rows():
+    code, out, _ = run("compare", "--n", "512", "--d", "768", "--gpu", "h100", "--format",
+                       "json")
+    rec = json.loads(out)["assumptions"]["expected_error"]["recurrence"]["inference"]
+    assert code == 0 and rec["this_gpu"]["source"] == "kernelbench-rnn"
+    code, table, _ = run("compare", "--n", "512", "--d", "768", "--gpu", "h100")
+    own = rec["this_gpu"]
+    words = " ".join(table.split())
+    assert (f"on the h100 itself {100 * own['median']:.0f} / {100 * own['p90']:.0f}%, signed "
+            f"{100 * own['signed_median']:+.0f}%, 16 rows of kernelbench-rnn") in words

@@ -221,7 +221,9 @@ def gemm_peak_rows() -> pd.DataFrame:
 
 def entries(rows: pd.DataFrame) -> list[dict]:
     """One entry per (source, kind, architecture, mode, dtype, stack, host): the pooled rows'
-    median and p90 of |predicted / measured - 1|, the signed median, rows and GPUs."""
+    median and p90 of |predicted / measured - 1|, the signed median, rows and GPUs, and
+    ``by_gpu``: the same figures per GPU of the entry (what :mod:`costmodel.accuracy` states
+    for the device itself where the entry holds enough of its rows)."""
     rows = rows.assign(architecture=rows.gpu.map(_architecture),
                        error=rows.predicted_s / rows.measured_s - 1.0)
     out = []
@@ -238,8 +240,17 @@ def entries(rows: pd.DataFrame) -> list[dict]:
                     **({"caveat": "; ".join(c)} if (c := [CAVEATS[key[0], gpu] for gpu in
                                                           sorted(set(g.gpu))
                                                           if (key[0], gpu) in CAVEATS])
-                       else {})})
+                       else {}),
+                    "by_gpu": [_scores(h.error.to_numpy(float), gpu=gpu)
+                               for gpu, h in g.groupby("gpu", sort=True)]})
     return out
+
+
+def _scores(err: np.ndarray, **key) -> dict:
+    """One GPU's share of an entry: the same figures over its rows alone."""
+    return {**key, "median": round(float(np.median(np.abs(err))), 6),
+            "p90": round(float(np.quantile(np.abs(err), P90)), 6),
+            "signed_median": round(float(np.median(err)), 6), "rows": len(err)}
 
 
 def all_rows() -> pd.DataFrame:
@@ -253,7 +264,11 @@ def render(items: list[dict]) -> str:
     lines = [HEADER]
     for item in items:
         lines.append("[[entry]]")
+        tables = {k: v for k, v in item.items() if isinstance(v, list) and v
+                  and isinstance(v[0], dict)}  # arrays of tables go after the keys
         for k, v in item.items():
+            if k in tables:
+                continue
             if isinstance(v, bool):
                 text = "true" if v else "false"
             elif isinstance(v, str):
@@ -263,6 +278,11 @@ def render(items: list[dict]) -> str:
             else:
                 text = repr(v)
             lines.append(f"{k} = {text}")
+        for k, rows in tables.items():
+            for row in rows:
+                lines.append(f"[[entry.{k}]]")
+                lines.extend(f"{key} = " + (f'"{v}"' if isinstance(v, str) else repr(v))
+                             for key, v in row.items())
         lines.append("")
     return "\n".join(lines)
 
