@@ -64,7 +64,7 @@ def html_report(n: int, d: int, gpu="a100", **options) -> str:
             "<p class=small>Exact formulas (sympy) evaluated at the configuration; time from "
             "the roofline with the implementation models (cuDNN RNNs, PyTorch SDPA). SI units: "
             "FLOP, bytes (B), seconds.</p>",
-            "<h2>Comparison</h2>", comparison_html(result),
+            "<h2>Comparison</h2>", comparison_html(result), _trust(result.assumptions),
             "<h2>Figures</h2>",
             *(f"<figure>{_svg(fig)}<figcaption>{html.escape(cap)}</figcaption></figure>"
               for cap, fig in figures),
@@ -73,6 +73,18 @@ def html_report(n: int, d: int, gpu="a100", **options) -> str:
     return ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
             + "\n".join(body) + "</body></html>\n")
+
+
+def _trust(said: dict) -> str:
+    """How far to trust the times, beside them (the same sentences as the assumptions'
+    ``expected_error``); nothing where the comparison has no time rows."""
+    from costmodel.display import _expected_error_text
+
+    expected = said.get("expected_error")
+    if not expected:
+        return ""
+    return ("<p class=small><b>How far to trust the times.</b> "
+            f"{html.escape(_expected_error_text(expected))}</p>")
 
 
 def _assumption_list(said: dict) -> str:

@@ -69,3 +69,13 @@ def test_report_of_a_newer_family_has_every_figure():
     page = html_report(64, 256, "a100", models=("mamba",))  # the sweep covers mamba too
     assert page.count("<svg") == 4  # memory, time, depth and roofline
     assert "<td>mamba</td>" in page and page.count(">mamba</text>") >= 3
+
+
+def test_report_says_how_far_to_trust_the_times_beside_them(page):
+    from costmodel.display import _expected_error_text
+
+    said = compare(256, 512, "a100", batch=2).assumptions["expected_error"]
+    trust = page.index("How far to trust the times")
+    assert page.index("<h2>Comparison</h2>") < trust < page.index("<h2>Figures</h2>")
+    assert html.escape(_expected_error_text(said)) in page[trust:page.index("<h2>Figures")]
+    assert "on the a100 itself" in page[trust:page.index("<h2>Figures")]
