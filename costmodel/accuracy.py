@@ -191,6 +191,17 @@ def _own_rows(best: dict, same: list[dict], hw: Hardware) -> dict | None:
     return max(found, key=lambda f: f[:2])[2] if found else None
 
 
+def shares(e: Evidence) -> tuple[dict, ...]:
+    """Each GPU's share of the shipped entry ``e`` was read from (``by_gpu``: ``gpu``,
+    ``median``, ``p90``, ``signed_median``, ``rows``): the spread the pooled figure hides."""
+    for entry in entries():
+        if (entry["source"], entry["kind"], entry["mode"], entry["architecture"],
+                entry["dtype"], entry["stack"], entry["host"]) == (
+                e.source, e.kind, e.mode, e.architecture, e.dtype, e.stack, e.host):
+            return tuple(entry.get("by_gpu", ()))
+    return ()
+
+
 @lru_cache(maxsize=None)
 def _same_device(gpu: str, name: str) -> bool:
     """Whether the entry's GPU id names the catalogue device called ``name``."""

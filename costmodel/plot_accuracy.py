@@ -2,7 +2,8 @@
 (:func:`plot_accuracy`, ``costmodel plot accuracy``): per architecture, the median (bar) and
 p90 (whisker) of |predicted / measured - 1| of recurrence and Transformer times in inference
 and training, the signed median written above, hatched where the architecture has no rows of
-its own and the nearest generation's stand in (:mod:`costmodel.accuracy`)."""
+its own and the nearest generation's stand in (:mod:`costmodel.accuracy`); a dot per GPU of a
+pooled entry marks that GPU's own median (:func:`costmodel.accuracy.shares`)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def plot_accuracy(dtype: str = "fp32"):
     """The figure (see the module docstring); ``dtype``: the times' dtype (16-bit: the
     recurrences' fp16/bf16 rows, LLMCompass's 16-bit Transformer ops)."""
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     grid = evidence_grid(dtype)
@@ -57,6 +59,11 @@ def plot_accuracy(dtype: str = "fp32"):
                     + (f" (p90 {p90:.0f})" if p90 > Y_MAX_PCT else ""))
             ax.text(x, top + 1.5, text, ha="center", va="bottom", fontsize=5.5, rotation=90)
             highest = max(highest, top)
+            own = accuracy.shares(e)
+            if len(own) > 1:  # the GPUs a pooled bar hides
+                ax.plot([x] * len(own), [min(100 * g["median"], Y_MAX_PCT) for g in own],
+                        linestyle="none", marker="o", markersize=2.5, color="0.15",
+                        alpha=0.8)
     ax.set_xticks(range(len(archs)), archs, fontsize=8)
     ax.set_ylim(0, highest + 25)
     ax.set_ylabel("|predicted / measured - 1|, %: median (bar), p90 (whisker)", fontsize=8)
@@ -67,6 +74,8 @@ def plot_accuracy(dtype: str = "fp32"):
     labels = [f"{LABELS[kind]}, {mode}" for kind, mode, _ in SERIES]
     handles.append(Patch(facecolor="white", edgecolor="0.3", hatch="///"))
     labels.append("no rows of its own: the nearest generation's")
+    handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5, color="0.15"))
+    labels.append("one GPU's own median (pooled bars)")
     ax.legend(handles, labels, fontsize=7, loc="upper left")
     sources = sorted({e.source for e in grid.values() if e is not None})
     note = (f"Above each bar: the signed median error, % (negative: the prediction ran too "

@@ -304,6 +304,12 @@ def test_accuracy_figure_draws_the_lookup_per_generation(tmp_path):
         assert bool(bar.get_hatch()) == e.extrapolated
     code, _, _ = run("plot", "accuracy", "-o", str(tmp_path / "acc.png"))
     assert code == 0 and (tmp_path / "acc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a dot per GPU of each pooled bar, at that GPU's own median
+    dots = sorted(round(y, 6) for line in fig.axes[0].lines if line.get_marker() == "o"
+                  for y in line.get_ydata())
+    pooled = [g for e in drawn for g in accuracy.shares(e) if len(accuracy.shares(e)) > 1]
+    assert dots == sorted(round(min(100 * g["median"], plot_accuracy.Y_MAX_PCT), 6)
+                          for g in pooled) and len(dots) >= 10
     # bf16: no 16-bit Transformer training rows anywhere -> "none", no bar
     sixteen = plots.plot_accuracy("bf16")
     assert len(sixteen.axes[0].patches) == 24
