@@ -12,6 +12,7 @@ FORMATS = ("table", "json", "csv", "markdown", "latex")
 DTYPES = ("fp32", "bf16", "fp16")
 ALL_COLUMNS = ("source", "kind", "architecture", "mode", "dtype", "stack", "host", "median %",
                "p90 %", "signed %", "rows", "gpus")
+BY_GPU_COLUMNS = ALL_COLUMNS[:7] + ("gpu", "median %", "p90 %", "signed %", "rows")
 GPU_COLUMNS = ("kind", "mode", "median %", "p90 %", "signed %", "rows", "gpus", "source",
                "this GPU", "note")
 NOTE = ("error = predicted / measured - 1: median and p90 of its absolute value, and its signed "
@@ -58,6 +59,19 @@ def every_entry() -> tuple[list[str], list[list[str]], list[dict]]:
     return list(ALL_COLUMNS), body, raw
 
 
+def every_gpu() -> tuple[list[str], list[list[str]], list[dict]]:
+    """Every entry split by GPU (``by_gpu``): one row per entry and GPU of its rows."""
+    from costmodel import accuracy
+
+    keys = ("source", "kind", "architecture", "mode", "dtype", "stack", "host")
+    raw = [{**{k: e[k] for k in keys}, **g} for e in accuracy.entries()
+           for g in e.get("by_gpu", ())]
+    body = [[r["source"], r["kind"], r["architecture"], r["mode"], r["dtype"],
+             r["stack"] or "-", "yes" if r["host"] else "no", r["gpu"], _pct(r["median"]),
+             _pct(r["p90"]), _signed(r["signed_median"]), str(r["rows"])] for r in raw]
+    return list(BY_GPU_COLUMNS), body, raw
+
+
 def for_gpu(gpu: str, dtype: str) -> tuple[list[str], list[list[str]], list[dict], str]:
     """The entry ``compare`` states per kind and mode on ``gpu`` (the default cuDNN stack,
     no host bound), and why there is none where none applies."""
@@ -89,9 +103,12 @@ def for_gpu(gpu: str, dtype: str) -> tuple[list[str], list[list[str]], list[dict
                    "[default: every shipped entry].")
 @click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
               help="With --gpu: the dtype of the times.")
+@click.option("--by-gpu", is_flag=True,
+              help="Every entry split by GPU: each GPU's own median, p90, signed median "
+                   "and rows.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True)
-def accuracy(gpu, dtype, fmt):
+def accuracy(gpu, dtype, by_gpu, fmt):
     """How far costmodel's GPU times were from published measurements: per source, kind
     (recurrence, transformer), architecture, mode, dtype, cuDNN stack and host bound, the
     median, p90 and signed median of the error. With --gpu, the entries `compare` states
@@ -99,7 +116,16 @@ def accuracy(gpu, dtype, fmt):
 
     Example: costmodel accuracy --gpu t4
     """
-    if gpu is None:
+    if by_gpu and gpu is not None:
+        raise click.UsageError("--by-gpu lists every entry's GPUs; --gpu the entries of one "
+                               "(use one or the other)")
+    if by_gpu:
+        if dtype != "fp32":
+            raise click.UsageError("--dtype applies with --gpu (without it every entry "
+                                   "is listed, each with its dtype)")
+        header, body, raw = every_gpu()
+        title = ""
+    elif gpu is None:
         if dtype != "fp32":
             raise click.UsageError("--dtype applies with --gpu (without it every entry "
                                    "is listed, each with its dtype)")

@@ -364,3 +364,15 @@ def test_compare_states_the_devices_own_rows():
     words = " ".join(table.split())
     assert (f"on the h100 itself {100 * own['median']:.0f} / {100 * own['p90']:.0f}%, signed "
             f"{100 * own['signed_median']:+.0f}%, 16 rows of kernelbench-rnn") in words
+
+
+def test_accuracy_by_gpu_lists_every_entrys_gpus():
+    code, out, _ = run("accuracy", "--by-gpu", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == sum(len(e["by_gpu"]) for e in accuracy.entries())
+    a100 = [r for r in rows if r["source"] == "kernelbench-rnn" and r["gpu"] == "a100"
+            and r["stack"] == "pr62143" and not r["host"]]
+    assert [r["median"] for r in a100] == [
+        cm.expected_error("recurrence", "a100", "inference").this_gpu["median"]]
+    code, out, err = run("accuracy", "--by-gpu", "--gpu", "a100")
+    assert code == 2 and out == "" and "--by-gpu" in err and len(err.strip().splitlines()) == 1
