@@ -38,14 +38,14 @@ def _own(own: dict | None) -> str:
 
 
 def _flat(row: dict) -> dict:
-    """One CSV row: ``--gpu``'s evidence and its ``this_gpu`` spread into columns
-    (``this_gpu_median`` ...), the per-GPU breakdown of every entry left to the JSON."""
-    row = {**row, **(row.get("evidence") or {})}
-    own = row.pop("this_gpu", None) if "evidence" in row else None
-    if "evidence" in row:
-        row.update({f"this_gpu_{k}": (own or {}).get(k) for k in
-                    ("gpu", "median", "p90", "signed_median", "rows", "source")})
-    return {k: v for k, v in row.items() if k not in ("evidence", "by_gpu")}
+    """One CSV row. An entry: its keys, the per-GPU breakdown left to the JSON (``--by-gpu``
+    lists it); ``--gpu``'s kind and mode: its evidence, ``this_gpu`` spread into columns."""
+    if "evidence" not in row:
+        return {k: v for k, v in row.items() if k != "by_gpu"}
+    flat = {k: v for k, v in row.items() if k != "evidence"} | (row["evidence"] or {})
+    own = flat.pop("this_gpu", None) or {}
+    return flat | {f"this_gpu_{k}": own.get(k)
+                   for k in ("gpu", "median", "p90", "signed_median", "rows", "source")}
 
 
 def every_entry() -> tuple[list[str], list[list[str]], list[dict]]:
@@ -119,17 +119,11 @@ def accuracy(gpu, dtype, by_gpu, fmt):
     if by_gpu and gpu is not None:
         raise click.UsageError("--by-gpu lists every entry's GPUs; --gpu the entries of one "
                                "(use one or the other)")
-    if by_gpu:
-        if dtype != "fp32":
-            raise click.UsageError("--dtype applies with --gpu (without it every entry "
-                                   "is listed, each with its dtype)")
-        header, body, raw = every_gpu()
-        title = ""
-    elif gpu is None:
-        if dtype != "fp32":
-            raise click.UsageError("--dtype applies with --gpu (without it every entry "
-                                   "is listed, each with its dtype)")
-        header, body, raw = every_entry()
+    if gpu is None and dtype != "fp32":
+        raise click.UsageError("--dtype applies with --gpu (without it every entry "
+                               "is listed, each with its dtype)")
+    if gpu is None:
+        header, body, raw = every_gpu() if by_gpu else every_entry()
         title = ""
     else:
         header, body, raw, title = for_gpu(gpu, dtype)

@@ -21,8 +21,9 @@ another architecture or dtype than the device's. ``this_gpu``: the same figures 
 device's own rows, from the source (of the same kind, mode, stack, host, dtype and
 architecture) that holds the most of them, at least ``MIN_OWN_ROWS``: an A100's 6 rows within
 the Ampere entry, an H100's 16 KernelBench rows beside the Hopper entry's H200 ones. The
-entry stays the statement: a GPU's own handful of rows is often one or two machines. No entry applies to a CPU, a calibrated
-profile (its own ``costmodel validate`` run is its evidence) or a non-NVIDIA GPU.
+entry stays the statement: a GPU's own handful of rows is often one or two machines. No
+entry applies to a CPU, a calibrated profile (its own ``costmodel validate`` run is its
+evidence) or a non-NVIDIA GPU.
 """
 
 from __future__ import annotations

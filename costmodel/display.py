@@ -135,13 +135,14 @@ def assumptions_html(said: dict) -> str:
         if key == "attention" and value:
             value = "; ".join(f"{mode}: {a['label']}" for mode, a in value.items())
         if key == "expected_error" and value:
-            value = _expected_error_text(value)
+            value = expected_error_text(value)
         items.append(f"<dt>{html.escape(key)}</dt><dd>{html.escape(str(value))}</dd>")
     return "<details><summary>assumptions</summary><dl>" + "".join(items) + "</dl></details>"
 
 
-def _expected_error_text(expected: dict) -> str:
-    """compare's time-error evidence as sentences (costmodel.accuracy.describe)."""
+def expected_error_text(expected: dict) -> str:
+    """compare's time-error evidence as sentences (costmodel.accuracy.describe), as the
+    assumptions and the HTML report print it."""
     from costmodel import accuracy
 
     if expected.get("why_none"):

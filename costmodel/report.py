@@ -78,13 +78,13 @@ def html_report(n: int, d: int, gpu="a100", **options) -> str:
 def _trust(said: dict) -> str:
     """How far to trust the times, beside them (the same sentences as the assumptions'
     ``expected_error``); nothing where the comparison has no time rows."""
-    from costmodel.display import _expected_error_text
+    from costmodel.display import expected_error_text
 
     expected = said.get("expected_error")
     if not expected:
         return ""
     return ("<p class=small><b>How far to trust the times.</b> "
-            f"{html.escape(_expected_error_text(expected))}</p>")
+            f"{html.escape(expected_error_text(expected))}</p>")
 
 
 def _assumption_list(said: dict) -> str:

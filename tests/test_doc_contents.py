@@ -35,5 +35,8 @@ def test_repeated_headings_get_numbered_anchors_and_fenced_lines_are_not_heading
     assert [tool.anchor("Tests", seen) for _ in range(3)] == ["tests", "tests-1", "tests-2"]
     text = f"# T\n{tool.START}\n{tool.END}\n## A\n```\n## not one\n```\n### B\n## A\n"
     assert tool.contents(text) == "- [A](#a)\n  - [B](#b)\n- [A](#a-1)"
+    # an unlisted #### heading still takes its number, as on GitHub
+    text = f"# T\n{tool.START}\n{tool.END}\n## A\n#### A\n## A\n"
+    assert tool.contents(text) == "- [A](#a)\n- [A](#a-2)"
     with pytest.raises(ValueError, match="markers"):
         tool.render("# no list here\n")

@@ -173,6 +173,8 @@ CROSS_CHECKS = [
     ("l40s", "fp16", 142 * 1024 * 2.49e9),          # 142 * 1024 * 2.49 GHz = 362.1e12
     ("rtx3090", "fp32", 10496 * 2 * 1.695e9),       # 10496 * 2 * 1.695 GHz = 35.6e12
     ("rtx3090", "fp16", 82 * 1024 * 1.695e9 / 2),   # 142.3e12 FP16-acc / 2 (FP32 acc) = 71.2e12
+    ("rtx3090ti", "fp32", 10752 * 2 * 1.86e9),      # 10752 * 2 * 1.86 GHz = 40.0e12
+    ("rtx3090ti", "fp16", 84 * 1024 * 1.86e9 / 2),  # 160.0e12 FP16-acc / 2 (FP32 acc) = 80.0e12
     ("rtx4090", "fp32", 16384 * 2 * 2.52e9),        # 16384 * 2 * 2.52 GHz = 82.6e12
     ("rtx4090", "fp16", 128 * 1024 * 2.52e9 / 2),   # 330.3e12 FP16-acc / 2 (FP32 acc) = 165.2e12
     ("mi250x", "fp16", 110 * 1024 * 1.7e9),         # per GCD: 110 CUs * 1024 * 1.7 GHz = 191.5e12
@@ -196,6 +198,7 @@ BANDWIDTH_CHECKS = [  # bus bits / 8 * data rate per pin
     ("l4", 192 / 8 * 12.5e9),          # 192-bit GDDR6 at 12.5 Gb/s = 300e9
     ("l40s", 384 / 8 * 18e9),          # 384-bit GDDR6 at 18 Gb/s = 864e9
     ("rtx3090", 384 / 8 * 19.5e9),     # 384-bit GDDR6X at 19.5 Gb/s = 936e9
+    ("rtx3090ti", 384 / 8 * 21e9),     # 384-bit GDDR6X at 21 Gb/s = 1008e9
     ("rtx4090", 384 / 8 * 21e9),       # 384-bit GDDR6X at 21 Gb/s = 1008e9
     ("mi250x", 4096 / 8 * 3.2e9),      # per GCD: 4 HBM2e stacks * 1024 bit at 3.2 Gb/s = 1638.4e9
 ]
@@ -206,7 +209,8 @@ def test_bandwidth_matches_bus_times_data_rate(short, golden):
     assert close(load_hardware(short).hbm_bytes_per_s, golden)
 
 
-@pytest.mark.parametrize("short, gib", [("a100", 40), ("h100", 50), ("rtx4090", 72), ("v100", 6)])
+@pytest.mark.parametrize("short, gib", [("a100", 40), ("h100", 50), ("rtx4090", 72), ("v100", 6),
+                                        ("rtx3090ti", 6)])  # 12 controllers x 512 KiB
 def test_l2_is_binary(short, gib):
     assert load_hardware(short).l2_bytes == gib * 2**20  # e.g. A100 reports 41,943,040 B
 
@@ -219,7 +223,8 @@ def test_ratios_between_devices_and_dtypes():
     a100s = [hw for hw in CATALOGUE if hw.name.startswith("A100")]
     assert len({tuple(sorted(hw.peaks.items())) for hw in a100s}) == 1  # one GA100 compute
     assert by["H200 SXM 141GB"].peaks == by["H100 SXM5 80GB"].peaks   # memory differs only
-    for name in ("RTX 3090", "RTX 4090"):  # GeForce: TF32 = half the FP32-acc FP16 rate
+    for name in ("RTX 3090", "RTX 3090 Ti", "RTX 4090"):  # GeForce: TF32 = half the FP32-acc
+        # FP16 rate
         assert close(by[name].peaks["tf32"] * 2, by[name].peaks["fp16"])
     h100 = by["H100 SXM5 80GB"]  # tensor peaks assume 1.83 GHz, not the 1.98 GHz boost
     assert close(h100.peaks["fp16"] / (h100.sm_count * 4096), 1.83e9)

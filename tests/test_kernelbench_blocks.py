@@ -105,7 +105,7 @@ def test_rows_are_the_problems_of_each_run_with_their_sizes(rows):
     # 14 runs x 4 problems, less T4's problem 31 (not timed: null) and the A10G's (no entry)
     # and one more null: 57; the A100 40GB run timed problem 31 on an 80GB device; off the
     # main line (session 11) a GCP L4, a cluster L40S (two runs) and the same cluster's RTX
-    # A6000 (three runs): 24 more; the main line's RTX 3090 Ti run (session 12): 4 more
+    # A6000 (three runs): 24 more; the main line's RTX 3090 Ti run (session 14): 4 more
     assert len(rows) == 57 + 24 + 4
     assert {"L4_GCP", "L40S_babel"} <= set(rows.machine)
     assert set(rows.problem_id) == {31, 43, 44, 50}
@@ -120,7 +120,7 @@ def test_rows_are_the_problems_of_each_run_with_their_sizes(rows):
 
 def test_scores_are_the_ones_docs_report():
     """docs/validation.md, "KernelBench's attention compositions": 85 rows (57 before session
-    11 read the off-main runs, 81 before session 13 added the RTX 3090 Ti), 11.8 % median,
+    11 read the off-main runs, 81 before session 14 added the RTX 3090 Ti), 11.8 % median,
     p90 24.2 %, signed -7.9 %, against the datasheet roofline's 38.8 % (81 rows: 11.7 / 23.1,
     -6.7, 38.6; session 10's 57 rows: 11.3 / 23.8, -6.3, 37.9)."""
     f = kb.scored()

@@ -28,7 +28,7 @@ def test_rows_are_the_problems_of_each_run_with_their_commits_sizes(rows):
     # request #123), a cluster L40S (two runs) and Modal's lower-case "H100_modal" machine
     # (two runs on branches), each problem on the device it recorded (H100 or H200), and an
     # RTX A6000 (three runs on the same cluster, one without a device recorded: left out);
-    # and (session 12) the main line's RTX 3090 Ti run, once the catalogue had the GPU
+    # and (session 14) the main line's RTX 3090 Ti run, once the catalogue had the GPU
     assert len(rows) == 14 * 15 + 7 + 5 * 15 + 3 * 15 + 15
     assert set(rows.gpu) == {"a10", "a100", "a100-sxm4-80gb", "a6000", "b200", "h100",
                              "h100-pcie", "h200", "l4", "l40s", "rtx3090ti", "t4"}

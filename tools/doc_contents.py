@@ -23,30 +23,37 @@ def anchor(title: str, seen: dict[str, int]) -> str:
     return slug if n == 0 else f"{slug}-{n}"
 
 
-def headings(text: str) -> list[tuple[int, str]]:
-    """(level, title) of the ``##`` and ``###`` headings outside code fences and the list."""
+LISTED = (2, 3)  # the heading levels the list shows
+
+
+def _every_heading(text: str) -> list[tuple[int, str]]:
+    """(level, title) of every heading outside code fences and the list itself, in order."""
+    head, _, rest = text.partition(START)
+    body = head + (rest.split(END, 1)[-1] if END in rest else rest)
     out, fenced = [], False
-    body = text.split(END, 1)[-1] if END in text else text
     for line in body.splitlines():
         if line.startswith("```"):
             fenced = not fenced
-        m = None if fenced else re.match(r"(#{2,3}) (.+)", line)
-        if m:
+        elif not fenced and (m := re.match(r"(#{1,6}) (.+)", line)):
             out.append((len(m.group(1)), m.group(2).strip()))
     return out
 
 
+def headings(text: str) -> list[tuple[int, str]]:
+    """(level, title) of the headings the list shows (``##`` and ``###``)."""
+    return [h for h in _every_heading(text) if h[0] in LISTED]
+
+
 def contents(text: str) -> str:
-    """The list: one bullet per heading, ``###`` indented under its ``##``."""
+    """The list: one bullet per ``##`` / ``###`` heading, ``###`` indented under its ``##``;
+    anchors numbered over every heading of the page, as GitHub numbers repeats."""
     seen: dict[str, int] = {}
-    # anchors count every heading of the page (the title too), as GitHub numbers repeats
-    for line in text.split(START, 1)[0].splitlines():
-        if m := re.match(r"#{1,6} (.+)", line):
-            anchor(m.group(1), seen)
     lines = []
-    for level, title in headings(text):
-        plain = re.sub(r"`([^`]*)`", r"\1", title)
-        lines.append(f"{'  ' * (level - 2)}- [{plain}](#{anchor(title, seen)})")
+    for level, title in _every_heading(text):
+        slug = anchor(title, seen)
+        if level in LISTED:
+            plain = re.sub(r"`([^`]*)`", r"\1", title)
+            lines.append(f"{'  ' * (level - 2)}- [{plain}](#{slug})")
     return "\n".join(lines)
 
 

@@ -229,13 +229,10 @@ def entries(rows: pd.DataFrame) -> list[dict]:
     out = []
     keys = ["source", "kind", "architecture", "mode", "dtype", "stack", "host"]
     for key, g in rows.groupby(keys, sort=True):
-        err = g.error.to_numpy(float)
         what, protocol = SOURCES[key[0]]
         out.append({**dict(zip(keys, key)), "host": bool(key[-1]),
-                    "median": round(float(np.median(np.abs(err))), 6),
-                    "p90": round(float(np.quantile(np.abs(err), P90)), 6),
-                    "signed_median": round(float(np.median(err)), 6),
-                    "rows": len(g), "gpus": sorted(set(g.gpu)), "what": what,
+                    **_scores(g.error.to_numpy(float)), "gpus": sorted(set(g.gpu)),
+                    "what": what,
                     "protocol": protocol,
                     **({"caveat": "; ".join(c)} if (c := [CAVEATS[key[0], gpu] for gpu in
                                                           sorted(set(g.gpu))
@@ -247,7 +244,8 @@ def entries(rows: pd.DataFrame) -> list[dict]:
 
 
 def _scores(err: np.ndarray, **key) -> dict:
-    """One GPU's share of an entry: the same figures over its rows alone."""
+    """``median`` and ``p90`` of |err|, the ``signed_median`` and the ``rows`` of an entry's
+    errors (all its rows, or one GPU's share: ``key`` names it)."""
     return {**key, "median": round(float(np.median(np.abs(err))), 6),
             "p90": round(float(np.quantile(np.abs(err), P90)), 6),
             "signed_median": round(float(np.median(err)), 6), "rows": len(err)}
@@ -259,6 +257,17 @@ def all_rows() -> pd.DataFrame:
                      ignore_index=True)
 
 
+def _toml(v) -> str:
+    """One TOML value: a bool, a string (escaped), a list of strings or a number."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(f'"{x}"' for x in v) + "]"
+    return repr(v)
+
+
 def render(items: list[dict]) -> str:
     """The TOML text: one ``[[entry]]`` per item, keys in a fixed order."""
     lines = [HEADER]
@@ -266,23 +275,11 @@ def render(items: list[dict]) -> str:
         lines.append("[[entry]]")
         tables = {k: v for k, v in item.items() if isinstance(v, list) and v
                   and isinstance(v[0], dict)}  # arrays of tables go after the keys
-        for k, v in item.items():
-            if k in tables:
-                continue
-            if isinstance(v, bool):
-                text = "true" if v else "false"
-            elif isinstance(v, str):
-                text = '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            elif isinstance(v, list):
-                text = "[" + ", ".join(f'"{x}"' for x in v) + "]"
-            else:
-                text = repr(v)
-            lines.append(f"{k} = {text}")
+        lines.extend(f"{k} = {_toml(v)}" for k, v in item.items() if k not in tables)
         for k, rows in tables.items():
             for row in rows:
                 lines.append(f"[[entry.{k}]]")
-                lines.extend(f"{key} = " + (f'"{v}"' if isinstance(v, str) else repr(v))
-                             for key, v in row.items())
+                lines.extend(f"{key} = {_toml(v)}" for key, v in row.items())
         lines.append("")
     return "\n".join(lines)
 
